@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Every target: Swift 6 language mode, internal imports unless stated, explicit `any`.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "FlowRunner",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "flowrunner", targets: ["FlowRunnerCLI"]),
+        .library(name: "DriverSpec", targets: ["DriverSpec"]),
+        .library(name: "StateStore", targets: ["StateStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "DriverSpec",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StateStore",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Primitives",
+            dependencies: ["DriverSpec", "StateStore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ActionHost",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "FlowRunner",
+            dependencies: ["DriverSpec", "StateStore", "Primitives", "ActionHost"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Scheduler",
+            dependencies: ["FlowRunner", "StateStore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "RunnerServer",
+            dependencies: ["Scheduler"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FlowRunnerCLI",
+            dependencies: [
+                "DriverSpec", "StateStore", "FlowRunner", "Scheduler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/flowrunner",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "DriverSpecTests",
+            dependencies: ["DriverSpec"],
+            exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "StateStoreTests",
+            dependencies: ["StateStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["FlowRunnerCLI"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// The RunnerServer target is laid out now; its contents arrive with its issue (see DESIGN.md).

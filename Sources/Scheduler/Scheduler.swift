@@ -1,0 +1,1 @@
+// The Scheduler target is laid out now; its contents arrive with its issue (see DESIGN.md).

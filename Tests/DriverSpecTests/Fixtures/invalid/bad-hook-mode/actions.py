@@ -1,0 +1,6 @@
+async def backup(context):
+    pass
+
+
+async def migrate(context):
+    pass

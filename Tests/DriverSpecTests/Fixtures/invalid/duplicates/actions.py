@@ -1,0 +1,2 @@
+async def smoke(context):
+    pass

@@ -1,0 +1,7 @@
+import asyncio
+
+drain = None
+
+
+async def drain(context):
+    await asyncio.sleep(0)

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+@Suite("flowrunner drivers validate (real binary)")
+struct DriversValidateEndToEndTests {
+    @Test("the seed's my-app validates clean with exit 0")
+    func myApp() throws {
+        let result = try FlowRunnerBinary.run(["drivers", "validate", "actions-examples/my-app"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout == "my-app (driver version 1): valid, 0 errors, 0 warnings\n")
+    }
+
+    @Test("a broken driver prints FILE:LINE:COL findings and exits 1")
+    func broken() throws {
+        let directory = "Tests/DriverSpecTests/Fixtures/invalid/parameter-defaults"
+        let result = try FlowRunnerBinary.run(["drivers", "validate", directory])
+        #expect(result.status == 1)
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 6)
+        #expect(lines.first == "\(directory)/driver.styrmin.yml:10:16: error: `spec.parameters[0].default`: expected an integer (kind integer), found string \"ten\"")
+        #expect(lines.last == "parameter-defaults (driver version 1): invalid, 5 errors, 0 warnings")
+    }
+
+    @Test("--output json carries validity, driver identity and positioned findings")
+    func json() throws {
+        let result = try FlowRunnerBinary.run(["drivers", "validate", "Tests/DriverSpecTests/Fixtures/valid/unknown-keys", "--output", "json"])
+        #expect(result.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["valid"] as? Bool == true)
+        let driver = try #require(object["driver"] as? [String: Any])
+        #expect(driver["name"] as? String == "unknown-keys")
+        #expect((driver["digest"] as? String)?.count == 64)
+        let warnings = try #require(object["warnings"] as? [[String: Any]])
+        #expect(warnings.count == 3)
+        #expect(warnings.first?["line"] as? Int == 9)
+        #expect(warnings.first?["column"] as? Int == 3)
+        #expect((object["errors"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test("no such directory is exit 2 with the path named")
+    func missing() throws {
+        let result = try FlowRunnerBinary.run(["drivers", "validate", "/no/such/driver"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("/no/such/driver: no such directory"))
+    }
+
+    @Test("bad usage is exit 2")
+    func usage() throws {
+        let result = try FlowRunnerBinary.run(["drivers", "validate"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("Missing expected argument"))
+        #expect(try FlowRunnerBinary.run(["drivers", "frobnicate"]).status == 2)
+    }
+}

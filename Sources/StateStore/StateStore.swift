@@ -1,1 +1,180 @@
+public import Foundation
 import GRDB
+
+/// FlowRunner's durable state: one SQLite database (WAL mode) holding driver
+/// versions, deployments, runs, action runs, steps, log lines, the simulated
+/// clusters and the run queue.
+///
+/// Contract:
+/// - Several processes may open the same file at once (a `serve` and a CLI):
+///   writes are short `BEGIN IMMEDIATE` transactions, reads never block
+///   writers, and a writer waits up to the busy timeout for another.
+/// - A write that returned is durable against a crash of the process
+///   (`synchronous=NORMAL` in WAL mode); a power loss may lose the last
+///   transactions but never corrupts the file.
+/// - Status changes are checked against ``RunStatus/allowedNext`` (and the
+///   action and step equivalents) inside the writing transaction; an illegal
+///   one throws ``StateStoreError/Code/illegalTransition`` and writes nothing.
+/// - Every failure is a ``StateStoreError`` naming the file. A file that is
+///   not a SQLite database, or was written by a newer FlowRunner, is refused
+///   and left untouched.
+public final class StateStore: Sendable {
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+
+    /// How long a writer waits for another process's write transaction.
+    public static let busyTimeout: TimeInterval = 10
+
+    /// Opens (creating if needed, with its directory) and migrates the
+    /// database at `path`.
+    public init(path: String) throws(StateStoreError) {
+        self.path = path
+        try Self.checkFile(at: path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "flowrunner-state"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+        try migrate()
+    }
+
+    /// `--state PATH`, else `$FLOWRUNNER_STATE`, else `~/.flowrunner/state.sqlite`.
+    public static func resolvePath(explicit: String?, environment: [String: String]) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let fromEnvironment = environment["FLOWRUNNER_STATE"], !fromEnvironment.isEmpty { return fromEnvironment }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.flowrunner/state.sqlite"
+    }
+
+    // MARK: Opening
+
+    private static let sqliteHeader = Array("SQLite format 3\0".utf8)
+
+    /// Refuses a directory or a non-SQLite file before SQLite touches it, and
+    /// creates the parent directory of a new file.
+    private static func checkFile(at path: String) throws(StateStoreError) {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        if manager.fileExists(atPath: path, isDirectory: &isDirectory) {
+            if isDirectory.boolValue {
+                throw StateStoreError(.cannotOpen, path: path, "is a directory (expected a SQLite state file)")
+            }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw StateStoreError(.cannotOpen, path: path, "cannot read the file (check its permissions)")
+            }
+            defer { try? handle.close() }
+            let header = (try? handle.read(upToCount: sqliteHeader.count)) ?? Data()
+            if !header.isEmpty, [UInt8](header) != sqliteHeader {
+                throw StateStoreError(.notADatabase, path: path, "not a SQLite database (expected a FlowRunner state file); the file was left untouched")
+            }
+            return
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !manager.fileExists(atPath: directory) {
+            do {
+                try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StateStoreError(.cannotOpen, path: path, "cannot create the directory \(directory): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    private func migrate() throws(StateStoreError) {
+        let migrator = Migrations.migrator
+        do {
+            let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
+            if superseded {
+                let known = try pool.read { db in try migrator.appliedIdentifiers(db) }
+                    .subtracting(migrator.migrations).sorted()
+                throw StateStoreError(.newerSchema, path: path,
+                    "written by a newer FlowRunner (unknown schema migrations: \(known.joined(separator: ", "))); upgrade flowrunner to use it")
+            }
+            try migrator.migrate(pool)
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+    }
+
+    /// The schema migrations applied to this database, in order.
+    public func appliedMigrations() throws(StateStoreError) -> [String] {
+        try read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check`; returns its findings (empty when sound).
+    public func integrityProblems() throws(StateStoreError) -> [String] {
+        try read { db in
+            let rows = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            return rows == ["ok"] ? [] : rows
+        }
+    }
+
+    // MARK: Transactions
+
+    /// A short write transaction that takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a read-then-write cannot lose a race.
+    func write<T>(_ body: (Database) throws -> T) throws(StateStoreError) -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                guard let result else { throw StateStoreError(.database, path: path, "transaction produced no result") }
+                return result
+            }
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+    }
+
+    /// A read from a consistent snapshot; never blocks writers.
+    func read<T>(_ body: (Database) throws -> T) throws(StateStoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+    }
+
+    static func mapError(_ error: any Error, path: String) -> StateStoreError {
+        if let error = error as? StateStoreError { return error }
+        guard let error = error as? DatabaseError else {
+            return StateStoreError(.database, path: path, "\(error)")
+        }
+        let message = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StateStoreError(.notADatabase, path: path, "not a usable SQLite database (\(message)); the file was left untouched")
+        case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH, .SQLITE_IOERR:
+            return StateStoreError(.cannotOpen, path: path, "cannot open or write the database (\(message)); check that the file and its directory are writable")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return StateStoreError(.busy, path: path, "the database stayed locked by another process for more than \(Int(busyTimeout)) s (\(message))")
+        default:
+            return StateStoreError(.database, path: path, message)
+        }
+    }
+}
+
+extension Date {
+    /// Seconds since 1970, as stored.
+    var storedValue: Double { timeIntervalSince1970 }
+
+    init(storedValue: Double) {
+        self.init(timeIntervalSince1970: storedValue)
+    }
+}
+
+extension Row {
+    func date(_ column: String) -> Date? {
+        (self[column] as Double?).map(Date.init(storedValue:))
+    }
+}

@@ -1,0 +1,99 @@
+public import Foundation
+import GRDB
+
+extension StateStore {
+    /// Creates a deployment; a taken name is ``StateStoreError/Code/alreadyExists``.
+    public func createDeployment(_ new: NewDeployment, now: Date = Date()) throws(StateStoreError) -> DeploymentRecord {
+        try write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM deployments WHERE name = ?", arguments: [new.name]) == true {
+                throw StateStoreError(.alreadyExists, path: path, "a deployment named \"\(new.name)\" already exists")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO deployments (name, driver, driver_version_id, app_version, parameters, config, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [new.name, new.driver, new.driverVersionID, new.appVersion, new.parametersJSON, new.configJSON,
+                            now.storedValue, now.storedValue]
+            )
+            return DeploymentRecord(
+                id: db.lastInsertedRowID, name: new.name, driver: new.driver, driverVersionID: new.driverVersionID,
+                appVersion: new.appVersion, parametersJSON: new.parametersJSON, configJSON: new.configJSON,
+                createdAt: now, updatedAt: now
+            )
+        }
+    }
+
+    /// The deployment called `name`.
+    public func deployment(named name: String) throws(StateStoreError) -> DeploymentRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM deployments WHERE name = ?", arguments: [name]).map(DeploymentRecord.init(row:))
+        }
+    }
+
+    /// The deployment with this id.
+    public func deployment(id: RecordID) throws(StateStoreError) -> DeploymentRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM deployments WHERE id = ?", arguments: [id]).map(DeploymentRecord.init(row:))
+        }
+    }
+
+    /// Every deployment, by name.
+    public func deployments() throws(StateStoreError) -> [DeploymentRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM deployments ORDER BY name").map(DeploymentRecord.init(row:))
+        }
+    }
+
+    /// Changes a deployment's app version and/or pinned driver version.
+    public func updateDeployment(
+        id: RecordID, appVersion: String? = nil, driverVersionID: RecordID? = nil, parametersJSON: String? = nil, now: Date = Date()
+    ) throws(StateStoreError) {
+        try write { db in
+            try db.execute(
+                sql: """
+                    UPDATE deployments SET app_version = COALESCE(?, app_version),
+                        driver_version_id = COALESCE(?, driver_version_id), parameters = COALESCE(?, parameters), updated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [appVersion, driverVersionID, parametersJSON, now.storedValue, id]
+            )
+            if db.changesCount == 0 {
+                throw StateStoreError(.notFound, path: path, "no deployment with id \(id)")
+            }
+        }
+    }
+
+    // MARK: Simulated clusters
+
+    /// The simulated cluster's state for a deployment (opaque JSON owned by
+    /// the Primitives module), or nil when none was saved.
+    public func simulatedClusterState(deployment: String) throws(StateStoreError) -> String? {
+        try read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM simulated_clusters WHERE deployment = ?", arguments: [deployment])
+        }
+    }
+
+    /// Replaces the simulated cluster's state for a deployment.
+    public func saveSimulatedClusterState(deployment: String, stateJSON: String, now: Date = Date()) throws(StateStoreError) {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO simulated_clusters (deployment, state, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT (deployment) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+                    """,
+                arguments: [deployment, stateJSON, now.storedValue]
+            )
+        }
+    }
+}
+
+extension DeploymentRecord {
+    init(row: Row) {
+        self.init(
+            id: row["id"], name: row["name"], driver: row["driver"], driverVersionID: row["driver_version_id"],
+            appVersion: row["app_version"], parametersJSON: row["parameters"], configJSON: row["config"],
+            createdAt: Date(storedValue: row["created_at"]), updatedAt: Date(storedValue: row["updated_at"])
+        )
+    }
+}

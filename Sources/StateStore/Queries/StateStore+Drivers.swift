@@ -1,0 +1,76 @@
+public import Foundation
+import GRDB
+
+extension StateStore {
+    /// Stores a driver version. Loading the same content (same driver name
+    /// and digest) again is a no-op that returns the stored version with
+    /// `created == false`; new content gets the next `number`.
+    public func storeDriverVersion(
+        driver: String, specVersion: String, digest: String, files: [StoredDriverFile], now: Date = Date()
+    ) throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool) {
+        try write { db in
+            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE driver = ? AND digest = ?", arguments: [driver, digest]) {
+                return (DriverVersionRecord(row: existing), false)
+            }
+            let number = (try Int.fetchOne(db, sql: "SELECT MAX(number) FROM driver_versions WHERE driver = ?", arguments: [driver]) ?? 0) + 1
+            try db.execute(
+                sql: "INSERT INTO driver_versions (driver, number, spec_version, digest, loaded_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [driver, number, specVersion, digest, now.storedValue]
+            )
+            let id = db.lastInsertedRowID
+            let insert = try db.cachedStatement(sql: "INSERT INTO driver_files (driver_version_id, path, contents) VALUES (?, ?, ?)")
+            for file in files {
+                try insert.execute(arguments: [id, file.path, Data(file.contents)])
+            }
+            return (DriverVersionRecord(id: id, driver: driver, number: number, specVersion: specVersion, digest: digest, loadedAt: now), true)
+        }
+    }
+
+    /// Every stored driver version (of one driver, when named), by driver and number.
+    public func driverVersions(driver: String? = nil) throws(StateStoreError) -> [DriverVersionRecord] {
+        try read { db in
+            let rows = if let driver {
+                try Row.fetchAll(db, sql: "SELECT * FROM driver_versions WHERE driver = ? ORDER BY number", arguments: [driver])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT * FROM driver_versions ORDER BY driver, number")
+            }
+            return rows.map(DriverVersionRecord.init(row:))
+        }
+    }
+
+    /// The driver version with this id.
+    public func driverVersion(id: RecordID) throws(StateStoreError) -> DriverVersionRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE id = ?", arguments: [id]).map(DriverVersionRecord.init(row:))
+        }
+    }
+
+    /// Version `number` of `driver`, or its newest version when `number` is nil.
+    public func driverVersion(driver: String, number: Int? = nil) throws(StateStoreError) -> DriverVersionRecord? {
+        try read { db in
+            let row = if let number {
+                try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE driver = ? AND number = ?", arguments: [driver, number])
+            } else {
+                try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE driver = ? ORDER BY number DESC LIMIT 1", arguments: [driver])
+            }
+            return row.map(DriverVersionRecord.init(row:))
+        }
+    }
+
+    /// The files of a stored driver version, by path.
+    public func driverFiles(versionID: RecordID) throws(StateStoreError) -> [StoredDriverFile] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT path, contents FROM driver_files WHERE driver_version_id = ? ORDER BY path", arguments: [versionID])
+                .map { row in StoredDriverFile(path: row["path"], contents: [UInt8](row["contents"] as Data)) }
+        }
+    }
+}
+
+extension DriverVersionRecord {
+    init(row: Row) {
+        self.init(
+            id: row["id"], driver: row["driver"], number: row["number"], specVersion: row["spec_version"],
+            digest: row["digest"], loadedAt: Date(storedValue: row["loaded_at"])
+        )
+    }
+}

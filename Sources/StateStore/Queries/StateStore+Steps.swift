@@ -1,0 +1,178 @@
+public import Foundation
+import GRDB
+
+extension StateStore {
+    // MARK: Action runs
+
+    /// Records the planned actions of a run as `pending`, in execution order.
+    /// Actions already recorded for the run (by name) are kept as they are.
+    @discardableResult
+    public func planActionRuns(runID: RecordID, actions: [(name: String, mode: String)]) throws(StateStoreError) -> [ActionRunRecord] {
+        try write { db in
+            let start = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM action_runs WHERE run_id = ?", arguments: [runID]) ?? 0
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO action_runs (run_id, name, mode, position, status) VALUES (?, ?, ?, ?, 'pending')
+                ON CONFLICT (run_id, name) DO NOTHING
+                """)
+            for (offset, action) in actions.enumerated() {
+                try insert.execute(arguments: [runID, action.name, action.mode, start + offset])
+            }
+            return try Self.fetchActionRuns(db, runID: runID)
+        }
+    }
+
+    /// The action runs of a run, in execution order.
+    public func actionRuns(runID: RecordID) throws(StateStoreError) -> [ActionRunRecord] {
+        try read { db in try Self.fetchActionRuns(db, runID: runID) }
+    }
+
+    static func fetchActionRuns(_ db: Database, runID: RecordID) throws -> [ActionRunRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM action_runs WHERE run_id = ? ORDER BY position", arguments: [runID])
+            .map(ActionRunRecord.init(row:))
+    }
+
+    /// Changes an action run's status, checked against
+    /// ``ActionRunStatus/allowedNext``. Starting (`running`) counts an attempt
+    /// and clears the previous error; finishing sets the end time and error.
+    @discardableResult
+    public func changeActionRunStatus(
+        id: RecordID, to next: ActionRunStatus, errorJSON: String? = nil, now: Date = Date()
+    ) throws(StateStoreError) -> ActionRunRecord {
+        try write { db in
+            guard let current = try Row.fetchOne(db, sql: "SELECT * FROM action_runs WHERE id = ?", arguments: [id]).map(ActionRunRecord.init(row:)) else {
+                throw StateStoreError(.notFound, path: path, "no action run \(id)")
+            }
+            guard current.status.canChange(to: next) else {
+                throw StateStoreError(.illegalTransition, path: path,
+                    "action \"\(current.name)\" of run \(current.runID) cannot go from \(current.status.rawValue) to \(next.rawValue)")
+            }
+            switch next {
+            case .running:
+                try db.execute(
+                    sql: "UPDATE action_runs SET status = 'running', attempts = attempts + 1, error = NULL, started_at = ?, ended_at = NULL WHERE id = ?",
+                    arguments: [now.storedValue, id]
+                )
+            case .pending:
+                try db.execute(sql: "UPDATE action_runs SET status = 'pending', ended_at = NULL WHERE id = ?", arguments: [id])
+            case .succeeded, .failed, .cancelled, .skipped:
+                try db.execute(
+                    sql: "UPDATE action_runs SET status = ?, error = ?, ended_at = ? WHERE id = ?",
+                    arguments: [next.rawValue, errorJSON, now.storedValue, id]
+                )
+            }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM action_runs WHERE id = ?", arguments: [id]) else {
+                throw StateStoreError(.notFound, path: path, "no action run \(id)")
+            }
+            return ActionRunRecord(row: row)
+        }
+    }
+
+    // MARK: Steps
+
+    /// Records a step as `running`, before it executes. Returns its id.
+    public func beginStep(_ step: NewStep, now: Date = Date()) throws(StateStoreError) -> RecordID {
+        try write { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, started_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?)
+                """).execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind, step.name,
+                                         step.argsJSON, step.argsDigest, now.storedValue])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Records a step answered from an earlier attempt: status `replayed`,
+    /// the recorded result, nothing executed. Returns its id.
+    public func recordReplayedStep(_ step: NewStep, resultJSON: String?, now: Date = Date()) throws(StateStoreError) -> RecordID {
+        try write { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, result, started_at, ended_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'replayed', 1, ?, ?, ?)
+                """).execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind, step.name,
+                                         step.argsJSON, step.argsDigest, resultJSON, now.storedValue, now.storedValue])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Records the end of a running step (`succeeded` or `failed`) with its
+    /// result or error. A step that is not `running` is refused.
+    public func finishStep(
+        id: RecordID, status: StepStatus, resultJSON: String? = nil, errorJSON: String? = nil, now: Date = Date()
+    ) throws(StateStoreError) {
+        try write { db in
+            guard StepStatus.running.canChange(to: status) else {
+                throw StateStoreError(.illegalTransition, path: path, "step \(id) cannot end as \(status.rawValue) (expected succeeded or failed)")
+            }
+            try db.cachedStatement(sql: "UPDATE steps SET status = ?, result = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
+                .execute(arguments: [status.rawValue, resultJSON, errorJSON, now.storedValue, id])
+            if db.changesCount == 0 {
+                guard let current = try String.fetchOne(db, sql: "SELECT status FROM steps WHERE id = ?", arguments: [id]) else {
+                    throw StateStoreError(.notFound, path: path, "no step \(id)")
+                }
+                throw StateStoreError(.illegalTransition, path: path, "step \(id) cannot go from \(current) to \(status.rawValue)")
+            }
+        }
+    }
+
+    /// The steps of an action run, by attempt and sequence number.
+    public func steps(actionRunID: RecordID) throws(StateStoreError) -> [StepRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM steps WHERE action_run_id = ? ORDER BY attempt, seq", arguments: [actionRunID])
+                .map(StepRecord.init(row:))
+        }
+    }
+
+    // MARK: Logs
+
+    /// Appends log lines in one transaction.
+    public func appendLogs(_ lines: [NewLogLine]) throws(StateStoreError) {
+        guard !lines.isEmpty else { return }
+        try write { db in
+            let insert = try db.cachedStatement(sql: "INSERT INTO logs (run_id, action, attempt, time, level, logger, message) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            for line in lines {
+                try insert.execute(arguments: [line.runID, line.action, line.attempt, line.time.storedValue,
+                                               line.level.rawValue, line.logger, line.message])
+            }
+        }
+    }
+
+    /// A run's log lines with an id above `afterID`, oldest first, at most `limit`.
+    public func logs(runID: RecordID, afterID: RecordID = 0, limit: Int = 10_000) throws(StateStoreError) -> [LogRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+                             arguments: [runID, afterID, limit]).map(LogRecord.init(row:))
+        }
+    }
+}
+
+extension ActionRunRecord {
+    init(row: Row) {
+        self.init(
+            id: row["id"], runID: row["run_id"], name: row["name"], mode: row["mode"], position: row["position"],
+            status: ActionRunStatus(rawValue: row["status"]) ?? .failed, attempts: row["attempts"], errorJSON: row["error"],
+            startedAt: row.date("started_at"), endedAt: row.date("ended_at")
+        )
+    }
+}
+
+extension StepRecord {
+    init(row: Row) {
+        self.init(
+            id: row["id"], actionRunID: row["action_run_id"], attempt: row["attempt"], seq: row["seq"], kind: row["kind"],
+            name: row["name"], argsJSON: row["args"], argsDigest: row["args_digest"],
+            status: StepStatus(rawValue: row["status"]) ?? .failed, replayed: row["replayed"],
+            resultJSON: row["result"], errorJSON: row["error"], startedAt: Date(storedValue: row["started_at"]),
+            endedAt: row.date("ended_at")
+        )
+    }
+}
+
+extension LogRecord {
+    init(row: Row) {
+        self.init(
+            id: row["id"], runID: row["run_id"], action: row["action"], attempt: row["attempt"],
+            time: Date(storedValue: row["time"]), level: LogLevel(rawValue: row["level"]) ?? .info,
+            logger: row["logger"], message: row["message"]
+        )
+    }
+}

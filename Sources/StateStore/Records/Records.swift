@@ -1,0 +1,241 @@
+public import Foundation
+
+/// Row ids of the store's records.
+public typealias RecordID = Int64
+
+/// A stored driver version: an immutable snapshot of a driver directory.
+/// `number` counts the versions of one driver from 1, in load order.
+public struct DriverVersionRecord: Sendable, Hashable {
+    public var id: RecordID
+    /// `metadata.name` of the driver.
+    public var driver: String
+    /// 1, 2, ... per driver: what `--driver-version N` names.
+    public var number: Int
+    /// `spec.version` as written in the spec.
+    public var specVersion: String
+    /// SHA-256 of the snapshot (hex).
+    public var digest: String
+    public var loadedAt: Date
+}
+
+/// One file of a stored driver version.
+public struct StoredDriverFile: Sendable, Hashable {
+    /// Path relative to the driver directory.
+    public var path: String
+    public var contents: [UInt8]
+
+    public init(path: String, contents: [UInt8]) {
+        self.path = path
+        self.contents = contents
+    }
+}
+
+/// A deployment: a named installation of a driver at an app version.
+public struct DeploymentRecord: Sendable, Hashable {
+    public var id: RecordID
+    public var name: String
+    public var driver: String
+    /// The pinned driver version.
+    public var driverVersionID: RecordID
+    /// The installed application version (empty until the setup hook succeeded).
+    public var appVersion: String
+    /// Parameter values, a JSON object.
+    public var parametersJSON: String
+    /// Deployment configuration, a JSON object.
+    public var configJSON: String
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// What is needed to create a deployment.
+public struct NewDeployment: Sendable, Hashable {
+    public var name: String
+    public var driver: String
+    public var driverVersionID: RecordID
+    public var appVersion: String
+    public var parametersJSON: String
+    public var configJSON: String
+
+    public init(name: String, driver: String, driverVersionID: RecordID, appVersion: String,
+                parametersJSON: String = "{}", configJSON: String = "{}") {
+        self.name = name
+        self.driver = driver
+        self.driverVersionID = driverVersionID
+        self.appVersion = appVersion
+        self.parametersJSON = parametersJSON
+        self.configJSON = configJSON
+    }
+}
+
+/// One execution of one hook on one deployment.
+public struct RunRecord: Sendable, Hashable {
+    public var id: RecordID
+    public var deploymentID: RecordID
+    /// The deployment's name (joined for convenience).
+    public var deployment: String
+    public var hook: String
+    public var status: RunStatus
+    /// 1 for the first attempt; each retry or recovery adds one.
+    public var attempt: Int
+    /// The hook's inputs (`target_version`, parameters, ...), a JSON object.
+    public var inputsJSON: String
+    /// The frozen GlobalContext, a JSON object; retries reuse it.
+    public var contextJSON: String
+    /// The driver version the run executes.
+    public var driverVersionID: RecordID
+    public var idempotencyKey: String?
+    /// The worker holding the run, while running.
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Date?
+    /// The run is not claimed before this time (delayed retries).
+    public var notBefore: Date?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var endedAt: Date?
+    /// Why the run failed or was cancelled, a JSON object, or nil.
+    public var errorJSON: String?
+}
+
+/// What is needed to create a run.
+public struct NewRun: Sendable, Hashable {
+    public var deploymentID: RecordID
+    public var hook: String
+    public var inputsJSON: String
+    public var contextJSON: String
+    public var driverVersionID: RecordID
+    public var idempotencyKey: String?
+    public var notBefore: Date?
+
+    public init(deploymentID: RecordID, hook: String, inputsJSON: String, contextJSON: String,
+                driverVersionID: RecordID, idempotencyKey: String? = nil, notBefore: Date? = nil) {
+        self.deploymentID = deploymentID
+        self.hook = hook
+        self.inputsJSON = inputsJSON
+        self.contextJSON = contextJSON
+        self.driverVersionID = driverVersionID
+        self.idempotencyKey = idempotencyKey
+        self.notBefore = notBefore
+    }
+}
+
+/// Which runs `runs(matching:)` returns, newest first.
+public struct RunFilter: Sendable, Hashable {
+    public var deployment: String?
+    public var status: RunStatus?
+    public var limit: Int
+
+    public init(deployment: String? = nil, status: RunStatus? = nil, limit: Int = 50) {
+        self.deployment = deployment
+        self.status = status
+        self.limit = limit
+    }
+}
+
+/// One declared action inside a run.
+public struct ActionRunRecord: Sendable, Hashable {
+    public var id: RecordID
+    public var runID: RecordID
+    public var name: String
+    public var mode: String
+    /// Order of execution within the run (0, 1, ...).
+    public var position: Int
+    public var status: ActionRunStatus
+    /// How many times the action has started.
+    public var attempts: Int
+    /// `{"type", "message", "traceback"}` of the last failure, or nil.
+    public var errorJSON: String?
+    public var startedAt: Date?
+    public var endedAt: Date?
+}
+
+/// One primitive call or `@task` call inside an action run.
+public struct StepRecord: Sendable, Hashable {
+    public var id: RecordID
+    public var actionRunID: RecordID
+    /// The run attempt the step belongs to.
+    public var attempt: Int
+    /// 1, 2, ... within the action run's attempt.
+    public var seq: Int
+    /// `primitive` or `task`.
+    public var kind: String
+    public var name: String
+    /// Arguments, a JSON object.
+    public var argsJSON: String
+    /// Digest of the arguments that matter for replay.
+    public var argsDigest: String
+    public var status: StepStatus
+    /// True when the result came from an earlier attempt's record.
+    public var replayed: Bool
+    /// The result, JSON, or nil.
+    public var resultJSON: String?
+    /// The error, a JSON object, or nil.
+    public var errorJSON: String?
+    public var startedAt: Date
+    public var endedAt: Date?
+
+    /// Wall time of the step in milliseconds, once it ended.
+    public var durationMilliseconds: Double? {
+        endedAt.map { $0.timeIntervalSince(startedAt) * 1000 }
+    }
+}
+
+/// A step about to be recorded.
+public struct NewStep: Sendable, Hashable {
+    public var actionRunID: RecordID
+    public var attempt: Int
+    public var seq: Int
+    public var kind: String
+    public var name: String
+    public var argsJSON: String
+    public var argsDigest: String
+
+    public init(actionRunID: RecordID, attempt: Int, seq: Int, kind: String, name: String, argsJSON: String, argsDigest: String) {
+        self.actionRunID = actionRunID
+        self.attempt = attempt
+        self.seq = seq
+        self.kind = kind
+        self.name = name
+        self.argsJSON = argsJSON
+        self.argsDigest = argsDigest
+    }
+}
+
+/// Severity of a log line.
+public enum LogLevel: String, Sendable, Hashable, Codable, CaseIterable {
+    case debug, info, warning, error, critical
+}
+
+/// One log line of a run (stdout and stderr of an action are log lines too).
+public struct LogRecord: Sendable, Hashable {
+    public var id: RecordID
+    public var runID: RecordID
+    /// The action that wrote it, or nil for the engine.
+    public var action: String?
+    public var attempt: Int
+    public var time: Date
+    public var level: LogLevel
+    /// `stdout`, `stderr`, a Python logger name, or `flowrunner`.
+    public var logger: String
+    public var message: String
+}
+
+/// A log line about to be stored.
+public struct NewLogLine: Sendable, Hashable {
+    public var runID: RecordID
+    public var action: String?
+    public var attempt: Int
+    public var time: Date
+    public var level: LogLevel
+    public var logger: String
+    public var message: String
+
+    public init(runID: RecordID, action: String?, attempt: Int, time: Date = Date(), level: LogLevel, logger: String, message: String) {
+        self.runID = runID
+        self.action = action
+        self.attempt = attempt
+        self.time = time
+        self.level = level
+        self.logger = logger
+        self.message = message
+    }
+}

@@ -1,0 +1,116 @@
+import GRDB
+
+/// The schema, as an ordered list of migrations. A migration, once released,
+/// never changes: new columns and tables come as new migrations at the end.
+enum Migrations {
+    /// Every migration identifier, in order.
+    static var identifiers: [String] { migrator.migrations }
+
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-core") { db in
+            try db.execute(sql: """
+                CREATE TABLE driver_versions (
+                    id INTEGER PRIMARY KEY,
+                    driver TEXT NOT NULL,
+                    number INTEGER NOT NULL,
+                    spec_version TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    loaded_at REAL NOT NULL,
+                    UNIQUE (driver, number),
+                    UNIQUE (driver, digest)
+                );
+                CREATE TABLE driver_files (
+                    driver_version_id INTEGER NOT NULL REFERENCES driver_versions(id) ON DELETE CASCADE,
+                    path TEXT NOT NULL,
+                    contents BLOB NOT NULL,
+                    PRIMARY KEY (driver_version_id, path)
+                ) WITHOUT ROWID;
+                CREATE TABLE deployments (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    driver TEXT NOT NULL,
+                    driver_version_id INTEGER NOT NULL REFERENCES driver_versions(id),
+                    app_version TEXT NOT NULL,
+                    parameters TEXT NOT NULL DEFAULT '{}',
+                    config TEXT NOT NULL DEFAULT '{}',
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY,
+                    deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+                    hook TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    attempt INTEGER NOT NULL DEFAULT 1,
+                    inputs TEXT NOT NULL DEFAULT '{}',
+                    context TEXT NOT NULL DEFAULT '{}',
+                    driver_version_id INTEGER NOT NULL REFERENCES driver_versions(id),
+                    idempotency_key TEXT,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    not_before REAL,
+                    created_at REAL NOT NULL,
+                    started_at REAL,
+                    ended_at REAL,
+                    error TEXT,
+                    UNIQUE (deployment_id, idempotency_key)
+                );
+                CREATE INDEX runs_by_status ON runs (status, id);
+                CREATE INDEX runs_by_deployment ON runs (deployment_id, id);
+                CREATE TABLE action_runs (
+                    id INTEGER PRIMARY KEY,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    mode TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    error TEXT,
+                    started_at REAL,
+                    ended_at REAL,
+                    UNIQUE (run_id, name)
+                );
+                CREATE TABLE steps (
+                    id INTEGER PRIMARY KEY,
+                    action_run_id INTEGER NOT NULL REFERENCES action_runs(id) ON DELETE CASCADE,
+                    attempt INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    args TEXT NOT NULL,
+                    args_digest TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    replayed INTEGER NOT NULL DEFAULT 0,
+                    result TEXT,
+                    error TEXT,
+                    started_at REAL NOT NULL,
+                    ended_at REAL,
+                    UNIQUE (action_run_id, attempt, seq)
+                );
+                CREATE TABLE logs (
+                    id INTEGER PRIMARY KEY,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    action TEXT,
+                    attempt INTEGER NOT NULL,
+                    time REAL NOT NULL,
+                    level TEXT NOT NULL,
+                    logger TEXT NOT NULL,
+                    message TEXT NOT NULL
+                );
+                CREATE INDEX logs_by_run ON logs (run_id, id);
+                """)
+        }
+        migrator.registerMigration("v2-simulated-cluster") { db in
+            try db.execute(sql: """
+                CREATE TABLE simulated_clusters (
+                    deployment TEXT PRIMARY KEY,
+                    state TEXT NOT NULL,
+                    updated_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX runs_by_queue ON runs (status, not_before, id) WHERE status = 'queued';
+                """)
+        }
+        return migrator
+    }()
+}

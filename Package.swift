@@ -70,9 +70,15 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "StateStoreProbe",
+            dependencies: ["StateStore"],
+            path: "Tests/Support/StateStoreProbe",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "StateStoreTests",
-            dependencies: ["StateStore"],
+            dependencies: ["StateStore", "StateStoreProbe", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -38,6 +38,7 @@ public final class StateStore: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        try Self.refuseNewerSchema(at: path)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
@@ -87,17 +88,33 @@ public final class StateStore: Sendable {
         }
     }
 
-    private func migrate() throws(StateStoreError) {
-        let migrator = Migrations.migrator
+    /// Looks at an existing file through a read-only connection, so that a
+    /// database written by a newer FlowRunner is refused before anything
+    /// (not even a checkpoint) touches it.
+    private static func refuseNewerSchema(at path: String) throws(StateStoreError) {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int, size > 0 else { return }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(busyTimeout)
         do {
-            let superseded = try pool.read { db in try migrator.hasBeenSuperseded(db) }
-            if superseded {
-                let known = try pool.read { db in try migrator.appliedIdentifiers(db) }
-                    .subtracting(migrator.migrations).sorted()
-                throw StateStoreError(.newerSchema, path: path,
-                    "written by a newer FlowRunner (unknown schema migrations: \(known.joined(separator: ", "))); upgrade flowrunner to use it")
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            let unknown = try queue.read { db -> [String] in
+                guard try db.tableExists("grdb_migrations") else { return [] }
+                return try Migrations.migrator.appliedIdentifiers(db).subtracting(Migrations.identifiers).sorted()
             }
-            try migrator.migrate(pool)
+            try queue.close()
+            if !unknown.isEmpty {
+                throw StateStoreError(.newerSchema, path: path,
+                    "written by a newer FlowRunner (unknown schema migrations: \(unknown.joined(separator: ", "))); upgrade flowrunner to use it")
+            }
+        } catch {
+            throw mapError(error, path: path)
+        }
+    }
+
+    private func migrate() throws(StateStoreError) {
+        do {
+            try Migrations.migrator.migrate(pool)
         } catch {
             throw Self.mapError(error, path: path)
         }
@@ -113,6 +130,16 @@ public final class StateStore: Sendable {
         try read { db in
             let rows = try String.fetchAll(db, sql: "PRAGMA integrity_check")
             return rows == ["ok"] ? [] : rows
+        }
+    }
+
+    /// Copies the write-ahead log into the main file and truncates it (for
+    /// backups and size measurements; SQLite also does this on its own).
+    public func checkpoint() throws(StateStoreError) {
+        do {
+            try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        } catch {
+            throw Self.mapError(error, path: path)
         }
     }
 

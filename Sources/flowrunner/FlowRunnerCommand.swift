@@ -10,7 +10,7 @@ struct FlowRunnerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flowrunner",
         abstract: "Run the lifecycle actions of application drivers, durably.",
-        subcommands: [DriversCommand.self]
+        subcommands: [DriversCommand.self, RunsCommand.self]
     )
 
     static func main() async {

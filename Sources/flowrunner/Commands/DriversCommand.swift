@@ -1,12 +1,14 @@
 import ArgumentParser
 import DriverSpec
+import Foundation
+import StateStore
 
 /// `flowrunner drivers ...`: validate, load and list drivers.
 struct DriversCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drivers",
         abstract: "Validate, load and list drivers.",
-        subcommands: [DriversValidateCommand.self]
+        subcommands: [DriversValidateCommand.self, DriversLoadCommand.self, DriversListCommand.self]
     )
 }
 
@@ -77,5 +79,109 @@ struct ValidationReport: Encodable {
         }
         errors = loaded.diagnostics.errors.map(finding)
         warnings = loaded.diagnostics.warnings.map(finding)
+    }
+}
+
+/// `flowrunner drivers load DIR`: validate and store a driver version.
+struct DriversLoadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Validate a driver directory and store it as a new driver version.",
+        discussion: "Loading identical content again is a no-op that prints the same version and digest."
+    )
+
+    @Argument(help: "The driver directory (containing driver.styrmin.yml).")
+    var directory: String
+
+    @OptionGroup var stateOptions: StateOptions
+
+    @Option(name: .long, help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    func run() throws {
+        let driver: LoadedDriver
+        do {
+            driver = try DriverLoader.load(directory: directory)
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
+        guard driver.isValid, let spec = driver.specification else {
+            for diagnostic in driver.diagnostics { print(diagnostic) }
+            throw CommandFailure.failed("\(directory): the driver is invalid (\(driver.diagnostics.errors.count) error\(driver.diagnostics.errors.count == 1 ? "" : "s")); nothing was loaded")
+        }
+        for warning in driver.diagnostics.warnings { Terminal.printError("warning: \(warning)") }
+        let store = try stateOptions.open()
+        let files = driver.snapshot.files.map { StoredDriverFile(path: $0.path, contents: $0.contents) }
+        let stored: (record: DriverVersionRecord, created: Bool)
+        do {
+            stored = try store.storeDriverVersion(driver: spec.name, specVersion: spec.version, digest: driver.snapshot.digest, files: files)
+        } catch {
+            throw error.commandFailure
+        }
+        let record = stored.record
+        switch output {
+        case .json:
+            try Terminal.printJSON(DriverVersionJSON(record, created: stored.created))
+        case .text:
+            let note = stored.created ? "loaded" : "already loaded, unchanged"
+            print("\(record.driver): spec version \(record.specVersion), driver version \(record.number), digest \(record.digest) (\(note))")
+        }
+    }
+}
+
+/// `flowrunner drivers list`: the stored driver versions.
+struct DriversListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the stored driver versions.")
+
+    @OptionGroup var stateOptions: StateOptions
+
+    @Option(name: .long, help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    func run() throws {
+        let store = try stateOptions.open()
+        let versions: [DriverVersionRecord]
+        do {
+            versions = try store.driverVersions()
+        } catch {
+            throw error.commandFailure
+        }
+        switch output {
+        case .json:
+            try Terminal.printJSON(versions.map { DriverVersionJSON($0, created: nil) })
+        case .text:
+            guard !versions.isEmpty else {
+                print("No drivers loaded. Load one with: flowrunner drivers load DIR")
+                return
+            }
+            Table.print(["DRIVER", "VERSION", "SPEC VERSION", "DIGEST", "LOADED"], versions.map { record in
+                [record.driver, String(record.number), record.specVersion, String(record.digest.prefix(12)), TimeFormat.table(record.loadedAt)]
+            })
+        }
+    }
+}
+
+/// A driver version as JSON: `{"name", "version", "spec_version", "digest", "loaded_at"}`.
+struct DriverVersionJSON: Encodable {
+    var name: String
+    var version: Int
+    var specVersion: String
+    var digest: String
+    var loadedAt: String?
+    var created: Bool?
+
+    init(_ record: DriverVersionRecord, created: Bool?) {
+        name = record.driver
+        version = record.number
+        specVersion = record.specVersion
+        digest = record.digest
+        loadedAt = TimeFormat.json(record.loadedAt)
+        self.created = created
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, version, digest, created
+        case specVersion = "spec_version"
+        case loadedAt = "loaded_at"
     }
 }

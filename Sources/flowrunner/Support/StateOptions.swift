@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import StateStore
+
+/// `--state PATH`: which state database a command uses.
+struct StateOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The state database.", discussion: "Default: $FLOWRUNNER_STATE, else ~/.flowrunner/state.sqlite.", valueName: "path"))
+    var state: String?
+
+    /// The resolved path.
+    var path: String {
+        StateStore.resolvePath(explicit: state, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Opens the store; a store error is bad input (exit 2) naming the path.
+    func open() throws -> StateStore {
+        do {
+            return try StateStore(path: path)
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
+    }
+}
+
+extension StateStoreError {
+    /// Ends a command: unknown names are bad input (2), anything else a failure (1).
+    var commandFailure: CommandFailure {
+        code == .notFound || code == .alreadyExists ? .badInput(description) : .failed(description)
+    }
+}
+
+/// Formats times for tables: local `yyyy-MM-dd HH:mm:ss`.
+enum TimeFormat {
+    static func table(_ date: Date?) -> String {
+        guard let date else { return "-" }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: date)
+    }
+
+    /// RFC 3339 UTC with milliseconds, for JSON.
+    static func json(_ date: Date?) -> String? {
+        guard let date else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
+
+/// Prints rows as aligned columns under a header.
+enum Table {
+    static func print(_ header: [String], _ rows: [[String]]) {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        for row in all {
+            let line = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+            Swift.print(line)
+        }
+    }
+}

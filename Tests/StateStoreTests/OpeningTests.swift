@@ -1,0 +1,124 @@
+import Foundation
+import GRDB
+@testable import StateStore
+import Testing
+
+@Suite("Opening, migrating and refusing databases")
+struct OpeningTests {
+    @Test("a new database is created with its directory and fully migrated, in WAL mode")
+    func create() throws {
+        let scratch = ScratchDatabase()
+        let path = scratch.directory + "/nested/dir/state.sqlite"
+        let store = try StateStore(path: path)
+        #expect(try store.appliedMigrations() == Migrations.identifiers)
+        let mode = try store.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+        let synchronous = try store.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(synchronous == 1) // NORMAL
+        #expect(try store.read { db in try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") } == true)
+    }
+
+    @Test("a database from an older version opens and migrates, keeping its data")
+    func migrateOlder() throws {
+        let scratch = ScratchDatabase()
+        do {
+            let queue = try DatabaseQueue(path: scratch.path)
+            try Migrations.migrator.migrate(queue, upTo: "v1-core")
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO driver_versions (driver, number, spec_version, digest, loaded_at) VALUES ('old', 1, '1', 'abc', 0)")
+            }
+        }
+        let store = try scratch.open()
+        #expect(try store.appliedMigrations() == Migrations.identifiers)
+        #expect(try store.driverVersions().map(\.driver) == ["old"])
+        try store.saveSimulatedClusterState(deployment: "x", stateJSON: "{}") // table from v2
+        #expect(try store.simulatedClusterState(deployment: "x") == "{}")
+    }
+
+    @Test("a database from a newer version is refused with a clear message, untouched")
+    func refuseNewer() throws {
+        let scratch = ScratchDatabase()
+        do {
+            let store = try scratch.open()
+            _ = try store.makeDeployment()
+            try store.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-future')") }
+            try store.checkpoint()
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: scratch.path))
+        let error = #expect(throws: StateStoreError.self) { try scratch.open() }
+        #expect(error?.code == .newerSchema)
+        #expect(error?.description.contains(scratch.path) == true)
+        #expect(error?.description.contains("v99-future") == true)
+        let after = try Data(contentsOf: URL(fileURLWithPath: scratch.path))
+        let changed = zip(before, after).enumerated().filter { $1.0 != $1.1 }.map(\.offset)
+        #expect(after == before, "changed bytes at \(changed.prefix(20)), sizes \(before.count) \(after.count)")
+    }
+
+    @Test("a file that is not a database is refused and left as it was")
+    func notADatabase() throws {
+        let scratch = ScratchDatabase()
+        let garbage = Data("this is a text file, not a database\n".utf8)
+        try garbage.write(to: URL(fileURLWithPath: scratch.path))
+        let error = #expect(throws: StateStoreError.self) { try scratch.open() }
+        #expect(error?.code == .notADatabase)
+        #expect(error?.description.contains(scratch.path) == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.path)) == garbage)
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "-wal"))
+    }
+
+    @Test("a corrupt database is refused with an error naming the path, bytes unchanged")
+    func corrupt() throws {
+        let scratch = ScratchDatabase()
+        do {
+            let store = try scratch.open()
+            let deployment = try store.makeDeployment()
+            for _ in 0..<50 { _ = try store.makeRun(deployment) }
+            try store.checkpoint()
+        }
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch.path)))
+        // Keep the 100-byte header, wreck the rest of page 1 (the schema) and page 2.
+        for index in 100..<min(bytes.count, 8192) { bytes[index] = UInt8(truncatingIfNeeded: index &* 31) }
+        try Data(bytes).write(to: URL(fileURLWithPath: scratch.path))
+        #expect {
+            let store = try scratch.open()
+            _ = try store.runs()
+        } throws: { error in
+            guard let error = error as? StateStoreError else { return false }
+            return error.code == .notADatabase && error.description.contains(scratch.path)
+        }
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch.path))) == bytes)
+    }
+
+    @Test("a directory given as the database is refused")
+    func directory() throws {
+        let scratch = ScratchDatabase()
+        let error = #expect(throws: StateStoreError.self) { try StateStore(path: scratch.directory) }
+        #expect(error?.code == .cannotOpen)
+        #expect(error?.reason.contains("is a directory") == true)
+    }
+
+    @Test("an unwritable location is refused with the path named")
+    func unwritableLocation() throws {
+        // /proc refuses new directories even to root.
+        let error = #expect(throws: StateStoreError.self) { try StateStore(path: "/proc/flowrunner-test/state.sqlite") }
+        #expect(error?.code == .cannotOpen)
+        #expect(error?.description.contains("/proc/flowrunner-test/state.sqlite") == true)
+    }
+
+    @Test("a read-only directory is refused with the path named", .enabled(if: getuid() != 0, "root ignores directory permissions"))
+    func readOnlyDirectory() throws {
+        let scratch = ScratchDatabase()
+        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: scratch.directory)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scratch.directory) }
+        let error = #expect(throws: StateStoreError.self) { try scratch.open() }
+        #expect(error?.code == .cannotOpen)
+        #expect(error?.description.contains(scratch.path) == true)
+    }
+
+    @Test("the state path: --state, else $FLOWRUNNER_STATE, else ~/.flowrunner/state.sqlite")
+    func resolvePath() {
+        #expect(StateStore.resolvePath(explicit: "/a.sqlite", environment: ["FLOWRUNNER_STATE": "/b.sqlite"]) == "/a.sqlite")
+        #expect(StateStore.resolvePath(explicit: nil, environment: ["FLOWRUNNER_STATE": "/b.sqlite", "HOME": "/h"]) == "/b.sqlite")
+        #expect(StateStore.resolvePath(explicit: nil, environment: ["HOME": "/h"]) == "/h/.flowrunner/state.sqlite")
+    }
+}

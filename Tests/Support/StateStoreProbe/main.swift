@@ -112,6 +112,7 @@ struct StateStoreProbe {
         report("record a step (begin + finish)", stepSamples, unit: "us")
 
         // Database size per 10-step run, with 10 log lines.
+        try store.checkpoint()
         let sizeBefore = try fileSize(path)
         let sampleRuns = 200
         for _ in 0..<sampleRuns {

@@ -1,0 +1,1 @@
+"""Internals of FlowRunner's Python action host."""

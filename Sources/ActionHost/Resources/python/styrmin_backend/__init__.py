@@ -1,0 +1,1 @@
+"""FlowRunner's implementation of the Styrmin backend API for driver actions."""

@@ -38,6 +38,7 @@ let package = Package(
         ),
         .target(
             name: "ActionHost",
+            resources: [.copy("Resources/python")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -74,6 +75,12 @@ let package = Package(
             name: "StateStoreProbe",
             dependencies: ["StateStore"],
             path: "Tests/Support/StateStoreProbe",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ActionHostTests",
+            dependencies: ["ActionHost"],
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

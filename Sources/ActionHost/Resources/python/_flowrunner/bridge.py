@@ -64,8 +64,8 @@ class Bridge:
                     written = os.write(self.fd_out, view)
                 except InterruptedError:
                     continue
-                except BrokenPipeError:
-                    raise ChannelClosed("the engine closed the protocol channel")
+                except OSError as error:
+                    raise ChannelClosed("cannot write to the protocol channel (%s)" % (error.strerror or error))
                 view = view[written:]
 
     def new_id(self):
@@ -85,6 +85,8 @@ class Bridge:
                 continue
             except InterruptedError:
                 continue
+            except OSError as error:
+                raise ChannelClosed("cannot read the protocol channel (%s)" % (error.strerror or error))
             if not chunk:
                 raise ChannelClosed("the engine closed the protocol channel")
             return chunk

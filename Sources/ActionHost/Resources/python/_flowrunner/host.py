@@ -1,0 +1,206 @@
+"""The host's main program: handshake, import the action, call it with
+arguments by name, report the outcome."""
+import asyncio
+import importlib.util
+import inspect
+import os
+import signal
+import sys
+import traceback
+
+from . import bridge as _bridge_module
+from . import logs as _logs
+from . import runtime as _runtime
+
+OFFERED = ("context", "deployment_id", "target_version", "current_version", "parameters")
+
+
+class HostTerminated(BaseException):
+    """SIGTERM from the engine: unwinds the action so its finally blocks run."""
+
+
+class ActionLoadError(Exception):
+    """The action's file or function cannot be loaded."""
+
+
+class ActionSignatureError(Exception):
+    """The action needs an argument the hook does not offer."""
+
+
+def _on_sigterm(_signum, _frame):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise HostTerminated("terminated by the engine")
+
+
+def _author_traceback(error):
+    """The traceback without the host's own frames, so it points at the author's lines."""
+    frames = traceback.extract_tb(error.__traceback__)
+    host_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    kept = [frame for frame in frames if not os.path.abspath(frame.filename).startswith(host_dir)]
+    lines = ["Traceback (most recent call last):\n"] + traceback.format_list(kept or frames)
+    lines += traceback.format_exception_only(type(error), error)
+    return "".join(lines)
+
+
+def _error(error):
+    if isinstance(error, SyntaxError):
+        message = "%s (%s, line %s)" % (error.msg, error.filename, error.lineno)
+    else:
+        message = str(error)
+    result = {"type": type(error).__name__, "message": message, "traceback": _author_traceback(error)}
+    details = getattr(error, "details", None)
+    if isinstance(details, dict) and details:
+        result["details"] = details
+    return result
+
+
+def _load_function(directory, location_file, function_name):
+    path = os.path.join(directory, location_file)
+    if not os.path.isfile(path):
+        raise ActionLoadError("the action file %s does not exist" % location_file)
+    module_name = os.path.splitext(location_file)[0].replace(os.sep, ".").replace("/", ".")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ActionLoadError("cannot load %s as a Python module" % location_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    target = getattr(module, function_name, None)
+    if target is None:
+        raise ActionLoadError("%s defines no function %r" % (location_file, function_name))
+    if not callable(target):
+        raise ActionLoadError("%s::%s is a %s, not a function" % (location_file, function_name, type(target).__name__))
+    return target
+
+
+def _bind_arguments(function, offered, parameters, action_name):
+    """Arguments by name from what the hook offers (and the driver's parameters)."""
+    signature = inspect.signature(function)
+    arguments = {}
+    missing = []
+    for name, parameter in signature.parameters.items():
+        if parameter.kind == parameter.VAR_POSITIONAL:
+            continue
+        if parameter.kind == parameter.VAR_KEYWORD:
+            for key, value in offered.items():
+                arguments.setdefault(key, value)
+            continue
+        if parameter.kind == parameter.POSITIONAL_ONLY:
+            if parameter.default is parameter.empty:
+                missing.append(name)
+            continue
+        if name in offered:
+            arguments[name] = offered[name]
+        elif name in parameters:
+            arguments[name] = parameters[name]
+        elif parameter.default is parameter.empty:
+            missing.append(name)
+    if missing:
+        raise ActionSignatureError(
+            "action %r needs %s %s, which the hook cannot fill (it offers: %s%s)" % (
+                action_name, "parameter" if len(missing) == 1 else "parameters",
+                ", ".join(repr(m) for m in missing), ", ".join(OFFERED),
+                (", and the driver parameters " + ", ".join(sorted(parameters))) if parameters else ""))
+    return arguments
+
+
+def _result_value(value):
+    try:
+        _bridge_module.encode(value)
+        return value
+    except Exception:
+        return {"$repr": repr(value)}
+
+
+async def _run(function, arguments, channel):
+    loop = asyncio.get_running_loop()
+    channel.attach(loop)
+    result = function(**arguments)
+    if inspect.isawaitable(result):
+        task = asyncio.ensure_future(result)
+
+        def cancel(reason):
+            loop.call_soon_threadsafe(task.cancel)
+
+        channel.on_cancel = cancel
+        if channel.cancel_requested:
+            task.cancel()
+        result = await task
+    return result
+
+
+def _lost_channel(error):
+    """The channel is gone: say so on the real stderr (the engine keeps its tail)."""
+    try:
+        os.write(2, ("flowrunner host: lost the protocol channel: %s\n" % error).encode("utf-8", "replace"))
+    except OSError:
+        pass
+    return 3
+
+
+def main():
+    channel = _bridge_module.Bridge()
+    _bridge_module.bridge = channel
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    channel.send({"type": "hello", "protocol": _bridge_module.PROTOCOL_VERSION, "pid": os.getpid(),
+                  "python": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable})
+    try:
+        start = channel.read_message_blocking()
+    except (_bridge_module.ChannelClosed, ValueError):
+        return 2
+    if start.get("type") != "start" or start.get("protocol") != _bridge_module.PROTOCOL_VERSION:
+        channel.send({"type": "done", "ok": False, "error": {
+            "type": "ProtocolError", "message": "expected a start message for protocol %d" % _bridge_module.PROTOCOL_VERSION}})
+        return 2
+
+    _logs.install()
+    directory = start.get("directory") or os.getcwd()
+    try:
+        os.chdir(directory)
+    except OSError as error:
+        channel.send({"type": "done", "ok": False, "error": {
+            "type": "ActionLoadError", "message": "cannot enter the driver directory %s: %s" % (directory, error.strerror)}})
+        return 2
+    if directory not in sys.path:
+        sys.path.append(directory)
+    offered = start.get("arguments") or {}
+    _runtime.flow_run.update(start.get("flow_run") or {})
+    parameters = offered.get("parameters") or {}
+    if isinstance(offered.get("context"), dict):
+        from styrmin_backend.actions import GlobalContext
+        offered["context"] = GlobalContext(offered["context"])
+    action_name = start.get("action") or start.get("function")
+
+    outcome = None
+    try:
+        function = _load_function(directory, start["file"], start["function"])
+        options = function.options() if hasattr(function, "options") and callable(function.options) else {}
+        channel.send({"type": "flow", "options": options})
+        target = getattr(function, "fn", function)
+        arguments = _bind_arguments(target, offered, parameters, action_name)
+        value = asyncio.run(_run(target, arguments, channel))
+        outcome = {"type": "done", "ok": True, "value": _result_value(value)}
+    except _bridge_module.ChannelClosed as error:
+        return _lost_channel(error)
+    except asyncio.CancelledError:
+        outcome = {"type": "done", "ok": False, "cancelled": True, "error": {
+            "type": "Cancelled", "message": "the action was cancelled (%s)" % (channel.cancel_requested or "cancelled")}}
+    except HostTerminated as error:
+        outcome = {"type": "done", "ok": False, "cancelled": True, "error": _error(error)}
+    except SystemExit as error:
+        failure = _error(error)
+        failure["message"] = "the action called sys.exit(%s)" % (error.code,)
+        outcome = {"type": "done", "ok": False, "error": failure}
+    except BaseException as error:  # the action's own failure, whatever it is
+        outcome = {"type": "done", "ok": False, "error": _error(error)}
+    finally:
+        channel.detach()
+    _logs.flush()
+    dropped = _logs.dropped_bytes()
+    if dropped:
+        outcome["log_bytes_dropped"] = dropped
+    try:
+        channel.send(outcome)
+    except _bridge_module.ChannelClosed as error:
+        return _lost_channel(error)
+    return 0

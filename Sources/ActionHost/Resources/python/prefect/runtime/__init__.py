@@ -1,0 +1,4 @@
+"""prefect.runtime: flow_run only."""
+from prefect.runtime import flow_run
+
+__all__ = ["flow_run"]

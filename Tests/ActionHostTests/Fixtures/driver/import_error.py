@@ -1,0 +1,4 @@
+import definitely_not_a_module
+
+async def action(context):
+    pass

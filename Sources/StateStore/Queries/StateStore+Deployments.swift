@@ -19,7 +19,7 @@ extension StateStore {
             return DeploymentRecord(
                 id: db.lastInsertedRowID, name: new.name, driver: new.driver, driverVersionID: new.driverVersionID,
                 appVersion: new.appVersion, parametersJSON: new.parametersJSON, configJSON: new.configJSON,
-                createdAt: now, updatedAt: now
+                createdAt: Date(storedValue: now.storedValue), updatedAt: Date(storedValue: now.storedValue)
             )
         }
     }

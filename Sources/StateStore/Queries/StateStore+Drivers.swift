@@ -22,7 +22,7 @@ extension StateStore {
             for file in files {
                 try insert.execute(arguments: [id, file.path, Data(file.contents)])
             }
-            return (DriverVersionRecord(id: id, driver: driver, number: number, specVersion: specVersion, digest: digest, loadedAt: now), true)
+            return (DriverVersionRecord(id: id, driver: driver, number: number, specVersion: specVersion, digest: digest, loadedAt: Date(storedValue: now.storedValue)), true)
         }
     }
 

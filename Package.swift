@@ -77,6 +77,12 @@ let package = Package(
             path: "Tests/Support/StateStoreProbe",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "ActionHostProbe",
+            dependencies: ["ActionHost"],
+            path: "Tests/Support/ActionHostProbe",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ActionHostTests",
             dependencies: ["ActionHost"],

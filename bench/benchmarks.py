@@ -113,6 +113,23 @@ def bench_state_store(bin_dir, repeat):
     return rows
 
 
+def bench_action_host(bin_dir, repeat):
+    """Cold start, round trip and 10,000 calls through the real Python host."""
+    goals = {
+        "host cold start (spawn to first primitive call)": 50.0,
+        "primitive round trip through the bridge (no cluster work)": 150.0,
+        "10,000 primitive calls in one action (whole action)": 2.0,
+    }
+    proc = subprocess.run([os.path.join(bin_dir, "ActionHostProbe"), os.path.join(HERE, "fixtures", "host-driver")],
+                          capture_output=True, text=True, check=True)
+    rows = []
+    for line in proc.stdout.splitlines():
+        row = json.loads(line)
+        row["goal"] = goals.get(row["metric"])
+        rows.append(row)
+    return rows
+
+
 def bench_validate_large_spec(bin_dir, repeat):
     binary = os.path.join(bin_dir, "flowrunner")
     directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
@@ -130,6 +147,7 @@ def bench_validate_large_spec(bin_dir, repeat):
 BENCHMARKS = {
     "validate": bench_validate_large_spec,
     "state-store": bench_state_store,
+    "action-host": bench_action_host,
 }
 
 

@@ -297,3 +297,34 @@ struct MisbehaviourTests {
         #expect(outcome.error?.type == "HostStartFailed")
     }
 }
+
+@Suite("Actions whose module does not use asyncio run without an event loop")
+struct PlainCoroutineTests {
+    let runner = HostFixtures.runner
+
+    @Test("primitives, tasks and the run logger work without asyncio")
+    func plain() async {
+        let handler = RecordingHandler()
+        let outcome = await runner.run(HostFixtures.invocation("plain", file: "plain_actions.py"), handler: handler)
+        #expect(outcome.status == .succeeded, "\(String(describing: outcome.error))")
+        #expect(outcome.value == ["version": "0.1.0", "doubled": 42])
+        #expect(handler.recordedLines.contains { $0.logger == "prefect.flow_runs" && $0.message == "plain flow for dep-1" })
+        #expect(handler.recordedCalls.count == 3) // primitive, task begin, task end
+    }
+
+    @Test("a cancel while awaiting a primitive raises into the action; finally runs")
+    func cancelWhileAwaiting() async throws {
+        let marker = NSTemporaryDirectory() + "flowrunner-marker-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let handler = RecordingHandler { _ in
+            try? await Task.sleep(for: .seconds(3600))
+            return .value(.null)
+        }
+        let outcome = await runner.run(
+            HostFixtures.invocation("waits_forever", file: "plain_actions.py", parameters: ["marker": .string(marker)], timeout: .seconds(3)),
+            handler: handler
+        )
+        #expect(outcome.status == .timedOut)
+        #expect((try? String(contentsOfFile: marker, encoding: .utf8)) == "finally ran\n")
+    }
+}

@@ -43,7 +43,7 @@ public struct ActionRunner: Sendable {
 
     /// The variables a host inherits from the engine; everything else (tokens,
     /// kubeconfigs, the engine's own settings) stays out.
-    static let inheritedNames: Set<String> = ["PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR", "USER", "LOGNAME"]
+    static let inheritedNames: Set<String> = ["PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR", "USER", "LOGNAME", "FLOWRUNNER_PYTHON_SITE"]
 
     /// Creates a runner; `environment` is filtered down to the inherited names.
     public init(interpreter: PythonInterpreter, pythonDirectory: String, environment: [String: String]) {
@@ -65,10 +65,17 @@ public struct ActionRunner: Sendable {
 
     /// Runs the action to its end (see the type's contract).
     public func run(_ invocation: ActionInvocation, handler: some ActionCallHandler) async -> ActionOutcome {
+        var invocation = invocation
+        guard let directory = realpath(invocation.driverDirectory, nil) else {
+            let reason = "the driver directory \(invocation.driverDirectory) cannot be opened: \(String(cString: strerror(errno)))"
+            return ActionOutcome(status: .failed, error: ActionError(type: "HostStartFailed", message: reason), logBytesDropped: 0)
+        }
+        invocation.driverDirectory = String(cString: directory)
+        free(directory)
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(
-                executable: interpreter.path, arguments: [pythonDirectory + "/flowrunner_host.py"],
+                executable: interpreter.path, arguments: ["-S", pythonDirectory + "/flowrunner_host.py"],
                 environment: environment(for: invocation)
             )
         } catch {

@@ -8,16 +8,16 @@ stderr, which the engine turns into log lines.
 
 Messages are JSON objects, one per line, UTF-8.
 """
+import _thread
 import json
 import os
 import select
-import threading
 
 PROTOCOL_VERSION = 1
 
 
 def _fallback(value):
-    """JSON for values json cannot encode: their repr, marked."""
+    """JSON for values json cannot encode."""
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump):
         return model_dump()
@@ -28,12 +28,39 @@ def _fallback(value):
     return {"$repr": repr(value)}
 
 
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_fallback)
+
+
 def encode(message):
-    return (json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=_fallback) + "\n").encode("utf-8")
+    return (_encoder.encode(message) + "\n").encode("utf-8")
 
 
 class ChannelClosed(Exception):
-    """The engine closed the protocol channel."""
+    """The protocol channel is gone."""
+
+
+class Cancelled(BaseException):
+    """Raised into the action when the engine cancels it (a timeout or a
+    cancel) while no asyncio loop runs; ``finally`` blocks run."""
+
+
+class Reply:
+    """The awaitable result of a request. Under asyncio it wraps a future;
+    otherwise the host's coroutine driver fills it in."""
+
+    __slots__ = ("call_id", "message", "future")
+
+    def __init__(self, call_id, future):
+        self.call_id = call_id
+        self.message = None
+        self.future = future
+
+    def __await__(self):
+        if self.future is not None:
+            return (yield from self.future.__await__())
+        if self.message is None:
+            yield self
+        return self.message
 
 
 class Bridge:
@@ -44,14 +71,15 @@ class Bridge:
         os.dup2(null, 0)
         os.close(null)
         os.dup2(2, 1)
-        self._write_lock = threading.Lock()
+        self._write_lock = _thread.allocate_lock()
         self._buffer = b""
         self._next_id = 0
-        self._pending = {}
-        self._early_results = {}
+        self._futures = {}
+        self._replies = {}
         self.loop = None
         self.on_cancel = None
         self.cancel_requested = None
+        self.before_call = None
 
     # -- sending -----------------------------------------------------------
 
@@ -67,10 +95,6 @@ class Bridge:
                 except OSError as error:
                     raise ChannelClosed("cannot write to the protocol channel (%s)" % (error.strerror or error))
                 view = view[written:]
-
-    def new_id(self):
-        self._next_id += 1
-        return self._next_id
 
     # -- receiving ---------------------------------------------------------
 
@@ -91,19 +115,55 @@ class Bridge:
                 raise ChannelClosed("the engine closed the protocol channel")
             return chunk
 
-    def read_message_blocking(self):
-        """One message, waiting for it (used before the event loop runs and by sync calls)."""
+    def _next_message(self):
+        """The next message, blocking for it."""
         while b"\n" not in self._buffer:
             self._buffer += self._read_chunk(blocking=True)
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line)
+        return json.loads(line) if line.strip() else None
+
+    def read_message_blocking(self):
+        message = None
+        while message is None:
+            message = self._next_message()
+        return message
+
+    def _dispatch(self, message):
+        kind = message.get("type")
+        if kind == "result":
+            call_id = message.get("id")
+            future = self._futures.pop(call_id, None)
+            if future is not None:
+                if not future.done():
+                    future.set_result(message)
+            else:
+                self._replies[call_id] = message
+        elif kind == "cancel":
+            self.cancel_requested = message.get("reason") or "cancelled"
+            if self.on_cancel:
+                self.on_cancel(self.cancel_requested)
+
+    # -- waiting without asyncio ---------------------------------------------
+
+    def wait_for(self, reply):
+        """Block until `reply` has its message; a cancel raises Cancelled."""
+        while reply.message is None:
+            if self.cancel_requested:
+                raise Cancelled("the engine cancelled the action (%s)" % self.cancel_requested)
+            if reply.call_id in self._replies:
+                reply.message = self._replies.pop(reply.call_id)
+                return
+            message = self._next_message()
+            if message is not None:
+                self._dispatch(message)
+
+    # -- asyncio mode --------------------------------------------------------
 
     def attach(self, loop):
         """Deliver results to futures on `loop` from now on."""
         self.loop = loop
         os.set_blocking(self.fd_in, False)
         loop.add_reader(self.fd_in, self._on_readable)
-        # Lines already buffered before the loop ran.
         self._drain_buffer()
 
     def detach(self):
@@ -112,7 +172,7 @@ class Bridge:
                 self.loop.remove_reader(self.fd_in)
             except Exception:
                 pass
-        os.set_blocking(self.fd_in, True)
+            os.set_blocking(self.fd_in, True)
         self.loop = None
 
     def _on_readable(self):
@@ -120,10 +180,10 @@ class Bridge:
             chunk = self._read_chunk(blocking=False)
         except ChannelClosed as error:
             self.loop.remove_reader(self.fd_in)
-            for future in self._pending.values():
+            for future in self._futures.values():
                 if not future.done():
                     future.set_exception(ChannelClosed(str(error)))
-            self._pending.clear()
+            self._futures.clear()
             if self.on_cancel:
                 self.on_cancel("the engine closed the protocol channel")
             return
@@ -138,51 +198,40 @@ class Bridge:
             if line.strip():
                 self._dispatch(json.loads(line))
 
-    def _dispatch(self, message):
-        kind = message.get("type")
-        if kind == "result":
-            future = self._pending.pop(message.get("id"), None)
-            if future is None:
-                self._early_results[message.get("id")] = message
-            elif not future.done():
-                future.set_result(message)
-        elif kind == "cancel":
-            self.cancel_requested = message.get("reason") or "cancelled"
-            if self.on_cancel:
-                self.on_cancel(self.cancel_requested)
-
     # -- calls -------------------------------------------------------------
 
-    async def call(self, message):
-        """Send a request and wait for its result message (event loop running)."""
-        call_id = self.new_id()
+    def call(self, message):
+        """Send a request; returns an awaitable of its result message."""
+        if self.before_call is not None:
+            self.before_call()
+        self._next_id += 1
+        call_id = self._next_id
         message["id"] = call_id
-        future = self.loop.create_future()
-        self._pending[call_id] = future
+        future = None
+        if self.loop is not None:
+            future = self.loop.create_future()
+            self._futures[call_id] = future
         self.send(message)
-        return await future
+        return Reply(call_id, future)
 
     def call_sync(self, message):
         """Send a request and block for its result: for synchronous code
-        (sync tasks) running on the event loop's thread, which cannot await."""
-        call_id = self.new_id()
+        (sync tasks), which cannot await."""
+        if self.before_call is not None:
+            self.before_call()
+        self._next_id += 1
+        call_id = self._next_id
         message["id"] = call_id
         self.send(message)
         while True:
-            if call_id in self._early_results:
-                return self._early_results.pop(call_id)
-            while b"\n" not in self._buffer:
-                try:
-                    self._buffer += self._read_chunk(blocking=True)
-                except BlockingIOError:
-                    select.select([self.fd_in], [], [])
-            line, self._buffer = self._buffer.split(b"\n", 1)
-            if not line.strip():
+            if call_id in self._replies:
+                return self._replies.pop(call_id)
+            message = self._next_message()
+            if message is None:
                 continue
-            reply = json.loads(line)
-            if reply.get("type") == "result" and reply.get("id") == call_id:
-                return reply
-            self._dispatch(reply)
+            if message.get("type") == "result" and message.get("id") == call_id:
+                return message
+            self._dispatch(message)
 
 
 bridge = None
@@ -195,4 +244,3 @@ def current():
             "styrmin_backend.actions can only be used inside a FlowRunner action run "
             "(flowrunner deploy / upgrade / dry-run)")
     return bridge
-

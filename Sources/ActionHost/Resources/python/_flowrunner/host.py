@@ -1,16 +1,17 @@
 """The host's main program: handshake, import the action, call it with
-arguments by name, report the outcome."""
-import asyncio
-import importlib.util
-import inspect
+arguments by name, drive it to its end, report the outcome.
+
+Coroutines run on a minimal driver (no asyncio import: start-up speed)
+unless the action's module uses asyncio, in which case they run under
+asyncio.run with futures for concurrent calls."""
 import os
 import signal
 import sys
-import traceback
 
 from . import bridge as _bridge_module
 from . import logs as _logs
 from . import runtime as _runtime
+from . import signature as _signature
 
 OFFERED = ("context", "deployment_id", "target_version", "current_version", "parameters")
 
@@ -34,6 +35,7 @@ def _on_sigterm(_signum, _frame):
 
 def _author_traceback(error):
     """The traceback without the host's own frames, so it points at the author's lines."""
+    import traceback
     frames = traceback.extract_tb(error.__traceback__)
     host_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     kept = [frame for frame in frames if not os.path.abspath(frame.filename).startswith(host_dir)]
@@ -58,6 +60,7 @@ def _load_function(directory, location_file, function_name):
     path = os.path.join(directory, location_file)
     if not os.path.isfile(path):
         raise ActionLoadError("the action file %s does not exist" % location_file)
+    import importlib.util
     module_name = os.path.splitext(location_file)[0].replace(os.sep, ".").replace("/", ".")
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -70,30 +73,42 @@ def _load_function(directory, location_file, function_name):
         raise ActionLoadError("%s defines no function %r" % (location_file, function_name))
     if not callable(target):
         raise ActionLoadError("%s::%s is a %s, not a function" % (location_file, function_name, type(target).__name__))
-    return target
+    return target, path
+
+
+def _uses_asyncio(path):
+    if "asyncio" in sys.modules:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return b"asyncio" in handle.read()
+    except OSError:
+        return False
 
 
 def _bind_arguments(function, offered, parameters, action_name):
     """Arguments by name from what the hook offers (and the driver's parameters)."""
-    signature = inspect.signature(function)
+    spec = _signature.parameters(function)
+    if spec is None:
+        return dict(offered)
     arguments = {}
     missing = []
-    for name, parameter in signature.parameters.items():
-        if parameter.kind == parameter.VAR_POSITIONAL:
+    for name, kind, has_default in spec:
+        if kind == "var_positional":
             continue
-        if parameter.kind == parameter.VAR_KEYWORD:
+        if kind == "var_keyword":
             for key, value in offered.items():
                 arguments.setdefault(key, value)
             continue
-        if parameter.kind == parameter.POSITIONAL_ONLY:
-            if parameter.default is parameter.empty:
+        if kind == "positional_only":
+            if not has_default:
                 missing.append(name)
             continue
         if name in offered:
             arguments[name] = offered[name]
         elif name in parameters:
             arguments[name] = parameters[name]
-        elif parameter.default is parameter.empty:
+        elif not has_default:
             missing.append(name)
     if missing:
         raise ActionSignatureError(
@@ -112,20 +127,58 @@ def _result_value(value):
         return {"$repr": repr(value)}
 
 
-async def _run(function, arguments, channel):
+def _drive(coroutine, channel):
+    """Runs a coroutine whose only awaits are bridge replies, without asyncio."""
+    value = None
+    error = None
+    while True:
+        try:
+            if error is not None:
+                awaited = coroutine.throw(error)
+                error = None
+            else:
+                awaited = coroutine.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value = None
+        if not isinstance(awaited, _bridge_module.Reply):
+            error = RuntimeError(
+                "the action awaited %r, which FlowRunner can only run under asyncio; "
+                "import asyncio in the action's module" % (awaited,))
+            continue
+        try:
+            channel.wait_for(awaited)
+        except _bridge_module.Cancelled as cancelled:
+            error = cancelled
+
+
+async def _run_asyncio(function, arguments, channel):
+    import asyncio
     loop = asyncio.get_running_loop()
     channel.attach(loop)
     result = function(**arguments)
-    if inspect.isawaitable(result):
+    if hasattr(result, "__await__"):
         task = asyncio.ensure_future(result)
 
-        def cancel(reason):
+        def cancel(_reason):
             loop.call_soon_threadsafe(task.cancel)
 
         channel.on_cancel = cancel
         if channel.cancel_requested:
             task.cancel()
         result = await task
+    return result
+
+
+def _run(function, arguments, channel, use_asyncio):
+    if use_asyncio:
+        import asyncio
+        return asyncio.run(_run_asyncio(function, arguments, channel))
+    result = function(**arguments)
+    if hasattr(result, "__await__") and hasattr(result, "send"):
+        return _drive(result, channel)
+    if hasattr(result, "__await__"):
+        return _drive(result.__await__(), channel)
     return result
 
 
@@ -136,6 +189,12 @@ def _lost_channel(error):
     except OSError:
         pass
     return 3
+
+
+def _is_cancellation(error):
+    name = type(error).__name__
+    return isinstance(error, _bridge_module.Cancelled) or (
+        name == "CancelledError" and type(error).__module__.startswith(("asyncio", "concurrent")))
 
 
 def main():
@@ -154,6 +213,7 @@ def main():
         return 2
 
     _logs.install()
+    channel.before_call = _logs.bridge_logging_if_imported
     directory = start.get("directory") or os.getcwd()
     try:
         os.chdir(directory)
@@ -173,18 +233,16 @@ def main():
 
     outcome = None
     try:
-        function = _load_function(directory, start["file"], start["function"])
+        function, path = _load_function(directory, start["file"], start["function"])
         options = function.options() if hasattr(function, "options") and callable(function.options) else {}
         channel.send({"type": "flow", "options": options})
         target = getattr(function, "fn", function)
         arguments = _bind_arguments(target, offered, parameters, action_name)
-        value = asyncio.run(_run(target, arguments, channel))
+        _logs.bridge_logging_if_imported()
+        value = _run(target, arguments, channel, _uses_asyncio(path))
         outcome = {"type": "done", "ok": True, "value": _result_value(value)}
     except _bridge_module.ChannelClosed as error:
         return _lost_channel(error)
-    except asyncio.CancelledError:
-        outcome = {"type": "done", "ok": False, "cancelled": True, "error": {
-            "type": "Cancelled", "message": "the action was cancelled (%s)" % (channel.cancel_requested or "cancelled")}}
     except HostTerminated as error:
         outcome = {"type": "done", "ok": False, "cancelled": True, "error": _error(error)}
     except SystemExit as error:
@@ -192,9 +250,15 @@ def main():
         failure["message"] = "the action called sys.exit(%s)" % (error.code,)
         outcome = {"type": "done", "ok": False, "error": failure}
     except BaseException as error:  # the action's own failure, whatever it is
-        outcome = {"type": "done", "ok": False, "error": _error(error)}
+        if _is_cancellation(error):
+            outcome = {"type": "done", "ok": False, "cancelled": True, "error": {
+                "type": "Cancelled", "message": "the action was cancelled (%s)" % (channel.cancel_requested or "cancelled"),
+                "traceback": _author_traceback(error)}}
+        else:
+            outcome = {"type": "done", "ok": False, "error": _error(error)}
     finally:
         channel.detach()
+    _logs.bridge_logging_if_imported()
     _logs.flush()
     dropped = _logs.dropped_bytes()
     if dropped:

@@ -1,18 +1,31 @@
 """Everything the action writes becomes log lines sent to the engine:
-print() and sys.stdout/sys.stderr writes, and logging records (including
-get_run_logger()). Output past a cap is dropped and counted, so an action
-that prints a gigabyte cannot flood the engine."""
-import logging
+print() and sys.stdout/sys.stderr writes, the run logger, and records of the
+standard logging module. Output past a cap is dropped and counted, so an
+action that prints a gigabyte cannot flood the engine.
+
+The logging module is not imported by the host (it is slow to import); when
+the action or a library imports it, a handler is installed before the next
+primitive call and at the end of the action."""
+import _thread
 import sys
-import threading
 import time
 
 from . import bridge as _bridge
 
 LOG_CAP_BYTES = 8 << 20
 
-_state = {"sent": 0, "dropped": 0, "action": None}
-_lock = threading.Lock()
+_state = {"sent": 0, "dropped": 0, "logging": False}
+_lock = _thread.allocate_lock()
+
+DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
+_LEVEL_NAMES = {DEBUG: "debug", INFO: "info", WARNING: "warning", ERROR: "error", CRITICAL: "critical"}
+
+
+def level_name(number):
+    if number in _LEVEL_NAMES:
+        return _LEVEL_NAMES[number]
+    return "debug" if number < INFO else "info" if number < WARNING else "warning" if number < ERROR else \
+        "error" if number < CRITICAL else "critical"
 
 
 def emit(level, logger, message):
@@ -44,7 +57,7 @@ class LineStream:
         self._level = level
         self._fd = fd
         self._partial = ""
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self.encoding = "utf-8"
         self.errors = "replace"
 
@@ -72,8 +85,8 @@ class LineStream:
             emit(self._level, self._logger, partial)
 
     def fileno(self):
-        # Child processes that inherit this stream write to the stderr pipe,
-        # which the engine also turns into log lines.
+        # Child processes given this stream write to the stderr pipe, which
+        # the engine also turns into log lines.
         return self._fd
 
     def isatty(self):
@@ -96,33 +109,90 @@ class LineStream:
         self.flush()
 
 
-class BridgeHandler(logging.Handler):
-    """Sends logging records to the engine."""
+class RunLogger:
+    """What get_run_logger() returns: the methods of logging.Logger that
+    actions use, without importing logging."""
 
-    LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
-              logging.ERROR: "error", logging.CRITICAL: "critical"}
+    def __init__(self, name="prefect.flow_runs", level=INFO):
+        self.name = name
+        self.level = level
 
-    def emit(self, record):
-        try:
-            message = record.getMessage()
-            if record.exc_info:
-                message += "\n" + logging.Formatter().formatException(record.exc_info)
-            level = self.LEVELS.get(record.levelno)
-            if level is None:
-                level = "debug" if record.levelno < logging.INFO else "info" if record.levelno < logging.WARNING else \
-                    "warning" if record.levelno < logging.ERROR else "error"
-            emit(level, record.name, message)
-        except Exception:
-            self.handleError(record)
+    def setLevel(self, level):
+        self.level = level if isinstance(level, int) else {
+            "DEBUG": DEBUG, "INFO": INFO, "WARNING": WARNING, "WARN": WARNING, "ERROR": ERROR, "CRITICAL": CRITICAL,
+        }.get(str(level).upper(), INFO)
+
+    def isEnabledFor(self, level):
+        return level >= self.level
+
+    def getChild(self, suffix):
+        return RunLogger(self.name + "." + suffix, self.level)
+
+    def log(self, level, message, *args, exc_info=None, **_kwargs):
+        if level < self.level:
+            return
+        text = str(message)
+        if args:
+            try:
+                text = text % (args[0] if len(args) == 1 and isinstance(args[0], dict) and args[0] else args)
+            except (TypeError, ValueError, KeyError):
+                text = "%s %s" % (text, " ".join(map(repr, args)))
+        if exc_info:
+            import traceback
+            info = sys.exc_info() if exc_info is True else exc_info
+            if isinstance(info, BaseException):
+                info = (type(info), info, info.__traceback__)
+            if info and info[0] is not None:
+                text += "\n" + "".join(traceback.format_exception(*info)).rstrip("\n")
+        emit(level_name(level), self.name, text)
+
+    def debug(self, message, *args, **kwargs):
+        self.log(DEBUG, message, *args, **kwargs)
+
+    def info(self, message, *args, **kwargs):
+        self.log(INFO, message, *args, **kwargs)
+
+    def warning(self, message, *args, **kwargs):
+        self.log(WARNING, message, *args, **kwargs)
+
+    warn = warning
+
+    def error(self, message, *args, **kwargs):
+        self.log(ERROR, message, *args, **kwargs)
+
+    def exception(self, message, *args, exc_info=True, **kwargs):
+        self.log(ERROR, message, *args, exc_info=exc_info, **kwargs)
+
+    def critical(self, message, *args, **kwargs):
+        self.log(CRITICAL, message, *args, **kwargs)
+
+
+def bridge_logging_if_imported():
+    """Install a handler for the logging module, once it is imported."""
+    if _state["logging"] or "logging" not in sys.modules:
+        return
+    _state["logging"] = True
+    import logging
+
+    class BridgeHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                message = record.getMessage()
+                if record.exc_info:
+                    message += "\n" + logging.Formatter().formatException(record.exc_info)
+                emit(level_name(record.levelno), record.name, message)
+            except Exception:
+                self.handleError(record)
+
+    root = logging.getLogger()
+    root.addHandler(BridgeHandler())
+    if root.level in (logging.WARNING, logging.NOTSET):
+        root.setLevel(logging.INFO)
 
 
 def install():
     sys.stdout = LineStream("stdout", "info", 2)
     sys.stderr = LineStream("stderr", "warning", 2)
-    root = logging.getLogger()
-    root.addHandler(BridgeHandler())
-    if root.level == logging.WARNING or root.level == logging.NOTSET:
-        root.setLevel(logging.INFO)
 
 
 def flush():

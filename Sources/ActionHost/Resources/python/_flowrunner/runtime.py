@@ -2,7 +2,6 @@
 styrmin_backend.actions."""
 
 flow_run = {"id": None, "name": None, "parameters": {}}
-deployment = {"id": None}
 
 
 def serializable_arguments(arguments):

@@ -3,19 +3,13 @@
 Supported: flow, task, get_run_logger, tags, prefect.runtime.flow_run,
 prefect.logging.get_run_logger. Anything else fails at import with a message
 naming this subset."""
-import asyncio
-import base64
-import functools
-import importlib.abc
-import inspect
-import json
-import logging
-import pickle
 import sys
 import time
 
 from _flowrunner import bridge as _bridge
+from _flowrunner import logs as _logs
 from _flowrunner import runtime as _runtime
+from _flowrunner import signature as _signature
 
 SUPPORTED = "flow, task, get_run_logger, tags, prefect.runtime.flow_run, prefect.logging.get_run_logger"
 _SUBMODULES = {"prefect.runtime", "prefect.runtime.flow_run", "prefect.logging"}
@@ -35,8 +29,8 @@ def __getattr__(name):
     raise _unsupported("prefect." + name)
 
 
-class _UnsupportedSubmodules(importlib.abc.MetaPathFinder):
-    """Turns `import prefect.X` for an unsupported X into a clear ImportError."""
+class _UnsupportedSubmodules:
+    """A meta path finder: `import prefect.X` for an unsupported X is a clear ImportError."""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname.startswith("prefect.") and fullname not in _SUBMODULES:
@@ -46,10 +40,12 @@ class _UnsupportedSubmodules(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, _UnsupportedSubmodules())
 
+_run_logger = _logs.RunLogger("prefect.flow_runs")
+
 
 def get_run_logger(*_args, **_kwargs):
     """The run's logger: its records become log lines of the action."""
-    return logging.getLogger("prefect.flow_runs")
+    return _run_logger
 
 
 class tags:
@@ -65,6 +61,23 @@ class tags:
         return False
 
 
+def _delay_list(value):
+    if value is None:
+        return [0.0]
+    if isinstance(value, (list, tuple)):
+        return [float(v) for v in value] or [0.0]
+    return [float(value)]
+
+
+def _wraps(wrapper, function):
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        try:
+            setattr(wrapper, attribute, getattr(function, attribute))
+        except AttributeError:
+            pass
+    wrapper.__wrapped__ = function
+
+
 class Flow:
     """A function marked with @flow; FlowRunner reads its options."""
 
@@ -76,8 +89,8 @@ class Flow:
         self.retry_delay_seconds = _delay_list(retry_delay_seconds)
         self.timeout_seconds = timeout_seconds
         self.log_prints = log_prints
-        self.description = description or inspect.getdoc(fn)
-        functools.update_wrapper(self, fn)
+        self.description = description or (fn.__doc__.strip() if fn.__doc__ else None)
+        _wraps(self, fn)
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -85,14 +98,6 @@ class Flow:
     def options(self):
         return {"name": self.name, "retries": self.retries, "retry_delay_seconds": self.retry_delay_seconds,
                 "timeout_seconds": self.timeout_seconds, "log_prints": self.log_prints, "description": self.description}
-
-
-def _delay_list(value):
-    if value is None:
-        return [0.0]
-    if isinstance(value, (list, tuple)):
-        return [float(v) for v in value] or [0.0]
-    return [float(value)]
 
 
 def flow(fn=None, *, name=None, retries=None, retry_delay_seconds=None, timeout_seconds=None, log_prints=None,
@@ -105,27 +110,29 @@ def flow(fn=None, *, name=None, retries=None, retry_delay_seconds=None, timeout_
 
 
 def _encode_result(value):
+    import json
     try:
         json.dumps(value, allow_nan=False)
         return {"json": value}
     except (TypeError, ValueError):
+        import base64
+        import pickle
         return {"pickle": base64.b64encode(pickle.dumps(value)).decode("ascii"), "repr": repr(value)}
 
 
 def _decode_result(value):
     if isinstance(value, dict) and "pickle" in value:
+        import base64
+        import pickle
         return pickle.loads(base64.b64decode(value["pickle"]))
     if isinstance(value, dict) and "json" in value:
         return value["json"]
     return value
 
 
-class TaskFailed(Exception):
-    """Raised on replay of a task whose recorded attempt failed (not normally seen)."""
-
-
 class Task:
-    """A function marked with @task: each call is a checkpointed step."""
+    """A function marked with @task: each call is a checkpointed step.
+    Retries happen inside the step; the step records the final outcome."""
 
     def __init__(self, fn, name=None, retries=None, retry_delay_seconds=None, timeout_seconds=None,
                  log_prints=None, description=None):
@@ -135,15 +142,11 @@ class Task:
         self.retry_delay_seconds = _delay_list(retry_delay_seconds)
         self.timeout_seconds = timeout_seconds
         self.description = description
-        self.is_async = inspect.iscoroutinefunction(fn)
-        functools.update_wrapper(self, fn)
+        self.is_async = _signature.is_coroutine_function(fn)
+        _wraps(self, fn)
 
     def _begin_message(self, args, kwargs):
-        try:
-            bound = inspect.signature(self.fn).bind(*args, **kwargs)
-            arguments = dict(bound.arguments)
-        except TypeError:
-            arguments = {"args": list(args), "kwargs": kwargs}
+        arguments = _signature.bind_call(self.fn, args, kwargs)
         return {"type": "call", "kind": "task", "name": self.name,
                 "args": _runtime.serializable_arguments(arguments)}
 
@@ -152,8 +155,8 @@ class Task:
         return delays[min(attempt - 1, len(delays) - 1)]
 
     def _log_retry(self, attempt, error, delay):
-        get_run_logger().warning("Task %r failed (attempt %d of %d): %s: %s; retrying in %gs",
-                                 self.name, attempt, self.retries + 1, type(error).__name__, error, delay)
+        _run_logger.warning("Task %r failed (attempt %d of %d): %s: %s; retrying in %gs",
+                            self.name, attempt, self.retries + 1, type(error).__name__, error, delay)
 
     def __call__(self, *args, **kwargs):
         if _bridge.bridge is None:
@@ -173,14 +176,19 @@ class Task:
             attempt += 1
             try:
                 call = self.fn(*args, **kwargs)
-                value = await (asyncio.wait_for(call, self.timeout_seconds) if self.timeout_seconds else call)
-            except asyncio.CancelledError:
-                raise
+                if self.timeout_seconds and channel.loop is not None:
+                    import asyncio
+                    call = asyncio.wait_for(call, self.timeout_seconds)
+                value = await call
             except Exception as error:
                 if attempt <= self.retries:
                     delay = self._delay(attempt)
                     self._log_retry(attempt, error, delay)
-                    await asyncio.sleep(delay)
+                    if channel.loop is not None:
+                        import asyncio
+                        await asyncio.sleep(delay)
+                    else:
+                        time.sleep(delay)
                     continue
                 await channel.call({"type": "task_end", "step": step, "ok": False, "attempts": attempt,
                                     "error": {"type": type(error).__name__, "message": str(error)}})

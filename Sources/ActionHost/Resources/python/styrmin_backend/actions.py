@@ -5,10 +5,7 @@ in this process): the call becomes a checkpointed step of the run. Both
 calling styles are accepted: a ``context=`` keyword, or a leading
 ``deployment_id`` string; with neither, the run's own deployment is meant.
 """
-import copy
-
 from _flowrunner import bridge as _bridge
-from _flowrunner import runtime as _runtime
 
 __all__ = [
     "GlobalContext", "ActionError", "PrimitiveError", "CommandFailed", "UnknownComponent", "VersionNotSupported",
@@ -75,6 +72,7 @@ class _Node:
         return [(k, _Node._wrap(v)) for k, v in object.__getattribute__(self, "_data").items()]
 
     def model_dump(self, **_options):
+        import copy
         return copy.deepcopy(object.__getattribute__(self, "_data"))
 
     def dict(self, **_options):

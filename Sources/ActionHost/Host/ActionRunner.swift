@@ -102,7 +102,8 @@ final class HostSession: Sendable {
     let runner: ActionRunner
     let invocation: ActionInvocation
     let child: ChildProcess
-    let writer = DispatchQueue(label: "flowrunner.host.writer")
+    /// Guards writes to the host's stdin; false once it is closed.
+    let writeLock = Mutex(true)
     let stopReading = Atomic<Bool>(false)
     let stderrState = Mutex(StderrState())
 
@@ -118,11 +119,15 @@ final class HostSession: Sendable {
         self.child = child
     }
 
+    /// Writes one message. Writes are small replies the host is waiting
+    /// for, so they go straight to the pipe (under a lock) instead of
+    /// through another thread; a dead host makes the write fail, not block.
     func send(_ message: JSONValue) {
         var bytes = message.jsonBytes
         bytes.append(0x0A)
-        let line = bytes
-        writer.async { [child] in _ = child.writeToStdin(line) }
+        writeLock.withLock { stdinOpen in
+            if stdinOpen { _ = child.writeToStdin(bytes) }
+        }
     }
 
     // MARK: Threads
@@ -221,8 +226,9 @@ final class HostSession: Sendable {
     func cleanUp() {
         child.signalGroup(SIGKILL)
         stopReading.store(true, ordering: .relaxed)
-        writer.async { [child] in
-            child.closeStdin()
+        writeLock.withLock { stdinOpen in
+            if stdinOpen { child.closeStdin() }
+            stdinOpen = false
         }
     }
 }

@@ -90,6 +90,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "PrimitivesTests",
+            dependencies: ["Primitives", "DriverSpec", "StateStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "StateStoreTests",
             dependencies: ["StateStore", "StateStoreProbe", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings

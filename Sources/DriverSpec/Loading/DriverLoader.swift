@@ -87,7 +87,7 @@ public enum DriverLoader {
         return (specification, parser.reader.diagnostics)
     }
 
-    private static func syntaxDiagnostic(_ error: YamlError, file: String) -> Diagnostic {
+    static func syntaxDiagnostic(_ error: YamlError, file: String) -> Diagnostic {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
         switch error {
         case .scanner(let context, let problem, let mark, _),

@@ -69,3 +69,22 @@ public enum SpecValue: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 }
+
+extension SpecValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByFloatLiteral, ExpressibleByNilLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(nilLiteral: ()) { self = .null }
+    public init(arrayLiteral elements: SpecValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, SpecValue)...) {
+        self = .object(Dictionary(elements) { _, last in last })
+    }
+
+    /// The member `key` of an object, or nil.
+    public subscript(key: String) -> SpecValue? {
+        if case .object(let members) = self { return members[key] }
+        return nil
+    }
+}

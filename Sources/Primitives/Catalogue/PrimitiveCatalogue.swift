@@ -1,0 +1,301 @@
+public import DriverSpec
+
+/// What a primitive acts on: the deployment's driver spec, its cluster, and
+/// the deterministic job name of the current step.
+public struct PrimitiveEnvironment: Sendable {
+    /// The deployment's name.
+    public var deployment: String
+    /// The driver the deployment runs (components, supported versions).
+    public var spec: DriverSpecification
+    /// The deployment's cluster.
+    public var cluster: any ClusterBackend
+    /// The job name `execute_commands` uses at this step: derived from run,
+    /// action and step, so a re-execution adopts the job it started before.
+    public var jobName: String
+    /// How long waits may take when the action gives no `timeout`.
+    public var defaultTimeout: Duration
+
+    /// Creates an environment.
+    public init(deployment: String, spec: DriverSpecification, cluster: any ClusterBackend, jobName: String,
+                defaultTimeout: Duration = .seconds(600)) {
+        self.deployment = deployment
+        self.spec = spec
+        self.cluster = cluster
+        self.jobName = jobName
+        self.defaultTimeout = defaultTimeout
+    }
+}
+
+/// The primitives actions call, by name: argument checking, singular
+/// aliases, and idempotent semantics over a ``ClusterBackend``.
+///
+/// Every primitive leaves the cluster as one call would when called twice
+/// with the same arguments: stopping a stopped component, starting a running
+/// one, upgrading to the current version are no-ops; `execute_commands`
+/// adopts the job of its step instead of running the commands again.
+public enum PrimitiveCatalogue {
+    /// The canonical primitive names.
+    public static let names = [
+        "stop_components", "start_components", "restart_components", "wait_for_components",
+        "execute_commands", "upgrade_deployment_version", "get_component_images", "get_deployment_version",
+    ]
+
+    /// Singular spellings, and the plural primitive they stand for.
+    static let aliases = ["stop_component": "stop_components", "start_component": "start_components", "restart_component": "restart_components"]
+
+    /// The canonical name of `name` (itself, or the plural of an alias); nil when unknown.
+    public static func canonicalName(_ name: String) -> String? {
+        names.contains(name) ? name : aliases[name]
+    }
+
+    /// The canonical form of a call: aliases become their plural primitive
+    /// (`stop_component(component=x)` → `stop_components(components=[x])`).
+    /// Steps are recorded, and replayed, in this form.
+    public static func normalize(name: String, arguments: SpecValue) throws(PrimitiveError) -> (name: String, arguments: SpecValue) {
+        guard let canonical = canonicalName(name) else {
+            throw PrimitiveError(.unknownPrimitive, "unknown primitive \"\(name)\" (known: \(names.joined(separator: ", ")))")
+        }
+        guard canonical != name, case .object(var members) = arguments else { return (canonical, arguments) }
+        if let component = members.removeValue(forKey: "component") {
+            if members["components"] != nil {
+                throw PrimitiveError(.badArgument, "\(name)() takes 'component' or 'components', not both")
+            }
+            members["components"] = .array([component])
+        }
+        return (canonical, .object(members))
+    }
+
+    /// Runs a primitive (after ``normalize(name:arguments:)``).
+    public static func execute(name: String, arguments: SpecValue, in environment: PrimitiveEnvironment) async throws(PrimitiveError) -> SpecValue {
+        let (name, arguments) = try normalize(name: name, arguments: arguments)
+        let execution = Execution(environment: environment)
+        switch name {
+        case "stop_components":
+            let args = try PrimitiveArguments(primitive: name, arguments: arguments, known: ["components", "timeout"])
+            return try await execution.stop(try args.strings("components", required: "a list of component names"), timeout: try args.timeout())
+        case "start_components":
+            let args = try PrimitiveArguments(primitive: name, arguments: arguments, known: ["components", "timeout"])
+            return try await execution.start(try args.strings("components", required: "a list of component names"), timeout: try args.timeout())
+        case "restart_components":
+            let args = try PrimitiveArguments(primitive: name, arguments: arguments, known: ["components", "timeout"])
+            return try await execution.restart(try args.strings("components", required: "a list of component names"), timeout: try args.timeout())
+        case "wait_for_components":
+            let args = try PrimitiveArguments(primitive: name, arguments: arguments, known: ["components", "timeout"])
+            return try await execution.wait(try args.strings("components", required: "a list of component names"), timeout: try args.timeout())
+        case "execute_commands":
+            let args = try PrimitiveArguments(primitive: name, arguments: arguments, known: [
+                "commands", "image", "env_from_component", "labels_from_component", "timeout", "env", "component",
+            ])
+            return try await execution.executeCommands(args)
+        case "upgrade_deployment_version":
+            let args = try PrimitiveArguments(primitive: name, arguments: arguments, known: ["target_version", "timeout"])
+            return try await execution.upgrade(to: try args.string("target_version", required: "the version to upgrade to"), timeout: try args.timeout())
+        case "get_component_images":
+            let args = try PrimitiveArguments(primitive: name, arguments: arguments, known: ["component"])
+            return try await execution.images(of: try args.string("component", required: "a component name"))
+        case "get_deployment_version":
+            _ = try PrimitiveArguments(primitive: name, arguments: arguments, known: [])
+            return try await execution.version()
+        default:
+            throw PrimitiveError(.unknownPrimitive, "unknown primitive \"\(name)\" (known: \(names.joined(separator: ", ")))")
+        }
+    }
+}
+
+/// One primitive call's work.
+struct Execution {
+    let environment: PrimitiveEnvironment
+    var cluster: any ClusterBackend { environment.cluster }
+
+    func cluster<T>(_ body: () async throws(ClusterError) -> T) async throws(PrimitiveError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw PrimitiveError(.cluster, error.message)
+        }
+    }
+
+    /// Each name must be a declared component; returns their specs in the order given.
+    func components(_ names: [String]) throws(PrimitiveError) -> [ComponentSpec] {
+        var result: [ComponentSpec] = []
+        for name in names {
+            guard let component = environment.spec.component(named: name) else {
+                let declared = environment.spec.components.map(\.name).sorted()
+                let list = declared.isEmpty ? "the driver declares no components" : "declared: " + declared.joined(separator: ", ")
+                throw PrimitiveError(.unknownComponent, type: "UnknownComponent", "unknown component \"\(name)\" (\(list))")
+            }
+            if !result.contains(component) { result.append(component) }
+        }
+        return result
+    }
+
+    func workloads(of component: ComponentSpec) async throws(PrimitiveError) -> [Workload] {
+        let found = try await cluster { () async throws(ClusterError) in try await cluster.workloads(matching: component.labels) }
+        guard !found.isEmpty else {
+            let selector = component.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            throw PrimitiveError(.cluster, "component \"\(component.name)\" has no workloads in the cluster (label selector \(selector)); is the deployment installed?")
+        }
+        return found
+    }
+
+    func stop(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
+        var stopped: [SpecValue] = [], unchanged: [SpecValue] = [], touched: [String] = []
+        for component in try components(names) {
+            var changed = false
+            for workload in try await workloads(of: component) where workload.replicas > 0 {
+                try await cluster { () async throws(ClusterError) in
+                    try await cluster.scale(workload: workload.name, replicas: 0, remember: workload.replicas, forget: false)
+                }
+                touched.append(workload.name)
+                changed = true
+            }
+            if changed { stopped.append(.string(component.name)) } else { unchanged.append(.string(component.name)) }
+        }
+        let limit = timeout ?? environment.defaultTimeout
+        let all = touched
+        try await cluster { () async throws(ClusterError) in try await cluster.waitUntilSettled(workloads: all, timeout: limit) }
+        return .object(["stopped": .array(stopped), "already_stopped": .array(unchanged)])
+    }
+
+    func start(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
+        var started: [SpecValue] = [], unchanged: [SpecValue] = [], touched: [String] = []
+        for component in try components(names) {
+            var changed = false
+            for workload in try await workloads(of: component) {
+                touched.append(workload.name)
+                guard workload.replicas == 0 else { continue }
+                let replicas = max(workload.rememberedReplicas ?? 1, 1)
+                try await cluster { () async throws(ClusterError) in
+                    try await cluster.scale(workload: workload.name, replicas: replicas, remember: nil, forget: true)
+                }
+                changed = true
+            }
+            if changed { started.append(.string(component.name)) } else { unchanged.append(.string(component.name)) }
+        }
+        let limit = timeout ?? environment.defaultTimeout
+        let all = touched
+        try await cluster { () async throws(ClusterError) in try await cluster.waitUntilSettled(workloads: all, timeout: limit) }
+        return .object(["started": .array(started), "already_running": .array(unchanged)])
+    }
+
+    func restart(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
+        var touched: [String] = []
+        for component in try components(names) {
+            for workload in try await workloads(of: component) where workload.replicas > 0 {
+                try await cluster { () async throws(ClusterError) in try await cluster.restart(workload: workload.name) }
+                touched.append(workload.name)
+            }
+        }
+        let limit = timeout ?? environment.defaultTimeout
+        let all = touched
+        try await cluster { () async throws(ClusterError) in try await cluster.waitUntilSettled(workloads: all, timeout: limit) }
+        return .object(["restarted": .array(names.map(SpecValue.string))])
+    }
+
+    func wait(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
+        var all: [String] = []
+        for component in try components(names) {
+            all += try await workloads(of: component).map(\.name)
+        }
+        let limit = timeout ?? environment.defaultTimeout
+        let workloads = all
+        try await cluster { () async throws(ClusterError) in try await cluster.waitUntilSettled(workloads: workloads, timeout: limit) }
+        return .object(["ready": .array(names.map(SpecValue.string))])
+    }
+
+    func executeCommands(_ args: PrimitiveArguments) async throws(PrimitiveError) -> SpecValue {
+        let commands = try args.strings("commands", required: "a list of shell commands")
+        let envComponent = try args.optionalString("env_from_component", "a component name")
+        let labelsComponent = try args.optionalString("labels_from_component", "a component name")
+        let imageComponent = try args.optionalString("component", "a component name")
+        let named = [imageComponent, envComponent, labelsComponent].compactMap { $0 }
+        _ = try components(named)
+        var image = try args.optionalString("image", "an image reference such as repo:tag")
+        if image == nil {
+            guard let source = imageComponent ?? envComponent ?? labelsComponent ?? environment.spec.components.first?.name,
+                  let component = environment.spec.component(named: source) else {
+                throw PrimitiveError(.badArgument, "execute_commands(): no image given and no component to take one from (pass image=...)")
+            }
+            let images = try await cluster { () async throws(ClusterError) in try await cluster.images(matching: component.labels) }
+            guard let first = images.first else {
+                throw PrimitiveError(.cluster, "execute_commands(): component \"\(source)\" has no image to run the commands in (pass image=...)")
+            }
+            image = first
+        }
+        var jobEnvironment: [String: String] = [:]
+        if let envComponent, let component = environment.spec.component(named: envComponent) {
+            jobEnvironment = try await cluster { () async throws(ClusterError) in try await cluster.environment(matching: component.labels) }
+            for variable in component.envVars {
+                if case .string(let text) = variable.value { jobEnvironment[variable.name] = text }
+            }
+        }
+        for (key, value) in try args.stringMap("env", "a mapping of environment variables") { jobEnvironment[key] = value }
+        var labels: [String: String] = [:]
+        if let labelsComponent, let component = environment.spec.component(named: labelsComponent) { labels = component.labels }
+        labels["flowrunner.io/job"] = environment.jobName
+
+        let job = JobSpec(name: environment.jobName, image: image ?? "", commands: commands, environment: jobEnvironment, labels: labels)
+        let state = try await cluster { () async throws(ClusterError) in try await cluster.startJob(job) }
+        let limit = try args.timeout() ?? environment.defaultTimeout
+        let result: JobResult
+        do {
+            result = try await cluster.waitForJob(named: job.name, timeout: limit)
+        } catch {
+            if Task.isCancelled {
+                try? await cluster.deleteJob(named: job.name)
+                throw PrimitiveError(.cancelled, "execute_commands was cancelled; job \(job.name) was deleted")
+            }
+            throw PrimitiveError(.cluster, error.message)
+        }
+        let results: [SpecValue] = result.commands.map { command in
+            .object(["command": .string(command.command), "exit_code": .int(command.exitCode), "output": .string(command.output)])
+        }
+        let output = result.commands.map(\.output).filter { !$0.isEmpty }.joined(separator: "\n")
+        if let failure = result.failure {
+            let tail = String(failure.output.suffix(4096))
+            var message = "command \"\(failure.command)\" exited with status \(failure.exitCode) (job \(job.name))"
+            if !tail.isEmpty { message += "; output:\n" + tail }
+            throw PrimitiveError(.commandFailed, type: "CommandFailed", message, details: .object([
+                "exit_code": .int(failure.exitCode), "command": .string(failure.command), "output": .string(tail),
+                "job": .string(job.name), "results": .array(results),
+            ]))
+        }
+        return .object([
+            "job": .string(job.name), "adopted": .bool(state == .adopted), "image": .string(job.image),
+            "exit_codes": .array(result.commands.map { .int($0.exitCode) }), "output": .string(output), "results": .array(results),
+        ])
+    }
+
+    func upgrade(to target: String, timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
+        let version: Version
+        do {
+            version = try Version(target)
+        } catch {
+            throw PrimitiveError(.versionNotSupported, type: "VersionNotSupported", "\(error.description)")
+        }
+        if let supported = environment.spec.supportedVersions, !supported.contains(version, includePrereleases: true) {
+            throw PrimitiveError(.versionNotSupported, type: "VersionNotSupported",
+                "version \(target) is outside supported_versions \"\(supported)\" of driver \(environment.spec.name)")
+        }
+        let current = try await cluster { () async throws(ClusterError) in try await cluster.appVersion() }
+        if let current, let currentVersion = try? Version(current), currentVersion == version {
+            return .object(["previous": .string(current), "version": .string(current), "changed": .bool(false)])
+        }
+        try await cluster { () async throws(ClusterError) in try await cluster.setAppVersion(target) }
+        let limit = timeout ?? environment.defaultTimeout
+        try await cluster { () async throws(ClusterError) in try await cluster.waitForRollout(timeout: limit) }
+        return .object(["previous": current.map(SpecValue.string) ?? .null, "version": .string(target), "changed": .bool(true)])
+    }
+
+    func images(of name: String) async throws(PrimitiveError) -> SpecValue {
+        let component = try components([name])[0]
+        _ = try await workloads(of: component)
+        let images = try await cluster { () async throws(ClusterError) in try await cluster.images(matching: component.labels) }
+        return .array(images.map(SpecValue.string))
+    }
+
+    func version() async throws(PrimitiveError) -> SpecValue {
+        let current = try await cluster { () async throws(ClusterError) in try await cluster.appVersion() }
+        return current.map(SpecValue.string) ?? .null
+    }
+}

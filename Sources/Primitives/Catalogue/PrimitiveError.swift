@@ -1,0 +1,43 @@
+public import DriverSpec
+
+/// Why a primitive refused its arguments or failed. `type` is the Python
+/// exception class the action sees (`UnknownComponent`, `VersionNotSupported`,
+/// `CommandFailed`, `PrimitiveError`); `details` carries structured data
+/// (a failed command's `exit_code`, `command`, `output`).
+public struct PrimitiveError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of failure.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        /// No primitive of that name.
+        public static let unknownPrimitive = Code("unknownPrimitive")
+        /// An argument is missing, unexpected or of the wrong type.
+        public static let badArgument = Code("badArgument")
+        /// A component the driver does not declare.
+        public static let unknownComponent = Code("unknownComponent")
+        /// A version outside `supported_versions` (or not a version).
+        public static let versionNotSupported = Code("versionNotSupported")
+        /// A command exited non-zero.
+        public static let commandFailed = Code("commandFailed")
+        /// The cluster failed, timed out, or a fixture injected a failure.
+        public static let cluster = Code("cluster")
+        /// The primitive was cancelled (its job deleted).
+        public static let cancelled = Code("cancelled")
+        public var description: String { name }
+    }
+
+    public var code: Code
+    /// The Python exception class name.
+    public var type: String
+    public var message: String
+    public var details: SpecValue?
+
+    init(_ code: Code, type: String = "PrimitiveError", _ message: String, details: SpecValue? = nil) {
+        self.code = code
+        self.type = type
+        self.message = message
+        self.details = details
+    }
+
+    public var description: String { "\(type): \(message)" }
+}

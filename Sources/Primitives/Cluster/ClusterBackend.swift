@@ -1,0 +1,151 @@
+/// The seam between primitives and a cluster, shaped after Kubernetes:
+/// workloads selected by labels with a scale subresource, pods with images,
+/// Jobs with deterministic names that can be adopted, and the app version
+/// (the Helm release's). One backend instance serves one deployment.
+///
+/// Every method is idempotent where the Kubernetes call is (scale, create-or-
+/// adopt a job, delete a job, set the version).
+public protocol ClusterBackend: Sendable {
+    /// The workloads whose pods carry all of `labels`.
+    func workloads(matching labels: [String: String]) async throws(ClusterError) -> [Workload]
+    /// Sets a workload's replica count; `remember` stores (or, when nil, keeps)
+    /// the count to restore on the next start, `forget` clears it.
+    func scale(workload: String, replicas: Int, remember: Int?, forget: Bool) async throws(ClusterError)
+    /// Waits until each named workload has exactly its desired replicas
+    /// ready (0 means no pod left). Fails with a timeout error after `timeout`.
+    func waitUntilSettled(workloads: [String], timeout: Duration) async throws(ClusterError)
+    /// Restarts a workload's pods (a rollout restart).
+    func restart(workload: String) async throws(ClusterError)
+    /// The images (`repo:tag`) of the pods matching `labels`, or of their
+    /// workloads' pod templates when no pod runs.
+    func images(matching labels: [String: String]) async throws(ClusterError) -> [String]
+    /// Environment variables of the first container of the workloads matching `labels`.
+    func environment(matching labels: [String: String]) async throws(ClusterError) -> [String: String]
+    /// Creates the job, or adopts the existing job of that name; returns its state.
+    func startJob(_ job: JobSpec) async throws(ClusterError) -> JobState
+    /// Waits for the named job to finish and returns its result.
+    func waitForJob(named name: String, timeout: Duration) async throws(ClusterError) -> JobResult
+    /// Deletes the named job and its pods (no-op when absent).
+    func deleteJob(named name: String) async throws(ClusterError)
+    /// The application version currently deployed (nil before install).
+    func appVersion() async throws(ClusterError) -> String?
+    /// Sets the application version (a Helm upgrade of the release's image tag).
+    func setAppVersion(_ version: String) async throws(ClusterError)
+    /// Waits until every workload runs the current version and is ready.
+    func waitForRollout(timeout: Duration) async throws(ClusterError)
+}
+
+/// A Deployment or StatefulSet of a component.
+public struct Workload: Sendable, Hashable, Codable {
+    /// Object name.
+    public var name: String
+    /// `Deployment` or `StatefulSet`.
+    public var kind: String
+    /// Desired replicas (`spec.replicas`).
+    public var replicas: Int
+    /// Ready replicas.
+    public var readyReplicas: Int
+    /// The replica count remembered by the last stop, if any.
+    public var rememberedReplicas: Int?
+    /// The pod labels.
+    public var labels: [String: String]
+
+    /// Creates a workload description.
+    public init(name: String, kind: String, replicas: Int, readyReplicas: Int, rememberedReplicas: Int?, labels: [String: String]) {
+        self.name = name
+        self.kind = kind
+        self.replicas = replicas
+        self.readyReplicas = readyReplicas
+        self.rememberedReplicas = rememberedReplicas
+        self.labels = labels
+    }
+}
+
+/// A job to run: commands in order in one container.
+public struct JobSpec: Sendable, Hashable, Codable {
+    /// Deterministic name (from run, action and step), so a re-execution adopts it.
+    public var name: String
+    /// Container image.
+    public var image: String
+    /// Commands, each run with `/bin/sh -c`, stopping at the first failure.
+    public var commands: [String]
+    /// Environment variables.
+    public var environment: [String: String]
+    /// Pod labels.
+    public var labels: [String: String]
+
+    /// Creates a job description.
+    public init(name: String, image: String, commands: [String], environment: [String: String], labels: [String: String]) {
+        self.name = name
+        self.image = image
+        self.commands = commands
+        self.environment = environment
+        self.labels = labels
+    }
+}
+
+/// Whether a job was created now or already existed.
+public enum JobState: String, Sendable, Hashable, Codable {
+    /// Created by this call.
+    case created
+    /// It existed (a re-execution); it was adopted, not started again.
+    case adopted
+}
+
+/// What a finished job did.
+public struct JobResult: Sendable, Hashable, Codable {
+    /// One entry per command that ran.
+    public struct CommandResult: Sendable, Hashable, Codable {
+        public var command: String
+        public var exitCode: Int
+        public var output: String
+
+        public init(command: String, exitCode: Int, output: String) {
+            self.command = command
+            self.exitCode = exitCode
+            self.output = output
+        }
+    }
+
+    /// The commands that ran, in order (stopping after the first failure).
+    public var commands: [CommandResult]
+
+    /// Creates a result.
+    public init(commands: [CommandResult]) {
+        self.commands = commands
+    }
+
+    /// The first failed command, if any.
+    public var failure: CommandResult? { commands.first { $0.exitCode != 0 } }
+}
+
+/// A failure of the cluster or of the backend.
+public struct ClusterError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of failure.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        /// Waiting for a state took longer than allowed.
+        public static let timeout = Code("timeout")
+        /// A named object does not exist.
+        public static let notFound = Code("notFound")
+        /// A failure injected by a simulation fixture.
+        public static let injected = Code("injected")
+        /// The cluster refused or failed the request.
+        public static let failed = Code("failed")
+        public var description: String { name }
+    }
+
+    /// The kind of failure.
+    public var code: Code
+    /// What went wrong.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

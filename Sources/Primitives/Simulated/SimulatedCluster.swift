@@ -1,0 +1,219 @@
+public import DriverSpec
+
+/// The embedded cluster: workloads, pods, jobs and the app version of one
+/// deployment, simulated the way Kubernetes would behave, with state in a
+/// ``SimulatedClusterStorage``. Waiting is instant unless a fixture asks for
+/// command durations; a component marked `never_ready` makes waits time out.
+public actor SimulatedCluster: ClusterBackend, FaultInjecting {
+    let storage: any SimulatedClusterStorage
+    let fixture: ClusterFixture
+    private var cached: SimulatedClusterState?
+
+    /// A cluster over `storage`, behaving as `fixture` says.
+    public init(storage: any SimulatedClusterStorage, fixture: ClusterFixture = ClusterFixture()) {
+        self.storage = storage
+        self.fixture = fixture
+    }
+
+    // MARK: State
+
+    /// The current state (empty before install).
+    public func state() throws(ClusterError) -> SimulatedClusterState {
+        if let cached { return cached }
+        do {
+            let loaded = try storage.load() ?? SimulatedClusterState()
+            cached = loaded
+            return loaded
+        } catch {
+            throw ClusterError(.failed, "cannot read the simulated cluster's state: \(error)")
+        }
+    }
+
+    private func update<T>(_ change: (inout SimulatedClusterState) throws(ClusterError) -> T) throws(ClusterError) -> T {
+        var current = try state()
+        let result = try change(&current)
+        if current != cached {
+            do {
+                try storage.save(current)
+            } catch {
+                throw ClusterError(.failed, "cannot save the simulated cluster's state: \(error)")
+            }
+            cached = current
+        }
+        return result
+    }
+
+    /// Installs the deployment's components at `version` (the setup hook's
+    /// built-in core): one workload per component, replicas and images from
+    /// the fixture, else 1 replica of `<identifier label value>:<version>`.
+    /// Components already present keep their state; the version is set.
+    public func install(spec: DriverSpecification, version: String) throws(ClusterError) {
+        try update { state throws(ClusterError) in
+            for component in spec.components where !state.workloads.contains(where: { $0.component == component.name }) {
+                let configured = fixture.components[component.name]
+                let replicas = configured?.replicas ?? 1
+                let image = Self.imageName(for: component)
+                let environment = component.envVars.reduce(into: configured?.environment ?? [:]) { result, variable in
+                    if case .string(let text) = variable.value { result[variable.name] = result[variable.name] ?? text }
+                }
+                state.workloads.append(SimulatedClusterState.Workload(
+                    name: "\(spec.name)-\(component.name)", kind: "Deployment", component: component.name,
+                    labels: component.labels, replicas: replicas, readyReplicas: configured?.neverReady == true ? 0 : replicas,
+                    rememberedReplicas: nil, defaultReplicas: max(replicas, 1),
+                    images: configured?.images ?? ["\(image):\(version)"], environment: environment, restarts: 0,
+                    neverReady: configured?.neverReady ?? false
+                ))
+            }
+            Self.retag(&state, to: version)
+            state.appVersion = version
+        }
+    }
+
+    /// The image repository of a component: the value of
+    /// `app.kubernetes.io/name` if it has that label, else of its first label.
+    static func imageName(for component: ComponentSpec) -> String {
+        component.labels["app.kubernetes.io/name"] ?? component.labels.sorted { $0.key < $1.key }.first?.value ?? component.name
+    }
+
+    /// Images tagged with the old app version follow the new one.
+    static func retag(_ state: inout SimulatedClusterState, to version: String) {
+        guard let old = state.appVersion, old != version else { return }
+        for index in state.workloads.indices {
+            state.workloads[index].images = state.workloads[index].images.map { image in
+                guard let colon = image.lastIndex(of: ":"), image[image.index(after: colon)...] == old else { return image }
+                return image[..<colon] + ":" + version
+            }
+        }
+    }
+
+    // MARK: FaultInjecting
+
+    public func recordCall(of primitive: String) throws(ClusterError) -> ClusterError? {
+        try update { state throws(ClusterError) in
+            let count = (state.primitiveCalls[primitive] ?? 0) + 1
+            state.primitiveCalls[primitive] = count
+            guard let failure = fixture.failures.first(where: { $0.primitive == primitive && $0.call == count }) else { return nil }
+            return ClusterError(.injected, failure.message)
+        }
+    }
+
+    // MARK: ClusterBackend
+
+    public func workloads(matching labels: [String: String]) throws(ClusterError) -> [Workload] {
+        try state().workloads.filter { Self.matches($0.labels, labels) }.map { workload in
+            Workload(name: workload.name, kind: workload.kind, replicas: workload.replicas, readyReplicas: workload.readyReplicas,
+                     rememberedReplicas: workload.rememberedReplicas, labels: workload.labels)
+        }
+    }
+
+    static func matches(_ podLabels: [String: String], _ selector: [String: String]) -> Bool {
+        !selector.isEmpty && selector.allSatisfy { podLabels[$0.key] == $0.value }
+    }
+
+    public func scale(workload name: String, replicas: Int, remember: Int?, forget: Bool) throws(ClusterError) {
+        try update { state throws(ClusterError) in
+            guard let index = state.workloads.firstIndex(where: { $0.name == name }) else {
+                throw ClusterError(.notFound, "no workload named \(name)")
+            }
+            state.workloads[index].replicas = replicas
+            state.workloads[index].readyReplicas = state.workloads[index].neverReady && replicas > 0 ? 0 : replicas
+            if let remember { state.workloads[index].rememberedReplicas = remember }
+            if forget { state.workloads[index].rememberedReplicas = nil }
+        }
+    }
+
+    public func waitUntilSettled(workloads names: [String], timeout: Duration) throws(ClusterError) {
+        for workload in try state().workloads where names.contains(workload.name) && workload.readyReplicas != workload.replicas {
+            throw ClusterError(.timeout, "\(workload.name) did not become ready within \(Self.seconds(timeout)) (\(workload.readyReplicas) of \(workload.replicas) replicas ready; the simulation fixture marks component \(workload.component) never ready)")
+        }
+    }
+
+    public func restart(workload name: String) throws(ClusterError) {
+        try update { state throws(ClusterError) in
+            guard let index = state.workloads.firstIndex(where: { $0.name == name }) else {
+                throw ClusterError(.notFound, "no workload named \(name)")
+            }
+            if state.workloads[index].replicas > 0 { state.workloads[index].restarts += 1 }
+        }
+    }
+
+    public func images(matching labels: [String: String]) throws(ClusterError) -> [String] {
+        var seen: Set<String> = []
+        return try state().workloads.filter { Self.matches($0.labels, labels) }.flatMap(\.images).filter { seen.insert($0).inserted }
+    }
+
+    public func environment(matching labels: [String: String]) throws(ClusterError) -> [String: String] {
+        try state().workloads.first { Self.matches($0.labels, labels) }?.environment ?? [:]
+    }
+
+    public func startJob(_ job: JobSpec) throws(ClusterError) -> JobState {
+        try update { state throws(ClusterError) in
+            if state.jobs.contains(where: { $0.name == job.name }) { return .adopted }
+            var results: [JobResult.CommandResult] = []
+            var duration = 0.0
+            for command in job.commands {
+                let behaviour = fixture.behaviour(of: command)
+                results.append(JobResult.CommandResult(command: command, exitCode: behaviour.exitCode, output: behaviour.output))
+                duration += behaviour.duration
+                if behaviour.exitCode != 0 { break }
+            }
+            state.jobs.append(SimulatedClusterState.Job(
+                name: job.name, image: job.image, commands: job.commands, environment: job.environment, labels: job.labels,
+                result: JobResult(commands: results), duration: duration, finished: duration == 0
+            ))
+            return .created
+        }
+    }
+
+    public func waitForJob(named name: String, timeout: Duration) async throws(ClusterError) -> JobResult {
+        guard let job = try state().jobs.first(where: { $0.name == name }) else {
+            throw ClusterError(.notFound, "no job named \(name)")
+        }
+        if !job.finished {
+            let duration = Duration.milliseconds(Int64(job.duration * 1000))
+            if duration > timeout {
+                try? await Task.sleep(for: timeout)
+                throw ClusterError(.timeout, "job \(name) did not finish within \(Self.seconds(timeout))")
+            }
+            do {
+                try await Task.sleep(for: duration)
+            } catch {
+                throw ClusterError(.failed, "cancelled while waiting for job \(name)")
+            }
+            try update { state throws(ClusterError) in
+                if let index = state.jobs.firstIndex(where: { $0.name == name }) { state.jobs[index].finished = true }
+            }
+        }
+        return job.result
+    }
+
+    public func deleteJob(named name: String) throws(ClusterError) {
+        try update { state throws(ClusterError) in state.jobs.removeAll { $0.name == name } }
+    }
+
+    public func appVersion() throws(ClusterError) -> String? {
+        try state().appVersion
+    }
+
+    public func setAppVersion(_ version: String) throws(ClusterError) {
+        try update { state throws(ClusterError) in
+            Self.retag(&state, to: version)
+            state.appVersion = version
+        }
+    }
+
+    public func waitForRollout(timeout: Duration) throws(ClusterError) {
+        let running = try state().workloads.filter { $0.replicas > 0 }.map(\.name)
+        try waitUntilSettled(workloads: running, timeout: timeout)
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        "\(duration.components.seconds) s"
+    }
+}
+
+/// A backend that can make the n-th call of a primitive fail (simulation fixtures).
+public protocol FaultInjecting: Sendable {
+    /// Counts a call of `primitive`; returns the failure to raise, if one is injected for this call.
+    func recordCall(of primitive: String) async throws(ClusterError) -> ClusterError?
+}

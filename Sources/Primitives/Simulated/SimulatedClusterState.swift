@@ -1,0 +1,92 @@
+public import Foundation
+
+/// Everything the simulated cluster knows about one deployment. Stored as
+/// JSON (snake_case keys) in the state store, or kept in memory for dry-runs.
+public struct SimulatedClusterState: Sendable, Hashable, Codable {
+    /// A simulated Deployment: one per component.
+    public struct Workload: Sendable, Hashable, Codable {
+        public var name: String
+        public var kind: String
+        public var component: String
+        public var labels: [String: String]
+        public var replicas: Int
+        public var readyReplicas: Int
+        public var rememberedReplicas: Int?
+        /// Replicas a start restores when nothing is remembered.
+        public var defaultReplicas: Int
+        public var images: [String]
+        public var environment: [String: String]
+        public var restarts: Int
+        public var neverReady: Bool
+    }
+
+    /// A simulated Job.
+    public struct Job: Sendable, Hashable, Codable {
+        public var name: String
+        public var image: String
+        public var commands: [String]
+        public var environment: [String: String]
+        public var labels: [String: String]
+        public var result: JobResult
+        /// Seconds the job takes in all.
+        public var duration: Double
+        public var finished: Bool
+    }
+
+    /// The installed application version; nil before install.
+    public var appVersion: String?
+    public var workloads: [Workload]
+    public var jobs: [Job]
+    /// How many times each primitive was called (for failure injection).
+    public var primitiveCalls: [String: Int]
+
+    /// An empty cluster.
+    public init() {
+        appVersion = nil
+        workloads = []
+        jobs = []
+        primitiveCalls = [:]
+    }
+
+    /// Pretty JSON with snake_case keys.
+    public func jsonText(pretty: Bool = true) -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Reads the JSON written by ``jsonText(pretty:)``.
+    public init(jsonText: String) throws {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        self = try decoder.decode(SimulatedClusterState.self, from: Data(jsonText.utf8))
+    }
+}
+
+/// Where a simulated cluster keeps its state.
+public protocol SimulatedClusterStorage: Sendable {
+    /// The saved state, or nil when there is none yet.
+    func load() throws -> SimulatedClusterState?
+    /// Replaces the saved state.
+    func save(_ state: SimulatedClusterState) throws
+}
+
+/// State kept in memory only (dry-runs, tests).
+public final class InMemoryClusterStorage: SimulatedClusterStorage, @unchecked Sendable {
+    private let lock = NSLock()
+    private var state: SimulatedClusterState?
+
+    /// Starts with `state` (nil: nothing installed).
+    public init(_ state: SimulatedClusterState? = nil) {
+        self.state = state
+    }
+
+    public func load() throws -> SimulatedClusterState? {
+        lock.withLock { state }
+    }
+
+    public func save(_ state: SimulatedClusterState) throws {
+        lock.withLock { self.state = state }
+    }
+}

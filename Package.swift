@@ -89,6 +89,12 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "PrimitivesProbe",
+            dependencies: ["Primitives", "DriverSpec", "StateStore"],
+            path: "Tests/Support/PrimitivesProbe",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "PrimitivesTests",
             dependencies: ["Primitives", "DriverSpec", "StateStore"],

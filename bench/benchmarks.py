@@ -130,6 +130,22 @@ def bench_action_host(bin_dir, repeat):
     return rows
 
 
+def bench_primitives(bin_dir, repeat):
+    """Each primitive on the simulated cluster, state in a real state store."""
+    directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
+    try:
+        proc = subprocess.run([os.path.join(bin_dir, "PrimitivesProbe"), os.path.join(os.path.dirname(HERE), "actions-examples", "my-app"),
+                               os.path.join(directory, "bench.sqlite")], capture_output=True, text=True, check=True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    rows = []
+    for line in proc.stdout.splitlines():
+        row = json.loads(line)
+        row["goal"] = 200.0
+        rows.append(row)
+    return rows
+
+
 def bench_validate_large_spec(bin_dir, repeat):
     binary = os.path.join(bin_dir, "flowrunner")
     directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
@@ -148,6 +164,7 @@ BENCHMARKS = {
     "validate": bench_validate_large_spec,
     "state-store": bench_state_store,
     "action-host": bench_action_host,
+    "primitives": bench_primitives,
 }
 
 

@@ -105,6 +105,11 @@ public struct JobResult: Sendable, Hashable, Codable {
             self.exitCode = exitCode
             self.output = output
         }
+
+        enum CodingKeys: String, CodingKey {
+            case command, output
+            case exitCode = "exit_code"
+        }
     }
 
     /// The commands that ran, in order (stopping after the first failure).

@@ -8,6 +8,7 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
     let storage: any SimulatedClusterStorage
     let fixture: ClusterFixture
     private var cached: SimulatedClusterState?
+    private var unsaved = false
 
     /// A cluster over `storage`, behaving as `fixture` says.
     public init(storage: any SimulatedClusterStorage, fixture: ClusterFixture = ClusterFixture()) {
@@ -32,15 +33,29 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
     private func update<T>(_ change: (inout SimulatedClusterState) throws(ClusterError) -> T) throws(ClusterError) -> T {
         var current = try state()
         let result = try change(&current)
-        if current != cached {
-            do {
-                try storage.save(current)
-            } catch {
-                throw ClusterError(.failed, "cannot save the simulated cluster's state: \(error)")
-            }
-            cached = current
+        if current != cached || unsaved {
+            try save(current)
         }
         return result
+    }
+
+    private func save(_ state: SimulatedClusterState) throws(ClusterError) {
+        let before = Dictionary((cached?.jobs ?? []).map { ($0.name, $0) }) { first, _ in first }
+        let changed = state.jobs.filter { before[$0.name] != $0 }
+        let kept = Set(state.jobs.map(\.name))
+        let removed = before.keys.filter { !kept.contains($0) }
+        do {
+            try storage.save(state, changedJobs: changed, removedJobs: removed)
+        } catch {
+            throw ClusterError(.failed, "cannot save the simulated cluster's state: \(error)")
+        }
+        cached = state
+        unsaved = false
+    }
+
+    /// Saves changes kept in memory only (the primitive call counts).
+    public func flush() throws(ClusterError) {
+        if unsaved, let cached { try save(cached) }
     }
 
     /// Installs the deployment's components at `version` (the setup hook's
@@ -88,13 +103,18 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
 
     // MARK: FaultInjecting
 
+    /// Counts the call in memory (saved with the next change or ``flush()``);
+    /// an injected failure is saved at once, so a retry in another process
+    /// sees that it happened.
     public func recordCall(of primitive: String) throws(ClusterError) -> ClusterError? {
-        try update { state throws(ClusterError) in
-            let count = (state.primitiveCalls[primitive] ?? 0) + 1
-            state.primitiveCalls[primitive] = count
-            guard let failure = fixture.failures.first(where: { $0.primitive == primitive && $0.call == count }) else { return nil }
-            return ClusterError(.injected, failure.message)
-        }
+        var current = try state()
+        let count = (current.primitiveCalls[primitive] ?? 0) + 1
+        current.primitiveCalls[primitive] = count
+        cached = current
+        unsaved = true
+        guard let failure = fixture.failures.first(where: { $0.primitive == primitive && $0.call == count }) else { return nil }
+        try save(current)
+        return ClusterError(.injected, failure.message)
     }
 
     // MARK: ClusterBackend
@@ -161,6 +181,9 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
                 name: job.name, image: job.image, commands: job.commands, environment: job.environment, labels: job.labels,
                 result: JobResult(commands: results), duration: duration, finished: duration == 0
             ))
+            while state.jobs.count > SimulatedClusterState.retainedJobs, let old = state.jobs.firstIndex(where: \.finished) {
+                state.jobs.remove(at: old)
+            }
             return .created
         }
     }

@@ -18,6 +18,14 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
         public var environment: [String: String]
         public var restarts: Int
         public var neverReady: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind, component, labels, replicas, images, environment, restarts
+            case readyReplicas = "ready_replicas"
+            case rememberedReplicas = "remembered_replicas"
+            case defaultReplicas = "default_replicas"
+            case neverReady = "never_ready"
+        }
     }
 
     /// A simulated Job.
@@ -33,12 +41,22 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
         public var finished: Bool
     }
 
+    /// How many finished jobs are kept (older ones are removed, as a
+    /// Kubernetes TTL controller would).
+    public static let retainedJobs = 50
+
     /// The installed application version; nil before install.
     public var appVersion: String?
     public var workloads: [Workload]
     public var jobs: [Job]
     /// How many times each primitive was called (for failure injection).
     public var primitiveCalls: [String: Int]
+
+    enum CodingKeys: String, CodingKey {
+        case workloads, jobs
+        case appVersion = "app_version"
+        case primitiveCalls = "primitive_calls"
+    }
 
     /// An empty cluster.
     public init() {
@@ -48,28 +66,37 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
         primitiveCalls = [:]
     }
 
-    /// Pretty JSON with snake_case keys.
+    /// JSON with snake_case keys, pretty or compact.
     public func jsonText(pretty: Bool = true) -> String {
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
+    /// JSON of one job.
+    static func jsonText(of job: Job) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(job)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func job(jsonText: String) throws -> Job {
+        try JSONDecoder().decode(Job.self, from: Data(jsonText.utf8))
+    }
+
     /// Reads the JSON written by ``jsonText(pretty:)``.
     public init(jsonText: String) throws {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        self = try decoder.decode(SimulatedClusterState.self, from: Data(jsonText.utf8))
+        self = try JSONDecoder().decode(SimulatedClusterState.self, from: Data(jsonText.utf8))
     }
 }
 
 /// Where a simulated cluster keeps its state.
 public protocol SimulatedClusterStorage: Sendable {
-    /// The saved state, or nil when there is none yet.
+    /// The saved state (with its jobs), or nil when there is none yet.
     func load() throws -> SimulatedClusterState?
-    /// Replaces the saved state.
-    func save(_ state: SimulatedClusterState) throws
+    /// Saves `state`; of its jobs, only `changedJobs` are (re)written and
+    /// `removedJobs` deleted, so a save costs the same however many jobs ran.
+    func save(_ state: SimulatedClusterState, changedJobs: [SimulatedClusterState.Job], removedJobs: [String]) throws
 }
 
 /// State kept in memory only (dry-runs, tests).
@@ -86,7 +113,7 @@ public final class InMemoryClusterStorage: SimulatedClusterStorage, @unchecked S
         lock.withLock { state }
     }
 
-    public func save(_ state: SimulatedClusterState) throws {
+    public func save(_ state: SimulatedClusterState, changedJobs: [SimulatedClusterState.Job], removedJobs: [String]) throws {
         lock.withLock { self.state = state }
     }
 }

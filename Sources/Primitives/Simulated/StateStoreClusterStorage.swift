@@ -11,11 +11,20 @@ public struct StateStoreClusterStorage: SimulatedClusterStorage {
         self.deployment = deployment
     }
 
+    /// The cluster's state; its jobs live in their own rows.
     public func load() throws -> SimulatedClusterState? {
-        try store.simulatedClusterState(deployment: deployment).map { try SimulatedClusterState(jsonText: $0) }
+        guard let text = try store.simulatedClusterState(deployment: deployment) else { return nil }
+        var state = try SimulatedClusterState(jsonText: text)
+        state.jobs = try store.simulatedJobs(deployment: deployment).map(SimulatedClusterState.job(jsonText:))
+        return state
     }
 
-    public func save(_ state: SimulatedClusterState) throws {
-        try store.saveSimulatedClusterState(deployment: deployment, stateJSON: state.jsonText(pretty: false))
+    public func save(_ state: SimulatedClusterState, changedJobs: [SimulatedClusterState.Job], removedJobs: [String]) throws {
+        var core = state
+        core.jobs = []
+        try store.saveSimulatedClusterState(
+            deployment: deployment, stateJSON: core.jsonText(pretty: false),
+            upsertJobs: changedJobs.map { ($0.name, SimulatedClusterState.jsonText(of: $0)) }, deleteJobs: removedJobs
+        )
     }
 }

@@ -74,16 +74,34 @@ extension StateStore {
         }
     }
 
-    /// Replaces the simulated cluster's state for a deployment.
-    public func saveSimulatedClusterState(deployment: String, stateJSON: String, now: Date = Date()) throws(StateStoreError) {
+    /// The simulated cluster's jobs for a deployment (opaque JSON each), oldest first.
+    public func simulatedJobs(deployment: String) throws(StateStoreError) -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT data FROM simulated_jobs WHERE deployment = ? ORDER BY position", arguments: [deployment])
+        }
+    }
+
+    /// Replaces the simulated cluster's state for a deployment, and in the
+    /// same transaction stores (`upsertJobs`, by name) and removes jobs.
+    public func saveSimulatedClusterState(
+        deployment: String, stateJSON: String, upsertJobs: [(name: String, json: String)] = [], deleteJobs: [String] = [],
+        now: Date = Date()
+    ) throws(StateStoreError) {
         try write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO simulated_clusters (deployment, state, updated_at) VALUES (?, ?, ?)
-                    ON CONFLICT (deployment) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
-                    """,
-                arguments: [deployment, stateJSON, now.storedValue]
-            )
+            try db.cachedStatement(sql: """
+                INSERT INTO simulated_clusters (deployment, state, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (deployment) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+                """).execute(arguments: [deployment, stateJSON, now.storedValue])
+            for name in deleteJobs {
+                try db.cachedStatement(sql: "DELETE FROM simulated_jobs WHERE deployment = ? AND name = ?").execute(arguments: [deployment, name])
+            }
+            for job in upsertJobs {
+                try db.cachedStatement(sql: """
+                    INSERT INTO simulated_jobs (deployment, name, position, data)
+                    VALUES (?, ?, (SELECT COALESCE(MAX(position) + 1, 0) FROM simulated_jobs WHERE deployment = ?), ?)
+                    ON CONFLICT (deployment, name) DO UPDATE SET data = excluded.data
+                    """).execute(arguments: [deployment, job.name, deployment, job.json])
+            }
         }
     }
 }

@@ -111,6 +111,17 @@ enum Migrations {
                 CREATE INDEX runs_by_queue ON runs (status, not_before, id) WHERE status = 'queued';
                 """)
         }
+        migrator.registerMigration("v3-simulated-jobs") { db in
+            try db.execute(sql: """
+                CREATE TABLE simulated_jobs (
+                    deployment TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    data TEXT NOT NULL,
+                    PRIMARY KEY (deployment, name)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }()
 }

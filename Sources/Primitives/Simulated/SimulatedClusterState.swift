@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Everything the simulated cluster knows about one deployment. Stored as
 /// JSON (snake_case keys) in the state store, or kept in memory for dry-runs.

@@ -10,7 +10,7 @@ struct FlowRunnerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flowrunner",
         abstract: "Run the lifecycle actions of application drivers, durably.",
-        subcommands: [DriversCommand.self, RunsCommand.self]
+        subcommands: [DriversCommand.self, DeployCommand.self, UpgradeCommand.self, DryRunCommand.self, RunsCommand.self, DeploymentsCommand.self]
     )
 
     static func main() async {

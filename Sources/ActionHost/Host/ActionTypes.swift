@@ -131,6 +131,12 @@ public struct ActionCallRequest: Sendable, Hashable {
     public var sequence: Int
     /// The call.
     public var call: ActionCall
+
+    /// Creates a request.
+    public init(sequence: Int, call: ActionCall) {
+        self.sequence = sequence
+        self.call = call
+    }
 }
 
 /// The engine's answer to a call.
@@ -199,4 +205,15 @@ public struct ActionOutcome: Sendable, Hashable {
     public var logBytesDropped: Int
     /// The host's Python version (`3.11.7`), when it said hello.
     public var pythonVersion: String?
+
+    /// Creates an outcome.
+    public init(status: Status, value: JSONValue? = nil, error: ActionError? = nil, flowOptions: FlowOptions? = nil,
+                logBytesDropped: Int = 0, pythonVersion: String? = nil) {
+        self.status = status
+        self.value = value
+        self.error = error
+        self.flowOptions = flowOptions
+        self.logBytesDropped = logBytesDropped
+        self.pythonVersion = pythonVersion
+    }
 }

@@ -95,3 +95,11 @@ extension UInt32 {
         (self >> count) | (self << (32 - count))
     }
 }
+
+/// Content digests used across FlowRunner (snapshots, step arguments).
+public enum ContentDigest {
+    /// Lower-case hex SHA-256 of `bytes`.
+    public static func sha256(_ bytes: some Collection<UInt8>) -> String {
+        SHA256.hex(bytes)
+    }
+}

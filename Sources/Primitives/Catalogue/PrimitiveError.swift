@@ -40,4 +40,10 @@ public struct PrimitiveError: Error, Sendable, Hashable, CustomStringConvertible
     }
 
     public var description: String { "\(type): \(message)" }
+
+    /// A `PrimitiveError` raised by the engine around a primitive (a call
+    /// naming another deployment, a failure injected by a fixture).
+    public static func refused(_ message: String) -> PrimitiveError {
+        PrimitiveError(.cluster, message)
+    }
 }

@@ -1,3 +1,5 @@
+public import DriverSpec
+
 /// The seam between primitives and a cluster, shaped after Kubernetes:
 /// workloads selected by labels with a scale subresource, pods with images,
 /// Jobs with deterministic names that can be adopted, and the app version
@@ -6,6 +8,9 @@
 /// Every method is idempotent where the Kubernetes call is (scale, create-or-
 /// adopt a job, delete a job, set the version).
 public protocol ClusterBackend: Sendable {
+    /// Installs the deployment's components at `version` (the setup hook's
+    /// built-in core; a Helm install on a real cluster).
+    func install(spec: DriverSpecification, version: String) async throws(ClusterError)
     /// The workloads whose pods carry all of `labels`.
     func workloads(matching labels: [String: String]) async throws(ClusterError) -> [Workload]
     /// Sets a workload's replica count; `remember` stores (or, when nil, keeps)

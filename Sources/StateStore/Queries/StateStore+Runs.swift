@@ -104,6 +104,39 @@ extension StateStore {
         }
     }
 
+    /// Starts the next attempt of a failed or cancelled run (or of a running
+    /// one whose lease expired before `now`): status `queued`, attempt + 1,
+    /// with the replay policy and, optionally, another driver version.
+    @discardableResult
+    public func retryRun(
+        id: RecordID, replayJSON: String?, driverVersionID: RecordID? = nil, notBefore: Date? = nil, now: Date = Date()
+    ) throws(StateStoreError) -> RunRecord {
+        try write { db in
+            guard let run = try Self.fetchRun(db, id: id) else {
+                throw StateStoreError(.notFound, path: path, "no run \(id)")
+            }
+            let expired = (run.status == .running || run.status == .cancelling) && (run.leaseExpiresAt.map { $0 < now } ?? true)
+            guard run.status == .failed || run.status == .cancelled || expired else {
+                let reason = run.status == .running || run.status == .cancelling
+                    ? "it is \(run.status.rawValue) and its worker's lease is still valid"
+                    : "it is \(run.status.rawValue) (only failed, cancelled, or abandoned running runs can be retried)"
+                throw StateStoreError(.illegalTransition, path: path, "run \(id) cannot be retried: \(reason)")
+            }
+            try db.execute(
+                sql: """
+                    UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL,
+                        ended_at = NULL, error = NULL, not_before = ?, replay = ?, driver_version_id = COALESCE(?, driver_version_id)
+                    WHERE id = ?
+                    """,
+                arguments: [notBefore?.storedValue, replayJSON, driverVersionID, id]
+            )
+            guard let updated = try Self.fetchRun(db, id: id) else {
+                throw StateStoreError(.notFound, path: path, "no run \(id)")
+            }
+            return updated
+        }
+    }
+
     /// Deletes finished runs (succeeded, failed, cancelled) that ended before
     /// `date`, with their action runs, steps and log lines. Returns how many runs went.
     @discardableResult
@@ -200,7 +233,8 @@ extension RunRecord {
             inputsJSON: row["inputs"], contextJSON: row["context"], driverVersionID: row["driver_version_id"],
             idempotencyKey: row["idempotency_key"], leaseOwner: row["lease_owner"], leaseExpiresAt: row.date("lease_expires_at"),
             notBefore: row.date("not_before"), createdAt: Date(storedValue: row["created_at"]),
-            startedAt: row.date("started_at"), endedAt: row.date("ended_at"), errorJSON: row["error"]
+            startedAt: row.date("started_at"), endedAt: row.date("ended_at"), errorJSON: row["error"],
+            replayJSON: row["replay"]
         )
     }
 }

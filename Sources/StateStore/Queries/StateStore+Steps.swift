@@ -70,13 +70,14 @@ extension StateStore {
     // MARK: Steps
 
     /// Records a step as `running`, before it executes. Returns its id.
-    public func beginStep(_ step: NewStep, now: Date = Date()) throws(StateStoreError) -> RecordID {
+    /// `divergenceJSON` marks the step where replay stopped.
+    public func beginStep(_ step: NewStep, divergenceJSON: String? = nil, now: Date = Date()) throws(StateStoreError) -> RecordID {
         try write { db in
             try db.cachedStatement(sql: """
-                INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, started_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?)
+                INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, started_at, divergence)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?, ?)
                 """).execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind, step.name,
-                                         step.argsJSON, step.argsDigest, now.storedValue])
+                                         step.argsJSON, step.argsDigest, now.storedValue, divergenceJSON])
             return db.lastInsertedRowID
         }
     }
@@ -162,7 +163,7 @@ extension StepRecord {
             name: row["name"], argsJSON: row["args"], argsDigest: row["args_digest"],
             status: StepStatus(rawValue: row["status"]) ?? .failed, replayed: row["replayed"],
             resultJSON: row["result"], errorJSON: row["error"], startedAt: Date(storedValue: row["started_at"]),
-            endedAt: row.date("ended_at")
+            endedAt: row.date("ended_at"), divergenceJSON: row["divergence"]
         )
     }
 }

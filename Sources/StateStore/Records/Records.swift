@@ -94,6 +94,9 @@ public struct RunRecord: Sendable, Hashable {
     public var endedAt: Date?
     /// Why the run failed or was cancelled, a JSON object, or nil.
     public var errorJSON: String?
+    /// How the current attempt replays earlier steps (`{"from_step": N}`,
+    /// `{"restart": true}`), a JSON object, or nil for the default.
+    public var replayJSON: String?
 }
 
 /// What is needed to create a run.
@@ -172,6 +175,9 @@ public struct StepRecord: Sendable, Hashable {
     public var errorJSON: String?
     public var startedAt: Date
     public var endedAt: Date?
+    /// Where replay stopped because the action's calls differed from the
+    /// recorded ones (a JSON object), on the first step that ran for real.
+    public var divergenceJSON: String?
 
     /// Wall time of the step in milliseconds, once it ended.
     public var durationMilliseconds: Double? {

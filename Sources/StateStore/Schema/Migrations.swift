@@ -122,6 +122,12 @@ enum Migrations {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v4-replay-policy") { db in
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN replay TEXT;
+                ALTER TABLE steps ADD COLUMN divergence TEXT;
+                """)
+        }
         return migrator
     }()
 }

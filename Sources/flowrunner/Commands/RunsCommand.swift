@@ -1,14 +1,205 @@
-import ArgumentParser
+import ActionHost
+public import ArgumentParser
+import FlowRunner
 import Foundation
-import StateStore
+public import StateStore
 
 /// `flowrunner runs ...`: inspect, retry, cancel and prune runs.
-struct RunsCommand: ParsableCommand {
+struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "Inspect and manage runs.",
-        subcommands: [RunsPruneCommand.self]
+        subcommands: [RunsListCommand.self, RunsShowCommand.self, RunsLogsCommand.self, RunsRetryCommand.self,
+                      RunsCancelCommand.self, RunsPruneCommand.self]
     )
+}
+
+extension RunStatus: ExpressibleByArgument {}
+
+/// A run id argument.
+struct RunArgument: ParsableArguments {
+    @Argument(help: "The run's id.")
+    var run: Int64
+
+    func report(_ store: StateStore) throws -> RunReport {
+        let report: RunReport?
+        do {
+            report = try RunReport.load(runID: run, from: store)
+        } catch {
+            throw error.commandFailure
+        }
+        guard let report else { throw CommandFailure.badInput("no run \(run)") }
+        return report
+    }
+}
+
+/// `flowrunner runs list [--deployment NAME] [--status S] [--output json]`.
+struct RunsListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs, newest first.")
+
+    @Option(name: .long, help: "Only runs of this deployment.")
+    var deployment: String?
+
+    @Option(name: .long, help: "Only runs in this status (queued, running, cancelling, succeeded, failed, cancelled).")
+    var status: RunStatus?
+
+    @Option(name: .long, help: "How many runs at most.")
+    var limit = 50
+
+    @Option(name: .long, help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @OptionGroup var stateOptions: StateOptions
+
+    func run() throws {
+        let store = try stateOptions.open()
+        let runs: [RunRecord]
+        do {
+            if let deployment, try store.deployment(named: deployment) == nil {
+                throw CommandFailure.badInput("unknown deployment \"\(deployment)\"")
+            }
+            runs = try store.runs(matching: RunFilter(deployment: deployment, status: status, limit: max(1, limit)))
+        } catch let error as StateStoreError {
+            throw error.commandFailure
+        }
+        switch output {
+        case .json:
+            print(JSONValue.array(runs.map(RunText.summary)).prettyText)
+        case .text:
+            guard !runs.isEmpty else {
+                print("No runs.")
+                return
+            }
+            Table.print(["ID", "DEPLOYMENT", "HOOK", "STATUS", "ATTEMPT", "CREATED", "DURATION", "ERROR"], runs.map { run in
+                [String(run.id), run.deployment, run.hook, run.status.rawValue, String(run.attempt), TimeFormat.table(run.createdAt),
+                 RunText.duration(from: run.startedAt, to: run.endedAt), ProgressPrinter.shorten(RunText.errorSummary(run.errorJSON) ?? "", 60)]
+            })
+        }
+    }
+}
+
+/// `flowrunner runs show RUN [--output json]`.
+struct RunsShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a run: actions, steps (executed or replayed, in which attempt), errors.")
+
+    @OptionGroup var runArgument: RunArgument
+
+    @Option(name: .long, help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @OptionGroup var stateOptions: StateOptions
+
+    func run() throws {
+        let report = try runArgument.report(try stateOptions.open())
+        switch output {
+        case .json: print(report.json.prettyText)
+        case .text: print(RunText.show(report))
+        }
+    }
+}
+
+/// `flowrunner runs logs RUN [--follow]`.
+struct RunsLogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print a run's log lines (stdout, stderr and loggers of its actions).")
+
+    @OptionGroup var runArgument: RunArgument
+
+    @Flag(name: .shortAndLong, help: "Keep printing new lines until the run ends.")
+    var follow = false
+
+    @OptionGroup var stateOptions: StateOptions
+
+    func run() async throws {
+        let store = try stateOptions.open()
+        _ = try runArgument.report(store)
+        var last: RecordID = 0
+        while true {
+            let finishedBefore = (try? store.run(id: runArgument.run))?.status.isFinished ?? true
+            let lines: [LogRecord]
+            do {
+                lines = try store.logs(runID: runArgument.run, afterID: last, limit: 5_000)
+            } catch {
+                throw error.commandFailure
+            }
+            for line in lines { print(RunText.logLine(line)) }
+            last = lines.last?.id ?? last
+            if lines.count == 5_000 { continue }
+            if !follow || finishedBefore { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
+
+/// `flowrunner runs retry RUN [--from-step N | --restart] [--driver-version latest] [--detach]`.
+struct RunsRetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Start the next attempt of a failed, cancelled or abandoned run.",
+        discussion: "Actions that succeeded are skipped; the failed action runs again and replays its recorded steps until its calls differ. Exit status: 0 succeeded, 1 failed, 2 bad input."
+    )
+
+    @OptionGroup var runArgument: RunArgument
+
+    @Option(name: .customLong("from-step"), help: "Replay only steps before step N.")
+    var fromStep: Int?
+
+    @Flag(name: .long, help: "Replay nothing: run every step again.")
+    var restart = false
+
+    @Option(name: .customLong("driver-version"), help: "Run with driver version N or `latest` (fixed action code).")
+    var driverVersion: DriverVersionChoice?
+
+    @Flag(name: .long, help: "Only queue the retry; `flowrunner serve` works it.")
+    var detach = false
+
+    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var runOptions: RunOptions
+
+    func validate() throws {
+        if fromStep != nil && restart { throw ValidationError("--from-step and --restart cannot be combined") }
+        if let fromStep, fromStep < 1 { throw ValidationError("--from-step must be 1 or more") }
+    }
+
+    func run() async throws {
+        let store = try stateOptions.open()
+        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
+        let replay: Engine.ReplayMode = restart ? .restart : fromStep.map { .fromStep($0) } ?? .matching
+        let run: RunRecord
+        do {
+            run = try engine.requestRetry(runID: runArgument.run, replay: replay, driverVersion: driverVersion?.number)
+        } catch {
+            throw error.commandFailure
+        }
+        if detach {
+            print("run \(run.id) queued for attempt \(run.attempt)")
+            return
+        }
+        try await RunWorker.work(run, engine: engine, headline: "retry of \(run.hook) of \(run.deployment)")
+    }
+}
+
+/// `flowrunner runs cancel RUN`.
+struct RunsCancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel", abstract: "Cancel a run: a queued run at once, a running one by its worker (in any process)."
+    )
+
+    @OptionGroup var runArgument: RunArgument
+    @OptionGroup var stateOptions: StateOptions
+
+    func run() throws {
+        let store = try stateOptions.open()
+        let run: RunRecord
+        do {
+            run = try RunControl(store: store).cancel(runID: runArgument.run)
+        } catch {
+            throw error.commandFailure
+        }
+        switch run.status {
+        case .cancelled: print("run \(run.id) cancelled")
+        default: print("run \(run.id) \(run.status.rawValue): its worker stops the running action")
+        }
+    }
 }
 
 /// `flowrunner runs prune --older-than 30d`.
@@ -48,6 +239,4 @@ struct RetentionAge: ExpressibleByArgument {
         seconds = TimeInterval(number) * scale
         text = argument
     }
-
-    static var defaultCompletionKind: CompletionKind { .default }
 }

@@ -50,13 +50,19 @@ enum TimeFormat {
 /// Prints rows as aligned columns under a header.
 enum Table {
     static func print(_ header: [String], _ rows: [[String]]) {
+        var text = ""
+        render(header, rows, into: &text)
+        Swift.print(text, terminator: "")
+    }
+
+    static func render(_ header: [String], _ rows: [[String]], into text: inout String) {
         let all = [header] + rows
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         for row in all {
             let line = row.enumerated().map { index, cell in
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
-            Swift.print(line)
+            text += line + "\n"
         }
     }
 }

@@ -1,0 +1,35 @@
+/// Why the engine refused a request or could not run it. Refusals
+/// (``Code/badInput``, ``Code/notFound``, ``Code/conflict``) create and change
+/// nothing.
+public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of failure.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        /// The request is malformed or not allowed (a version outside the range, a missing parameter).
+        public static let badInput = Code("badInput")
+        /// A named deployment, driver or run does not exist.
+        public static let notFound = Code("notFound")
+        /// The request conflicts with the current state (a deployment that exists, a run that is running).
+        public static let conflict = Code("conflict")
+        /// The engine could not do its work (state store, Python host).
+        public static let failed = Code("failed")
+        public var description: String { name }
+    }
+
+    /// The kind of failure.
+    public var code: Code
+    /// What is wrong, naming the input and what was expected.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// True for refusals of the request itself (exit status 2 in the CLI).
+    public var isBadInput: Bool { code == .badInput || code == .notFound || code == .conflict }
+}

@@ -1,0 +1,194 @@
+import ActionHost
+import DriverSpec
+import Foundation
+import Primitives
+import StateStore
+import Synchronization
+
+/// Serves one action attempt's calls: checkpoints each primitive and task
+/// call as a step through the ``StepJournal``, executes primitives on the
+/// deployment's cluster, and stores log lines.
+struct ActionCallRouter: ActionCallHandler {
+    let journal: StepJournal
+    let logs: LogSink
+    let observer: (any RunObserver)?
+    let action: String
+    let runID: RecordID
+    let attempt: Int
+    let deployment: DeploymentRecord
+    let spec: DriverSpecification
+    let cluster: any ClusterBackend
+    let faults: (any FaultInjecting)?
+    let defaultTimeout: Duration
+    let flowOptions: FlowOptionsBox
+
+    func handle(_ request: ActionCallRequest) async -> ActionReply {
+        switch request.call {
+        case .primitive(let name, let reference, let arguments):
+            return await primitive(seq: request.sequence, name: name, reference: reference, arguments: arguments)
+        case .taskBegin(let name, let arguments):
+            return await taskBegin(seq: request.sequence, name: name, arguments: arguments)
+        case .taskEnd(let step, let result, let attempts):
+            return await taskEnd(step: step, result: result, attempts: attempts)
+        }
+    }
+
+    func log(_ line: ActionLogLine) {
+        logs.append(level: line.level, logger: line.logger, message: line.message, time: line.time)
+    }
+
+    func flowOptionsRead(_ options: FlowOptions) {
+        flowOptions.set(options)
+    }
+
+    // MARK: Primitives
+
+    func primitive(seq: Int, name: String, reference: String?, arguments: JSONValue) async -> ActionReply {
+        let started = ContinuousClock.now
+        var stepName = name
+        var stepArguments = SpecValue(arguments)
+        var problem: PrimitiveError?
+        do {
+            (stepName, stepArguments) = try PrimitiveCatalogue.normalize(name: name, arguments: stepArguments)
+        } catch {
+            problem = error
+        }
+        if let reference, reference != deployment.name, reference != String(deployment.id) {
+            problem = PrimitiveError.refused(
+                "an action may only act on its own deployment: the call names \"\(reference)\", the run's deployment is \"\(deployment.name)\"")
+        }
+        let argsJSON = JSONValue(stepArguments).jsonText
+        let digest = ArgumentDigest.of(JSONValue(stepArguments))
+        let decision: StepJournal.Decision
+        do {
+            decision = try await journal.decide(seq: seq, kind: "primitive", name: stepName, argsJSON: argsJSON, digest: digest)
+        } catch {
+            return .failure(ActionError(type: "EngineError", message: "cannot record the step: \(error)"))
+        }
+        switch decision {
+        case .replay(let resultJSON):
+            observer?.stepEnded(action: action, seq: seq, kind: "primitive", name: stepName, status: "replayed", durationMilliseconds: milliseconds(since: started), error: nil)
+            return .value(JSONValue(storedText: resultJSON) ?? .null)
+        case .execute(let stepID, let previous):
+            observer?.stepStarted(action: action, seq: seq, kind: "primitive", name: stepName, argsJSON: argsJSON)
+            let outcome: Result<SpecValue, PrimitiveError>
+            if let problem {
+                outcome = .failure(problem)
+            } else {
+                outcome = await execute(name: stepName, arguments: stepArguments, seq: seq, previous: previous, digest: digest)
+            }
+            switch outcome {
+            case .success(let value):
+                let result = JSONValue(value)
+                await finish(stepID, succeeded: true, result: result, error: nil)
+                observer?.stepEnded(action: action, seq: seq, kind: "primitive", name: stepName, status: "succeeded", durationMilliseconds: milliseconds(since: started), error: nil)
+                return .value(result)
+            case .failure(let error):
+                let details = error.details.map(JSONValue.init)
+                var errorJSON: [String: JSONValue] = ["type": .string(error.type), "message": .string(error.message)]
+                if let details { errorJSON["details"] = details }
+                await finish(stepID, succeeded: false, result: nil, error: .object(errorJSON))
+                observer?.stepEnded(action: action, seq: seq, kind: "primitive", name: stepName, status: "failed", durationMilliseconds: milliseconds(since: started), error: "\(error.type): \(error.message)")
+                return .failure(ActionError(type: error.type, message: error.message, details: details))
+            }
+        }
+    }
+
+    func execute(name: String, arguments: SpecValue, seq: Int, previous: StepRecord?, digest: String) async -> Result<SpecValue, PrimitiveError> {
+        do {
+            if let injected = try await faults?.recordCall(of: name) {
+                return .failure(PrimitiveError.refused(injected.message))
+            }
+        } catch {
+            return .failure(PrimitiveError.refused(error.message))
+        }
+        // The job of a step that was running when its worker died is adopted;
+        // one that finished (and failed) is replaced by a new job.
+        var jobAttempt = attempt
+        if let previous, previous.status == .running, previous.name == name, previous.argsDigest == digest {
+            jobAttempt = previous.attempt
+        }
+        let environment = PrimitiveEnvironment(
+            deployment: deployment.name, spec: spec, cluster: cluster,
+            jobName: JobNames.name(run: runID, action: action, seq: seq, attempt: jobAttempt), defaultTimeout: defaultTimeout
+        )
+        do {
+            return .success(try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    // MARK: Tasks
+
+    func taskBegin(seq: Int, name: String, arguments: JSONValue) async -> ActionReply {
+        let argsJSON = arguments.jsonText
+        let decision: StepJournal.Decision
+        do {
+            decision = try await journal.decide(seq: seq, kind: "task", name: name, argsJSON: argsJSON, digest: ArgumentDigest.of(arguments))
+        } catch {
+            return .failure(ActionError(type: "EngineError", message: "cannot record the step: \(error)"))
+        }
+        switch decision {
+        case .replay(let resultJSON):
+            observer?.stepEnded(action: action, seq: seq, kind: "task", name: name, status: "replayed", durationMilliseconds: 0, error: nil)
+            return .replayTask(JSONValue(storedText: resultJSON) ?? .null)
+        case .execute(let stepID, _):
+            observer?.stepStarted(action: action, seq: seq, kind: "task", name: name, argsJSON: argsJSON)
+            return .runTask(step: .array([.int(stepID), .int(Int64(seq)), .string(name)]))
+        }
+    }
+
+    func taskEnd(step: JSONValue, result: Result<JSONValue, ActionError>, attempts: Int) async -> ActionReply {
+        guard let parts = step.arrayValue, parts.count == 3, let stepID = parts[0].intValue,
+              let seq = parts[1].intValue, let name = parts[2].stringValue else {
+            return .failure(ActionError(type: "ProtocolError", message: "task end for an unknown step \(step.jsonText)"))
+        }
+        switch result {
+        case .success(let value):
+            await finish(stepID, succeeded: true, result: value, error: nil)
+            observer?.stepEnded(action: action, seq: Int(seq), kind: "task", name: name, status: "succeeded", durationMilliseconds: 0, error: attempts > 1 ? "succeeded after \(attempts) attempts" : nil)
+        case .failure(let error):
+            let errorJSON: JSONValue = ["type": .string(error.type), "message": .string(error.message), "attempts": .int(Int64(attempts))]
+            await finish(stepID, succeeded: false, result: nil, error: errorJSON)
+            observer?.stepEnded(action: action, seq: Int(seq), kind: "task", name: name, status: "failed", durationMilliseconds: 0, error: "\(error.type): \(error.message)")
+        }
+        return .value(.null)
+    }
+
+    // MARK: Helpers
+
+    func finish(_ stepID: RecordID, succeeded: Bool, result: JSONValue?, error: JSONValue?) async {
+        do {
+            try await journal.finish(stepID: stepID, succeeded: succeeded, resultJSON: result?.jsonText, errorJSON: error?.jsonText)
+        } catch {
+            logs.append(level: "error", logger: "flowrunner", message: "cannot record the end of step \(stepID): \(error)", time: Date().timeIntervalSince1970)
+        }
+    }
+
+    func milliseconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+    }
+}
+
+/// The flow options the host reported, shared between the router and the executor.
+final class FlowOptionsBox: Sendable {
+    private let value = Mutex<FlowOptions?>(nil)
+
+    func set(_ options: FlowOptions) { value.withLock { $0 = options } }
+    func get() -> FlowOptions? { value.withLock { $0 } }
+}
+
+/// Deterministic, DNS-1123-safe job names: `fr-<run>-<action>-<seq>-a<attempt>`.
+enum JobNames {
+    static func name(run: RecordID, action: String, seq: Int, attempt: Int) -> String {
+        var slug = String(action.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" })
+        while slug.contains("--") { slug = slug.replacingOccurrences(of: "--", with: "-") }
+        slug = String(slug.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(30))
+        let name = "fr-\(run)-\(slug.isEmpty ? "action" : slug)-\(seq)-a\(attempt)"
+        return String(name.prefix(63))
+    }
+}
+
+

@@ -1,0 +1,27 @@
+import ActionHost
+
+/// Which recorded steps an attempt may replay.
+struct ReplayPolicy: Sendable, Hashable {
+    /// Replay only steps with a lower sequence number (nil: no bound).
+    var beforeStep: Int?
+    /// Replay nothing.
+    var restart: Bool
+
+    static let matching = ReplayPolicy(beforeStep: nil, restart: false)
+
+    /// Reads the run's stored policy (`{"from_step": N}`, `{"restart": true}`).
+    init(storedJSON: String?) {
+        let value = JSONValue(storedText: storedJSON)
+        beforeStep = value?["from_step"]?.intValue.map(Int.init)
+        restart = value?["restart"]?.boolValue ?? false
+    }
+
+    init(beforeStep: Int?, restart: Bool) {
+        self.beforeStep = beforeStep
+        self.restart = restart
+    }
+
+    func allowsReplay(of seq: Int) -> Bool {
+        !restart && (beforeStep.map { seq < $0 } ?? true)
+    }
+}

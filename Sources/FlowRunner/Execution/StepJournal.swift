@@ -1,0 +1,91 @@
+import ActionHost
+import Foundation
+import StateStore
+
+/// Decides, call by call, whether a step replays its recorded result or
+/// runs for real, and records it. One journal per action attempt.
+///
+/// The n-th call replays when the latest earlier record at position n
+/// succeeded with the same kind, name and argument digest, and no earlier
+/// call of this attempt diverged; the first call that does not match, and
+/// every call after it, runs for real, and the divergence is recorded on
+/// that step. Decisions are taken in sequence order even when calls arrive
+/// concurrently (`asyncio.gather`), so the outcome does not depend on timing.
+actor StepJournal {
+    /// What to do with a call.
+    enum Decision: Sendable {
+        /// Answer with this recorded result (JSON text); nothing runs.
+        case replay(resultJSON: String?)
+        /// Run it; the step was recorded as `running` with this id.
+        case execute(stepID: RecordID, previous: StepRecord?)
+    }
+
+    let store: StateStore
+    let actionRunID: RecordID
+    let attempt: Int
+    let policy: ReplayPolicy
+    /// Latest earlier record per sequence number.
+    private let recorded: [Int: StepRecord]
+    private var diverged = false
+    private var nextSeq = 1
+    private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
+
+    init(store: StateStore, actionRunID: RecordID, attempt: Int, previousSteps: [StepRecord], policy: ReplayPolicy) {
+        self.store = store
+        self.actionRunID = actionRunID
+        self.attempt = attempt
+        self.policy = policy
+        var latest: [Int: StepRecord] = [:]
+        for step in previousSteps where step.attempt < attempt {
+            if let current = latest[step.seq], current.attempt > step.attempt { continue }
+            latest[step.seq] = step
+        }
+        recorded = latest
+    }
+
+    /// Waits for the calls before `seq` to be decided.
+    private func waitForTurn(_ seq: Int) async {
+        while seq > nextSeq {
+            await withCheckedContinuation { continuation in waiting[seq] = continuation }
+        }
+    }
+
+    private func advance() {
+        nextSeq += 1
+        waiting.removeValue(forKey: nextSeq)?.resume()
+    }
+
+    /// Decides for the call at `seq` and records it.
+    func decide(seq: Int, kind: String, name: String, argsJSON: String, digest: String) async throws(StateStoreError) -> Decision {
+        await waitForTurn(seq)
+        defer { advance() }
+        let previous = recorded[seq]
+        let step = NewStep(actionRunID: actionRunID, attempt: attempt, seq: seq, kind: kind, name: name, argsJSON: argsJSON, argsDigest: digest)
+        if !diverged, policy.allowsReplay(of: seq), let previous,
+           previous.status == .succeeded || previous.status == .replayed,
+           previous.kind == kind, previous.name == name, previous.argsDigest == digest {
+            _ = try store.recordReplayedStep(step, resultJSON: previous.resultJSON)
+            return .replay(resultJSON: previous.resultJSON)
+        }
+        var divergence: String?
+        if !diverged, policy.allowsReplay(of: seq), let previous,
+           previous.status == .succeeded || previous.status == .replayed {
+            // A record exists but the call differs: replay stops here.
+            divergence = JSONValue.object([
+                "expected": .object(["kind": .string(previous.kind), "name": .string(previous.name),
+                                     "args": JSONValue(storedText: previous.argsJSON) ?? .null,
+                                     "attempt": .int(Int64(previous.attempt)), "seq": .int(Int64(previous.seq))]),
+                "got": .object(["kind": .string(kind), "name": .string(name), "args": JSONValue(storedText: argsJSON) ?? .null]),
+                "message": .string("replay stopped: the action's call \(seq) is \(name) with different \(previous.name == name && previous.kind == kind ? "arguments" : "kind or name") than recorded (\(previous.name) in attempt \(previous.attempt)); it and every later call run for real"),
+            ]).jsonText
+        }
+        diverged = true
+        let id = try store.beginStep(step, divergenceJSON: divergence)
+        return .execute(stepID: id, previous: previous)
+    }
+
+    /// Records the end of a step that ran.
+    func finish(stepID: RecordID, succeeded: Bool, resultJSON: String?, errorJSON: String?) throws(StateStoreError) {
+        try store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: resultJSON, errorJSON: errorJSON)
+    }
+}

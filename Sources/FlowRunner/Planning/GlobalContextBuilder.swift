@@ -1,0 +1,76 @@
+import DriverSpec
+
+/// Builds the frozen GlobalContext of a run: what actions (and the values
+/// template) see of the cluster, environment, deployment, instance, app,
+/// components, parameters and services.
+struct GlobalContextBuilder {
+    var spec: DriverSpecification
+    var deployment: String
+    var driverVersion: Int
+    var appVersion: String
+    var previousVersion: String?
+    var parameters: [String: SpecValue]
+    var config: [String: SpecValue]
+    var clusterName = "simulated"
+    var environmentName = "local"
+
+    /// Configuration every instance has unless the deployment sets it.
+    static let defaultConfig: [String: SpecValue] = ["ingress_class": "nginx", "fqdn_suffix": "apps.localhost"]
+
+    func build() -> SpecValue {
+        let instanceConfig = Self.defaultConfig.merging(config) { _, given in given }
+        let suffix = instanceConfig["fqdn_suffix"].flatMap { if case .string(let text) = $0 { text } else { nil } } ?? "apps.localhost"
+        var components: [String: SpecValue] = [:]
+        for component in spec.components {
+            var entry: [String: SpecValue] = [
+                "name": .string(component.name),
+                "labels": .object(component.labels.mapValues(SpecValue.string)),
+                "env_vars": .array(component.envVars.map { .object(["name": .string($0.name), "value": $0.value]) }),
+                "command": .array([]),
+                "args": .array([]),
+            ]
+            if let backup = component.backup {
+                var backupValue = backup.options
+                backupValue["enabled"] = .bool(backup.enabled)
+                backupValue["kind"] = backup.kind.map(SpecValue.string) ?? .null
+                entry["backup"] = .object(backupValue)
+            } else {
+                entry["backup"] = .null
+            }
+            components[component.name] = .object(entry)
+        }
+        var services: [String: SpecValue] = [:]
+        for service in spec.services {
+            services[service.name] = .object([
+                "name": .string(service.name),
+                "primary_fqdn": .string("\(service.name)-\(deployment).\(suffix)"),
+                "port": .int(service.port),
+                "kind": .string(service.kind.rawValue),
+                "scope": .string(service.scope.rawValue),
+                "component": service.component.map(SpecValue.string) ?? .null,
+            ])
+        }
+        var chart: SpecValue = .null
+        if let main = spec.helmCharts["main"] {
+            chart = .object(["location": .string(main.location), "version": main.version.map(SpecValue.string) ?? .null])
+        }
+        return .object([
+            "cluster": .object(["name": .string(clusterName), "backend": .string(clusterName)]),
+            "environment": .object(["name": .string(environmentName)]),
+            "deployment": .object([
+                "id": .string(deployment), "name": .string(deployment),
+                "driver": .string(spec.name), "driver_version": .int(driverVersion),
+            ]),
+            "instance": .object([
+                "config": .object(instanceConfig), "namespace": .string(deployment), "release": .string(deployment),
+            ]),
+            "app": .object([
+                "name": .string(spec.name), "version": .string(appVersion),
+                "previous_version": previousVersion.map(SpecValue.string) ?? .null, "chart": chart,
+            ]),
+            "components": .object(components),
+            "parameters": .object(parameters),
+            "services": .object(services),
+        ])
+    }
+}

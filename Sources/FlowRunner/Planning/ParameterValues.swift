@@ -1,0 +1,42 @@
+public import DriverSpec
+
+/// A parameter value as the user gave it: text from a command line, or a
+/// typed value from JSON.
+public enum ParameterInput: Sendable, Hashable {
+    case text(String)
+    case value(SpecValue)
+}
+
+/// Checks parameter inputs against a driver's declarations.
+enum ParameterResolver {
+    /// The full parameter set: given values converted and checked, defaults
+    /// filled in; unknown names and missing required ones refused.
+    static func resolve(_ inputs: [String: ParameterInput], spec: DriverSpecification) throws(EngineError) -> [String: SpecValue] {
+        var values: [String: SpecValue] = [:]
+        let declared = spec.parameters.map(\.name)
+        for (name, input) in inputs.sorted(by: { $0.key < $1.key }) {
+            guard let parameter = spec.parameter(named: name) else {
+                let list = declared.isEmpty ? "the driver declares no parameters" : "declared: " + declared.joined(separator: ", ")
+                throw EngineError(.badInput, "unknown parameter \"\(name)\" for driver \(spec.name) (\(list))")
+            }
+            do {
+                switch input {
+                case .text(let text): values[name] = try parameter.value(fromText: text)
+                case .value(let value):
+                    try parameter.check(value)
+                    values[name] = value
+                }
+            } catch {
+                throw EngineError(.badInput, error.description)
+            }
+        }
+        for parameter in spec.parameters where values[parameter.name] == nil {
+            if let value = parameter.defaultValue {
+                values[parameter.name] = value
+            } else if parameter.isRequired {
+                throw EngineError(.badInput, "missing required parameter \"\(parameter.name)\" of driver \(spec.name) (kind \(parameter.kind.rawValue)); pass --param \(parameter.name)=VALUE")
+            }
+        }
+        return values
+    }
+}

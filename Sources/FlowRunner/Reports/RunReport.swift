@@ -1,0 +1,115 @@
+public import ActionHost
+public import Foundation
+public import StateStore
+
+/// Everything stored about a run, in the shape of `runs show --output json`
+/// and `GET /v1/runs/{id}` (DESIGN.md):
+/// `{"id", "deployment", "hook", "status", "attempt", "inputs", "driver":
+/// {"name", "version", "digest"}, "created_at", "started_at", "ended_at",
+/// "error", "actions": [{"name", "mode", "status", "attempts", "error",
+/// "steps": [{"seq", "attempt", "kind", "name", "args", "status", "replayed",
+/// "result", "error", "duration_ms", "divergence"}]}]}`.
+public struct RunReport: Sendable {
+    /// The run.
+    public var run: RunRecord
+    /// Its driver version, when stored.
+    public var driver: DriverVersionRecord?
+    /// Its actions with their steps, in execution order.
+    public var actions: [(action: ActionRunRecord, steps: [StepRecord])]
+
+    /// Reads the report of `runID` from `store`; nil when there is no such run.
+    public static func load(runID: RecordID, from store: StateStore) throws(StateStoreError) -> RunReport? {
+        guard let run = try store.run(id: runID) else { return nil }
+        let driver = try store.driverVersion(id: run.driverVersionID)
+        var actions: [(ActionRunRecord, [StepRecord])] = []
+        for action in try store.actionRuns(runID: runID) {
+            actions.append((action, try store.steps(actionRunID: action.id)))
+        }
+        return RunReport(run: run, driver: driver, actions: actions)
+    }
+
+    /// The report as JSON.
+    public var json: JSONValue {
+        .object([
+            "id": .int(run.id),
+            "deployment": .string(run.deployment),
+            "hook": .string(run.hook),
+            "status": .string(run.status.rawValue),
+            "attempt": .int(Int64(run.attempt)),
+            "inputs": JSONValue(storedText: run.inputsJSON) ?? .object([:]),
+            "driver": driver.map { .object(["name": .string($0.driver), "version": .int(Int64($0.number)), "digest": .string($0.digest)]) } ?? .null,
+            "created_at": Self.time(run.createdAt),
+            "started_at": Self.time(run.startedAt),
+            "ended_at": Self.time(run.endedAt),
+            "error": JSONValue(storedText: run.errorJSON) ?? .null,
+            "actions": .array(actions.map { action, steps in
+                .object([
+                    "name": .string(action.name),
+                    "mode": .string(action.mode),
+                    "status": .string(action.status.rawValue),
+                    "attempts": .int(Int64(action.attempts)),
+                    "error": JSONValue(storedText: action.errorJSON) ?? .null,
+                    "steps": .array(steps.map(Self.step)),
+                ])
+            }),
+        ])
+    }
+
+    static func step(_ step: StepRecord) -> JSONValue {
+        .object([
+            "seq": .int(Int64(step.seq)),
+            "attempt": .int(Int64(step.attempt)),
+            "kind": .string(step.kind),
+            "name": .string(step.name),
+            "args": JSONValue(storedText: step.argsJSON) ?? .object([:]),
+            "status": .string(step.status.rawValue),
+            "replayed": .bool(step.replayed),
+            "result": JSONValue(storedText: step.resultJSON) ?? .null,
+            "error": JSONValue(storedText: step.errorJSON) ?? .null,
+            "duration_ms": step.durationMilliseconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
+            "divergence": JSONValue(storedText: step.divergenceJSON) ?? .null,
+        ])
+    }
+
+    /// RFC 3339 UTC with milliseconds, or null.
+    public static func time(_ date: Date?) -> JSONValue {
+        guard let date else { return .null }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return .string(formatter.string(from: date))
+    }
+}
+
+extension JSONValue {
+    /// Indented JSON for people (keys sorted, two spaces).
+    public var prettyText: String {
+        var output = ""
+        writePretty(into: &output, indent: "")
+        return output
+    }
+
+    private func writePretty(into output: inout String, indent: String) {
+        let inner = indent + "  "
+        switch self {
+        case .array(let values) where !values.isEmpty:
+            output += "[\n"
+            for (index, value) in values.enumerated() {
+                output += inner
+                value.writePretty(into: &output, indent: inner)
+                output += index == values.count - 1 ? "\n" : ",\n"
+            }
+            output += indent + "]"
+        case .object(let members) where !members.isEmpty:
+            output += "{\n"
+            let keys = members.keys.sorted()
+            for (index, key) in keys.enumerated() {
+                output += inner + JSONValue.string(key).jsonText + ": "
+                members[key]?.writePretty(into: &output, indent: inner)
+                output += index == keys.count - 1 ? "\n" : ",\n"
+            }
+            output += indent + "}"
+        default:
+            output += jsonText
+        }
+    }
+}

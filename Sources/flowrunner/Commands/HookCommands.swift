@@ -1,0 +1,122 @@
+import ArgumentParser
+import DriverSpec
+import FlowRunner
+import Foundation
+import StateStore
+
+/// `flowrunner deploy NAME --driver DRIVER --app-version V [--param K=V]... [--detach]`.
+struct DeployCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Create a deployment and run its setup hook.",
+        discussion: "The run is worked in this process unless --detach leaves it to `flowrunner serve`. Exit status: 0 succeeded, 1 the run failed, 2 bad input."
+    )
+
+    @Argument(help: "The deployment's name.")
+    var name: String
+
+    @Option(name: .long, help: "The loaded driver to deploy (its newest version).")
+    var driver: String
+
+    @Option(name: .customLong("app-version"), help: "The application version to install.")
+    var appVersion: String
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("A driver parameter (repeatable).", valueName: "name=value"))
+    var parameters: [String] = []
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("Instance configuration for the context (repeatable).", valueName: "key=value"))
+    var config: [String] = []
+
+    @Flag(name: .long, help: "Only queue the run; `flowrunner serve` works it.")
+    var detach = false
+
+    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var runOptions: RunOptions
+
+    func run() async throws {
+        let store = try stateOptions.open()
+        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
+        let created: (deployment: DeploymentRecord, run: RunRecord)
+        do {
+            let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
+            let configValues = try Pairs.parse(config, option: "--config").mapValues(SpecValue.string)
+            created = try engine.requestSetup(deployment: name, driver: driver, appVersion: appVersion, parameters: parameterInputs, config: configValues)
+        } catch let error as EngineError {
+            throw error.commandFailure
+        }
+        if detach {
+            print("run \(created.run.id) queued: setup of \(name) (\(driver) \(appVersion))")
+            return
+        }
+        try await RunWorker.work(created.run, engine: engine, headline: "setup of \(name) (\(driver) \(appVersion))")
+    }
+}
+
+/// `flowrunner upgrade NAME --to V [--driver-version N|latest] [--detach]`.
+struct UpgradeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upgrade",
+        abstract: "Run a deployment's upgrade hook.",
+        discussion: "The run is worked in this process unless --detach leaves it to `flowrunner serve`. Exit status: 0 succeeded, 1 the run failed, 2 bad input."
+    )
+
+    @Argument(help: "The deployment's name.")
+    var name: String
+
+    @Option(name: .customLong("to"), help: "The application version to upgrade to.")
+    var targetVersion: String
+
+    @Option(name: .customLong("driver-version"), help: "Run with driver version N, or `latest` (default: the deployment's pinned version).")
+    var driverVersion: DriverVersionChoice?
+
+    @Flag(name: .long, help: "Only queue the run; `flowrunner serve` works it.")
+    var detach = false
+
+    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var runOptions: RunOptions
+
+    func run() async throws {
+        let store = try stateOptions.open()
+        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
+        let run: RunRecord
+        do {
+            run = try engine.requestUpgrade(deployment: name, targetVersion: targetVersion, driverVersion: driverVersion?.number)
+        } catch {
+            throw error.commandFailure
+        }
+        if detach {
+            print("run \(run.id) queued: upgrade of \(name) to \(targetVersion)")
+            return
+        }
+        try await RunWorker.work(run, engine: engine, headline: "upgrade of \(name) to \(targetVersion)")
+    }
+}
+
+/// `--driver-version N|latest`: a number, or 0 for the newest.
+struct DriverVersionChoice: ExpressibleByArgument {
+    var number: Int
+
+    init?(argument: String) {
+        if argument == "latest" {
+            number = 0
+        } else if let value = Int(argument), value > 0 {
+            number = value
+        } else {
+            return nil
+        }
+    }
+}
+
+/// `K=V` pairs.
+enum Pairs {
+    static func parse(_ pairs: [String], option: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in pairs {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw CommandFailure.badInput("\(option) \"\(pair)\": expected NAME=VALUE")
+            }
+            result[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        return result
+    }
+}

@@ -1,0 +1,85 @@
+import FlowRunner
+import Foundation
+import Synchronization
+
+/// Live progress of a run in the terminal: one line per step as it starts
+/// and as it ends (on a terminal the start line is replaced by the end line),
+/// plain lines when stdout is not a terminal.
+final class ProgressPrinter: RunObserver {
+    let interactive: Bool
+    let showLogs: Bool
+    private let pendingStart = Mutex<Bool>(false)
+
+    init(showLogs: Bool = false) {
+        interactive = isatty(STDOUT_FILENO) == 1
+        self.showLogs = showLogs
+    }
+
+    private func emit(_ line: String, replacingStart: Bool = false) {
+        let text: String
+        if interactive {
+            let replace = pendingStart.withLock { pending -> Bool in
+                defer { pending = false }
+                return pending && replacingStart
+            }
+            text = (replace ? "\r\u{1B}[K" : "") + line + "\n"
+        } else {
+            text = line + "\n"
+        }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    private func emitStart(_ line: String) {
+        if interactive {
+            pendingStart.withLock { $0 = true }
+            FileHandle.standardOutput.write(Data(line.utf8))
+        } else {
+            emit(line)
+        }
+    }
+
+    static func shorten(_ text: String, _ limit: Int = 100) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+
+    static func duration(_ milliseconds: Double) -> String {
+        milliseconds < 1000 ? String(format: "%.1f ms", milliseconds) : String(format: "%.2f s", milliseconds / 1000)
+    }
+
+    func actionStarted(action: String, mode: String, attempt: Int) {
+        emit("▸ \(action) [\(mode)]" + (attempt > 1 ? " (attempt \(attempt))" : ""))
+    }
+
+    func actionSkipped(action: String, mode: String) {
+        emit("▸ \(action) [\(mode)] already succeeded in an earlier attempt; skipped")
+    }
+
+    func stepStarted(action: String, seq: Int, kind: String, name: String, argsJSON: String) {
+        emitStart("  \(seq) \(name) \(Self.shorten(argsJSON)) …")
+    }
+
+    func stepEnded(action: String, seq: Int, kind: String, name: String, status: String, durationMilliseconds: Double, error: String?) {
+        let mark = switch status {
+        case "succeeded": "✓"
+        case "replayed": "↺"
+        default: "✗"
+        }
+        var line = "  \(mark) \(seq) \(name) \(status)"
+        if status != "replayed" { line += " (\(Self.duration(durationMilliseconds)))" } else { line += " (recorded result, not executed)" }
+        if let error { line += ": " + Self.shorten(error, 300) }
+        emit(line, replacingStart: status != "replayed")
+    }
+
+    func actionEnded(action: String, status: String, error: String?) {
+        emit("\(status == "succeeded" ? "✓" : "✗") \(action) \(status)" + (error.map { ": " + Self.shorten($0, 500) } ?? ""))
+    }
+
+    func logged(action: String?, level: String, logger: String, message: String) {
+        guard showLogs else { return }
+        emit("    \(level.uppercased()) \(logger): \(message)")
+    }
+
+    func retryScheduled(attempt: Int, delaySeconds: Double, reason: String) {
+        emit("↻ retrying (attempt \(attempt))" + (delaySeconds > 0 ? " in \(delaySeconds) s" : "") + " after \(Self.shorten(reason, 200))")
+    }
+}

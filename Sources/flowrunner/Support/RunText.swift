@@ -1,0 +1,86 @@
+import ActionHost
+import FlowRunner
+import Foundation
+import StateStore
+
+/// Human-readable renderings of runs.
+enum RunText {
+    /// `Type: message (action X)` from a stored error, or nil.
+    static func errorSummary(_ errorJSON: String?) -> String? {
+        guard let text = errorJSON, let error = try? JSONValue(parsing: text) else { return nil }
+        var summary = "\(error["type"]?.stringValue ?? "Error"): \(error["message"]?.stringValue ?? "")"
+        if let action = error["action"]?.stringValue { summary += " (action \(action))" }
+        return summary
+    }
+
+    static func duration(from start: Date?, to end: Date?) -> String {
+        guard let start else { return "-" }
+        let seconds = (end ?? Date()).timeIntervalSince(start)
+        return seconds < 1 ? String(format: "%.0f ms", seconds * 1000) : String(format: "%.1f s", seconds)
+    }
+
+    /// The text of `runs show`.
+    static func show(_ report: RunReport) -> String {
+        let run = report.run
+        var lines: [String] = []
+        lines.append("Run \(run.id): \(run.hook) of \(run.deployment) — \(run.status.rawValue) (attempt \(run.attempt))")
+        if let driver = report.driver {
+            lines.append("Driver:   \(driver.driver) version \(driver.number) (spec \(driver.specVersion), digest \(driver.digest.prefix(12)))")
+        }
+        if let inputs = JSONValue(storedText: run.inputsJSON) {
+            let target = inputs["target_version"]?.stringValue ?? "-"
+            let current = inputs["current_version"]?.stringValue
+            lines.append("Version:  " + (current.map { "\($0) → " } ?? "") + target)
+        }
+        lines.append("Created:  \(TimeFormat.table(run.createdAt))   started: \(TimeFormat.table(run.startedAt))   ended: \(TimeFormat.table(run.endedAt))   duration: \(duration(from: run.startedAt, to: run.endedAt))")
+        if let error = errorSummary(run.errorJSON) { lines.append("Error:    \(error)") }
+        for (action, steps) in report.actions {
+            lines.append("")
+            lines.append("Action \(action.name) [\(action.mode)] — \(action.status.rawValue), \(action.attempts) attempt\(action.attempts == 1 ? "" : "s")")
+            if !steps.isEmpty {
+                let rows = steps.map { step -> [String] in
+                    let how = step.replayed ? "replayed" : (step.status == .running ? "running" : "executed")
+                    let outcome = step.status == .replayed ? "succeeded" : step.status.rawValue
+                    let detail: String
+                    if let error = JSONValue(storedText: step.errorJSON) {
+                        detail = "\(error["type"]?.stringValue ?? "Error"): \(error["message"]?.stringValue ?? "")"
+                    } else {
+                        detail = step.resultJSON.map { ProgressPrinter.shorten($0, 60) } ?? ""
+                    }
+                    return [String(step.attempt), String(step.seq), step.name, ProgressPrinter.shorten(step.argsJSON, 50), how, outcome,
+                            step.durationMilliseconds.map(ProgressPrinter.duration) ?? "-", ProgressPrinter.shorten(detail.replacingOccurrences(of: "\n", with: " "), 80)]
+                }
+                var table = ""
+                Table.render(["ATTEMPT", "STEP", "NAME", "ARGS", "HOW", "STATUS", "TIME", "RESULT / ERROR"], rows, into: &table)
+                lines.append(contentsOf: table.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.filter { $0.trimmingCharacters(in: .whitespaces) != "" })
+            }
+            for step in steps {
+                if let divergence = JSONValue(storedText: step.divergenceJSON), let message = divergence["message"]?.stringValue {
+                    lines.append("  ⚠ attempt \(step.attempt) step \(step.seq): \(message)")
+                }
+            }
+            if let error = JSONValue(storedText: action.errorJSON) {
+                lines.append("  Error: \(error["type"]?.stringValue ?? "Error"): \(error["message"]?.stringValue ?? "")")
+                if let traceback = error["traceback"]?.stringValue, !traceback.isEmpty {
+                    lines.append(contentsOf: traceback.split(separator: "\n").map { "    " + $0 })
+                }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One log line as `runs logs` prints it.
+    static func logLine(_ line: LogRecord) -> String {
+        "\(TimeFormat.table(line.time)) \(line.level.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) [\(line.action ?? "engine")#\(line.attempt)] \(line.logger): \(line.message)"
+    }
+
+    /// A run as a list entry in JSON.
+    static func summary(_ run: RunRecord) -> JSONValue {
+        .object([
+            "id": .int(run.id), "deployment": .string(run.deployment), "hook": .string(run.hook),
+            "status": .string(run.status.rawValue), "attempt": .int(Int64(run.attempt)),
+            "created_at": RunReport.time(run.createdAt), "started_at": RunReport.time(run.startedAt),
+            "ended_at": RunReport.time(run.endedAt), "error": JSONValue(storedText: run.errorJSON) ?? .null,
+        ])
+    }
+}

@@ -108,6 +108,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["FlowRunnerCLI"],
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
     ],

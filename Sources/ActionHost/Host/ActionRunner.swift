@@ -25,8 +25,10 @@ import Darwin
 ///   process group is killed and the host reaped.
 /// - A timeout (the invocation's, or the flow's `timeout_seconds` when
 ///   shorter) or a cancellation of the calling task first asks the host to
-///   cancel the action's asyncio task (so `finally` blocks run), then sends
-///   SIGTERM to the group after ``gracePeriod``, then SIGKILL after another.
+///   cancel the action's coroutine (so `finally` blocks run), then sends
+///   SIGTERM to the group after ``cancelGracePeriod`` (which unwinds even
+///   synchronous code, running its `finally` blocks), then SIGKILL after
+///   ``gracePeriod``.
 public struct ActionRunner: Sendable {
     /// The interpreter the host runs on.
     public var interpreter: PythonInterpreter
@@ -34,7 +36,10 @@ public struct ActionRunner: Sendable {
     public var pythonDirectory: String
     /// Environment variables the host may inherit (`PATH`, `HOME`, locale, `TZ`, `TMPDIR`).
     public var inheritedEnvironment: [String: String]
-    /// How long a cancelled action gets before SIGTERM, and again before SIGKILL.
+    /// How long a cancelled action gets to stop by itself before SIGTERM.
+    public var cancelGracePeriod: Duration = .milliseconds(500)
+    /// How long the host gets after SIGTERM (and after reporting its
+    /// outcome) before SIGKILL.
     public var gracePeriod: Duration = .seconds(2)
     /// Longest protocol message accepted (16 MiB).
     public var maximumMessageBytes = 16 << 20
@@ -205,7 +210,9 @@ final class HostSession: Sendable {
         startThreads(continuation, handler: handler)
         let started = ContinuousClock.now
         var loop = SessionLoop(session: self, handler: handler, continuation: continuation)
-        if let timeout = invocation.timeout { loop.setDeadline(started + timeout, reason: "the engine's limit of \(timeout)") }
+        if let timeout = invocation.timeout {
+            loop.setDeadline(started + timeout, reason: "the engine's limit of \(DurationText.seconds(timeout))")
+        }
         // The loop runs in its own task: cancelling the caller must not end
         // the event stream, only ask the action to stop (and wait for it).
         let loopTask = Task { [loop] in
@@ -411,9 +418,9 @@ struct SessionLoop<Handler: ActionCallHandler> {
         stop = (status, message)
         session.send(["type": "cancel", "reason": .string(status == .timedOut ? "timeout" : "cancelled")])
         for call in calls { call.cancel() }
-        let child = session.child, grace = session.runner.gracePeriod
+        let child = session.child, grace = session.runner.gracePeriod, first = session.runner.cancelGracePeriod
         timers.append(Task {
-            try? await Task.sleep(for: grace)
+            try? await Task.sleep(for: first)
             if Task.isCancelled { return }
             child.signalGroup(SIGTERM)
             try? await Task.sleep(for: grace)
@@ -477,6 +484,17 @@ struct SessionLoop<Handler: ActionCallHandler> {
     }
 
     static func format(_ seconds: Double) -> String {
+        DurationText.number(seconds)
+    }
+}
+
+/// Durations in messages: `5 s`, `0.5 s`.
+enum DurationText {
+    static func number(_ seconds: Double) -> String {
         seconds.rounded() == seconds ? String(Int(seconds)) : String(seconds)
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        number(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18) + " s"
     }
 }

@@ -2,6 +2,7 @@ import ActionHost
 import ArgumentParser
 import FlowRunner
 import Foundation
+import Primitives
 import StateStore
 
 /// `flowrunner deployments list|show [NAME] [--output json]`.
@@ -77,7 +78,10 @@ struct DeploymentsShowCommand: ParsableCommand {
             }
             let driver = try store.driverVersion(id: deployment.driverVersionID)
             let runs = try store.runs(matching: RunFilter(deployment: name, limit: 10))
-            let cluster = try store.simulatedClusterState(deployment: name).flatMap { JSONValue(storedText: $0) }
+            var cluster: JSONValue?
+            if let state = try? StateStoreClusterStorage(store: store, deployment: name).load() {
+                cluster = JSONValue(storedText: state.jsonText(pretty: false))
+            }
             switch output {
             case .json:
                 guard case .object(var members) = DeploymentJSON.of(deployment, driver: driver) else { return }

@@ -66,7 +66,11 @@ struct DryRunCommand: AsyncParsableCommand {
         }
         var engine = try runOptions.engine(store: store, cacheDirectory: scratch)
         var configuration = engine.configuration
-        configuration.driverDirectoryOverride = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
+        guard let resolved = realpath(directory, nil) else {
+            throw CommandFailure.badInput("\(directory): \(String(cString: strerror(errno)))")
+        }
+        configuration.driverDirectoryOverride = String(cString: resolved)
+        free(resolved)
         engine = Engine(store: store, configuration: configuration)
 
         let files = loaded.snapshot.files.map { StoredDriverFile(path: $0.path, contents: $0.contents) }

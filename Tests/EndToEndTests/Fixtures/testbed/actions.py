@@ -1,0 +1,36 @@
+"""Upgrade actions whose behaviour the end-to-end tests choose by parameter."""
+import os
+import time
+
+from prefect import flow, get_run_logger
+from styrmin_backend.actions import execute_commands, start_components, stop_components, upgrade_deployment_version
+
+
+def _touch(path, text):
+    with open(path, "a") as handle:
+        handle.write(text + "\n")
+
+
+@flow(retries=2, retry_delay_seconds=0)
+async def upgrade(context, target_version, parameters):
+    logger = get_run_logger()
+    behaviour = parameters["behaviour"]
+    marker = parameters["marker"]
+    logger.info("behaviour %s", behaviour)
+    if behaviour == "hang":
+        _touch(marker + ".pid", str(os.getpid()))
+        while True:
+            time.sleep(0.05)
+    if behaviour == "flaky":
+        count_file = marker + ".count"
+        _touch(count_file, "x")
+        with open(count_file) as handle:
+            attempts = len(handle.read().split())
+        if attempts == 1:
+            raise RuntimeError("flaky: the first attempt fails")
+    await stop_components(["worker"], context=context)
+    await execute_commands(["migrate --to " + target_version], context=context, env_from_component="api")
+    if behaviour == "fail-after-two" and os.path.exists(marker):
+        raise RuntimeError("the cause is still there: " + marker)
+    await upgrade_deployment_version(target_version, context=context)
+    await start_components(["worker"], context=context)

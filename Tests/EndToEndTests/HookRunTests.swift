@@ -1,0 +1,305 @@
+import Foundation
+import Testing
+
+/// A scratch state directory for one test, removed afterwards.
+final class Workspace: Sendable {
+    let directory: String
+    var state: String { directory + "/state.sqlite" }
+
+    init() {
+        directory = NSTemporaryDirectory() + "flowrunner-e2e-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    /// Runs flowrunner against this workspace's state file.
+    @discardableResult
+    func run(_ arguments: [String]) throws -> FlowRunnerBinary.Result {
+        try FlowRunnerBinary.run(arguments, environment: ["FLOWRUNNER_STATE": state])
+    }
+
+    /// Runs flowrunner and parses its stdout as JSON.
+    func json(_ arguments: [String]) throws -> Any {
+        let result = try run(arguments)
+        return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+    }
+
+    func runShow(_ run: Int) throws -> [String: Any] {
+        (try json(["runs", "show", String(run), "--output", "json"]) as? [String: Any]) ?? [:]
+    }
+
+    func jobCount(_ deployment: String) throws -> Int {
+        let shown = try json(["deployments", "show", deployment, "--output", "json"]) as? [String: Any]
+        let cluster = shown?["cluster"] as? [String: Any]
+        return (cluster?["jobs"] as? [Any])?.count ?? -1
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// The steps of the first action of a `runs show --output json` report.
+func steps(_ report: [String: Any], action index: Int = 0) -> [[String: Any]] {
+    let actions = report["actions"] as? [[String: Any]] ?? []
+    guard index < actions.count else { return [] }
+    return actions[index]["steps"] as? [[String: Any]] ?? []
+}
+
+let testbed = FlowRunnerBinary.repository + "/Tests/EndToEndTests/Fixtures/testbed"
+
+@Suite("Hook runs end to end (real binary, real Python)")
+struct HookRunTests {
+    @Test("the seed's my-app: deploy 0.1.0, upgrade 0.2.0 with the five expected steps in order")
+    func myApp() throws {
+        let workspace = Workspace()
+        #expect(try workspace.run(["drivers", "load", "actions-examples/my-app"]).status == 0)
+        let deploy = try workspace.run(["deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"])
+        #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+        let upgrade = try workspace.run(["upgrade", "demo", "--to", "0.2.0"])
+        #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
+        let report = try workspace.runShow(2)
+        #expect(report["status"] as? String == "succeeded")
+        #expect(report["hook"] as? String == "upgrade")
+        let names = steps(report).compactMap { $0["name"] as? String }
+        #expect(names == ["stop_components", "upgrade_deployment_version", "get_component_images", "execute_commands", "start_components"])
+        #expect(steps(report).allSatisfy { $0["status"] as? String == "succeeded" && $0["replayed"] as? Bool == false })
+        let execute = steps(report)[3]["args"] as? [String: Any]
+        #expect(execute?["image"] as? String == "my-app:0.2.0")
+        let driver = report["driver"] as? [String: Any]
+        #expect(driver?["name"] as? String == "my-app" && driver?["version"] as? Int == 1)
+        let deployment = try workspace.json(["deployments", "show", "demo", "--output", "json"]) as? [String: Any]
+        #expect(deployment?["app_version"] as? String == "0.2.0")
+    }
+
+    @Test("an upgrade outside supported_versions is refused with exit 2 and creates no run")
+    func outsideRange() throws {
+        let workspace = Workspace()
+        try workspace.run(["drivers", "load", "actions-examples/my-app"])
+        try workspace.run(["deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"])
+        let refused = try workspace.run(["upgrade", "demo", "--to", "1.2.0"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("version 1.2.0 is outside supported_versions \">=0.1,<1.0\" of driver my-app"))
+        let runs = try workspace.json(["runs", "list", "--output", "json"]) as? [Any]
+        #expect(runs?.count == 1)
+    }
+
+    @Test("bad inputs are refused before a run exists", arguments: [
+        (["deploy", "x", "--driver", "testbed", "--app-version", "3.0"], "version 3.0 is outside supported_versions"),
+        (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "behaviour=sometimes"], "\"sometimes\" is not one of the allowed values: ok, fail-after-two, flaky, hang"),
+        (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "colour=red"], "unknown parameter \"colour\" for driver testbed"),
+        (["deploy", "x", "--driver", "nothing", "--app-version", "1.0"], "unknown driver \"nothing\" (loaded: testbed)"),
+        (["upgrade", "ghost", "--to", "1.1"], "unknown deployment \"ghost\""),
+        (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "novalue"], "--param \"novalue\": expected NAME=VALUE"),
+    ])
+    func badInputs(_ arguments: [String], _ message: String) throws {
+        let workspace = Workspace()
+        try workspace.run(["drivers", "load", testbed])
+        let result = try workspace.run(arguments)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect((try workspace.json(["runs", "list", "--output", "json"]) as? [Any])?.isEmpty == true)
+        #expect((try workspace.json(["deployments", "list", "--output", "json"]) as? [Any])?.isEmpty == true)
+    }
+
+    @Test("a failure after two steps; after the cause is removed, a retry replays them (no second job) and completes")
+    func retryReplays() throws {
+        let workspace = Workspace()
+        let cause = workspace.directory + "/cause"
+        _ = FileManager.default.createFile(atPath: cause, contents: Data())
+        try workspace.run(["drivers", "load", testbed])
+        try workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        let failed = try workspace.run(["upgrade", "tb", "--to", "1.1.0"])
+        #expect(failed.status == 1)
+        var report = try workspace.runShow(2)
+        #expect(report["status"] as? String == "failed")
+        #expect((report["error"] as? [String: Any])?["message"] as? String == "the cause is still there: \(cause)")
+        #expect(try workspace.jobCount("tb") == 1)
+
+        try FileManager.default.removeItem(atPath: cause)
+        let retried = try workspace.run(["runs", "retry", "2"])
+        #expect(retried.status == 0, "\(retried.stdout)\(retried.stderr)")
+        report = try workspace.runShow(2)
+        #expect(report["status"] as? String == "succeeded")
+        let attempt = report["attempt"] as? Int ?? 0
+        let last = steps(report).filter { $0["attempt"] as? Int == attempt }
+        #expect(last.map { $0["name"] as? String ?? "" } == ["stop_components", "execute_commands", "upgrade_deployment_version", "start_components"])
+        #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, true, false, false])
+        #expect(try workspace.jobCount("tb") == 1, "the migration job must not run again")
+        let shown = try workspace.run(["runs", "show", "2"])
+        #expect(shown.stdout.contains("replayed"))
+    }
+
+    @Test("@flow(retries=2): an action that fails once succeeds in attempt 2")
+    func flowRetries() throws {
+        let workspace = Workspace()
+        try workspace.run(["drivers", "load", testbed])
+        try workspace.run(["deploy", "fl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=flaky", "--param", "marker=\(workspace.directory)/flaky"])
+        let result = try workspace.run(["upgrade", "fl", "--to", "1.2.0"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let report = try workspace.runShow(2)
+        #expect(report["status"] as? String == "succeeded")
+        #expect(report["attempt"] as? Int == 2)
+        let action = (report["actions"] as? [[String: Any]])?.first
+        #expect(action?["attempts"] as? Int == 2)
+    }
+
+    @Test("a hung action times out and leaves no process behind")
+    func timeout() throws {
+        let workspace = Workspace()
+        let marker = workspace.directory + "/hang"
+        try workspace.run(["drivers", "load", testbed])
+        try workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
+        let result = try workspace.run(["upgrade", "hg", "--to", "1.2.0", "--timeout", "1"])
+        #expect(result.status == 1)
+        let report = try workspace.runShow(2)
+        #expect(report["status"] as? String == "failed")
+        #expect((report["error"] as? [String: Any])?["type"] as? String == "Timeout")
+        let pids = ((try? String(contentsOfFile: marker + ".pid", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+        #expect(!pids.isEmpty)
+        for pid in pids {
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            let state = stat?.split(separator: ")").last?.split(separator: " ").first
+            #expect(stat == nil || state == "Z", "process \(pid) is still running")
+        }
+    }
+
+    @Test("a cancel from a second process stops a running action within 2 s")
+    func cancelFromAnotherProcess() async throws {
+        let workspace = Workspace()
+        let marker = workspace.directory + "/hang"
+        try workspace.run(["drivers", "load", testbed])
+        try workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
+        process.arguments = ["upgrade", "hg", "--to", "1.2.0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["FLOWRUNNER_STATE": workspace.state]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let waitStart = ContinuousClock.now
+        while !FileManager.default.fileExists(atPath: marker + ".pid"), ContinuousClock.now - waitStart < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let cancelled = ContinuousClock.now
+        let cancel = try workspace.run(["runs", "cancel", "2"])
+        #expect(cancel.status == 0, "\(cancel.stderr)")
+        while process.isRunning, ContinuousClock.now - cancelled < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let elapsed = ContinuousClock.now - cancelled
+        #expect(!process.isRunning)
+        #expect(elapsed < .seconds(2), "the action took \(elapsed) to stop")
+        #expect(process.terminationStatus == 1)
+        #expect(try workspace.runShow(2)["status"] as? String == "cancelled")
+    }
+
+    @Test("runs logs prints the action's log lines")
+    func logs() throws {
+        let workspace = Workspace()
+        try workspace.run(["drivers", "load", testbed])
+        try workspace.run(["deploy", "ok", "--driver", "testbed", "--app-version", "1.0.0"])
+        #expect(try workspace.run(["upgrade", "ok", "--to", "1.1.0"]).status == 0)
+        let logs = try workspace.run(["runs", "logs", "2"])
+        #expect(logs.status == 0)
+        #expect(logs.stdout.contains("prefect.flow_runs: behaviour ok"))
+        #expect(try workspace.run(["runs", "logs", "99"]).status == 2)
+    }
+
+    @Test("retry with --driver-version latest runs the fixed code; replay stops at the divergence, which runs show reports")
+    func divergence() throws {
+        let workspace = Workspace()
+        let cause = workspace.directory + "/cause"
+        _ = FileManager.default.createFile(atPath: cause, contents: Data())
+        try workspace.run(["drivers", "load", testbed])
+        try workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        #expect(try workspace.run(["upgrade", "tb", "--to", "1.1.0"]).status == 1)
+        // Version 2 of the driver: the migration command changed, and the cause is no longer checked.
+        let fixed = workspace.directory + "/testbed-v2"
+        try FileManager.default.copyItem(atPath: testbed, toPath: fixed)
+        var source = try String(contentsOfFile: fixed + "/actions.py", encoding: .utf8)
+        source = source.replacingOccurrences(of: "\"migrate --to \" + target_version", with: "\"migrate --safely --to \" + target_version")
+        source = source.replacingOccurrences(of: "if behaviour == \"fail-after-two\" and os.path.exists(marker):", with: "if False:")
+        try source.write(toFile: fixed + "/actions.py", atomically: true, encoding: .utf8)
+        #expect(try workspace.run(["drivers", "load", fixed]).stdout.contains("driver version 2"))
+
+        let retried = try workspace.run(["runs", "retry", "2", "--driver-version", "latest"])
+        #expect(retried.status == 0, "\(retried.stdout)\(retried.stderr)")
+        let report = try workspace.runShow(2)
+        #expect((report["driver"] as? [String: Any])?["version"] as? Int == 2)
+        let attempt = report["attempt"] as? Int ?? 0
+        let last = steps(report).filter { $0["attempt"] as? Int == attempt }
+        #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, false, false, false])
+        let divergence = last[1]["divergence"] as? [String: Any]
+        #expect((divergence?["message"] as? String)?.contains("replay stopped") == true)
+        #expect(try workspace.jobCount("tb") == 2)
+        #expect(try workspace.run(["runs", "show", "2"]).stdout.contains("⚠ attempt \(attempt) step 2: replay stopped"))
+    }
+
+    @Test("runs retry --restart replays nothing; --from-step replays only earlier steps")
+    func replayOptions() throws {
+        let workspace = Workspace()
+        let cause = workspace.directory + "/cause"
+        _ = FileManager.default.createFile(atPath: cause, contents: Data())
+        try workspace.run(["drivers", "load", testbed])
+        try workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        #expect(try workspace.run(["upgrade", "tb", "--to", "1.1.0"]).status == 1)
+        #expect(try workspace.run(["runs", "retry", "2", "--from-step", "2"]).status == 1)
+        var report = try workspace.runShow(2)
+        var attempt = report["attempt"] as? Int ?? 0
+        #expect(steps(report).filter { $0["attempt"] as? Int == attempt }.map { $0["replayed"] as? Bool ?? true } == [true, false])
+        try FileManager.default.removeItem(atPath: cause)
+        #expect(try workspace.run(["runs", "retry", "2", "--restart"]).status == 0)
+        report = try workspace.runShow(2)
+        attempt = report["attempt"] as? Int ?? 0
+        #expect(steps(report).filter { $0["attempt"] as? Int == attempt }.allSatisfy { $0["replayed"] as? Bool == false })
+        #expect(try workspace.run(["runs", "retry", "2"]).status == 2) // succeeded runs cannot be retried
+    }
+}
+
+@Suite("dry-run (real binary, real Python)")
+struct DryRunTests {
+    @Test("my-app upgrade dry-run: the plan, five steps, cluster before and after; no state file touched")
+    func myAppUpgrade() throws {
+        let workspace = Workspace()
+        let result = try workspace.run(["dry-run", "actions-examples/my-app", "--hook", "upgrade", "--from", "0.1.0", "--to", "0.2.0", "--output", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["status"] as? String == "succeeded")
+        #expect(steps(report).count == 5)
+        #expect((report["cluster_before"] as? [String: Any])?["app_version"] as? String == "0.1.0")
+        #expect((report["cluster_after"] as? [String: Any])?["app_version"] as? String == "0.2.0")
+        #expect(((report["cluster_after"] as? [String: Any])?["jobs"] as? [Any])?.count == 1)
+        #expect(!FileManager.default.fileExists(atPath: workspace.state))
+
+        let text = try workspace.run(["dry-run", "actions-examples/my-app", "--hook", "upgrade", "--from", "0.1.0", "--to", "0.2.0"])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("Plan: pre: - | core: upgrade | post: -"))
+        #expect(text.stdout.contains("app version: 0.1.0 → 0.2.0"))
+        #expect(text.stdout.contains("+ job fr-"))
+        #expect(text.stdout.contains("The upgrade hook would succeed."))
+    }
+
+    @Test("a failing dry-run exits 1 with the traceback pointing at the author's line")
+    func failing() throws {
+        let workspace = Workspace()
+        let cause = workspace.directory + "/cause"
+        _ = FileManager.default.createFile(atPath: cause, contents: Data())
+        let result = try workspace.run(["dry-run", testbed, "--hook", "upgrade", "--to", "1.1.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("The upgrade hook would FAIL"))
+        #expect(result.stdout.contains("\(testbed)/actions.py\", line"))
+        #expect(result.stdout.contains("raise RuntimeError(\"the cause is still there: \" + marker)"))
+    }
+
+    @Test("setup dry-run with a fixture: the built-in install uses its replicas and images")
+    func setupWithFixture() throws {
+        let workspace = Workspace()
+        let fixture = workspace.directory + "/fixture.yaml"
+        try "components:\n  server: {replicas: 3}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
+        let result = try workspace.run(["dry-run", "actions-examples/my-app", "--hook", "setup", "--to", "0.1.0", "--fixture", fixture, "--output", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let workloads = (report["cluster_after"] as? [String: Any])?["workloads"] as? [[String: Any]] ?? []
+        #expect(workloads.first { $0["component"] as? String == "server" }?["replicas"] as? Int == 3)
+        let bad = try workspace.run(["dry-run", "actions-examples/my-app", "--hook", "setup", "--to", "0.1.0", "--fixture", workspace.directory + "/missing.yaml"])
+        #expect(bad.status == 2)
+    }
+}

@@ -160,7 +160,110 @@ def bench_validate_large_spec(bin_dir, repeat):
     }]
 
 
+def _peak_rss_of_tree(argv, env):
+    """Runs argv; returns (wall ms, peak summed RSS in MiB of the process and its descendants), polling /proc."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        pids = [proc.pid]
+        seen = set()
+        while pids:
+            pid = pids.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                with open("/proc/%d/status" % pid) as handle:
+                    for line in handle:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+                for task in os.listdir("/proc/%d/task" % pid):
+                    with open("/proc/%d/task/%s/children" % (pid, task)) as handle:
+                        pids.extend(int(child) for child in handle.read().split())
+            except (OSError, ValueError):
+                continue
+        peak = max(peak, total)
+        time.sleep(0.001)
+    elapsed = (time.perf_counter() - start) * 1000
+    if proc.returncode != 0:
+        raise RuntimeError("%s exited %d: %s" % (argv, proc.returncode, proc.stderr.read().decode()[:500]))
+    return elapsed, peak / 1024
+
+
+def bench_upgrade_process(bin_dir, repeat):
+    """The seed my-app upgrade hook as a whole `flowrunner upgrade` process."""
+    binary = os.path.join(bin_dir, "flowrunner")
+    directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
+    env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
+    try:
+        root = os.path.dirname(HERE)
+        subprocess.run([binary, "drivers", "load", os.path.join(root, "actions-examples", "my-app")], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([binary, "deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"], env=env, check=True, stdout=subprocess.DEVNULL)
+        walls, peaks = [], []
+        versions = ["0.2.0", "0.1.0"]
+        for index in range(repeat + 1):
+            wall, peak = _peak_rss_of_tree([binary, "upgrade", "demo", "--to", versions[index % 2]], env)
+            if index > 0:
+                walls.append(wall)
+                peaks.append(peak)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return [
+        {"metric": "my-app upgrade hook, whole `flowrunner upgrade` process", "samples": walls, "unit": "ms", "goal": 150.0},
+        {"metric": "peak RSS, engine + Python host (my-app upgrade)", "samples": peaks, "unit": "MiB", "goal": 40.0},
+    ]
+
+
+def _parse_time(text):
+    import datetime
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def _per_step_ms(binary, env, run_id, attempt):
+    """Mean time per step of one attempt: from its first step's start to its last step's end."""
+    report = json.loads(subprocess.run([binary, "runs", "show", str(run_id), "--output", "json"], env=env, check=True,
+                                       capture_output=True, text=True).stdout)
+    steps = [s for s in report["actions"][0]["steps"] if s["attempt"] == attempt]
+    span = _parse_time(steps[-1]["ended_at"]) - _parse_time(steps[0]["started_at"])
+    return span * 1000 / (len(steps) - 1), steps
+
+
+def bench_steps(bin_dir, repeat):
+    """Per-step cost inside a 1,000-step action, executed and replayed."""
+    binary = os.path.join(bin_dir, "flowrunner")
+    rows = {"executed": [], "replayed": []}
+    for round_index in range(max(3, repeat // 10)):
+        directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
+        env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
+        marker = os.path.join(directory, "fail")
+        try:
+            open(marker, "w").close()
+            subprocess.run([binary, "drivers", "load", os.path.join(HERE, "fixtures", "steps-driver")], env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([binary, "deploy", "s", "--driver", "steps-bench", "--app-version", "1.0.0", "--param", "fail_marker=" + marker],
+                           env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([binary, "upgrade", "s", "--to", "1.1.0"], env=env, stdout=subprocess.DEVNULL)
+            per_step, steps = _per_step_ms(binary, env, 2, 1)
+            assert len(steps) == 1000, len(steps)
+            rows["executed"].append(per_step)
+            os.remove(marker)
+            subprocess.run([binary, "runs", "retry", "2"], env=env, check=True, stdout=subprocess.DEVNULL)
+            per_step, steps = _per_step_ms(binary, env, 2, 2)
+            replayed = [s for s in steps if s["replayed"]]
+            assert len(replayed) == 1000, len(replayed)
+            rows["replayed"].append(per_step)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+    return [
+        {"metric": "per executed step in a 1,000-step action (bridge + checkpoint + primitive)", "samples": rows["executed"], "unit": "ms", "goal": 0.5},
+        {"metric": "per replayed step in a 1,000-step action (bridge + replay record)", "samples": rows["replayed"], "unit": "ms", "goal": 0.2},
+    ]
+
+
 BENCHMARKS = {
+    "upgrade": bench_upgrade_process,
+    "steps": bench_steps,
     "validate": bench_validate_large_spec,
     "state-store": bench_state_store,
     "action-host": bench_action_host,

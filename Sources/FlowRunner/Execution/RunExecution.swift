@@ -231,6 +231,7 @@ struct RunAttempt {
         let watch = Task { await watchRun(cancelling: work) }
         let outcome = await work.value
         watch.cancel()
+        try? await journal.flush()
         switch outcome.status {
         case .succeeded:
             return .succeeded

@@ -29,6 +29,8 @@ actor StepJournal {
     private var diverged = false
     private var nextSeq = 1
     private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var pendingReplays: [(step: NewStep, resultJSON: String?)] = []
+    private var replayTime = Date()
 
     init(store: StateStore, actionRunID: RecordID, attempt: Int, previousSteps: [StepRecord], policy: ReplayPolicy) {
         self.store = store
@@ -64,7 +66,9 @@ actor StepJournal {
         if !diverged, policy.allowsReplay(of: seq), let previous,
            previous.status == .succeeded || previous.status == .replayed,
            previous.kind == kind, previous.name == name, previous.argsDigest == digest {
-            _ = try store.recordReplayedStep(step, resultJSON: previous.resultJSON)
+            if pendingReplays.isEmpty { replayTime = Date() }
+            pendingReplays.append((step, previous.resultJSON))
+            if pendingReplays.count >= 256 { try flush() }
             return .replay(resultJSON: previous.resultJSON)
         }
         var divergence: String?
@@ -80,8 +84,17 @@ actor StepJournal {
             ]).jsonText
         }
         diverged = true
+        try flush()
         let id = try store.beginStep(step, divergenceJSON: divergence)
         return .execute(stepID: id, previous: previous)
+    }
+
+    /// Writes the replayed steps not yet recorded.
+    func flush() throws(StateStoreError) {
+        guard !pendingReplays.isEmpty else { return }
+        let batch = pendingReplays
+        pendingReplays.removeAll()
+        try store.recordReplayedSteps(batch, now: replayTime)
     }
 
     /// Records the end of a step that ran.

@@ -8,7 +8,7 @@ public import StateStore
 /// {"name", "version", "digest"}, "created_at", "started_at", "ended_at",
 /// "error", "actions": [{"name", "mode", "status", "attempts", "error",
 /// "steps": [{"seq", "attempt", "kind", "name", "args", "status", "replayed",
-/// "result", "error", "duration_ms", "divergence"}]}]}`.
+/// "result", "error", "duration_ms", "started_at", "ended_at", "divergence"}]}]}`.
 public struct RunReport: Sendable {
     /// The run.
     public var run: RunRecord
@@ -67,6 +67,8 @@ public struct RunReport: Sendable {
             "result": JSONValue(storedText: step.resultJSON) ?? .null,
             "error": JSONValue(storedText: step.errorJSON) ?? .null,
             "duration_ms": step.durationMilliseconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
+            "started_at": time(step.startedAt),
+            "ended_at": time(step.endedAt),
             "divergence": JSONValue(storedText: step.divergenceJSON) ?? .null,
         ])
     }
@@ -74,9 +76,7 @@ public struct RunReport: Sendable {
     /// RFC 3339 UTC with milliseconds, or null.
     public static func time(_ date: Date?) -> JSONValue {
         guard let date else { return .null }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return .string(formatter.string(from: date))
+        return .string(TimeText.rfc3339(date))
     }
 }
 

@@ -95,6 +95,21 @@ extension StateStore {
         }
     }
 
+    /// Records several replayed steps in one transaction (see ``recordReplayedStep(_:resultJSON:now:)``).
+    public func recordReplayedSteps(_ steps: [(step: NewStep, resultJSON: String?)], now: Date = Date()) throws(StateStoreError) {
+        guard !steps.isEmpty else { return }
+        try write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, result, started_at, ended_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'replayed', 1, ?, ?, ?)
+                """)
+            for (step, result) in steps {
+                try insert.execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind, step.name,
+                                               step.argsJSON, step.argsDigest, result, now.storedValue, now.storedValue])
+            }
+        }
+    }
+
     /// Records the end of a running step (`succeeded` or `failed`) with its
     /// result or error. A step that is not `running` is refused.
     public func finishStep(

@@ -43,7 +43,7 @@ final class ProgressPrinter: RunObserver {
     }
 
     static func duration(_ milliseconds: Double) -> String {
-        milliseconds < 1000 ? String(format: "%.1f ms", milliseconds) : String(format: "%.2f s", milliseconds / 1000)
+        milliseconds < 1000 ? TimeText.fixed(milliseconds, 1) + " ms" : TimeText.fixed(milliseconds / 1000, 2) + " s"
     }
 
     func actionStarted(action: String, mode: String, attempt: Int) {

@@ -16,7 +16,7 @@ enum RunText {
     static func duration(from start: Date?, to end: Date?) -> String {
         guard let start else { return "-" }
         let seconds = (end ?? Date()).timeIntervalSince(start)
-        return seconds < 1 ? String(format: "%.0f ms", seconds * 1000) : String(format: "%.1f s", seconds)
+        return seconds < 1 ? TimeText.fixed(seconds * 1000, 0) + " ms" : TimeText.fixed(seconds, 1) + " s"
     }
 
     /// The text of `runs show`.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FlowRunner
 import StateStore
 
 /// `--state PATH`: which state database a command uses.
@@ -32,18 +33,12 @@ extension StateStoreError {
 /// Formats times for tables: local `yyyy-MM-dd HH:mm:ss`.
 enum TimeFormat {
     static func table(_ date: Date?) -> String {
-        guard let date else { return "-" }
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: date)
+        date.map(TimeText.local) ?? "-"
     }
 
     /// RFC 3339 UTC with milliseconds, for JSON.
     static func json(_ date: Date?) -> String? {
-        guard let date else { return nil }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        date.map(TimeText.rfc3339)
     }
 }
 

@@ -83,7 +83,7 @@ struct HookRunTests {
 
     @Test("bad inputs are refused before a run exists", arguments: [
         (["deploy", "x", "--driver", "testbed", "--app-version", "3.0"], "version 3.0 is outside supported_versions"),
-        (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "behaviour=sometimes"], "\"sometimes\" is not one of the allowed values: ok, fail-after-two, flaky, hang"),
+        (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "behaviour=sometimes"], "\"sometimes\" is not one of the allowed values: ok, fail-after-two, flaky, hang, slow-migration"),
         (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "colour=red"], "unknown parameter \"colour\" for driver testbed"),
         (["deploy", "x", "--driver", "nothing", "--app-version", "1.0"], "unknown driver \"nothing\" (loaded: testbed)"),
         (["upgrade", "ghost", "--to", "1.1"], "unknown deployment \"ghost\""),
@@ -189,6 +189,42 @@ struct HookRunTests {
         #expect(elapsed < .seconds(2), "the action took \(elapsed) to stop")
         #expect(process.terminationStatus == 1)
         #expect(try workspace.runShow(2)["status"] as? String == "cancelled")
+    }
+
+    @Test("kill -9 of the engine mid-step: runs retry resumes at once, replays finished steps, adopts the running job")
+    func crashRecovery() async throws {
+        let workspace = Workspace()
+        let fixture = workspace.directory + "/slow.yaml"
+        try "commands:\n  - {match: \"migrate*\", duration: 2}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
+        try workspace.run(["drivers", "load", testbed])
+        try workspace.run(["deploy", "sl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=slow-migration"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
+        process.arguments = ["upgrade", "sl", "--to", "1.1.0", "--fixture", fixture]
+        process.environment = ProcessInfo.processInfo.environment.merging(["FLOWRUNNER_STATE": workspace.state]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until the migration job runs (step 2 recorded as running), then kill the engine.
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(30) {
+            let running = steps((try? workspace.runShow(2)) ?? [:]).contains { $0["name"] as? String == "execute_commands" && $0["status"] as? String == "running" }
+            if running { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(try workspace.runShow(2)["status"] as? String == "running")
+
+        let resumed = try workspace.run(["runs", "retry", "2", "--fixture", fixture])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        let report = try workspace.runShow(2)
+        #expect(report["status"] as? String == "succeeded")
+        let last = steps(report).filter { $0["attempt"] as? Int == 2 }
+        #expect(last.map { $0["name"] as? String ?? "" } == ["stop_components", "execute_commands", "upgrade_deployment_version", "start_components"])
+        #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, false, false, false])
+        #expect((last[1]["result"] as? [String: Any])?["adopted"] as? Bool == true, "the running job is adopted, not started twice")
+        #expect(try workspace.jobCount("sl") == 1)
     }
 
     @Test("runs logs prints the action's log lines")

@@ -219,8 +219,9 @@ public final class Engine: Sendable {
         case .fromStep(let step): ["from_step": .int(step)]
         case .restart: ["restart": true]
         }
+        let abandoned = run.leaseOwner.flatMap { LeaseOwner.isDeadLocalProcess($0) ? $0 : nil }
         return try storeCall { () throws(StateStoreError) in
-            try store.retryRun(id: runID, replayJSON: policy.map(Self.json), driverVersionID: versionID)
+            try store.retryRun(id: runID, replayJSON: policy.map(Self.json), driverVersionID: versionID, abandonedOwner: abandoned)
         }
     }
 

@@ -43,7 +43,17 @@ extension Engine {
                 if Task.isCancelled { return run }
                 continue
             }
-            switch try await runAttempt(claimed, observer: observer) {
+            let end: AttemptEnd
+            do {
+                end = try await runAttempt(claimed, observer: observer)
+            } catch {
+                // The engine itself failed mid-attempt: end the run rather than leave it running.
+                if let current = try? store.run(id: runID), !current.status.isFinished {
+                    _ = try? fail(current, action: nil, type: "EngineError", message: error.message)
+                }
+                throw error
+            }
+            switch end {
             case .finished(let record):
                 return record
             case .retry:

@@ -108,14 +108,18 @@ extension StateStore {
     /// one whose lease expired before `now`): status `queued`, attempt + 1,
     /// with the replay policy and, optionally, another driver version.
     @discardableResult
+    /// `abandonedOwner`: the caller knows this lease owner is dead (a process
+    /// of this machine that no longer exists), so its lease counts as expired.
     public func retryRun(
-        id: RecordID, replayJSON: String?, driverVersionID: RecordID? = nil, notBefore: Date? = nil, now: Date = Date()
+        id: RecordID, replayJSON: String?, driverVersionID: RecordID? = nil, notBefore: Date? = nil,
+        abandonedOwner: String? = nil, now: Date = Date()
     ) throws(StateStoreError) -> RunRecord {
         try write { db in
             guard let run = try Self.fetchRun(db, id: id) else {
                 throw StateStoreError(.notFound, path: path, "no run \(id)")
             }
-            let expired = (run.status == .running || run.status == .cancelling) && (run.leaseExpiresAt.map { $0 < now } ?? true)
+            let ownerDead = abandonedOwner != nil && run.leaseOwner == abandonedOwner
+            let expired = (run.status == .running || run.status == .cancelling) && (ownerDead || (run.leaseExpiresAt.map { $0 < now } ?? true))
             guard run.status == .failed || run.status == .cancelled || expired else {
                 let reason = run.status == .running || run.status == .cancelling
                     ? "it is \(run.status.rawValue) and its worker's lease is still valid"
@@ -130,6 +134,7 @@ extension StateStore {
                     """,
                 arguments: [notBefore?.storedValue, replayJSON, driverVersionID, id]
             )
+            try Self.releaseActions(db, runID: id)
             guard let updated = try Self.fetchRun(db, id: id) else {
                 throw StateStoreError(.notFound, path: path, "no run \(id)")
             }
@@ -220,8 +225,18 @@ extension StateStore {
                     """,
                 arguments: [now.storedValue, id, now.storedValue]
             )
-            return db.changesCount == 1 ? try Self.fetchRun(db, id: id) : nil
+            guard db.changesCount == 1 else { return nil }
+            try Self.releaseActions(db, runID: id)
+            return try Self.fetchRun(db, id: id)
         }
+    }
+}
+
+extension StateStore {
+    /// Actions a dead or finished attempt left `running` go back to `pending`
+    /// for the next attempt (their steps stay as recorded).
+    static func releaseActions(_ db: Database, runID: RecordID) throws {
+        try db.execute(sql: "UPDATE action_runs SET status = 'pending', ended_at = NULL WHERE run_id = ? AND status = 'running'", arguments: [runID])
     }
 }
 

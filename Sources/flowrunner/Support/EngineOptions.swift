@@ -16,12 +16,6 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Simulation fixture (YAML) for the simulated cluster.", valueName: "file"))
     var fixture: String?
 
-    static var hostName: String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     /// An engine over `store`, with driver files and caches beside `cacheDirectory`.
     func engine(store: StateStore, cacheDirectory: String) throws -> Engine {
         let environment = ProcessInfo.processInfo.environment
@@ -49,7 +43,7 @@ struct RunOptions: ParsableArguments {
             driverCacheDirectory: cacheDirectory + "/drivers",
             actionTimeout: timeout.map { .milliseconds(Int64($0 * 1000)) },
             fixture: clusterFixture,
-            owner: "cli-\(getpid())@\(Self.hostName)"
+            owner: LeaseOwner.current(role: "cli")
         )
         return Engine(store: store, configuration: configuration)
     }

@@ -197,7 +197,31 @@ def _is_cancellation(error):
         name == "CancelledError" and type(error).__module__.startswith(("asyncio", "concurrent")))
 
 
+def _watch_parent():
+    """If the engine dies (SIGKILL, crash), nothing would stop an action stuck
+    in synchronous code: a daemon thread notices the new parent and ends the
+    host's whole process group, so no orphan is left behind."""
+    import _thread
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(0.25)
+            if os.getppid() != parent:
+                try:
+                    os.killpg(0, signal.SIGTERM)
+                    time.sleep(2)
+                    os.killpg(0, signal.SIGKILL)
+                except OSError:
+                    os._exit(4)
+
+    _thread.start_new_thread(watch, ())
+
+
 def main():
+    _watch_parent()
     channel = _bridge_module.Bridge()
     _bridge_module.bridge = channel
     signal.signal(signal.SIGTERM, _on_sigterm)

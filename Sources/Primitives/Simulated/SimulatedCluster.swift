@@ -1,4 +1,5 @@
 public import DriverSpec
+import Foundation
 
 /// The embedded cluster: workloads, pods, jobs and the app version of one
 /// deployment, simulated the way Kubernetes would behave, with state in a
@@ -179,7 +180,8 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
             }
             state.jobs.append(SimulatedClusterState.Job(
                 name: job.name, image: job.image, commands: job.commands, environment: job.environment, labels: job.labels,
-                result: JobResult(commands: results), duration: duration, finished: duration == 0
+                result: JobResult(commands: results), duration: duration, finished: duration == 0,
+                startedAt: Date().timeIntervalSince1970
             ))
             while state.jobs.count > SimulatedClusterState.retainedJobs, let old = state.jobs.firstIndex(where: \.finished) {
                 state.jobs.remove(at: old)
@@ -193,7 +195,8 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
             throw ClusterError(.notFound, "no job named \(name)")
         }
         if !job.finished {
-            let duration = Duration.milliseconds(Int64(job.duration * 1000))
+            let elapsed = job.startedAt.map { Date().timeIntervalSince1970 - $0 } ?? 0
+            let duration = Duration.milliseconds(Int64(max(0, job.duration - elapsed) * 1000))
             if duration > timeout {
                 try? await Task.sleep(for: timeout)
                 throw ClusterError(.timeout, "job \(name) did not finish within \(Self.seconds(timeout))")

@@ -39,6 +39,14 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
         /// Seconds the job takes in all.
         public var duration: Double
         public var finished: Bool
+        /// When the job was created (seconds since 1970): an adopted job
+        /// only has the rest of its duration left.
+        public var startedAt: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case name, image, commands, environment, labels, result, duration, finished
+            case startedAt = "started_at"
+        }
     }
 
     /// How many finished jobs are kept (older ones are removed, as a

@@ -107,7 +107,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["FlowRunnerCLI"],
+            dependencies: ["FlowRunnerCLI", "StateStore"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

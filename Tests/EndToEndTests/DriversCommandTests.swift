@@ -4,16 +4,16 @@ import Testing
 @Suite("flowrunner drivers validate (real binary)")
 struct DriversValidateEndToEndTests {
     @Test("the seed's my-app validates clean with exit 0")
-    func myApp() throws {
-        let result = try FlowRunnerBinary.run(["drivers", "validate", "actions-examples/my-app"])
+    func myApp() async throws {
+        let result = try await FlowRunnerBinary.run(["drivers", "validate", "actions-examples/my-app"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout == "my-app (driver version 1): valid, 0 errors, 0 warnings\n")
     }
 
     @Test("a broken driver prints FILE:LINE:COL findings and exits 1")
-    func broken() throws {
+    func broken() async throws {
         let directory = "Tests/DriverSpecTests/Fixtures/invalid/parameter-defaults"
-        let result = try FlowRunnerBinary.run(["drivers", "validate", directory])
+        let result = try await FlowRunnerBinary.run(["drivers", "validate", directory])
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 6)
@@ -22,8 +22,8 @@ struct DriversValidateEndToEndTests {
     }
 
     @Test("--output json carries validity, driver identity and positioned findings")
-    func json() throws {
-        let result = try FlowRunnerBinary.run(["drivers", "validate", "Tests/DriverSpecTests/Fixtures/valid/unknown-keys", "--output", "json"])
+    func json() async throws {
+        let result = try await FlowRunnerBinary.run(["drivers", "validate", "Tests/DriverSpecTests/Fixtures/valid/unknown-keys", "--output", "json"])
         #expect(result.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(object["valid"] as? Bool == true)
@@ -38,17 +38,17 @@ struct DriversValidateEndToEndTests {
     }
 
     @Test("no such directory is exit 2 with the path named")
-    func missing() throws {
-        let result = try FlowRunnerBinary.run(["drivers", "validate", "/no/such/driver"])
+    func missing() async throws {
+        let result = try await FlowRunnerBinary.run(["drivers", "validate", "/no/such/driver"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("/no/such/driver: no such directory"))
     }
 
     @Test("bad usage is exit 2")
-    func usage() throws {
-        let result = try FlowRunnerBinary.run(["drivers", "validate"])
+    func usage() async throws {
+        let result = try await FlowRunnerBinary.run(["drivers", "validate"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("Missing expected argument"))
-        #expect(try FlowRunnerBinary.run(["drivers", "frobnicate"]).status == 2)
+        #expect(try await FlowRunnerBinary.run(["drivers", "frobnicate"]).status == 2)
     }
 }

@@ -27,7 +27,22 @@ struct FlowRunnerBinary {
     }
 
     /// Runs `flowrunner ARGS` with `environment` added, from `directory`.
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> Result {
+    /// The waiting happens on a thread of its own: tests that wait for a
+    /// process must not block Swift's cooperative threads, or tests running
+    /// beside them (which poll, time out, or stream) starve.
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    continuation.resume(returning: try runBlocking(arguments, environment: environment, in: directory))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    static func runBlocking(_ arguments: [String], environment: [String: String], in directory: String?) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

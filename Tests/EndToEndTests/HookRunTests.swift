@@ -1,4 +1,5 @@
 import Foundation
+import StateStore
 import Testing
 
 /// A scratch state directory for one test, removed afterwards.
@@ -13,22 +14,22 @@ final class Workspace: Sendable {
 
     /// Runs flowrunner against this workspace's state file.
     @discardableResult
-    func run(_ arguments: [String]) throws -> FlowRunnerBinary.Result {
-        try FlowRunnerBinary.run(arguments, environment: ["FLOWRUNNER_STATE": state])
+    func run(_ arguments: [String]) async throws -> FlowRunnerBinary.Result {
+        try await FlowRunnerBinary.run(arguments, environment: ["FLOWRUNNER_STATE": state])
     }
 
     /// Runs flowrunner and parses its stdout as JSON.
-    func json(_ arguments: [String]) throws -> Any {
-        let result = try run(arguments)
+    func json(_ arguments: [String]) async throws -> Any {
+        let result = try await run(arguments)
         return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
     }
 
-    func runShow(_ run: Int) throws -> [String: Any] {
-        (try json(["runs", "show", String(run), "--output", "json"]) as? [String: Any]) ?? [:]
+    func runShow(_ run: Int) async throws -> [String: Any] {
+        (try await json(["runs", "show", String(run), "--output", "json"]) as? [String: Any]) ?? [:]
     }
 
-    func jobCount(_ deployment: String) throws -> Int {
-        let shown = try json(["deployments", "show", deployment, "--output", "json"]) as? [String: Any]
+    func jobCount(_ deployment: String) async throws -> Int {
+        let shown = try await json(["deployments", "show", deployment, "--output", "json"]) as? [String: Any]
         let cluster = shown?["cluster"] as? [String: Any]
         return (cluster?["jobs"] as? [Any])?.count ?? -1
     }
@@ -48,14 +49,14 @@ let testbed = FlowRunnerBinary.repository + "/Tests/EndToEndTests/Fixtures/testb
 @Suite("Hook runs end to end (real binary, real Python)")
 struct HookRunTests {
     @Test("the seed's my-app: deploy 0.1.0, upgrade 0.2.0 with the five expected steps in order")
-    func myApp() throws {
+    func myApp() async throws {
         let workspace = Workspace()
-        #expect(try workspace.run(["drivers", "load", "actions-examples/my-app"]).status == 0)
-        let deploy = try workspace.run(["deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"])
+        #expect(try await workspace.run(["drivers", "load", "actions-examples/my-app"]).status == 0)
+        let deploy = try await workspace.run(["deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"])
         #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-        let upgrade = try workspace.run(["upgrade", "demo", "--to", "0.2.0"])
+        let upgrade = try await workspace.run(["upgrade", "demo", "--to", "0.2.0"])
         #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
-        let report = try workspace.runShow(2)
+        let report = try await workspace.runShow(2)
         #expect(report["status"] as? String == "succeeded")
         #expect(report["hook"] as? String == "upgrade")
         let names = steps(report).compactMap { $0["name"] as? String }
@@ -65,19 +66,19 @@ struct HookRunTests {
         #expect(execute?["image"] as? String == "my-app:0.2.0")
         let driver = report["driver"] as? [String: Any]
         #expect(driver?["name"] as? String == "my-app" && driver?["version"] as? Int == 1)
-        let deployment = try workspace.json(["deployments", "show", "demo", "--output", "json"]) as? [String: Any]
+        let deployment = try await workspace.json(["deployments", "show", "demo", "--output", "json"]) as? [String: Any]
         #expect(deployment?["app_version"] as? String == "0.2.0")
     }
 
     @Test("an upgrade outside supported_versions is refused with exit 2 and creates no run")
-    func outsideRange() throws {
+    func outsideRange() async throws {
         let workspace = Workspace()
-        try workspace.run(["drivers", "load", "actions-examples/my-app"])
-        try workspace.run(["deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"])
-        let refused = try workspace.run(["upgrade", "demo", "--to", "1.2.0"])
+        try await workspace.run(["drivers", "load", "actions-examples/my-app"])
+        try await workspace.run(["deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"])
+        let refused = try await workspace.run(["upgrade", "demo", "--to", "1.2.0"])
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("version 1.2.0 is outside supported_versions \">=0.1,<1.0\" of driver my-app"))
-        let runs = try workspace.json(["runs", "list", "--output", "json"]) as? [Any]
+        let runs = try await workspace.json(["runs", "list", "--output", "json"]) as? [Any]
         #expect(runs?.count == 1)
     }
 
@@ -89,52 +90,52 @@ struct HookRunTests {
         (["upgrade", "ghost", "--to", "1.1"], "unknown deployment \"ghost\""),
         (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "novalue"], "--param \"novalue\": expected NAME=VALUE"),
     ])
-    func badInputs(_ arguments: [String], _ message: String) throws {
+    func badInputs(_ arguments: [String], _ message: String) async throws {
         let workspace = Workspace()
-        try workspace.run(["drivers", "load", testbed])
-        let result = try workspace.run(arguments)
+        try await workspace.run(["drivers", "load", testbed])
+        let result = try await workspace.run(arguments)
         #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
-        #expect((try workspace.json(["runs", "list", "--output", "json"]) as? [Any])?.isEmpty == true)
-        #expect((try workspace.json(["deployments", "list", "--output", "json"]) as? [Any])?.isEmpty == true)
+        #expect((try await workspace.json(["runs", "list", "--output", "json"]) as? [Any])?.isEmpty == true)
+        #expect((try await workspace.json(["deployments", "list", "--output", "json"]) as? [Any])?.isEmpty == true)
     }
 
     @Test("a failure after two steps; after the cause is removed, a retry replays them (no second job) and completes")
-    func retryReplays() throws {
+    func retryReplays() async throws {
         let workspace = Workspace()
         let cause = workspace.directory + "/cause"
         _ = FileManager.default.createFile(atPath: cause, contents: Data())
-        try workspace.run(["drivers", "load", testbed])
-        try workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
-        let failed = try workspace.run(["upgrade", "tb", "--to", "1.1.0"])
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        let failed = try await workspace.run(["upgrade", "tb", "--to", "1.1.0"])
         #expect(failed.status == 1)
-        var report = try workspace.runShow(2)
+        var report = try await workspace.runShow(2)
         #expect(report["status"] as? String == "failed")
         #expect((report["error"] as? [String: Any])?["message"] as? String == "the cause is still there: \(cause)")
-        #expect(try workspace.jobCount("tb") == 1)
+        #expect(try await workspace.jobCount("tb") == 1)
 
         try FileManager.default.removeItem(atPath: cause)
-        let retried = try workspace.run(["runs", "retry", "2"])
+        let retried = try await workspace.run(["runs", "retry", "2"])
         #expect(retried.status == 0, "\(retried.stdout)\(retried.stderr)")
-        report = try workspace.runShow(2)
+        report = try await workspace.runShow(2)
         #expect(report["status"] as? String == "succeeded")
         let attempt = report["attempt"] as? Int ?? 0
         let last = steps(report).filter { $0["attempt"] as? Int == attempt }
         #expect(last.map { $0["name"] as? String ?? "" } == ["stop_components", "execute_commands", "upgrade_deployment_version", "start_components"])
         #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, true, false, false])
-        #expect(try workspace.jobCount("tb") == 1, "the migration job must not run again")
-        let shown = try workspace.run(["runs", "show", "2"])
+        #expect(try await workspace.jobCount("tb") == 1, "the migration job must not run again")
+        let shown = try await workspace.run(["runs", "show", "2"])
         #expect(shown.stdout.contains("replayed"))
     }
 
     @Test("@flow(retries=2): an action that fails once succeeds in attempt 2")
-    func flowRetries() throws {
+    func flowRetries() async throws {
         let workspace = Workspace()
-        try workspace.run(["drivers", "load", testbed])
-        try workspace.run(["deploy", "fl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=flaky", "--param", "marker=\(workspace.directory)/flaky"])
-        let result = try workspace.run(["upgrade", "fl", "--to", "1.2.0"])
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "fl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=flaky", "--param", "marker=\(workspace.directory)/flaky"])
+        let result = try await workspace.run(["upgrade", "fl", "--to", "1.2.0"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        let report = try workspace.runShow(2)
+        let report = try await workspace.runShow(2)
         #expect(report["status"] as? String == "succeeded")
         #expect(report["attempt"] as? Int == 2)
         let action = (report["actions"] as? [[String: Any]])?.first
@@ -142,14 +143,14 @@ struct HookRunTests {
     }
 
     @Test("a hung action times out and leaves no process behind")
-    func timeout() throws {
+    func timeout() async throws {
         let workspace = Workspace()
         let marker = workspace.directory + "/hang"
-        try workspace.run(["drivers", "load", testbed])
-        try workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
-        let result = try workspace.run(["upgrade", "hg", "--to", "1.2.0", "--timeout", "1"])
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
+        let result = try await workspace.run(["upgrade", "hg", "--to", "1.2.0", "--timeout", "1"])
         #expect(result.status == 1)
-        let report = try workspace.runShow(2)
+        let report = try await workspace.runShow(2)
         #expect(report["status"] as? String == "failed")
         #expect((report["error"] as? [String: Any])?["type"] as? String == "Timeout")
         let pids = ((try? String(contentsOfFile: marker + ".pid", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
@@ -165,8 +166,8 @@ struct HookRunTests {
     func cancelFromAnotherProcess() async throws {
         let workspace = Workspace()
         let marker = workspace.directory + "/hang"
-        try workspace.run(["drivers", "load", testbed])
-        try workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
         let process = Process()
         process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
         process.arguments = ["upgrade", "hg", "--to", "1.2.0"]
@@ -178,8 +179,8 @@ struct HookRunTests {
         while !FileManager.default.fileExists(atPath: marker + ".pid"), ContinuousClock.now - waitStart < .seconds(30) {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let cancelled = ContinuousClock.now
-        let cancel = try workspace.run(["runs", "cancel", "2"])
+        let cancel = try await workspace.run(["runs", "cancel", "2"])
+        let cancelled = ContinuousClock.now // the request is recorded; the worker must stop within 2 s
         #expect(cancel.status == 0, "\(cancel.stderr)")
         while process.isRunning, ContinuousClock.now - cancelled < .seconds(10) {
             try await Task.sleep(for: .milliseconds(20))
@@ -188,7 +189,7 @@ struct HookRunTests {
         #expect(!process.isRunning)
         #expect(elapsed < .seconds(2), "the action took \(elapsed) to stop")
         #expect(process.terminationStatus == 1)
-        #expect(try workspace.runShow(2)["status"] as? String == "cancelled")
+        #expect(try await workspace.runShow(2)["status"] as? String == "cancelled")
     }
 
     @Test("kill -9 of the engine mid-step: runs retry resumes at once, replays finished steps, adopts the running job")
@@ -196,8 +197,8 @@ struct HookRunTests {
         let workspace = Workspace()
         let fixture = workspace.directory + "/slow.yaml"
         try "commands:\n  - {match: \"migrate*\", duration: 4}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
-        try workspace.run(["drivers", "load", testbed])
-        try workspace.run(["deploy", "sl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=slow-migration"])
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "sl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=slow-migration"])
         let process = Process()
         process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
         process.arguments = ["upgrade", "sl", "--to", "1.1.0", "--fixture", fixture]
@@ -206,48 +207,53 @@ struct HookRunTests {
         process.standardError = FileHandle.nullDevice
         try process.run()
         // Wait until the migration job runs (step 2 recorded as running), then kill the engine.
+        // The state file is watched directly: spawning `runs show` is too slow on a loaded machine.
         let start = ContinuousClock.now
-        while ContinuousClock.now - start < .seconds(30) {
-            let running = steps((try? workspace.runShow(2)) ?? [:]).contains { $0["name"] as? String == "execute_commands" && $0["status"] as? String == "running" }
+        var store: StateStore?
+        while ContinuousClock.now - start < .seconds(60) {
+            if store == nil, FileManager.default.fileExists(atPath: workspace.state) { store = try? StateStore(path: workspace.state) }
+            let actions = (try? store?.actionRuns(runID: 2)) ?? nil
+            let running = try actions?.first.map { try store?.steps(actionRunID: $0.id) ?? [] }?
+                .contains { $0.name == "execute_commands" && $0.status == .running } ?? false
             if running { break }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(10))
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        let interrupted = try workspace.runShow(2)
-        #expect(interrupted["status"] as? String == "running", "\(interrupted)")
+        let interrupted = try await workspace.runShow(2)
+        #expect(interrupted["status"] as? String == "running", "\(steps(interrupted).map { "\($0["attempt"] ?? "") \($0["name"] ?? "") \($0["status"] ?? "") \($0["started_at"] ?? "") \($0["ended_at"] ?? "")" })")
 
-        let resumed = try workspace.run(["runs", "retry", "2", "--fixture", fixture])
+        let resumed = try await workspace.run(["runs", "retry", "2", "--fixture", fixture])
         #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
-        let report = try workspace.runShow(2)
+        let report = try await workspace.runShow(2)
         #expect(report["status"] as? String == "succeeded")
         let last = steps(report).filter { $0["attempt"] as? Int == 2 }
         #expect(last.map { $0["name"] as? String ?? "" } == ["stop_components", "execute_commands", "upgrade_deployment_version", "start_components"])
         #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, false, false, false])
         #expect((last[1]["result"] as? [String: Any])?["adopted"] as? Bool == true, "the running job is adopted, not started twice")
-        #expect(try workspace.jobCount("sl") == 1)
+        #expect(try await workspace.jobCount("sl") == 1)
     }
 
     @Test("runs logs prints the action's log lines")
-    func logs() throws {
+    func logs() async throws {
         let workspace = Workspace()
-        try workspace.run(["drivers", "load", testbed])
-        try workspace.run(["deploy", "ok", "--driver", "testbed", "--app-version", "1.0.0"])
-        #expect(try workspace.run(["upgrade", "ok", "--to", "1.1.0"]).status == 0)
-        let logs = try workspace.run(["runs", "logs", "2"])
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "ok", "--driver", "testbed", "--app-version", "1.0.0"])
+        #expect(try await workspace.run(["upgrade", "ok", "--to", "1.1.0"]).status == 0)
+        let logs = try await workspace.run(["runs", "logs", "2"])
         #expect(logs.status == 0)
         #expect(logs.stdout.contains("prefect.flow_runs: behaviour ok"))
-        #expect(try workspace.run(["runs", "logs", "99"]).status == 2)
+        #expect(try await workspace.run(["runs", "logs", "99"]).status == 2)
     }
 
     @Test("retry with --driver-version latest runs the fixed code; replay stops at the divergence, which runs show reports")
-    func divergence() throws {
+    func divergence() async throws {
         let workspace = Workspace()
         let cause = workspace.directory + "/cause"
         _ = FileManager.default.createFile(atPath: cause, contents: Data())
-        try workspace.run(["drivers", "load", testbed])
-        try workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
-        #expect(try workspace.run(["upgrade", "tb", "--to", "1.1.0"]).status == 1)
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        #expect(try await workspace.run(["upgrade", "tb", "--to", "1.1.0"]).status == 1)
         // Version 2 of the driver: the migration command changed, and the cause is no longer checked.
         let fixed = workspace.directory + "/testbed-v2"
         try FileManager.default.copyItem(atPath: testbed, toPath: fixed)
@@ -255,48 +261,48 @@ struct HookRunTests {
         source = source.replacingOccurrences(of: "\"migrate --to \" + target_version", with: "\"migrate --safely --to \" + target_version")
         source = source.replacingOccurrences(of: "if behaviour == \"fail-after-two\" and os.path.exists(marker):", with: "if False:")
         try source.write(toFile: fixed + "/actions.py", atomically: true, encoding: .utf8)
-        #expect(try workspace.run(["drivers", "load", fixed]).stdout.contains("driver version 2"))
+        #expect(try await workspace.run(["drivers", "load", fixed]).stdout.contains("driver version 2"))
 
-        let retried = try workspace.run(["runs", "retry", "2", "--driver-version", "latest"])
+        let retried = try await workspace.run(["runs", "retry", "2", "--driver-version", "latest"])
         #expect(retried.status == 0, "\(retried.stdout)\(retried.stderr)")
-        let report = try workspace.runShow(2)
+        let report = try await workspace.runShow(2)
         #expect((report["driver"] as? [String: Any])?["version"] as? Int == 2)
         let attempt = report["attempt"] as? Int ?? 0
         let last = steps(report).filter { $0["attempt"] as? Int == attempt }
         #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, false, false, false])
         let divergence = last[1]["divergence"] as? [String: Any]
         #expect((divergence?["message"] as? String)?.contains("replay stopped") == true)
-        #expect(try workspace.jobCount("tb") == 2)
-        #expect(try workspace.run(["runs", "show", "2"]).stdout.contains("⚠ attempt \(attempt) step 2: replay stopped"))
+        #expect(try await workspace.jobCount("tb") == 2)
+        #expect(try await workspace.run(["runs", "show", "2"]).stdout.contains("⚠ attempt \(attempt) step 2: replay stopped"))
     }
 
     @Test("runs retry --restart replays nothing; --from-step replays only earlier steps")
-    func replayOptions() throws {
+    func replayOptions() async throws {
         let workspace = Workspace()
         let cause = workspace.directory + "/cause"
         _ = FileManager.default.createFile(atPath: cause, contents: Data())
-        try workspace.run(["drivers", "load", testbed])
-        try workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
-        #expect(try workspace.run(["upgrade", "tb", "--to", "1.1.0"]).status == 1)
-        #expect(try workspace.run(["runs", "retry", "2", "--from-step", "2"]).status == 1)
-        var report = try workspace.runShow(2)
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        #expect(try await workspace.run(["upgrade", "tb", "--to", "1.1.0"]).status == 1)
+        #expect(try await workspace.run(["runs", "retry", "2", "--from-step", "2"]).status == 1)
+        var report = try await workspace.runShow(2)
         var attempt = report["attempt"] as? Int ?? 0
         #expect(steps(report).filter { $0["attempt"] as? Int == attempt }.map { $0["replayed"] as? Bool ?? true } == [true, false])
         try FileManager.default.removeItem(atPath: cause)
-        #expect(try workspace.run(["runs", "retry", "2", "--restart"]).status == 0)
-        report = try workspace.runShow(2)
+        #expect(try await workspace.run(["runs", "retry", "2", "--restart"]).status == 0)
+        report = try await workspace.runShow(2)
         attempt = report["attempt"] as? Int ?? 0
         #expect(steps(report).filter { $0["attempt"] as? Int == attempt }.allSatisfy { $0["replayed"] as? Bool == false })
-        #expect(try workspace.run(["runs", "retry", "2"]).status == 2) // succeeded runs cannot be retried
+        #expect(try await workspace.run(["runs", "retry", "2"]).status == 2) // succeeded runs cannot be retried
     }
 }
 
 @Suite("dry-run (real binary, real Python)")
 struct DryRunTests {
     @Test("my-app upgrade dry-run: the plan, five steps, cluster before and after; no state file touched")
-    func myAppUpgrade() throws {
+    func myAppUpgrade() async throws {
         let workspace = Workspace()
-        let result = try workspace.run(["dry-run", "actions-examples/my-app", "--hook", "upgrade", "--from", "0.1.0", "--to", "0.2.0", "--output", "json"])
+        let result = try await workspace.run(["dry-run", "actions-examples/my-app", "--hook", "upgrade", "--from", "0.1.0", "--to", "0.2.0", "--output", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(report["status"] as? String == "succeeded")
@@ -306,7 +312,7 @@ struct DryRunTests {
         #expect(((report["cluster_after"] as? [String: Any])?["jobs"] as? [Any])?.count == 1)
         #expect(!FileManager.default.fileExists(atPath: workspace.state))
 
-        let text = try workspace.run(["dry-run", "actions-examples/my-app", "--hook", "upgrade", "--from", "0.1.0", "--to", "0.2.0"])
+        let text = try await workspace.run(["dry-run", "actions-examples/my-app", "--hook", "upgrade", "--from", "0.1.0", "--to", "0.2.0"])
         #expect(text.status == 0)
         #expect(text.stdout.contains("Plan: pre: - | core: upgrade | post: -"))
         #expect(text.stdout.contains("app version: 0.1.0 → 0.2.0"))
@@ -315,11 +321,11 @@ struct DryRunTests {
     }
 
     @Test("a failing dry-run exits 1 with the traceback pointing at the author's line")
-    func failing() throws {
+    func failing() async throws {
         let workspace = Workspace()
         let cause = workspace.directory + "/cause"
         _ = FileManager.default.createFile(atPath: cause, contents: Data())
-        let result = try workspace.run(["dry-run", testbed, "--hook", "upgrade", "--to", "1.1.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        let result = try await workspace.run(["dry-run", testbed, "--hook", "upgrade", "--to", "1.1.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
         #expect(result.status == 1)
         #expect(result.stdout.contains("The upgrade hook would FAIL"))
         #expect(result.stdout.contains("\(testbed)/actions.py\", line"))
@@ -327,16 +333,16 @@ struct DryRunTests {
     }
 
     @Test("setup dry-run with a fixture: the built-in install uses its replicas and images")
-    func setupWithFixture() throws {
+    func setupWithFixture() async throws {
         let workspace = Workspace()
         let fixture = workspace.directory + "/fixture.yaml"
         try "components:\n  server: {replicas: 3}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
-        let result = try workspace.run(["dry-run", "actions-examples/my-app", "--hook", "setup", "--to", "0.1.0", "--fixture", fixture, "--output", "json"])
+        let result = try await workspace.run(["dry-run", "actions-examples/my-app", "--hook", "setup", "--to", "0.1.0", "--fixture", fixture, "--output", "json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let workloads = (report["cluster_after"] as? [String: Any])?["workloads"] as? [[String: Any]] ?? []
         #expect(workloads.first { $0["component"] as? String == "server" }?["replicas"] as? Int == 3)
-        let bad = try workspace.run(["dry-run", "actions-examples/my-app", "--hook", "setup", "--to", "0.1.0", "--fixture", workspace.directory + "/missing.yaml"])
+        let bad = try await workspace.run(["dry-run", "actions-examples/my-app", "--hook", "setup", "--to", "0.1.0", "--fixture", workspace.directory + "/missing.yaml"])
         #expect(bad.status == 2)
     }
 }

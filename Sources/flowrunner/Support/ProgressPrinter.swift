@@ -26,13 +26,13 @@ final class ProgressPrinter: RunObserver {
         } else {
             text = line + "\n"
         }
-        FileHandle.standardOutput.write(Data(text.utf8))
+        Terminal.write(text)
     }
 
     private func emitStart(_ line: String) {
         if interactive {
             pendingStart.withLock { $0 = true }
-            FileHandle.standardOutput.write(Data(line.utf8))
+            Terminal.write(line)
         } else {
             emit(line)
         }

@@ -1,15 +1,38 @@
 import Foundation
+import Glibc
 
 /// Writing to the terminal: results on stdout, problems on stderr.
 enum Terminal {
     static func printError(_ message: String) {
         let text = message.hasPrefix("error:") || message.hasPrefix("Error:") ? message : "error: " + message
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        var bytes = Array((text + "\n").utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            bytes = bytes.dropFirst(written)
+        }
     }
 
     /// Writes one line to stdout at once (unbuffered, in order with live progress).
     static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        write(text + "\n")
+    }
+
+    /// Writes text to stdout with write(2); a reader that went away (EPIPE)
+    /// is not an error: the run goes on, only its progress is not shown.
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            bytes = bytes.dropFirst(written)
+        }
     }
 
     /// Prints `value` as pretty JSON with sorted keys.

@@ -192,6 +192,39 @@ struct HookRunTests {
         #expect(try await workspace.runShow(2)["status"] as? String == "cancelled")
     }
 
+    @Test("Ctrl-C on an in-process run cancels it cleanly")
+    func interrupt() async throws {
+        let workspace = Workspace()
+        let marker = workspace.directory + "/hang"
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
+        process.arguments = ["upgrade", "hg", "--to", "1.2.0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["FLOWRUNNER_STATE": workspace.state]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let waitStart = ContinuousClock.now
+        while !FileManager.default.fileExists(atPath: marker + ".pid"), ContinuousClock.now - waitStart < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let interrupted = ContinuousClock.now
+        kill(process.processIdentifier, SIGINT)
+        while process.isRunning, ContinuousClock.now - interrupted < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(!process.isRunning)
+        #expect(ContinuousClock.now - interrupted < .seconds(3))
+        #expect(process.terminationStatus == 1)
+        #expect(try await workspace.runShow(2)["status"] as? String == "cancelled")
+        let pids = ((try? String(contentsOfFile: marker + ".pid", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+        for pid in pids {
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            #expect(stat == nil || stat?.split(separator: ")").last?.split(separator: " ").first == "Z", "process \(pid) survived")
+        }
+    }
+
     @Test("kill -9 of the engine mid-step: runs retry resumes at once, replays finished steps, adopts the running job")
     func crashRecovery() async throws {
         let workspace = Workspace()

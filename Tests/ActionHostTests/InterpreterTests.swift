@@ -1,0 +1,62 @@
+@testable import ActionHost
+import Foundation
+import Testing
+
+@Suite("Resolving the Python interpreter")
+struct InterpreterTests {
+    static let realPython: String? = {
+        let environment = ProcessInfo.processInfo.environment
+        return try? PythonInterpreter.resolve(environment: environment).path
+    }()
+
+    func scratch() throws -> String {
+        let directory = NSTemporaryDirectory() + "flowrunner-python-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    @Test("a shell shim is resolved to the real interpreter once, then answered from the cache")
+    func shim() throws {
+        let real = try #require(Self.realPython)
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let shim = directory + "/bin/python3"
+        try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
+        try "#!/bin/sh\nexec \(real) \"$@\"\n".write(toFile: shim, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: shim)
+        let cache = directory + "/cache/python.json"
+        let environment = ["PATH": directory + "/bin"]
+        #expect(try PythonInterpreter.resolve(environment: environment, cacheFile: cache).path == real)
+        #expect(FileManager.default.fileExists(atPath: cache))
+        // A shim that no longer works is not run again: the cache answers.
+        try "#!/bin/sh\nexit 1\n".write(toFile: shim, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: shim)
+        #expect(try PythonInterpreter.resolve(environment: environment, cacheFile: cache).path == real)
+        // Another PYENV_VERSION is another key: the broken shim is asked, and refused clearly.
+        let error = #expect(throws: ActionHostError.self) {
+            try PythonInterpreter.resolve(environment: environment.merging(["PYENV_VERSION": "3.12"]) { $1 }, cacheFile: cache)
+        }
+        #expect(error?.code == .interpreterNotFound)
+        #expect(error?.reason.contains(shim) == true)
+    }
+
+    @Test("a native executable is used as it is; --python and FLOWRUNNER_PYTHON win over PATH")
+    func explicit() throws {
+        let real = try #require(Self.realPython)
+        #expect(PythonInterpreter.isNativeExecutable(real))
+        #expect(try PythonInterpreter.resolve(explicit: real, environment: ["PATH": "/nowhere"]).path == real)
+        #expect(try PythonInterpreter.resolve(environment: ["PATH": "/nowhere", "FLOWRUNNER_PYTHON": real]).path == real)
+    }
+
+    @Test("no interpreter is a clear error")
+    func missing() {
+        let error = #expect(throws: ActionHostError.self) { try PythonInterpreter.resolve(environment: ["PATH": "/nowhere"]) }
+        #expect(error?.reason.contains("no python3 on PATH") == true)
+        #expect(throws: ActionHostError.self) { try PythonInterpreter.resolve(explicit: "/no/such/python", environment: [:]) }
+    }
+
+    @Test("versions older than 3.9 are refused", arguments: [("3.8.18", true), ("2.7.18", true), ("3.9.0", false), ("3.13.1", false), ("4.0", false)])
+    func tooOld(_ version: String, _ refused: Bool) {
+        #expect(SessionLoop<RecordingHandler>.isOlderThan39(version) == refused)
+    }
+}

@@ -91,6 +91,17 @@ def write_large_driver(directory, target_lines=2000):
     return len(lines)
 
 
+def _probe_rows(argv, goal_of):
+    """Runs a probe binary that prints one JSON row per metric; adds each row's goal."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=True)
+    rows = []
+    for line in proc.stdout.splitlines():
+        row = json.loads(line)
+        row["goal"] = goal_of(row["metric"])
+        rows.append(row)
+    return rows
+
+
 def bench_state_store(bin_dir, repeat):
     """Step recording, runs list over 100,000 runs and size per run, measured inside one process."""
     directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
@@ -101,16 +112,9 @@ def bench_state_store(bin_dir, repeat):
         "database size per 10-step run (10 log lines)": None,
     }
     try:
-        proc = subprocess.run([os.path.join(bin_dir, "StateStoreProbe"), "bench", os.path.join(directory, "bench.sqlite")],
-                              capture_output=True, text=True, check=True)
+        return _probe_rows([os.path.join(bin_dir, "StateStoreProbe"), "bench", os.path.join(directory, "bench.sqlite")], goals.get)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    rows = []
-    for line in proc.stdout.splitlines():
-        row = json.loads(line)
-        row["goal"] = goals.get(row["metric"])
-        rows.append(row)
-    return rows
 
 
 def bench_action_host(bin_dir, repeat):
@@ -120,30 +124,17 @@ def bench_action_host(bin_dir, repeat):
         "primitive round trip through the bridge (no cluster work)": 150.0,
         "10,000 primitive calls in one action (whole action)": 2.0,
     }
-    proc = subprocess.run([os.path.join(bin_dir, "ActionHostProbe"), os.path.join(HERE, "fixtures", "host-driver")],
-                          capture_output=True, text=True, check=True)
-    rows = []
-    for line in proc.stdout.splitlines():
-        row = json.loads(line)
-        row["goal"] = goals.get(row["metric"])
-        rows.append(row)
-    return rows
+    return _probe_rows([os.path.join(bin_dir, "ActionHostProbe"), os.path.join(HERE, "fixtures", "host-driver")], goals.get)
 
 
 def bench_primitives(bin_dir, repeat):
     """Each primitive on the simulated cluster, state in a real state store."""
     directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
     try:
-        proc = subprocess.run([os.path.join(bin_dir, "PrimitivesProbe"), os.path.join(os.path.dirname(HERE), "actions-examples", "my-app"),
-                               os.path.join(directory, "bench.sqlite")], capture_output=True, text=True, check=True)
+        return _probe_rows([os.path.join(bin_dir, "PrimitivesProbe"), os.path.join(os.path.dirname(HERE), "actions-examples", "my-app"),
+                            os.path.join(directory, "bench.sqlite")], lambda metric: 200.0)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    rows = []
-    for line in proc.stdout.splitlines():
-        row = json.loads(line)
-        row["goal"] = 200.0
-        rows.append(row)
-    return rows
 
 
 def bench_validate_large_spec(bin_dir, repeat):

@@ -9,6 +9,17 @@ struct InterpreterTests {
         return try? PythonInterpreter.resolve(environment: environment).path
     }()
 
+    /// Writes an executable script from another process: a file this process
+    /// opened for writing could be inherited by a child that another test
+    /// forks at that moment, and exec of a file open for writing fails (ETXTBSY).
+    func writeExecutable(_ path: String, _ text: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "printf '%s' \"$2\" > \"$1.tmp\" && chmod 755 \"$1.tmp\" && mv \"$1.tmp\" \"$1\"", "sh", path, text]
+        try process.run()
+        process.waitUntilExit()
+    }
+
     func scratch() throws -> String {
         let directory = NSTemporaryDirectory() + "flowrunner-python-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -22,15 +33,13 @@ struct InterpreterTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let shim = directory + "/bin/python3"
         try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
-        try "#!/bin/sh\nexec \(real) \"$@\"\n".write(toFile: shim, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: shim)
+        try writeExecutable(shim, "#!/bin/sh\nexec \(real) \"$@\"\n")
         let cache = directory + "/cache/python.json"
         let environment = ["PATH": directory + "/bin"]
         #expect(try PythonInterpreter.resolve(environment: environment, cacheFile: cache).path == real)
         #expect(FileManager.default.fileExists(atPath: cache))
         // A shim that no longer works is not run again: the cache answers.
-        try "#!/bin/sh\nexit 1\n".write(toFile: shim, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: shim)
+        try writeExecutable(shim, "#!/bin/sh\nexit 1\n")
         #expect(try PythonInterpreter.resolve(environment: environment, cacheFile: cache).path == real)
         // Another PYENV_VERSION is another key: the broken shim is asked, and refused clearly.
         let error = #expect(throws: ActionHostError.self) {

@@ -34,7 +34,38 @@ final class Workspace: Sendable {
         return (cluster?["jobs"] as? [Any])?.count ?? -1
     }
 
+    /// Starts flowrunner in the background against this workspace's state file.
+    func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["FLOWRUNNER_STATE": state]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     deinit { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// Waits (up to `limit`) until `condition` holds.
+func waitUntil(_ limit: Duration = .seconds(30), _ condition: () throws -> Bool) async throws {
+    let start = ContinuousClock.now
+    while try !condition(), ContinuousClock.now - start < limit {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+/// True when no process `pid` runs any more (a zombie waiting for init counts as gone).
+func processGone(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+    return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+}
+
+/// The pids an action of the testbed driver wrote to `marker.pid`.
+func recordedPIDs(_ marker: String) -> [Int32] {
+    ((try? String(contentsOfFile: marker + ".pid", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
 }
 
 /// The steps of the first action of a `runs show --output json` report.
@@ -153,13 +184,9 @@ struct HookRunTests {
         let report = try await workspace.runShow(2)
         #expect(report["status"] as? String == "failed")
         #expect((report["error"] as? [String: Any])?["type"] as? String == "Timeout")
-        let pids = ((try? String(contentsOfFile: marker + ".pid", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+        let pids = recordedPIDs(marker)
         #expect(!pids.isEmpty)
-        for pid in pids {
-            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-            let state = stat?.split(separator: ")").last?.split(separator: " ").first
-            #expect(stat == nil || state == "Z", "process \(pid) is still running")
-        }
+        for pid in pids { #expect(processGone(pid), "process \(pid) is still running") }
     }
 
     @Test("a cancel from a second process stops a running action within 2 s")
@@ -168,23 +195,12 @@ struct HookRunTests {
         let marker = workspace.directory + "/hang"
         try await workspace.run(["drivers", "load", testbed])
         try await workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
-        process.arguments = ["upgrade", "hg", "--to", "1.2.0"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["FLOWRUNNER_STATE": workspace.state]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let waitStart = ContinuousClock.now
-        while !FileManager.default.fileExists(atPath: marker + ".pid"), ContinuousClock.now - waitStart < .seconds(30) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let process = try workspace.start(["upgrade", "hg", "--to", "1.2.0"])
+        try await waitUntil { FileManager.default.fileExists(atPath: marker + ".pid") }
         let cancel = try await workspace.run(["runs", "cancel", "2"])
         let cancelled = ContinuousClock.now // the request is recorded; the worker must stop within 2 s
         #expect(cancel.status == 0, "\(cancel.stderr)")
-        while process.isRunning, ContinuousClock.now - cancelled < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitUntil(.seconds(10)) { !process.isRunning }
         let elapsed = ContinuousClock.now - cancelled
         #expect(!process.isRunning)
         #expect(elapsed < .seconds(2), "the action took \(elapsed) to stop")
@@ -198,31 +214,16 @@ struct HookRunTests {
         let marker = workspace.directory + "/hang"
         try await workspace.run(["drivers", "load", testbed])
         try await workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
-        process.arguments = ["upgrade", "hg", "--to", "1.2.0"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["FLOWRUNNER_STATE": workspace.state]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let waitStart = ContinuousClock.now
-        while !FileManager.default.fileExists(atPath: marker + ".pid"), ContinuousClock.now - waitStart < .seconds(30) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let process = try workspace.start(["upgrade", "hg", "--to", "1.2.0"])
+        try await waitUntil { FileManager.default.fileExists(atPath: marker + ".pid") }
         let interrupted = ContinuousClock.now
         kill(process.processIdentifier, SIGINT)
-        while process.isRunning, ContinuousClock.now - interrupted < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitUntil(.seconds(10)) { !process.isRunning }
         #expect(!process.isRunning)
         #expect(ContinuousClock.now - interrupted < .seconds(3))
         #expect(process.terminationStatus == 1)
         #expect(try await workspace.runShow(2)["status"] as? String == "cancelled")
-        let pids = ((try? String(contentsOfFile: marker + ".pid", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
-        for pid in pids {
-            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-            #expect(stat == nil || stat?.split(separator: ")").last?.split(separator: " ").first == "Z", "process \(pid) survived")
-        }
+        for pid in recordedPIDs(marker) { #expect(processGone(pid), "process \(pid) survived") }
     }
 
     @Test("kill -9 of the engine mid-step: runs retry resumes at once, replays finished steps, adopts the running job")
@@ -232,13 +233,7 @@ struct HookRunTests {
         try "commands:\n  - {match: \"migrate*\", duration: 4}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
         try await workspace.run(["drivers", "load", testbed])
         try await workspace.run(["deploy", "sl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=slow-migration"])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
-        process.arguments = ["upgrade", "sl", "--to", "1.1.0", "--fixture", fixture]
-        process.environment = ProcessInfo.processInfo.environment.merging(["FLOWRUNNER_STATE": workspace.state]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try workspace.start(["upgrade", "sl", "--to", "1.1.0", "--fixture", fixture])
         // Wait until the migration job runs (step 2 recorded as running), then kill the engine.
         // The state file is watched directly: spawning `runs show` is too slow on a loaded machine.
         let start = ContinuousClock.now

@@ -14,6 +14,18 @@ struct DriversCommand: AsyncParsableCommand {
 
 extension OutputFormat: ExpressibleByArgument {}
 
+extension DriverLoader {
+    /// Loads a driver directory for a command: a missing or unreadable
+    /// directory is bad input (exit 2).
+    static func loadForCommand(_ directory: String) throws -> LoadedDriver {
+        do {
+            return try load(directory: directory)
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
+    }
+}
+
 /// `flowrunner drivers validate DIR [--output json]`.
 struct DriversValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,12 +41,7 @@ struct DriversValidateCommand: ParsableCommand {
     var output: OutputFormat = .text
 
     func run() throws {
-        let driver: LoadedDriver
-        do {
-            driver = try DriverLoader.load(directory: directory)
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        let driver = try DriverLoader.loadForCommand(directory)
         switch output {
         case .json:
             try Terminal.printJSON(ValidationReport(directory: directory, driver: driver))
@@ -99,12 +106,7 @@ struct DriversLoadCommand: ParsableCommand {
     var output: OutputFormat = .text
 
     func run() throws {
-        let driver: LoadedDriver
-        do {
-            driver = try DriverLoader.load(directory: directory)
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        let driver = try DriverLoader.loadForCommand(directory)
         guard driver.isValid, let spec = driver.specification else {
             for diagnostic in driver.diagnostics { print(diagnostic) }
             throw CommandFailure.failed("\(directory): the driver is invalid (\(driver.diagnostics.errors.count) error\(driver.diagnostics.errors.count == 1 ? "" : "s")); nothing was loaded")

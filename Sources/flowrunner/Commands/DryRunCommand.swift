@@ -43,12 +43,7 @@ struct DryRunCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let loaded: LoadedDriver
-        do {
-            loaded = try DriverLoader.load(directory: directory)
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
+        let loaded = try DriverLoader.loadForCommand(directory)
         guard loaded.isValid, let spec = loaded.specification else {
             for diagnostic in loaded.diagnostics { print(diagnostic) }
             throw CommandFailure.failed("\(directory): the driver is invalid; nothing was run")

@@ -16,7 +16,7 @@ enum RunWorker {
         let presses = InterruptCounter()
         interrupts.setEventHandler {
             if presses.increment() > 1 { exit(130) }
-            FileHandle.standardError.write(Data("\ncancelling run \(run.id)… (Ctrl-C again to quit at once)\n".utf8))
+            Terminal.write("\ncancelling run \(run.id)… (Ctrl-C again to quit at once)\n", to: STDERR_FILENO)
             _ = try? engine.requestCancel(runID: run.id)
         }
         interrupts.resume()

@@ -5,15 +5,7 @@ import Glibc
 enum Terminal {
     static func printError(_ message: String) {
         let text = message.hasPrefix("error:") || message.hasPrefix("Error:") ? message : "error: " + message
-        var bytes = Array((text + "\n").utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            bytes = bytes.dropFirst(written)
-        }
+        write(text + "\n", to: STDERR_FILENO)
     }
 
     /// Writes one line to stdout at once (unbuffered, in order with live progress).
@@ -21,12 +13,12 @@ enum Terminal {
         write(text + "\n")
     }
 
-    /// Writes text to stdout with write(2); a reader that went away (EPIPE)
-    /// is not an error: the run goes on, only its progress is not shown.
-    static func write(_ text: String) {
+    /// Writes text with write(2) (stdout unless told); a reader that went
+    /// away (EPIPE) is not an error: the run goes on, only its progress is not shown.
+    static func write(_ text: String, to descriptor: Int32 = STDOUT_FILENO) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
             if written < 0 {
                 if errno == EINTR { continue }
                 return

@@ -252,7 +252,118 @@ def bench_steps(bin_dir, repeat):
     ]
 
 
+def bench_crash_resume(binary, repeat):
+    """Crash-to-resume: kill -9 of `flowrunner upgrade` during step 5 of 10, then
+    the whole `flowrunner runs retry` process that resumes and finishes the run."""
+    samples = []
+    for _ in range(repeat):
+        directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
+        env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
+        marker = os.path.join(directory, "crash")
+        try:
+            open(marker, "w").close()
+            subprocess.run([binary, "drivers", "load", os.path.join(HERE, "fixtures", "crash-driver")], env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([binary, "deploy", "c", "--driver", "crash-bench", "--app-version", "1.0.0", "--param", "marker=" + marker],
+                           env=env, check=True, stdout=subprocess.DEVNULL)
+            engine = subprocess.Popen([binary, "upgrade", "c", "--to", "1.1.0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.time() + 30
+            while not os.path.exists(marker + ".sleeping") and time.time() < deadline:
+                time.sleep(0.005)
+            engine.kill()
+            engine.wait()
+            os.remove(marker)
+            start = time.perf_counter()
+            subprocess.run([binary, "runs", "retry", "2"], env=env, check=True, stdout=subprocess.DEVNULL)
+            samples.append((time.perf_counter() - start) * 1000)
+            report = json.loads(subprocess.run([binary, "runs", "show", "2", "--output", "json"], env=env, check=True,
+                                               capture_output=True, text=True).stdout)
+            last = [s for s in report["actions"][0]["steps"] if s["attempt"] == report["attempt"]]
+            assert report["status"] == "succeeded", report["status"]
+            assert [s["replayed"] for s in last] == [True] * 4 + [False] * 6, [s["replayed"] for s in last]
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+    return samples
+
+
+def bench_steps_200(binary):
+    """Per-step cost in a 200-step action: (span from the first step's start to
+    the last step's end) / 199, and (whole run, Python host start included) / 200."""
+    directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
+    env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
+    try:
+        subprocess.run([binary, "drivers", "load", os.path.join(HERE, "fixtures", "steps-driver")], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([binary, "deploy", "s", "--driver", "steps-bench", "--app-version", "1.0.0", "--param", "count=200"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        spans, wholes = [], []
+        for index in range(5):
+            subprocess.run([binary, "upgrade", "s", "--to", "1.%d.0" % (index + 1)], env=env, check=True, stdout=subprocess.DEVNULL)
+            per_step, steps = _per_step_ms(binary, env, index + 2, 1)
+            spans.append(per_step)
+            report = json.loads(subprocess.run([binary, "runs", "show", str(index + 2), "--output", "json"], env=env, check=True,
+                                               capture_output=True, text=True).stdout)
+            wholes.append((_parse_time(report["ended_at"]) - _parse_time(report["started_at"])) * 1000 / 200)
+        return spans, wholes
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def bench_peers(bin_dir, repeat):
+    """FlowRunner beside Prefect 3 and DBOS Transact, measured in this run (bench/peers/)."""
+    binary = os.path.join(bin_dir, "flowrunner")
+    peers_repeat = max(3, min(repeat, 10))
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "peers", "run_peers.py"), "--repeat", str(peers_repeat)],
+                          capture_output=True, text=True)
+    sys.stderr.write(proc.stderr[-2000:] if proc.returncode else "")
+    peers = {}
+    skipped = []
+    for line in proc.stdout.splitlines():
+        row = json.loads(line)
+        if "skipped" in row:
+            skipped.append("%s skipped: %s" % (row["peer"], row["skipped"]))
+        elif "samples" in row:
+            peers[(row["peer"], row["metric"])] = row
+    own = {row["metric"]: row for row in bench_upgrade_process(bin_dir, repeat)}
+    spans, wholes = bench_steps_200(binary)
+    flowrunner = {
+        "five-step flow, whole process": own["my-app upgrade hook, whole `flowrunner upgrade` process"]["samples"],
+        "five-step flow, peak RSS of the process tree": own["peak RSS, engine + Python host (my-app upgrade)"]["samples"],
+        "per-step overhead (200-step flow)": spans,
+        "crash-to-resume (kill -9 mid-workflow)": bench_crash_resume(binary, peers_repeat),
+    }
+    units = {"five-step flow, whole process": "ms", "five-step flow, peak RSS of the process tree": "MiB",
+             "per-step overhead (200-step flow)": "ms", "crash-to-resume (kill -9 mid-workflow)": "ms"}
+    # Goals of issue 8: how many times better FlowRunner must be (ratio = peer / FlowRunner).
+    goals = {("prefect", "five-step flow, whole process"): 50.0, ("dbos", "five-step flow, whole process"): 8.0,
+             ("prefect", "five-step flow, peak RSS of the process tree"): 1.0, ("dbos", "five-step flow, peak RSS of the process tree"): 1.0,
+             ("dbos", "per-step overhead (200-step flow)"): 5.0, ("dbos", "crash-to-resume (kill -9 mid-workflow)"): 1.0}
+    names = {"prefect": "Prefect", "dbos": "DBOS"}
+    rows = []
+    for metric, samples in flowrunner.items():
+        rows.append({"metric": "FlowRunner: " + metric, "samples": samples, "unit": units[metric], "goal": None})
+        if metric.startswith("per-step"):
+            rows.append({"metric": "FlowRunner: 200-step action, whole run / 200 (host start included)", "samples": wholes, "unit": "ms", "goal": None})
+        for peer in ("prefect", "dbos"):
+            row = peers.get((peer, metric))
+            if not row:
+                continue
+            rows.append({"metric": "%s %s: %s" % (names[peer], row.get("version", ""), metric), "samples": row["samples"],
+                         "unit": row["unit"], "goal": None})
+            ratio = statistics.median(row["samples"]) / statistics.median(samples)
+            goal = goals.get((peer, metric))
+            rows.append({"metric": "  ratio %s / FlowRunner" % names[peer], "samples": [ratio], "unit": "x",
+                         "goal": goal, "higher_is_better": True})
+    for peer in ("prefect", "dbos"):
+        row = peers.get((peer, "retry skips finished steps"))
+        if row:
+            rows.append({"metric": "%s: retry skips finished steps (1 yes, 0 no)" % names[peer], "samples": row["samples"], "unit": "bool", "goal": None})
+    rows.append({"metric": "FlowRunner: retry skips finished steps (1 yes, 0 no)", "samples": [1], "unit": "bool", "goal": None})
+    for note in skipped:
+        rows.append({"metric": note, "samples": [0], "unit": "-", "goal": None})
+    return rows
+
+
 BENCHMARKS = {
+    "peers": bench_peers,
     "upgrade": bench_upgrade_process,
     "steps": bench_steps,
     "validate": bench_validate_large_spec,
@@ -270,17 +381,22 @@ def main():
     args = parser.parse_args()
 
     rows = []
-    for name in args.only or sorted(BENCHMARKS):
+    for name in args.only or [name for name in BENCHMARKS if name != "peers"] + ["peers"]:
         for row in BENCHMARKS[name](args.bin_dir, args.repeat):
             row["median"] = statistics.median(row["samples"])
             row["p90"] = percentile(row["samples"], 0.9)
-            row["pass"] = row["goal"] is None or row["median"] <= row["goal"]
+            if row["goal"] is None:
+                row["pass"] = True
+            elif row.get("higher_is_better"):
+                row["pass"] = row["median"] >= row["goal"]
+            else:
+                row["pass"] = row["median"] <= row["goal"]
             row["benchmark"] = name
             rows.append(row)
 
     header = ("metric", "median", "p90", "unit", "goal", "result")
     table = [header] + [(r["metric"], f"{r['median']:.3f}", f"{r['p90']:.3f}", r["unit"],
-                         "-" if r["goal"] is None else f"< {r['goal']:g}",
+                         "-" if r["goal"] is None else (f">= {r['goal']:g}" if r.get("higher_is_better") else f"< {r['goal']:g}"),
                          "report" if r["goal"] is None else ("pass" if r["pass"] else "FAIL")) for r in rows]
     widths = [max(len(str(line[i])) for line in table) for i in range(len(header))]
     for index, line in enumerate(table):

@@ -100,6 +100,8 @@ enum HostEvent: Sendable {
     case exited(ExitStatus)
     case deadline
     case cancelRequested
+    /// A call's reply was sent; its task handle can go.
+    case callFinished(Int)
 }
 
 /// One host process from spawn to reaping.
@@ -247,7 +249,9 @@ struct SessionLoop<Handler: ActionCallHandler> {
     let continuation: AsyncStream<HostEvent>.Continuation
 
     var sequence = 0
-    var calls: [Task<Void, Never>] = []
+    var callCount = 0
+    /// Calls in flight, by an internal number; cancelled when the action stops.
+    var calls: [Int: Task<Void, Never>] = [:]
     var timers: [Task<Void, Never>] = []
     var deadlineTimer: Task<Void, Never>?
     var deadlineReason = ""
@@ -285,7 +289,7 @@ struct SessionLoop<Handler: ActionCallHandler> {
         }
         deadlineTimer?.cancel()
         for timer in timers { timer.cancel() }
-        for call in calls { call.cancel() }
+        for call in calls.values { call.cancel() }
         session.cleanUp()
         return outcome()
     }
@@ -306,6 +310,8 @@ struct SessionLoop<Handler: ActionCallHandler> {
             requestStop(.timedOut, "the action timed out after \(deadlineReason)")
         case .cancelRequested:
             requestStop(.cancelled, "the action was cancelled")
+        case .callFinished(let number):
+            calls.removeValue(forKey: number)
         }
     }
 
@@ -388,8 +394,10 @@ struct SessionLoop<Handler: ActionCallHandler> {
     }
 
     mutating func dispatch(_ request: ActionCallRequest, id: JSONValue) {
-        let handler = handler, session = session
-        calls.append(Task {
+        let handler = handler, session = session, continuation = continuation
+        callCount += 1
+        let number = callCount
+        calls[number] = Task {
             let reply = await handler.handle(request)
             var message: [String: JSONValue] = ["type": "result", "id": id]
             switch reply {
@@ -409,15 +417,15 @@ struct SessionLoop<Handler: ActionCallHandler> {
                 message["step"] = step
             }
             session.send(.object(message))
-        })
-        if calls.count > 64 { calls.removeAll { $0.isCancelled } }
+            continuation.yield(.callFinished(number))
+        }
     }
 
     mutating func requestStop(_ status: ActionOutcome.Status, _ message: String) {
         guard stop == nil, done == nil, failure == nil else { return }
         stop = (status, message)
         session.send(["type": "cancel", "reason": .string(status == .timedOut ? "timeout" : "cancelled")])
-        for call in calls { call.cancel() }
+        for call in calls.values { call.cancel() }
         let child = session.child, grace = session.runner.gracePeriod, first = session.runner.cancelGracePeriod
         timers.append(Task {
             try? await Task.sleep(for: first)

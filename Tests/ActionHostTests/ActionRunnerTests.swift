@@ -284,7 +284,8 @@ struct MisbehaviourTests {
         let started = ContinuousClock.now
         task.cancel()
         let outcome = await task.value
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // Generous on a loaded machine; the cross-process bound (2 s) is checked end to end.
+        #expect(ContinuousClock.now - started < .seconds(5))
         #expect(outcome.status == .cancelled, "\(String(describing: outcome.error))")
         #expect((try? String(contentsOfFile: marker, encoding: .utf8))?.contains("finally ran") == true)
     }

@@ -27,26 +27,43 @@ struct InterpreterTests {
     }
 
     @Test("a shell shim is resolved to the real interpreter once, then answered from the cache")
-    func shim() throws {
+    func shim() async throws {
         let real = try #require(Self.realPython)
         let directory = try scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let shim = directory + "/bin/python3"
-        try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
-        try writeExecutable(shim, "#!/bin/sh\nexec \(real) \"$@\"\n")
-        let cache = directory + "/cache/python.json"
-        let environment = ["PATH": directory + "/bin"]
-        #expect(try PythonInterpreter.resolve(environment: environment, cacheFile: cache).path == real)
-        #expect(FileManager.default.fileExists(atPath: cache))
-        // A shim that no longer works is not run again: the cache answers.
-        try writeExecutable(shim, "#!/bin/sh\nexit 1\n")
-        #expect(try PythonInterpreter.resolve(environment: environment, cacheFile: cache).path == real)
-        // Another PYENV_VERSION is another key: the broken shim is asked, and refused clearly.
-        let error = #expect(throws: ActionHostError.self) {
-            try PythonInterpreter.resolve(environment: environment.merging(["PYENV_VERSION": "3.12"]) { $1 }, cacheFile: cache)
+        // Processes are waited for off the cooperative threads, like every test that spawns;
+        // only results come back, the expectations stay here.
+        let outcome = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(String, Bool, String, ActionHostError?), any Error>) in
+            DispatchQueue.global().async {
+                do {
+                    let shim = directory + "/bin/python3"
+                    try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
+                    try self.writeExecutable(shim, "#!/bin/sh\nexec \(real) \"$@\"\n")
+                    let cache = directory + "/cache/python.json"
+                    let environment = ["PATH": directory + "/bin"]
+                    let first = try PythonInterpreter.resolve(environment: environment, cacheFile: cache).path
+                    let cached = FileManager.default.fileExists(atPath: cache)
+                    // A shim that no longer works is not run again: the cache answers.
+                    try self.writeExecutable(shim, "#!/bin/sh\nexit 1\n")
+                    let second = try PythonInterpreter.resolve(environment: environment, cacheFile: cache).path
+                    // Another PYENV_VERSION is another key: the broken shim is asked, and refused clearly.
+                    var refusal: ActionHostError?
+                    do {
+                        _ = try PythonInterpreter.resolve(environment: environment.merging(["PYENV_VERSION": "3.12"]) { $1 }, cacheFile: cache)
+                    } catch {
+                        refusal = error as? ActionHostError
+                    }
+                    continuation.resume(returning: (first, cached, second, refusal))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
         }
-        #expect(error?.code == .interpreterNotFound)
-        #expect(error?.reason.contains(shim) == true)
+        #expect(outcome.0 == real)
+        #expect(outcome.1)
+        #expect(outcome.2 == real)
+        #expect(outcome.3?.code == .interpreterNotFound)
+        #expect(outcome.3?.reason.contains(directory + "/bin/python3") == true)
     }
 
     @Test("a native executable is used as it is; --python and FLOWRUNNER_PYTHON win over PATH")

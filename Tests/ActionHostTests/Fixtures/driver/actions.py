@@ -149,9 +149,10 @@ async def huge_line(context):
 
 
 async def floods_stdout(context):
-    line = "y" * 1000
-    for _ in range(1_000_000):
-        print(line)
+    chunk = ("y" * 999 + "\n") * 1000  # 1 MB of lines
+    for _ in range(1000):
+        sys.stdout.write(chunk)
+    print("and a last print")
     os.write(1, b"z" * (64 << 20))
     return "survived"
 

@@ -35,6 +35,22 @@ def encode(message):
     return (_encoder.encode(message) + "\n").encode("utf-8")
 
 
+def _close_inherited(keep):
+    """Closes descriptors above 2 that the host did not open itself (an
+    engine without closefrom may have let some through): they could keep
+    another process's pipe open."""
+    try:
+        inherited = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in inherited:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 class ChannelClosed(Exception):
     """The protocol channel is gone."""
 
@@ -71,6 +87,7 @@ class Bridge:
         os.dup2(null, 0)
         os.close(null)
         os.dup2(2, 1)
+        _close_inherited(keep=(self.fd_in, self.fd_out))
         self._write_lock = _thread.allocate_lock()
         self._buffer = b""
         self._next_id = 0

@@ -64,6 +64,11 @@ class LineStream:
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s" % type(text).__name__)
+        if _state["sent"] >= LOG_CAP_BYTES:
+            # Past the cap: count what is dropped without cutting it into lines.
+            with _lock:
+                _state["dropped"] += len(text)
+            return len(text)
         with self._lock:
             data = self._partial + text
             lines = data.split("\n")

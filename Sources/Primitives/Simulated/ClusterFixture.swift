@@ -130,7 +130,7 @@ public struct ClusterFixture: Sendable, Hashable {
     public static func decode(_ value: SpecValue, file: String) throws(FixtureError) -> ClusterFixture {
         var fixture = ClusterFixture()
         if case .null = value { return fixture }
-        var reader = FixtureReader(file: file)
+        let reader = FixtureReader(file: file)
         let top = try reader.object(value, "(document)", known: ["app_version", "components", "commands", "failures"])
         if let version = top["app_version"] { fixture.appVersion = try reader.scalarText(version, "app_version") }
         if let components = top["components"] {

@@ -271,6 +271,8 @@ struct HookRunTests {
         let logs = try await workspace.run(["runs", "logs", "2"])
         #expect(logs.status == 0)
         #expect(logs.stdout.contains("prefect.flow_runs: behaviour ok"))
+        let followed = try await workspace.run(["runs", "logs", "2", "--follow"]) // a finished run: prints and returns
+        #expect(followed.status == 0 && followed.stdout == logs.stdout)
         #expect(try await workspace.run(["runs", "logs", "99"]).status == 2)
     }
 

@@ -24,8 +24,16 @@ extension Engine {
                 throw EngineError(.notFound, "no run \(runID)")
             }
             if run.status.isFinished || run.status == .cancelling { return run }
-            if run.status == .running, let expires = run.leaseExpiresAt, expires > Date() {
-                throw EngineError(.conflict, "run \(runID) is being worked by \(run.leaseOwner ?? "another worker")")
+            if run.status == .running {
+                let abandoned = run.leaseOwner.map(LeaseOwner.isDeadLocalProcess) ?? true
+                if !abandoned, let expires = run.leaseExpiresAt, expires > Date() {
+                    throw EngineError(.conflict, "run \(runID) is being worked by \(run.leaseOwner ?? "another worker")")
+                }
+                // Its worker died: the next attempt resumes it.
+                _ = try storeCall { () throws(StateStoreError) in
+                    try store.retryRun(id: runID, replayJSON: run.replayJSON, abandonedOwner: abandoned ? run.leaseOwner : nil)
+                }
+                continue
             }
             let now = Date()
             if let due = run.notBefore, due > now {

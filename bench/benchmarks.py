@@ -12,6 +12,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from measure import peak_rss_of_tree  # noqa: E402
 RESULTS = os.path.join(HERE, "results")
 
 
@@ -151,38 +153,6 @@ def bench_validate_large_spec(bin_dir, repeat):
     }]
 
 
-def _peak_rss_of_tree(argv, env):
-    """Runs argv; returns (wall ms, peak summed RSS in MiB of the process and its descendants), polling /proc."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    peak = 0
-    while proc.poll() is None:
-        total = 0
-        pids = [proc.pid]
-        seen = set()
-        while pids:
-            pid = pids.pop()
-            if pid in seen:
-                continue
-            seen.add(pid)
-            try:
-                with open("/proc/%d/status" % pid) as handle:
-                    for line in handle:
-                        if line.startswith("VmRSS:"):
-                            total += int(line.split()[1])
-                for task in os.listdir("/proc/%d/task" % pid):
-                    with open("/proc/%d/task/%s/children" % (pid, task)) as handle:
-                        pids.extend(int(child) for child in handle.read().split())
-            except (OSError, ValueError):
-                continue
-        peak = max(peak, total)
-        time.sleep(0.001)
-    elapsed = (time.perf_counter() - start) * 1000
-    if proc.returncode != 0:
-        raise RuntimeError("%s exited %d: %s" % (argv, proc.returncode, proc.stderr.read().decode()[:500]))
-    return elapsed, peak / 1024
-
-
 def bench_upgrade_process(bin_dir, repeat):
     """The seed my-app upgrade hook as a whole `flowrunner upgrade` process."""
     binary = os.path.join(bin_dir, "flowrunner")
@@ -195,7 +165,7 @@ def bench_upgrade_process(bin_dir, repeat):
         walls, peaks = [], []
         versions = ["0.2.0", "0.1.0"]
         for index in range(repeat + 1):
-            wall, peak = _peak_rss_of_tree([binary, "upgrade", "demo", "--to", versions[index % 2]], env)
+            wall, peak = peak_rss_of_tree([binary, "upgrade", "demo", "--to", versions[index % 2]], env)
             if index > 0:
                 walls.append(wall)
                 peaks.append(peak)

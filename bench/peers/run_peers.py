@@ -36,6 +36,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from measure import peak_rss_of_tree  # noqa: E402  (bench/measure.py)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV = os.path.join(ROOT, ".build-peers-venv")
 VENV_PYTHON = os.path.join(VENV, "bin", "python")
@@ -114,44 +116,6 @@ def child_env():
 
 # ---------------------------------------------------------------- measurements
 
-def _peak_rss_of_tree(argv, env):
-    """Runs argv; returns (wall ms, peak summed RSS in MiB of the process and its descendants), polling /proc.
-
-    Same approach as bench/benchmarks.py, except that the child's stderr goes to
-    a file rather than a pipe nobody reads while it runs (Prefect logs a lot).
-    """
-    with tempfile.TemporaryFile() as errors:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errors, env=env)
-        peak = 0
-        while proc.poll() is None:
-            total = 0
-            pids = [proc.pid]
-            seen = set()
-            while pids:
-                pid = pids.pop()
-                if pid in seen:
-                    continue
-                seen.add(pid)
-                try:
-                    with open("/proc/%d/status" % pid) as handle:
-                        for line in handle:
-                            if line.startswith("VmRSS:"):
-                                total += int(line.split()[1])
-                    for task in os.listdir("/proc/%d/task" % pid):
-                        with open("/proc/%d/task/%s/children" % (pid, task)) as handle:
-                            pids.extend(int(child) for child in handle.read().split())
-                except (OSError, ValueError):
-                    continue
-            peak = max(peak, total)
-            time.sleep(0.001)
-        elapsed = (time.perf_counter() - start) * 1000
-        if proc.returncode != 0:
-            errors.seek(0)
-            raise RuntimeError("%s exited %d: %s" % (argv, proc.returncode, errors.read().decode()[-800:]))
-    return elapsed, peak / 1024
-
-
 def run_json(argv, env, timeout=600):
     """Runs argv to completion and returns the JSON object on the last line of its stdout."""
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
@@ -164,7 +128,7 @@ def measure_five(peer, script, repeat, env):
     """Whole-process wall time and peak tree RSS of `SCRIPT five`, after one discarded warm-up run."""
     walls, peaks = [], []
     for index in range(repeat + 1):
-        wall, peak = _peak_rss_of_tree([VENV_PYTHON, script, "five"], env)
+        wall, peak = peak_rss_of_tree([VENV_PYTHON, script, "five"], env)
         progress("%s five-step flow %s: %.0f ms, %.1f MiB" % (peer, "warm-up" if index == 0 else "#%d" % index, wall, peak))
         if index > 0:
             walls.append(wall)

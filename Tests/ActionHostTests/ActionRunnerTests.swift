@@ -111,6 +111,14 @@ struct ActionRunnerTests {
         #expect(retries.count == 2)
     }
 
+    @Test("sync tasks called from threads under asyncio go through the event loop")
+    func syncTasksInThreads() async {
+        let handler = RecordingHandler()
+        let outcome = await runner.run(HostFixtures.invocation("sync_tasks_in_threads"), handler: handler)
+        #expect(outcome.status == .succeeded, "\(String(describing: outcome.error))")
+        #expect(outcome.value == [0, 2, 4, 6, 8, 10])
+    }
+
     @Test("a replayed task returns its recorded value and its body does not run")
     func replayedTask() async {
         let handler = RecordingHandler { request in
@@ -206,6 +214,15 @@ struct MisbehaviourTests {
         #expect(outcome.status == .failed)
         #expect(outcome.error?.type == "HostCrashed")
         #expect(outcome.error?.message.contains("exited with status 5 before the action finished") == true, "\(String(describing: outcome.error))")
+    }
+
+    @Test("a host that forks and exits does not hang the engine")
+    func forksAndExits() async {
+        let started = ContinuousClock.now
+        let outcome = await runner.run(HostFixtures.invocation("forks_and_exits"), handler: RecordingHandler())
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(outcome.error?.type == "HostCrashed")
+        #expect(outcome.error?.message.contains("exited with status 5") == true, "\(String(describing: outcome.error))")
     }
 
     @Test("a segfault")

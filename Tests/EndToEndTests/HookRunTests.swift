@@ -115,7 +115,7 @@ struct HookRunTests {
 
     @Test("bad inputs are refused before a run exists", arguments: [
         (["deploy", "x", "--driver", "testbed", "--app-version", "3.0"], "version 3.0 is outside supported_versions"),
-        (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "behaviour=sometimes"], "\"sometimes\" is not one of the allowed values: ok, fail-after-two, flaky, hang, slow-migration"),
+        (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "behaviour=sometimes"], "\"sometimes\" is not one of the allowed values: ok, fail-after-two, flaky, hang, slow-migration, nested-task"),
         (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "colour=red"], "unknown parameter \"colour\" for driver testbed"),
         (["deploy", "x", "--driver", "nothing", "--app-version", "1.0"], "unknown driver \"nothing\" (loaded: testbed)"),
         (["upgrade", "ghost", "--to", "1.1"], "unknown deployment \"ghost\""),
@@ -157,6 +157,25 @@ struct HookRunTests {
         #expect(try await workspace.jobCount("tb") == 1, "the migration job must not run again")
         let shown = try await workspace.run(["runs", "show", "2"])
         #expect(shown.stdout.contains("replayed"))
+    }
+
+    @Test("a replayed task skips the calls it made inside it: later steps still replay")
+    func replayedTaskWithInnerCalls() async throws {
+        let workspace = Workspace()
+        let cause = workspace.directory + "/cause"
+        _ = FileManager.default.createFile(atPath: cause, contents: Data())
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "nt", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=nested-task", "--param", "marker=\(cause)"])
+        #expect(try await workspace.run(["upgrade", "nt", "--to", "1.1.0"]).status == 1)
+        try FileManager.default.removeItem(atPath: cause)
+        let retried = try await workspace.run(["runs", "retry", "2"])
+        #expect(retried.status == 0, "\(retried.stdout)\(retried.stderr)")
+        let report = try await workspace.runShow(2)
+        let attempt = report["attempt"] as? Int ?? 0
+        let last = steps(report).filter { $0["attempt"] as? Int == attempt }
+        #expect(last.map { $0["name"] as? String ?? "" } == ["prepare", "stop_components", "execute_commands", "upgrade_deployment_version", "start_components"])
+        #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, true, true, false, false])
+        #expect(try await workspace.jobCount("nt") == 1, "the migration job must not run again")
     }
 
     @Test("@flow(retries=2): an action that fails once succeeds in attempt 2")

@@ -102,6 +102,8 @@ enum HostEvent: Sendable {
     case cancelRequested
     /// A call's reply was sent; its task handle can go.
     case callFinished(Int)
+    /// The stderr reader reached the end (every raw line was delivered).
+    case stderrClosed
 }
 
 /// One host process from spawn to reaping.
@@ -188,6 +190,7 @@ final class HostSession: Sendable {
                 return true
             }
             close(child.stderrFD)
+            continuation.yield(.stderrClosed)
         }
         DispatchQueue(label: "flowrunner.host.wait").async { [child] in
             continuation.yield(.exited(child.waitForExit()))
@@ -263,6 +266,7 @@ struct SessionLoop<Handler: ActionCallHandler> {
     var stop: (status: ActionOutcome.Status, message: String)?
     var exitStatus: ExitStatus?
     var protocolClosed = false
+    var stderrClosed = false
 
     init(session: HostSession, handler: Handler, continuation: AsyncStream<HostEvent>.Continuation) {
         self.session = session
@@ -283,7 +287,8 @@ struct SessionLoop<Handler: ActionCallHandler> {
     }
 
     mutating func run(_ events: AsyncStream<HostEvent>) async -> ActionOutcome {
-        for await event in events {
+        var iterator = events.makeAsyncIterator()
+        while let event = await iterator.next() {
             handle(event)
             if exitStatus != nil && protocolClosed { break }
         }
@@ -291,6 +296,18 @@ struct SessionLoop<Handler: ActionCallHandler> {
         for timer in timers { timer.cancel() }
         for call in calls.values { call.cancel() }
         session.cleanUp()
+        // Deliver the last raw output (bounded: a process that left the group may hold stderr).
+        if !stderrClosed {
+            let continuation = continuation
+            let giveUp = Task {
+                try? await Task.sleep(for: .seconds(1))
+                if !Task.isCancelled { continuation.yield(.stderrClosed) }
+            }
+            while let event = await iterator.next() {
+                if case .stderrClosed = event { break }
+            }
+            giveUp.cancel()
+        }
         return outcome()
     }
 
@@ -306,12 +323,25 @@ struct SessionLoop<Handler: ActionCallHandler> {
             protocolClosed = true
         case .exited(let status):
             exitStatus = status
+            // Whatever the host left behind (a forked child holding the
+            // protocol pipe) goes with it; if the pipe still does not close
+            // (a process that left the group), stop waiting for it.
+            let child = session.child, continuation = continuation
+            timers.append(Task {
+                try? await Task.sleep(for: .milliseconds(100))
+                if Task.isCancelled { return }
+                child.signalGroup(SIGKILL)
+                try? await Task.sleep(for: .seconds(2))
+                if !Task.isCancelled { continuation.yield(.protocolClosed) }
+            })
         case .deadline:
             requestStop(.timedOut, "the action timed out after \(deadlineReason)")
         case .cancelRequested:
             requestStop(.cancelled, "the action was cancelled")
         case .callFinished(let number):
             calls.removeValue(forKey: number)
+        case .stderrClosed:
+            stderrClosed = true
         }
     }
 

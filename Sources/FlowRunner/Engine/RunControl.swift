@@ -22,10 +22,13 @@ public struct RunControl: Sendable {
             switch run.status {
             case .queued:
                 return try store.changeRunStatus(id: runID, to: .cancelled, errorJSON: #"{"message":"cancelled before it started","type":"Cancelled"}"#)
-            case .running:
-                return try store.changeRunStatus(id: runID, to: .cancelling)
-            case .cancelling:
-                return run
+            case .running, .cancelling:
+                // A worker that is gone cannot stop anything: end the run at once.
+                if Engine.isAbandoned(run) {
+                    if run.status == .running { _ = try store.changeRunStatus(id: runID, to: .cancelling) }
+                    return try store.changeRunStatus(id: runID, to: .cancelled, errorJSON: #"{"message":"cancelled; its worker was gone","type":"Cancelled"}"#)
+                }
+                return run.status == .running ? try store.changeRunStatus(id: runID, to: .cancelling) : run
             case .succeeded, .failed, .cancelled:
                 throw EngineError(.conflict, "run \(runID) already ended (\(run.status.rawValue)); nothing to cancel")
             }

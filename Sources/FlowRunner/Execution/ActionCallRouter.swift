@@ -144,15 +144,22 @@ struct ActionCallRouter: ActionCallHandler {
               let seq = parts[1].intValue, let name = parts[2].stringValue else {
             return .failure(ActionError(type: "ProtocolError", message: "task end for an unknown step \(step.jsonText)"))
         }
+        let succeeded: Bool, value: JSONValue?, errorJSON: JSONValue?
         switch result {
-        case .success(let value):
-            await finish(stepID, succeeded: true, result: value, error: nil)
-            observer?.stepEnded(action: action, seq: Int(seq), kind: "task", name: name, status: "succeeded", durationMilliseconds: 0, error: attempts > 1 ? "succeeded after \(attempts) attempts" : nil)
+        case .success(let result):
+            (succeeded, value, errorJSON) = (true, result, nil)
         case .failure(let error):
-            let errorJSON: JSONValue = ["type": .string(error.type), "message": .string(error.message), "attempts": .int(Int64(attempts))]
-            await finish(stepID, succeeded: false, result: nil, error: errorJSON)
-            observer?.stepEnded(action: action, seq: Int(seq), kind: "task", name: name, status: "failed", durationMilliseconds: 0, error: "\(error.type): \(error.message)")
+            (succeeded, value, errorJSON) = (false, nil, ["type": .string(error.type), "message": .string(error.message), "attempts": .int(Int64(attempts))])
         }
+        do {
+            guard try await journal.finishTask(stepID: stepID, succeeded: succeeded, result: value, errorJSON: errorJSON?.jsonText) else {
+                return .failure(ActionError(type: "ProtocolError", message: "task end for step \(stepID), which this action did not start"))
+            }
+        } catch {
+            logs.append(level: "error", logger: "flowrunner", message: "cannot record the end of step \(stepID): \(error)", time: Date().timeIntervalSince1970)
+        }
+        let detail: String? = if case .failure(let error) = result { "\(error.type): \(error.message)" } else { attempts > 1 ? "succeeded after \(attempts) attempts" : nil }
+        observer?.stepEnded(action: action, seq: Int(seq), kind: "task", name: name, status: succeeded ? "succeeded" : "failed", durationMilliseconds: 0, error: detail)
         return .value(.null)
     }
 

@@ -13,6 +13,7 @@ final class LogSink: Sendable {
     let attempt: Int
     private let buffer = Mutex<[NewLogLine]>([])
     private let flusher = Mutex<Task<Void, Never>?>(nil)
+    private let closed = Mutex(false)
     let observer: (any RunObserver)?
 
     init(store: StateStore, runID: RecordID, action: String?, attempt: Int, observer: (any RunObserver)?) {
@@ -40,7 +41,7 @@ final class LogSink: Sendable {
             return lines.count >= 500
         }
         observer?.logged(action: action, level: line.level.rawValue, logger: logger, message: message)
-        if full { flush() }
+        if full || closed.withLock({ $0 }) { flush() }
     }
 
     func flush() {
@@ -54,6 +55,7 @@ final class LogSink: Sendable {
 
     /// Flushes and stops the periodic flusher.
     func close() {
+        closed.withLock { $0 = true }
         flusher.withLock { $0?.cancel() }
         flush()
     }

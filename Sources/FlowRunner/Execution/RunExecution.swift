@@ -31,7 +31,7 @@ extension Engine {
                 }
                 // Its worker died: the next attempt resumes it.
                 _ = try storeCall { () throws(StateStoreError) in
-                    try store.retryRun(id: runID, replayJSON: run.replayJSON, abandonedOwner: abandoned ? run.leaseOwner : nil)
+                    try store.retryRun(id: runID, replayJSON: nil, abandonedOwner: abandoned ? run.leaseOwner : nil)
                 }
                 continue
             }
@@ -46,7 +46,16 @@ extension Engine {
             guard let claimed = try storeCall({ () throws(StateStoreError) in
                 try store.claimNextRun(owner: configuration.owner, leaseDuration: lease, runID: runID)
             }) else {
-                // Another run of the same deployment is working: wait for it.
+                // Another run of the same deployment is working: wait for it,
+                // unless its worker is gone (nothing would ever finish it).
+                if let blocker = try storeCall({ () throws(StateStoreError) in
+                    try store.runs(matching: RunFilter(deployment: run.deployment, status: .running, limit: 5))
+                        + store.runs(matching: RunFilter(deployment: run.deployment, status: .cancelling, limit: 5))
+                }).first(where: { $0.id != runID && Self.isAbandoned($0) }) {
+                    throw EngineError(.conflict, """
+                        run \(runID) waits for run \(blocker.id) of deployment \(run.deployment), whose worker (\(blocker.leaseOwner ?? "unknown"))                         is gone; resume it with `flowrunner runs retry \(blocker.id)` or stop it with `flowrunner runs cancel \(blocker.id)`
+                        """)
+                }
                 try? await Task.sleep(for: configuration.pollInterval)
                 if Task.isCancelled { return run }
                 continue
@@ -68,6 +77,13 @@ extension Engine {
                 continue
             }
         }
+    }
+
+    /// True when a running run's worker is gone: a dead process of this
+    /// machine, or a lease that expired.
+    static func isAbandoned(_ run: RunRecord) -> Bool {
+        if let owner = run.leaseOwner, LeaseOwner.isDeadLocalProcess(owner) { return true }
+        return run.leaseExpiresAt.map { $0 < Date() } ?? true
     }
 
     /// One attempt of a claimed run.
@@ -157,6 +173,11 @@ struct RunAttempt {
             let started = try storeCall { () throws(StateStoreError) in try store.changeActionRunStatus(id: actionRun.id, to: .running) }
             observer?.actionStarted(action: entry.name, mode: entry.mode.rawValue, attempt: started.attempts)
             let end = await runAction(entry, actionRun: started, inputs: inputs)
+            // A worker that lost its lease (another one took the run over) writes nothing more.
+            guard let current = try storeCall({ () throws(StateStoreError) in try store.run(id: run.id) }),
+                  current.leaseOwner == engine.configuration.owner, current.attempt == run.attempt else {
+                return .finished(try storeCall { () throws(StateStoreError) in try store.run(id: run.id) } ?? run)
+            }
             switch end {
             case .succeeded:
                 try storeCall { () throws(StateStoreError) in _ = try store.changeActionRunStatus(id: actionRun.id, to: .succeeded) }
@@ -170,6 +191,11 @@ struct RunAttempt {
             case .failed(let error, let options):
                 try storeCall { () throws(StateStoreError) in
                     _ = try store.changeActionRunStatus(id: actionRun.id, to: .failed, errorJSON: Self.errorJSON(error))
+                }
+                if current.status == .cancelling {
+                    // A cancel was asked for while the action failed on its own: no automatic retry.
+                    observer?.actionEnded(action: entry.name, status: "failed", error: error.description)
+                    return .finished(try settleCancelled(action: entry.name, message: "cancelled (the action had failed: \(error.description))"))
                 }
                 observer?.actionEnded(action: entry.name, status: "failed", error: error.description)
                 let runError = Engine.json(["action": .string(entry.name), "type": .string(error.type), "message": .string(error.message)])
@@ -249,7 +275,7 @@ struct RunAttempt {
         let watch = Task { await watchRun(cancelling: work) }
         let outcome = await work.value
         watch.cancel()
-        try? await journal.flush()
+        try? await journal.closeUnfinished(reason: outcome.error?.message ?? "the action ended before the step did")
         switch outcome.status {
         case .succeeded:
             return .succeeded

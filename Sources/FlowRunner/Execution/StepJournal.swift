@@ -24,10 +24,16 @@ actor StepJournal {
     let actionRunID: RecordID
     let attempt: Int
     let policy: ReplayPolicy
-    /// Latest earlier record per sequence number.
+    /// The earlier record to compare with, per position.
     private let recorded: [Int: StepRecord]
     private var diverged = false
     private var nextSeq = 1
+    /// Calls a replayed task made inside it are not made again: later calls
+    /// are matched this many positions further on.
+    private var offset = 0
+    private var highestPosition = 0
+    /// Task steps this attempt opened and has not closed: only these may be ended.
+    private var openTasks: [RecordID: Int] = [:]
     private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
     private var pendingReplays: [(step: NewStep, resultJSON: String?)] = []
     private var replayTime = Date()
@@ -37,12 +43,25 @@ actor StepJournal {
         self.actionRunID = actionRunID
         self.attempt = attempt
         self.policy = policy
-        var latest: [Int: StepRecord] = [:]
-        for step in previousSteps where step.attempt < attempt {
-            if let current = latest[step.seq], current.attempt > step.attempt { continue }
-            latest[step.seq] = step
+        recorded = Self.comparable(previousSteps.filter { $0.attempt < attempt })
+    }
+
+    /// The newest record per position, except that an attempt which ran a
+    /// step for real at position d makes older attempts' records above d
+    /// stale (they followed other earlier steps).
+    static func comparable(_ steps: [StepRecord]) -> [Int: StepRecord] {
+        var result: [Int: StepRecord] = [:]
+        var barrier = Int.max
+        for attempt in Set(steps.map(\.attempt)).sorted(by: >) {
+            let ofAttempt = steps.filter { $0.attempt == attempt }
+            for step in ofAttempt where step.seq < barrier && result[step.seq] == nil {
+                result[step.seq] = step
+            }
+            if let firstExecuted = ofAttempt.filter({ !$0.replayed }).map(\.seq).min() {
+                barrier = min(barrier, firstExecuted + 1)
+            }
         }
-        recorded = latest
+        return result
     }
 
     /// Waits for the calls before `seq` to be decided.
@@ -57,10 +76,12 @@ actor StepJournal {
         waiting.removeValue(forKey: nextSeq)?.resume()
     }
 
-    /// Decides for the call at `seq` and records it.
-    func decide(seq: Int, kind: String, name: String, argsJSON: String, digest: String) async throws(StateStoreError) -> Decision {
-        await waitForTurn(seq)
+    /// Decides for the call that arrived `seq`-th and records it.
+    func decide(seq arrival: Int, kind: String, name: String, argsJSON: String, digest: String) async throws(StateStoreError) -> Decision {
+        await waitForTurn(arrival)
         defer { advance() }
+        let seq = arrival + offset
+        highestPosition = max(highestPosition, seq)
         let previous = recorded[seq]
         let step = NewStep(actionRunID: actionRunID, attempt: attempt, seq: seq, kind: kind, name: name, argsJSON: argsJSON, argsDigest: digest)
         if !diverged, policy.allowsReplay(of: seq), let previous,
@@ -69,6 +90,10 @@ actor StepJournal {
             if pendingReplays.isEmpty { replayTime = Date() }
             pendingReplays.append((step, previous.resultJSON))
             if pendingReplays.count >= 256 { try flush() }
+            if kind == "task", let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
+                offset += Int(nested)
+                highestPosition = seq + Int(nested)
+            }
             return .replay(resultJSON: previous.resultJSON)
         }
         var divergence: String?
@@ -86,7 +111,32 @@ actor StepJournal {
         diverged = true
         try flush()
         let id = try store.beginStep(step, divergenceJSON: divergence)
+        if kind == "task" { openTasks[id] = seq }
         return .execute(stepID: id, previous: previous)
+    }
+
+    /// Records the end of a task this attempt opened; the calls the task made
+    /// inside it are counted into its result (`nested_steps`), so a replay of
+    /// the task skips them. False for a step id this attempt did not open.
+    func finishTask(stepID: RecordID, succeeded: Bool, result: JSONValue?, errorJSON: String?) throws(StateStoreError) -> Bool {
+        guard let position = openTasks.removeValue(forKey: stepID) else { return false }
+        var stored = result
+        if case .object(var members)? = result {
+            members["nested_steps"] = .int(Int64(max(0, highestPosition - position)))
+            stored = .object(members)
+        }
+        try store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: stored?.jsonText, errorJSON: errorJSON)
+        return true
+    }
+
+    /// Steps of this attempt still `running` when the action ended (a task
+    /// cut short by a cancel or a timeout) are recorded as failed.
+    func closeUnfinished(reason: String) throws(StateStoreError) {
+        try flush()
+        for (stepID, _) in openTasks {
+            try? store.finishStep(id: stepID, status: .failed, errorJSON: JSONValue.object(["type": "Interrupted", "message": .string(reason)]).jsonText)
+        }
+        openTasks.removeAll()
     }
 
     /// Writes the replayed steps not yet recorded.

@@ -196,3 +196,41 @@ async def many_calls(context, parameters):
 
 
 not_a_function = 42
+
+
+@task
+def prep_inside(context):
+    """A task that calls a primitive inside it."""
+    return {"inner": 1}
+
+
+@task
+async def task_with_inner_call(context):
+    await stop_components(["inner"], context=context)
+    return "prepared"
+
+
+async def nested_then_fail(context, parameters):
+    """A task whose body calls a primitive, then a primitive, then a failure."""
+    first = await task_with_inner_call(context)
+    await execute_commands(["after-task"], context=context)
+    if parameters.get("fail"):
+        raise RuntimeError("fail after the task")
+    return first
+
+
+def _threaded_sync(index):
+    return sync_task(index)
+
+
+async def sync_tasks_in_threads(context):
+    results = await asyncio.gather(*[asyncio.to_thread(_threaded_sync, i) for i in range(6)],
+                                   stop_components(["x"], context=context))
+    return [r["doubled"] for r in results[:6]]
+
+
+async def forks_and_exits(context):
+    if os.fork() == 0:
+        time.sleep(3600)
+        os._exit(0)
+    os._exit(5)

@@ -2,13 +2,20 @@
 import os
 import time
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from styrmin_backend.actions import execute_commands, start_components, stop_components, upgrade_deployment_version
 
 
 def _touch(path, text):
     with open(path, "a") as handle:
         handle.write(text + "\n")
+
+
+@task
+async def prepare(context):
+    """A task that calls a primitive inside it."""
+    await stop_components(["api"], context=context)
+    return "prepared"
 
 
 @flow(retries=2, retry_delay_seconds=0)
@@ -28,8 +35,12 @@ async def upgrade(context, target_version, parameters):
             attempts = len(handle.read().split())
         if attempts == 1:
             raise RuntimeError("flaky: the first attempt fails")
+    if behaviour == "nested-task":
+        await prepare(context)
     await stop_components(["worker"], context=context)
     await execute_commands(["migrate --to " + target_version], context=context, env_from_component="api")
+    if behaviour == "nested-task" and os.path.exists(marker):
+        raise RuntimeError("the cause is still there: " + marker)
     if behaviour == "fail-after-two" and os.path.exists(marker):
         raise RuntimeError("the cause is still there: " + marker)
     await upgrade_deployment_version(target_version, context=context)

@@ -94,6 +94,7 @@ class Bridge:
         self._futures = {}
         self._replies = {}
         self.loop = None
+        self.loop_thread = None
         self.on_cancel = None
         self.cancel_requested = None
         self.before_call = None
@@ -179,6 +180,7 @@ class Bridge:
     def attach(self, loop):
         """Deliver results to futures on `loop` from now on."""
         self.loop = loop
+        self.loop_thread = _thread.get_ident()
         os.set_blocking(self.fd_in, False)
         loop.add_reader(self.fd_in, self._on_readable)
         self._drain_buffer()
@@ -233,7 +235,17 @@ class Bridge:
 
     def call_sync(self, message):
         """Send a request and block for its result: for synchronous code
-        (sync tasks), which cannot await."""
+        (sync tasks), which cannot await. From a thread other than the event
+        loop's (asyncio.to_thread), the request goes through the loop, which
+        owns the channel."""
+        loop = self.loop
+        if loop is not None and _thread.get_ident() != self.loop_thread:
+            import asyncio
+
+            async def through_loop():
+                return await self.call(message)
+
+            return asyncio.run_coroutine_threadsafe(through_loop(), loop).result()
         if self.before_call is not None:
             self.before_call()
         self._next_id += 1

@@ -52,9 +52,9 @@ extension Engine {
                     try store.runs(matching: RunFilter(deployment: run.deployment, status: .running, limit: 5))
                         + store.runs(matching: RunFilter(deployment: run.deployment, status: .cancelling, limit: 5))
                 }).first(where: { $0.id != runID && Self.isAbandoned($0) }) {
-                    throw EngineError(.conflict, """
-                        run \(runID) waits for run \(blocker.id) of deployment \(run.deployment), whose worker (\(blocker.leaseOwner ?? "unknown"))                         is gone; resume it with `flowrunner runs retry \(blocker.id)` or stop it with `flowrunner runs cancel \(blocker.id)`
-                        """)
+                    throw EngineError(.conflict, "run \(runID) waits for run \(blocker.id) of deployment \(run.deployment), whose worker "
+                        + "(\(blocker.leaseOwner ?? "unknown")) is gone; resume it with `flowrunner runs retry \(blocker.id)` "
+                        + "or stop it with `flowrunner runs cancel \(blocker.id)`")
                 }
                 try? await Task.sleep(for: configuration.pollInterval)
                 if Task.isCancelled { return run }

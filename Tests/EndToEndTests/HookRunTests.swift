@@ -46,6 +46,17 @@ final class Workspace: Sendable {
         return process
     }
 
+    /// Loads the testbed driver and deploys `name` with `behaviour` (and its
+    /// marker file under this workspace). Returns the marker's path.
+    @discardableResult
+    func deployTestbed(_ name: String, behaviour: String, marker markerName: String? = nil, markerExists: Bool = false) async throws -> String {
+        let marker = directory + "/" + (markerName ?? name)
+        if markerExists { _ = FileManager.default.createFile(atPath: marker, contents: Data()) }
+        try await run(["drivers", "load", testbed])
+        try await run(["deploy", name, "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=\(behaviour)", "--param", "marker=\(marker)"])
+        return marker
+    }
+
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 }
 
@@ -134,10 +145,7 @@ struct HookRunTests {
     @Test("a failure after two steps; after the cause is removed, a retry replays them (no second job) and completes")
     func retryReplays() async throws {
         let workspace = Workspace()
-        let cause = workspace.directory + "/cause"
-        _ = FileManager.default.createFile(atPath: cause, contents: Data())
-        try await workspace.run(["drivers", "load", testbed])
-        try await workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        let cause = try await workspace.deployTestbed("tb", behaviour: "fail-after-two", marker: "cause", markerExists: true)
         let failed = try await workspace.run(["upgrade", "tb", "--to", "1.1.0"])
         #expect(failed.status == 1)
         var report = try await workspace.runShow(2)
@@ -162,10 +170,7 @@ struct HookRunTests {
     @Test("a replayed task skips the calls it made inside it: later steps still replay")
     func replayedTaskWithInnerCalls() async throws {
         let workspace = Workspace()
-        let cause = workspace.directory + "/cause"
-        _ = FileManager.default.createFile(atPath: cause, contents: Data())
-        try await workspace.run(["drivers", "load", testbed])
-        try await workspace.run(["deploy", "nt", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=nested-task", "--param", "marker=\(cause)"])
+        let cause = try await workspace.deployTestbed("nt", behaviour: "nested-task", marker: "cause", markerExists: true)
         #expect(try await workspace.run(["upgrade", "nt", "--to", "1.1.0"]).status == 1)
         try FileManager.default.removeItem(atPath: cause)
         let retried = try await workspace.run(["runs", "retry", "2"])
@@ -195,9 +200,7 @@ struct HookRunTests {
     @Test("a hung action times out and leaves no process behind")
     func timeout() async throws {
         let workspace = Workspace()
-        let marker = workspace.directory + "/hang"
-        try await workspace.run(["drivers", "load", testbed])
-        try await workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
+        let marker = try await workspace.deployTestbed("hg", behaviour: "hang", marker: "hang")
         let result = try await workspace.run(["upgrade", "hg", "--to", "1.2.0", "--timeout", "1"])
         #expect(result.status == 1)
         let report = try await workspace.runShow(2)
@@ -211,9 +214,7 @@ struct HookRunTests {
     @Test("a cancel from a second process stops a running action within 2 s")
     func cancelFromAnotherProcess() async throws {
         let workspace = Workspace()
-        let marker = workspace.directory + "/hang"
-        try await workspace.run(["drivers", "load", testbed])
-        try await workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
+        let marker = try await workspace.deployTestbed("hg", behaviour: "hang", marker: "hang")
         let process = try workspace.start(["upgrade", "hg", "--to", "1.2.0"])
         try await waitUntil { FileManager.default.fileExists(atPath: marker + ".pid") }
         let cancel = try await workspace.run(["runs", "cancel", "2"])
@@ -230,9 +231,7 @@ struct HookRunTests {
     @Test("Ctrl-C on an in-process run cancels it cleanly")
     func interrupt() async throws {
         let workspace = Workspace()
-        let marker = workspace.directory + "/hang"
-        try await workspace.run(["drivers", "load", testbed])
-        try await workspace.run(["deploy", "hg", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=hang", "--param", "marker=\(marker)"])
+        let marker = try await workspace.deployTestbed("hg", behaviour: "hang", marker: "hang")
         let process = try workspace.start(["upgrade", "hg", "--to", "1.2.0"])
         try await waitUntil { FileManager.default.fileExists(atPath: marker + ".pid") }
         let interrupted = ContinuousClock.now
@@ -298,10 +297,7 @@ struct HookRunTests {
     @Test("retry with --driver-version latest runs the fixed code; replay stops at the divergence, which runs show reports")
     func divergence() async throws {
         let workspace = Workspace()
-        let cause = workspace.directory + "/cause"
-        _ = FileManager.default.createFile(atPath: cause, contents: Data())
-        try await workspace.run(["drivers", "load", testbed])
-        try await workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        try await workspace.deployTestbed("tb", behaviour: "fail-after-two", marker: "cause", markerExists: true)
         #expect(try await workspace.run(["upgrade", "tb", "--to", "1.1.0"]).status == 1)
         // Version 2 of the driver: the migration command changed, and the cause is no longer checked.
         let fixed = workspace.directory + "/testbed-v2"
@@ -328,10 +324,7 @@ struct HookRunTests {
     @Test("runs retry --restart replays nothing; --from-step replays only earlier steps")
     func replayOptions() async throws {
         let workspace = Workspace()
-        let cause = workspace.directory + "/cause"
-        _ = FileManager.default.createFile(atPath: cause, contents: Data())
-        try await workspace.run(["drivers", "load", testbed])
-        try await workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
+        let cause = try await workspace.deployTestbed("tb", behaviour: "fail-after-two", marker: "cause", markerExists: true)
         #expect(try await workspace.run(["upgrade", "tb", "--to", "1.1.0"]).status == 1)
         #expect(try await workspace.run(["runs", "retry", "2", "--from-step", "2"]).status == 1)
         var report = try await workspace.runShow(2)

@@ -78,8 +78,8 @@ def _wraps(wrapper, function):
     wrapper.__wrapped__ = function
 
 
-class Flow:
-    """A function marked with @flow; FlowRunner reads its options."""
+class _Decorated:
+    """What @flow and @task share: the function and the options Prefect names."""
 
     def __init__(self, fn, name=None, retries=None, retry_delay_seconds=None, timeout_seconds=None,
                  log_prints=None, description=None):
@@ -91,6 +91,10 @@ class Flow:
         self.log_prints = log_prints
         self.description = description or (fn.__doc__.strip() if fn.__doc__ else None)
         _wraps(self, fn)
+
+
+class Flow(_Decorated):
+    """A function marked with @flow; FlowRunner reads its options."""
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -130,20 +134,13 @@ def _decode_result(value):
     return value
 
 
-class Task:
+class Task(_Decorated):
     """A function marked with @task: each call is a checkpointed step.
     Retries happen inside the step; the step records the final outcome."""
 
-    def __init__(self, fn, name=None, retries=None, retry_delay_seconds=None, timeout_seconds=None,
-                 log_prints=None, description=None):
-        self.fn = fn
-        self.name = name or fn.__name__
-        self.retries = int(retries or 0)
-        self.retry_delay_seconds = _delay_list(retry_delay_seconds)
-        self.timeout_seconds = timeout_seconds
-        self.description = description
+    def __init__(self, fn, **options):
+        super().__init__(fn, **options)
         self.is_async = _signature.is_coroutine_function(fn)
-        _wraps(self, fn)
 
     def _begin_message(self, args, kwargs):
         arguments = _signature.bind_call(self.fn, args, kwargs)

@@ -126,7 +126,7 @@ struct HookRunTests {
 
     @Test("bad inputs are refused before a run exists", arguments: [
         (["deploy", "x", "--driver", "testbed", "--app-version", "3.0"], "version 3.0 is outside supported_versions"),
-        (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "behaviour=sometimes"], "\"sometimes\" is not one of the allowed values: ok, fail-after-two, flaky, hang, slow-migration, nested-task"),
+        (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "behaviour=sometimes"], "\"sometimes\" is not one of the allowed values: ok, fail-after-two, flaky, hang, slow-migration, nested-task, gather"),
         (["deploy", "x", "--driver", "testbed", "--app-version", "1.0", "--param", "colour=red"], "unknown parameter \"colour\" for driver testbed"),
         (["deploy", "x", "--driver", "nothing", "--app-version", "1.0"], "unknown driver \"nothing\" (loaded: testbed)"),
         (["upgrade", "ghost", "--to", "1.1"], "unknown deployment \"ghost\""),
@@ -181,6 +181,26 @@ struct HookRunTests {
         #expect(last.map { $0["name"] as? String ?? "" } == ["prepare", "stop_components", "execute_commands", "upgrade_deployment_version", "start_components"])
         #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, true, true, false, false])
         #expect(try await workspace.jobCount("nt") == 1, "the migration job must not run again")
+    }
+
+    @Test("asyncio.gather: steps replay by occurrence, whatever order the branches reach the engine in")
+    func gatherReplay() async throws {
+        let workspace = Workspace()
+        let fixture = workspace.directory + "/slow.yaml"
+        try "commands:\n  - {match: \"slow-1\", duration: 0.4}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
+        let cause = try await workspace.deployTestbed("ga", behaviour: "gather", marker: "cause", markerExists: true)
+        #expect(try await workspace.run(["upgrade", "ga", "--to", "1.1.0", "--fixture", fixture]).status == 1)
+        let first = steps(try await workspace.runShow(2)).filter { $0["attempt"] as? Int == 1 }
+        #expect(first.map { ($0["args"] as? [String: Any])?["commands"] as? [String] ?? [] } == [["slow-1"], ["fast-1"], ["fast-2"], ["slow-2"]])
+        try FileManager.default.removeItem(atPath: cause)
+        // No fixture now: the order the branches reach the engine in changes.
+        #expect(try await workspace.run(["runs", "retry", "2"]).status == 0)
+        let report = try await workspace.runShow(2)
+        let attempt = report["attempt"] as? Int ?? 0
+        let last = steps(report).filter { $0["attempt"] as? Int == attempt }
+        let replayed = last.filter { $0["replayed"] as? Bool == true }.map { ($0["args"] as? [String: Any])?["commands"] as? [String] ?? [] }
+        #expect(Set(replayed.map { $0.joined() }) == ["slow-1", "fast-1", "fast-2", "slow-2"])
+        #expect(try await workspace.jobCount("ga") == 5, "no job runs twice (four in the branches, then the migration)")
     }
 
     @Test("@flow(retries=2): an action that fails once succeeds in attempt 2")

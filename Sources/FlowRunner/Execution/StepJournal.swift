@@ -5,11 +5,13 @@ import StateStore
 /// Decides, call by call, whether a step replays its recorded result or
 /// runs for real, and records it. One journal per action attempt.
 ///
-/// The n-th call replays when the latest earlier record at position n
-/// succeeded with the same kind, name and argument digest, and no earlier
-/// call of this attempt diverged; the first call that does not match, and
-/// every call after it, runs for real, and the divergence is recorded on
-/// that step. Decisions are taken in sequence order even when calls arrive
+/// The n-th call with a given kind, name and argument digest replays the
+/// n-th earlier record with the same three that succeeded, as long as no
+/// earlier call of this attempt diverged; the first call that does not
+/// match, and every call after it, runs for real, and the divergence is
+/// recorded on that step. Matching by occurrence rather than by position
+/// keeps concurrent calls (`asyncio.gather`) exact whatever order their
+/// branches reach the engine in. Decisions are taken in sequence order even when calls arrive
 /// concurrently (`asyncio.gather`), so the outcome does not depend on timing.
 actor StepJournal {
     /// What to do with a call.
@@ -24,8 +26,12 @@ actor StepJournal {
     let actionRunID: RecordID
     let attempt: Int
     let policy: ReplayPolicy
-    /// The earlier record to compare with, per position.
+    /// The earlier record to compare with, per position (for messages).
     private let recorded: [Int: StepRecord]
+    /// The same records by kind, name and digest, in position order.
+    private let recordedByCall: [String: [StepRecord]]
+    /// How many calls with each kind, name and digest this attempt made.
+    private var occurrences: [String: Int] = [:]
     private var diverged = false
     private var nextSeq = 1
     /// Calls a replayed task made inside it are not made again: later calls
@@ -44,6 +50,11 @@ actor StepJournal {
         self.attempt = attempt
         self.policy = policy
         recorded = Self.comparable(previousSteps.filter { $0.attempt < attempt })
+        recordedByCall = Dictionary(grouping: recorded.values.sorted { $0.seq < $1.seq }) { Self.callKey($0.kind, $0.name, $0.argsDigest) }
+    }
+
+    static func callKey(_ kind: String, _ name: String, _ digest: String) -> String {
+        kind + "\u{0}" + name + "\u{0}" + digest
     }
 
     /// The newest record per position, except that an attempt which ran a
@@ -82,11 +93,14 @@ actor StepJournal {
         defer { advance() }
         let seq = arrival + offset
         highestPosition = max(highestPosition, seq)
-        let previous = recorded[seq]
+        let key = Self.callKey(kind, name, digest)
+        let occurrence = occurrences[key, default: 0]
+        occurrences[key] = occurrence + 1
+        let candidates = recordedByCall[key] ?? []
+        let match = occurrence < candidates.count ? candidates[occurrence] : nil
         let step = NewStep(actionRunID: actionRunID, attempt: attempt, seq: seq, kind: kind, name: name, argsJSON: argsJSON, argsDigest: digest)
-        if !diverged, policy.allowsReplay(of: seq), let previous,
-           previous.status == .succeeded || previous.status == .replayed,
-           previous.kind == kind, previous.name == name, previous.argsDigest == digest {
+        if !diverged, let previous = match, policy.allowsReplay(of: previous.seq),
+           previous.status == .succeeded || previous.status == .replayed {
             if pendingReplays.isEmpty { replayTime = Date() }
             pendingReplays.append((step, previous.resultJSON))
             if pendingReplays.count >= 256 { try flush() }
@@ -97,7 +111,7 @@ actor StepJournal {
             return .replay(resultJSON: previous.resultJSON)
         }
         var divergence: String?
-        if !diverged, policy.allowsReplay(of: seq), let previous,
+        if !diverged, policy.allowsReplay(of: seq), let previous = recorded[seq], previous.seq == seq,
            previous.status == .succeeded || previous.status == .replayed {
             // A record exists but the call differs: replay stops here.
             divergence = JSONValue.object([
@@ -112,7 +126,7 @@ actor StepJournal {
         try flush()
         let id = try store.beginStep(step, divergenceJSON: divergence)
         if kind == "task" { openTasks[id] = seq }
-        return .execute(stepID: id, previous: previous)
+        return .execute(stepID: id, previous: match)
     }
 
     /// Records the end of a task this attempt opened; the calls the task made

@@ -1,4 +1,5 @@
 """Upgrade actions whose behaviour the end-to-end tests choose by parameter."""
+import asyncio
 import os
 import time
 
@@ -16,6 +17,11 @@ async def prepare(context):
     """A task that calls a primitive inside it."""
     await stop_components(["api"], context=context)
     return "prepared"
+
+
+async def _branch(tag, context):
+    await execute_commands([tag + "-1"], context=context)
+    await execute_commands([tag + "-2"], context=context)
 
 
 @flow(retries=2, retry_delay_seconds=0)
@@ -37,6 +43,10 @@ async def upgrade(context, target_version, parameters):
             raise RuntimeError("flaky: the first attempt fails")
     if behaviour == "nested-task":
         await prepare(context)
+    if behaviour == "gather":
+        await asyncio.gather(_branch("slow", context), _branch("fast", context))
+        if os.path.exists(marker):
+            raise RuntimeError("the cause is still there: " + marker)
     await stop_components(["worker"], context=context)
     await execute_commands(["migrate --to " + target_version], context=context, env_from_component="api")
     if behaviour == "nested-task" and os.path.exists(marker):

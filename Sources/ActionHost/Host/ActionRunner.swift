@@ -111,8 +111,11 @@ final class HostSession: Sendable {
     let runner: ActionRunner
     let invocation: ActionInvocation
     let child: ChildProcess
-    /// Guards writes to the host's stdin; false once it is closed.
-    let writeLock = Mutex(true)
+    /// Writes to the host's stdin, in order, on a thread of its own: a host
+    /// that stops reading blocks this queue, never Swift's cooperative threads.
+    let writer = DispatchQueue(label: "flowrunner.host.writer")
+    /// False once the host's stdin is closed (touched only on `writer`).
+    nonisolated(unsafe) var stdinOpen = true
     let stopReading = Atomic<Bool>(false)
     let stderrState = Mutex(StderrState())
 
@@ -128,14 +131,13 @@ final class HostSession: Sendable {
         self.child = child
     }
 
-    /// Writes one message. Writes are small replies the host is waiting
-    /// for, so they go straight to the pipe (under a lock) instead of
-    /// through another thread; a dead host makes the write fail, not block.
+    /// Queues one message for the host (a dead host makes the write fail, not block).
     func send(_ message: JSONValue) {
         var bytes = message.jsonBytes
         bytes.append(0x0A)
-        writeLock.withLock { stdinOpen in
-            if stdinOpen { _ = child.writeToStdin(bytes) }
+        let line = bytes
+        writer.async { [self] in
+            if stdinOpen { _ = child.writeToStdin(line) }
         }
     }
 
@@ -238,7 +240,7 @@ final class HostSession: Sendable {
     func cleanUp() {
         child.signalGroup(SIGKILL)
         stopReading.store(true, ordering: .relaxed)
-        writeLock.withLock { stdinOpen in
+        writer.async { [self] in
             if stdinOpen { child.closeStdin() }
             stdinOpen = false
         }

@@ -218,9 +218,10 @@ struct MisbehaviourTests {
 
     @Test("a host that forks and exits does not hang the engine")
     func forksAndExits() async {
+        // A hang would end at the invocation's 60 s limit as a Timeout; the crash must be reported instead.
         let started = ContinuousClock.now
         let outcome = await runner.run(HostFixtures.invocation("forks_and_exits"), handler: RecordingHandler())
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(outcome.error?.type == "HostCrashed")
         #expect(outcome.error?.message.contains("exited with status 5") == true, "\(String(describing: outcome.error))")
     }

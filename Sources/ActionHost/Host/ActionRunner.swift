@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -145,7 +146,7 @@ final class HostSession: Sendable {
 
     private func startThreads(_ continuation: AsyncStream<HostEvent>.Continuation, handler: some ActionCallHandler) {
         let maximum = runner.maximumMessageBytes
-        DispatchQueue(label: "flowrunner.host.protocol").async { [child] in
+        BlockingThread.start("flowrunner.host.protocol") { [child] in
             let reader = LineReader(fd: child.stdoutFD, maximumLineLength: maximum)
             reader.run { event in
                 switch event {
@@ -167,7 +168,7 @@ final class HostSession: Sendable {
             continuation.yield(.protocolClosed)
         }
         let cap = runner.logCapBytes
-        DispatchQueue(label: "flowrunner.host.stderr").async { [self] in
+        BlockingThread.start("flowrunner.host.stderr") { [self] in
             var reader = LineReader(fd: child.stderrFD, maximumLineLength: 64 << 10)
             reader.shouldStop = { [self] in stopReading.load(ordering: .relaxed) }
             reader.run { event in
@@ -194,7 +195,7 @@ final class HostSession: Sendable {
             close(child.stderrFD)
             continuation.yield(.stderrClosed)
         }
-        DispatchQueue(label: "flowrunner.host.wait").async { [child] in
+        BlockingThread.start("flowrunner.host.wait") { [child] in
             continuation.yield(.exited(child.waitForExit()))
         }
     }
@@ -525,6 +526,18 @@ struct SessionLoop<Handler: ActionCallHandler> {
 
     static func format(_ seconds: Double) -> String {
         DurationText.number(seconds)
+    }
+}
+
+/// A thread of its own for work that blocks (reading a pipe, waiting for a
+/// process): Dispatch's pool is bounded, and many sessions blocking in it
+/// would make the others wait for a free thread.
+enum BlockingThread {
+    static func start(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread { body() }
+        thread.name = name
+        thread.stackSize = 256 << 10
+        thread.start()
     }
 }
 

@@ -379,7 +379,7 @@ struct SessionLoop<Handler: ActionCallHandler> {
             flowOptions = options
             handler.flowOptionsRead(options)
             if let seconds = options.timeoutSeconds, seconds > 0 {
-                setDeadline(ContinuousClock.now + .milliseconds(Int64(seconds * 1000)), reason: "\(Self.format(seconds)) s (flow timeout_seconds)")
+                setDeadline(ContinuousClock.now + .milliseconds(Int64(seconds * 1000)), reason: "\(DurationText.number(seconds)) s (flow timeout_seconds)")
             }
         case "log":
             handler.log(ActionLogLine(
@@ -522,10 +522,6 @@ struct SessionLoop<Handler: ActionCallHandler> {
         let parts = version.split(separator: ".").compactMap { Int($0) }
         guard parts.count >= 2 else { return false }
         return parts[0] < 3 || (parts[0] == 3 && parts[1] < 9)
-    }
-
-    static func format(_ seconds: Double) -> String {
-        DurationText.number(seconds)
     }
 }
 

@@ -87,13 +87,6 @@ extension Engine {
     }
 
     /// One attempt of a claimed run.
-    func runAttempt(_ run: RecordID, observer: (any RunObserver)?) async throws(EngineError) -> AttemptEnd {
-        guard let record = try storeCall({ () throws(StateStoreError) in try store.run(id: run) }) else {
-            throw EngineError(.notFound, "no run \(run)")
-        }
-        return try await runAttempt(record, observer: observer)
-    }
-
     func runAttempt(_ run: RunRecord, observer: (any RunObserver)?) async throws(EngineError) -> AttemptEnd {
         let driver: (record: DriverVersionRecord, spec: DriverSpecification, snapshot: DriverSnapshot)
         let directory: String

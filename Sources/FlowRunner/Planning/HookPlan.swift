@@ -1,15 +1,17 @@
-import DriverSpec
+public import DriverSpec
 
 /// The actions of one hook in execution order: `pre`, then `core`, then
 /// `post`, each in declaration order. Without a declared `core` action the
 /// built-in core runs in its place.
-struct HookPlan: Sendable {
+public struct HookPlan: Sendable {
     /// One planned action.
-    struct Entry: Sendable, Hashable {
-        var name: String
-        var mode: ActionMode
+    public struct Entry: Sendable, Hashable {
+        /// The action's name (`builtin-install` / `builtin-upgrade` for the built-in core).
+        public var name: String
+        /// Its mode.
+        public var mode: ActionMode
         /// The declared action, or nil for the built-in core.
-        var action: ActionSpec?
+        public var action: ActionSpec?
     }
 
     /// Name of the built-in core action of `hook`.
@@ -17,9 +19,11 @@ struct HookPlan: Sendable {
         hook == .setup ? "builtin-install" : "builtin-upgrade"
     }
 
-    var entries: [Entry]
+    /// The actions in execution order.
+    public var entries: [Entry]
 
-    init(spec: DriverSpecification, hook: Hook) {
+    /// The plan of `hook` for `spec`.
+    public init(spec: DriverSpecification, hook: Hook) {
         var entries: [Entry] = []
         for mode in ActionMode.allCases {
             let declared = spec.actions(for: hook, mode: mode)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DriverSpec
+import FlowRunner
 import Foundation
 import StateStore
 
@@ -177,7 +178,7 @@ struct DriverVersionJSON: Encodable {
         version = record.number
         specVersion = record.specVersion
         digest = record.digest
-        loadedAt = TimeFormat.json(record.loadedAt)
+        loadedAt = TimeText.rfc3339(record.loadedAt)
         self.created = created
     }
 

@@ -145,13 +145,12 @@ struct DryRunCommand: AsyncParsableCommand {
     }
 }
 
-/// The plan of a hook, by mode, for display.
+/// The plan of a hook (the engine's own ``HookPlan``), by mode, for display.
 enum HookPlanText {
     static func describe(spec: DriverSpecification, hook: Hook) -> [(mode: String, actions: [String])] {
-        ActionMode.allCases.map { mode in
-            var names = spec.actions(for: hook, mode: mode).map(\.name)
-            if mode == .core, names.isEmpty { names = [hook == .setup ? "builtin-install (built-in)" : "builtin-upgrade (built-in)"] }
-            return (mode.rawValue, names)
+        let entries = HookPlan(spec: spec, hook: hook).entries
+        return ActionMode.allCases.map { mode in
+            (mode.rawValue, entries.filter { $0.mode == mode }.map { $0.action == nil ? $0.name + " (built-in)" : $0.name })
         }
     }
 }

@@ -35,11 +35,6 @@ enum TimeFormat {
     static func table(_ date: Date?) -> String {
         date.map(TimeText.local) ?? "-"
     }
-
-    /// RFC 3339 UTC with milliseconds, for JSON.
-    static func json(_ date: Date?) -> String? {
-        date.map(TimeText.rfc3339)
-    }
 }
 
 /// Prints rows as aligned columns under a header.

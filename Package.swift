@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -48,7 +49,10 @@ let package = Package(
         ),
         .target(
             name: "Scheduler",
-            dependencies: ["FlowRunner", "StateStore"],
+            dependencies: [
+                "FlowRunner", "StateStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -59,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "FlowRunnerCLI",
             dependencies: [
-                "DriverSpec", "StateStore", "FlowRunner", "Scheduler",
+                "DriverSpec", "StateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/flowrunner",

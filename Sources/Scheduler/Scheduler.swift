@@ -1,1 +1,237 @@
-// The Scheduler target is laid out now; its contents arrive with its issue (see DESIGN.md).
+public import FlowRunner
+import Foundation
+public import ServiceLifecycle
+public import StateStore
+import Synchronization
+
+/// The durable queue's workers: claims runnable runs (one write transaction
+/// each), keeps their leases by heartbeat, works each claimed attempt with the
+/// ``Engine``, recovers runs whose worker died, and waits out delayed retries.
+///
+/// Two ways in, one behaviour:
+/// - ``run()`` (a swift-service-lifecycle `Service`, for `serve`): a pool of
+///   ``SchedulerConfiguration/workers`` workers over the whole queue until a
+///   graceful shutdown, which stops claiming and lets running actions finish
+///   for up to ``SchedulerConfiguration/gracePeriod``.
+/// - ``work(runID:observer:)`` (the CLI's `deploy`, `upgrade`, `runs retry`):
+///   one worker, one run, to its end, in this process.
+///
+/// Recovery has one path, ``recover(_:)``: a running or cancelling run whose
+/// lease expired, or whose owner is a dead process of this machine, goes
+/// back to the queue for its next attempt (a cancelling one ends cancelled).
+public struct Scheduler: Service {
+    /// The engine that works attempts.
+    public let engine: Engine
+    /// Claims, leases and pacing.
+    public let configuration: SchedulerConfiguration
+
+    var store: any StateStore { engine.store }
+
+    /// A scheduler working runs of `engine`'s store.
+    public init(engine: Engine, configuration: SchedulerConfiguration) {
+        self.engine = engine
+        self.configuration = configuration
+    }
+
+    // MARK: Service
+
+    /// Works the queue with the configured number of workers until the task
+    /// is cancelled or a graceful shutdown is asked for.
+    public func run() async throws {
+        let stopping = StopFlag()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await recoveryLoop(until: stopping) }
+                for _ in 0..<configuration.workers {
+                    group.addTask { await workerLoop(until: stopping) }
+                }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            stopping.set()
+        }
+    }
+
+    /// One worker: claims the oldest runnable run, works it, and looks again;
+    /// sleeps a poll interval when nothing is runnable.
+    func workerLoop(until stopping: StopFlag) async {
+        while !stopping.isSet, !Task.isCancelled {
+            let claimed: RunRecord?
+            do {
+                claimed = try await store.claimNextRun(owner: configuration.owner, leaseDuration: configuration.leaseDuration, runID: nil)
+            } catch {
+                claimed = nil
+            }
+            guard let claimed else {
+                try? await Task.sleep(for: configuration.pollInterval)
+                continue
+            }
+            let grace = configuration.gracePeriod
+            let work = Task { try await workClaimed(claimed, observer: nil) }
+            // Once a shutdown begins the attempt gets the grace period, then is stopped (left to recovery).
+            let deadline = Task {
+                while !stopping.isSet, !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.pollInterval)
+                }
+                try? await Task.sleep(for: grace)
+                if !Task.isCancelled { work.cancel() }
+            }
+            _ = try? await withTaskCancellationHandler {
+                try await work.value
+            } onCancel: {
+                work.cancel()
+            }
+            deadline.cancel()
+        }
+    }
+
+    /// Recovers abandoned runs every few poll intervals until stopped.
+    func recoveryLoop(until stopping: StopFlag) async {
+        while !stopping.isSet, !Task.isCancelled {
+            _ = try? await recoverAbandonedRuns()
+            try? await Task.sleep(for: configuration.pollInterval * 5)
+        }
+    }
+
+    // MARK: Recovery
+
+    /// Every running or cancelling run whose worker is gone (lease expired,
+    /// or a dead process of this machine), recovered. Returns them as they are now.
+    @discardableResult
+    public func recoverAbandonedRuns() async throws(EngineError) -> [RunRecord] {
+        let candidates = try await stored { () async throws(StateStoreError) in
+            try await store.runsWithExpiredLease()
+                + store.runs(matching: RunFilter(status: .running, limit: 1_000))
+                + store.runs(matching: RunFilter(status: .cancelling, limit: 1_000))
+        }
+        var seen = Set<RecordID>(), recovered: [RunRecord] = []
+        for run in candidates where seen.insert(run.id).inserted && run.isAbandoned() {
+            if let record = try await recover(run) { recovered.append(record) }
+        }
+        return recovered
+    }
+
+    /// The one recovery path: puts an abandoned running run back in the queue
+    /// for its next attempt (replay as usual), ends an abandoned cancelling
+    /// run `cancelled`. Nil when the run is not abandoned after all, or
+    /// another worker recovered it first.
+    public func recover(_ run: RunRecord) async throws(EngineError) -> RunRecord? {
+        guard run.status == .running || run.status == .cancelling, run.isAbandoned() else { return nil }
+        let gone = run.leaseOwner.flatMap { $0.isKnownGone ? $0 : nil }
+        return try await stored { () async throws(StateStoreError) in
+            try await store.requeueExpiredRun(id: run.id, abandonedOwner: gone)
+        }
+    }
+
+    // MARK: One attempt
+
+    /// Works one claimed attempt with a heartbeat beside it. A lost lease
+    /// stops the attempt, which then writes nothing more.
+    public func workClaimed(_ run: RunRecord, observer: (any RunObserver)?) async throws(EngineError) -> AttemptOutcome {
+        let engine = engine, owner = configuration.owner
+        let attempt = Task { () async throws -> AttemptOutcome in
+            try await engine.runAttempt(run, owner: owner, observer: observer)
+        }
+        let keeper = LeaseKeeper(store: store, runID: run.id, owner: owner, leaseDuration: configuration.leaseDuration)
+        let heartbeat = Task { await keeper.keep(cancelling: attempt) }
+        let result = await withTaskCancellationHandler {
+            await attempt.result
+        } onCancel: {
+            attempt.cancel()
+        }
+        heartbeat.cancel()
+        let lost = await heartbeat.value
+        switch result {
+        case .success(let outcome):
+            if let lost, case .released(let record, _) = outcome { return .released(record, reason: lost) }
+            return outcome
+        case .failure(let error as EngineError):
+            throw error
+        case .failure(let error):
+            throw EngineError(.failed, "\(error)")
+        }
+    }
+
+    /// Runs a store call, turning its error into the engine's.
+    func stored<T>(_ body: () async throws(StateStoreError) -> T) async throws(EngineError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw EngineError(storeError: error)
+        }
+    }
+
+    // MARK: The CLI's way
+
+    /// Works `runID` to its end in this process with one worker and returns
+    /// its final record: waits while another run of the deployment works or
+    /// a delayed retry is not yet due, recovers the run if its earlier worker
+    /// died, and follows automatic retries. A run already finished (or
+    /// `cancelling` under a live worker) is returned as it is.
+    ///
+    /// Throws ``EngineError/Code/notFound`` for an unknown run and
+    /// ``EngineError/Code/conflict`` when a live worker elsewhere holds it, or
+    /// when it waits behind a run whose worker is gone (naming that run).
+    public func work(runID: RecordID, observer: (any RunObserver)? = nil) async throws(EngineError) -> RunRecord {
+        while true {
+            guard let run = try await stored({ () async throws(StateStoreError) in try await store.run(id: runID) }) else {
+                throw EngineError(.notFound, "no run \(runID)")
+            }
+            if run.status.isFinished { return run }
+            if run.status == .running || run.status == .cancelling {
+                guard run.isAbandoned() else {
+                    if run.status == .cancelling { return run }
+                    throw EngineError(.conflict, "run \(runID) is being worked by \(run.leaseOwner?.description ?? "another worker")")
+                }
+                // Its worker died: the next attempt resumes it (a cancelling one ends cancelled).
+                _ = try await recover(run)
+                continue
+            }
+            let now = Date()
+            if let due = run.notBefore, due > now {
+                let wait = min(due.timeIntervalSince(now), configuration.maximumRetryDelay.seconds)
+                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                if Task.isCancelled { return run }
+                continue
+            }
+            let owner = configuration.owner
+            guard let claimed = try await stored({ () async throws(StateStoreError) in
+                try await store.claimNextRun(owner: owner, leaseDuration: configuration.leaseDuration, runID: runID)
+            }) else {
+                try await waitBehindOtherRun(run)
+                if Task.isCancelled { return run }
+                continue
+            }
+            switch try await workClaimed(claimed, observer: observer) {
+            case .finished(let record), .released(let record, _):
+                return record
+            case .retryScheduled:
+                continue
+            }
+        }
+    }
+
+    /// Another run of the same deployment is working: wait a poll interval
+    /// for it, unless its worker is gone (nothing would ever finish it).
+    func waitBehindOtherRun(_ run: RunRecord) async throws(EngineError) {
+        let others = try await stored { () async throws(StateStoreError) in
+            try await store.runs(matching: RunFilter(deployment: run.deployment, status: .running, limit: 5))
+                + store.runs(matching: RunFilter(deployment: run.deployment, status: .cancelling, limit: 5))
+        }
+        if let blocker = others.first(where: { $0.id != run.id && $0.isAbandoned() }) {
+            throw EngineError(.conflict, "run \(run.id) waits for run \(blocker.id) of deployment \(run.deployment), whose worker "
+                + "(\(blocker.leaseOwner?.description ?? "unknown")) is gone; resume it with `flowrunner runs retry \(blocker.id)` "
+                + "or stop it with `flowrunner runs cancel \(blocker.id)`")
+        }
+        try? await Task.sleep(for: configuration.pollInterval)
+    }
+}
+
+/// Set once when a graceful shutdown begins.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    var isSet: Bool { value.load(ordering: .relaxed) }
+
+    func set() { value.store(true, ordering: .relaxed) }
+}

@@ -1,207 +1,187 @@
 public import Foundation
-import GRDB
 
-/// FlowRunner's durable state: one SQLite database (WAL mode) holding driver
-/// versions, deployments, runs, action runs, steps, log lines, the simulated
-/// clusters and the run queue.
+/// FlowRunner's durable state, whatever holds it: driver versions,
+/// deployments, runs, action runs, steps, log lines, the run queue with its
+/// leases, and the simulated clusters' opaque state.
 ///
-/// Contract:
-/// - Several processes may open the same file at once (a `serve` and a CLI):
-///   writes are short `BEGIN IMMEDIATE` transactions, reads never block
-///   writers, and a writer waits up to the busy timeout for another.
-/// - A write that returned is durable against a crash of the process
-///   (`synchronous=NORMAL` in WAL mode); a power loss may lose the last
-///   transactions but never corrupts the file.
+/// Two implementations: ``SQLiteStateStore`` (one file, the embedded default)
+/// and, for several runner machines, a PostgreSQL store. ``InMemoryStateStore``
+/// is the test double. The protocol speaks only in this module's record
+/// types: no SQL dialect, file path or process id leaks through it.
+///
+/// Contract every implementation keeps:
+/// - Every method is `async` and never blocks a cooperative thread while it
+///   waits for the database (busy waits, network round trips).
+/// - A write that returned is durable; a write that threw changed nothing.
 /// - Status changes are checked against ``RunStatus/allowedNext`` (and the
 ///   action and step equivalents) inside the writing transaction; an illegal
 ///   one throws ``StateStoreError/Code/illegalTransition`` and writes nothing.
-/// - Every failure is a ``StateStoreError`` naming the file. A file that is
-///   not a SQLite database, or was written by a newer FlowRunner, is refused
-///   and left untouched.
-public final class StateStore: Sendable {
-    /// The database file.
-    public let path: String
-    let pool: DatabasePool
+/// - Claims are atomic: one queued run goes to exactly one worker, and never
+///   while another run of the same deployment is `running` or `cancelling`.
+/// - Times come from the store's ``StoreClock`` (the database's clock for a
+///   shared store), so every worker judges leases by the same clock.
+/// - Every failure is a ``StateStoreError`` naming the store's ``location``.
+public protocol StateStore: Sendable {
+    /// Where the state lives, for messages: a file path or a URL without its password.
+    var location: String { get }
 
-    /// How long a writer waits for another process's write transaction.
-    public static let busyTimeout: TimeInterval = 10
+    // MARK: Driver versions
 
-    /// Opens (creating if needed, with its directory) and migrates the
-    /// database at `path`.
-    public init(path: String) throws(StateStoreError) {
-        self.path = path
-        try Self.checkFile(at: path)
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(Self.busyTimeout)
-        configuration.foreignKeysEnabled = true
-        configuration.label = "flowrunner-state"
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-        }
-        try Self.refuseNewerSchema(at: path)
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-        } catch {
-            throw Self.mapError(error, path: path)
-        }
-        try migrate()
-    }
+    /// Stores a driver version. The same content (driver name and digest)
+    /// again is a no-op returning the stored version with `created == false`;
+    /// new content gets the driver's next `number` (1, 2, ...).
+    func storeDriverVersion(driver: String, specVersion: String, digest: String, files: [StoredDriverFile])
+        async throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool)
+    /// Every stored driver version (of one driver, when named), by driver and number.
+    func driverVersions(driver: String?) async throws(StateStoreError) -> [DriverVersionRecord]
+    /// The driver version with this id, or nil.
+    func driverVersion(id: RecordID) async throws(StateStoreError) -> DriverVersionRecord?
+    /// Version `number` of `driver`, or its newest when `number` is nil.
+    func driverVersion(driver: String, number: Int?) async throws(StateStoreError) -> DriverVersionRecord?
+    /// The files of a stored driver version, by path.
+    func driverFiles(versionID: RecordID) async throws(StateStoreError) -> [StoredDriverFile]
 
-    /// `--state PATH`, else `$FLOWRUNNER_STATE`, else `~/.flowrunner/state.sqlite`.
-    public static func resolvePath(explicit: String?, environment: [String: String]) -> String {
-        if let explicit, !explicit.isEmpty { return explicit }
-        if let fromEnvironment = environment["FLOWRUNNER_STATE"], !fromEnvironment.isEmpty { return fromEnvironment }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return home + "/.flowrunner/state.sqlite"
-    }
+    // MARK: Deployments
 
-    // MARK: Opening
+    /// Creates a deployment; a taken name throws ``StateStoreError/Code/alreadyExists``.
+    func createDeployment(_ new: NewDeployment) async throws(StateStoreError) -> DeploymentRecord
+    /// The deployment called `name`, or nil.
+    func deployment(named name: String) async throws(StateStoreError) -> DeploymentRecord?
+    /// The deployment with this id, or nil.
+    func deployment(id: RecordID) async throws(StateStoreError) -> DeploymentRecord?
+    /// Every deployment, by name.
+    func deployments() async throws(StateStoreError) -> [DeploymentRecord]
+    /// Changes what is not nil of a deployment; an unknown id throws ``StateStoreError/Code/notFound``.
+    func updateDeployment(id: RecordID, appVersion: String?, driverVersionID: RecordID?, parametersJSON: String?)
+        async throws(StateStoreError)
 
-    private static let sqliteHeader = Array("SQLite format 3\0".utf8)
+    // MARK: Simulated clusters (opaque JSON owned by the Primitives module)
 
-    /// Refuses a directory or a non-SQLite file before SQLite touches it, and
-    /// creates the parent directory of a new file.
-    private static func checkFile(at path: String) throws(StateStoreError) {
-        let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        if manager.fileExists(atPath: path, isDirectory: &isDirectory) {
-            if isDirectory.boolValue {
-                throw StateStoreError(.cannotOpen, path: path, "is a directory (expected a SQLite state file)")
-            }
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw StateStoreError(.cannotOpen, path: path, "cannot read the file (check its permissions)")
-            }
-            defer { try? handle.close() }
-            let header = (try? handle.read(upToCount: sqliteHeader.count)) ?? Data()
-            if !header.isEmpty, [UInt8](header) != sqliteHeader {
-                throw StateStoreError(.notADatabase, path: path, "not a SQLite database (expected a FlowRunner state file); the file was left untouched")
-            }
-            return
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty, !manager.fileExists(atPath: directory) {
-            do {
-                try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw StateStoreError(.cannotOpen, path: path, "cannot create the directory \(directory): \(error.localizedDescription)")
-            }
-        }
-    }
+    /// The saved state of a deployment's simulated cluster, or nil.
+    func simulatedClusterState(deployment: String) async throws(StateStoreError) -> String?
+    /// The simulated cluster's jobs of a deployment (opaque JSON each), oldest first.
+    func simulatedJobs(deployment: String) async throws(StateStoreError) -> [String]
+    /// Replaces the state and, in the same transaction, upserts (by name) and deletes jobs.
+    func saveSimulatedClusterState(deployment: String, stateJSON: String, upsertJobs: [(name: String, json: String)], deleteJobs: [String])
+        async throws(StateStoreError)
 
-    /// Looks at an existing file through a read-only connection, so that a
-    /// database written by a newer FlowRunner is refused before anything
-    /// (not even a checkpoint) touches it.
-    private static func refuseNewerSchema(at path: String) throws(StateStoreError) {
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int, size > 0 else { return }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(busyTimeout)
-        do {
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            let unknown = try queue.read { db -> [String] in
-                guard try db.tableExists("grdb_migrations") else { return [] }
-                return try Migrations.migrator.appliedIdentifiers(db).subtracting(Migrations.identifiers).sorted()
-            }
-            try queue.close()
-            if !unknown.isEmpty {
-                throw StateStoreError(.newerSchema, path: path,
-                    "written by a newer FlowRunner (unknown schema migrations: \(unknown.joined(separator: ", "))); upgrade flowrunner to use it")
-            }
-        } catch {
-            throw mapError(error, path: path)
-        }
-    }
+    // MARK: Runs
 
-    private func migrate() throws(StateStoreError) {
-        do {
-            try Migrations.migrator.migrate(pool)
-        } catch {
-            throw Self.mapError(error, path: path)
-        }
-    }
+    /// Creates a queued run (attempt 1). With an idempotency key this
+    /// deployment already used, nothing is created and the earlier run is
+    /// returned with `created == false`.
+    func createRun(_ new: NewRun) async throws(StateStoreError) -> (record: RunRecord, created: Bool)
+    /// The run with this id, or nil.
+    func run(id: RecordID) async throws(StateStoreError) -> RunRecord?
+    /// The newest runs matching `filter`, newest first.
+    func runs(matching filter: RunFilter) async throws(StateStoreError) -> [RunRecord]
+    /// Changes a run's status, checked against ``RunStatus/allowedNext``:
+    /// to `running`, `started_at` is set on the first start; to `queued`, the
+    /// attempt grows by one and lease, end time and error are cleared,
+    /// `notBefore` set; to a finished status, `ended_at` is set, the lease
+    /// released and `errorJSON` stored.
+    @discardableResult
+    func changeRunStatus(id: RecordID, to next: RunStatus, errorJSON: String?, notBefore: Date?)
+        async throws(StateStoreError) -> RunRecord
+    /// Starts the next attempt of a failed or cancelled run, or of a running
+    /// one whose lease expired or whose owner is `abandonedOwner` (the caller
+    /// knows it is gone): status `queued`, attempt + 1, the replay policy and
+    /// optionally another driver version; actions left `running` go back to
+    /// `pending`. Anything else throws ``StateStoreError/Code/illegalTransition``.
+    @discardableResult
+    func retryRun(id: RecordID, replayJSON: String?, driverVersionID: RecordID?, notBefore: Date?, abandonedOwner: LeaseOwner?)
+        async throws(StateStoreError) -> RunRecord
+    /// Deletes finished runs that ended before `date`, with their actions,
+    /// steps and logs; returns how many runs went.
+    @discardableResult
+    func pruneRuns(endedBefore date: Date) async throws(StateStoreError) -> Int
 
-    /// The schema migrations applied to this database, in order.
-    public func appliedMigrations() throws(StateStoreError) -> [String] {
-        try read { db in try Migrations.migrator.appliedMigrations(db) }
-    }
+    // MARK: Queue and leases
 
-    /// Runs SQLite's `PRAGMA integrity_check`; returns its findings (empty when sound).
-    public func integrityProblems() throws(StateStoreError) -> [String] {
-        try read { db in
-            let rows = try String.fetchAll(db, sql: "PRAGMA integrity_check")
-            return rows == ["ok"] ? [] : rows
-        }
-    }
+    /// Claims the oldest runnable run for `owner` atomically: queued, its
+    /// `notBefore` passed, no other run of its deployment `running` or
+    /// `cancelling`. The run becomes `running` with a lease until now +
+    /// `leaseDuration`. With `runID`, only that run is considered.
+    func claimNextRun(owner: LeaseOwner, leaseDuration: Duration, runID: RecordID?) async throws(StateStoreError) -> RunRecord?
+    /// Extends `owner`'s lease on a running or cancelling run to now +
+    /// `leaseDuration`. False when the lease was lost (another worker took
+    /// the run over, or it ended).
+    func renewLease(runID: RecordID, owner: LeaseOwner, leaseDuration: Duration) async throws(StateStoreError) -> Bool
+    /// Running or cancelling runs whose lease has expired: their worker died.
+    func runsWithExpiredLease() async throws(StateStoreError) -> [RunRecord]
+    /// Puts a run whose lease expired (or whose owner is `abandonedOwner`)
+    /// back in the queue for its next attempt; a `cancelling` one ends
+    /// `cancelled` instead. Nil, changing nothing, when the lease is still
+    /// valid or the run is no longer running: another worker got there first.
+    func requeueExpiredRun(id: RecordID, abandonedOwner: LeaseOwner?) async throws(StateStoreError) -> RunRecord?
 
-    /// Copies the write-ahead log into the main file and truncates it (for
-    /// backups and size measurements; SQLite also does this on its own).
-    public func checkpoint() throws(StateStoreError) {
-        do {
-            try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-        } catch {
-            throw Self.mapError(error, path: path)
-        }
-    }
+    // MARK: Action runs and steps
 
-    // MARK: Transactions
+    /// Records the planned actions of a run as `pending`, in order; actions
+    /// already recorded (by name) are kept as they are. Returns all of them.
+    @discardableResult
+    func planActionRuns(runID: RecordID, actions: [(name: String, mode: String)]) async throws(StateStoreError) -> [ActionRunRecord]
+    /// The action runs of a run, in execution order.
+    func actionRuns(runID: RecordID) async throws(StateStoreError) -> [ActionRunRecord]
+    /// Changes an action run's status, checked against ``ActionRunStatus/allowedNext``;
+    /// `running` counts an attempt and clears the error, a finished status stores `errorJSON`.
+    @discardableResult
+    func changeActionRunStatus(id: RecordID, to next: ActionRunStatus, errorJSON: String?)
+        async throws(StateStoreError) -> ActionRunRecord
+    /// Records a step as `running` before it executes; returns its id.
+    /// `divergenceJSON` marks the step where replay stopped.
+    func beginStep(_ step: NewStep, divergenceJSON: String?) async throws(StateStoreError) -> RecordID
+    /// Records steps answered from an earlier attempt (`replayed`, nothing executed), in one transaction.
+    func recordReplayedSteps(_ steps: [(step: NewStep, resultJSON: String?)]) async throws(StateStoreError)
+    /// Ends a running step as `succeeded` or `failed`; any other change throws
+    /// ``StateStoreError/Code/illegalTransition``.
+    func finishStep(id: RecordID, status: StepStatus, resultJSON: String?, errorJSON: String?) async throws(StateStoreError)
+    /// The steps of an action run, by attempt and sequence number.
+    func steps(actionRunID: RecordID) async throws(StateStoreError) -> [StepRecord]
 
-    /// A short write transaction that takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so a read-then-write cannot lose a race.
-    func write<T>(_ body: (Database) throws -> T) throws(StateStoreError) -> T {
-        do {
-            return try pool.writeWithoutTransaction { db in
-                var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(db)
-                    return .commit
-                }
-                guard let result else { throw StateStoreError(.database, path: path, "transaction produced no result") }
-                return result
-            }
-        } catch {
-            throw Self.mapError(error, path: path)
-        }
-    }
+    // MARK: Logs
 
-    /// A read from a consistent snapshot; never blocks writers.
-    func read<T>(_ body: (Database) throws -> T) throws(StateStoreError) -> T {
-        do {
-            return try pool.read(body)
-        } catch {
-            throw Self.mapError(error, path: path)
-        }
-    }
-
-    static func mapError(_ error: any Error, path: String) -> StateStoreError {
-        if let error = error as? StateStoreError { return error }
-        guard let error = error as? DatabaseError else {
-            return StateStoreError(.database, path: path, "\(error)")
-        }
-        let message = error.message ?? "\(error.resultCode)"
-        switch error.resultCode {
-        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-            return StateStoreError(.notADatabase, path: path, "not a usable SQLite database (\(message)); the file was left untouched")
-        case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH, .SQLITE_IOERR:
-            return StateStoreError(.cannotOpen, path: path, "cannot open or write the database (\(message)); check that the file and its directory are writable")
-        case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return StateStoreError(.busy, path: path, "the database stayed locked by another process for more than \(Int(busyTimeout)) s (\(message))")
-        default:
-            return StateStoreError(.database, path: path, message)
-        }
-    }
+    /// Appends log lines in one transaction.
+    func appendLogs(_ lines: [NewLogLine]) async throws(StateStoreError)
+    /// A run's log lines with an id above `afterID`, oldest first, at most `limit`.
+    func logs(runID: RecordID, afterID: RecordID, limit: Int) async throws(StateStoreError) -> [LogRecord]
 }
 
-extension Date {
-    /// Seconds since 1970, as stored.
-    var storedValue: Double { timeIntervalSince1970 }
-
-    init(storedValue: Double) {
-        self.init(timeIntervalSince1970: storedValue)
+extension StateStore {
+    /// Every stored driver version, by driver and number.
+    public func driverVersions() async throws(StateStoreError) -> [DriverVersionRecord] {
+        try await driverVersions(driver: nil)
     }
-}
 
-extension Row {
-    func date(_ column: String) -> Date? {
-        (self[column] as Double?).map(Date.init(storedValue:))
+    /// The newest version of `driver`.
+    public func driverVersion(driver: String) async throws(StateStoreError) -> DriverVersionRecord? {
+        try await driverVersion(driver: driver, number: nil)
+    }
+
+    /// The newest runs, newest first (50 at most).
+    public func runs() async throws(StateStoreError) -> [RunRecord] {
+        try await runs(matching: RunFilter())
+    }
+
+    /// Changes a run's status without an error or a delay.
+    @discardableResult
+    public func changeRunStatus(id: RecordID, to next: RunStatus, errorJSON: String? = nil) async throws(StateStoreError) -> RunRecord {
+        try await changeRunStatus(id: id, to: next, errorJSON: errorJSON, notBefore: nil)
+    }
+
+    /// Changes an action run's status without an error.
+    @discardableResult
+    public func changeActionRunStatus(id: RecordID, to next: ActionRunStatus) async throws(StateStoreError) -> ActionRunRecord {
+        try await changeActionRunStatus(id: id, to: next, errorJSON: nil)
+    }
+
+    /// Records a step as `running`, with no divergence.
+    public func beginStep(_ step: NewStep) async throws(StateStoreError) -> RecordID {
+        try await beginStep(step, divergenceJSON: nil)
+    }
+
+    /// A run's log lines from the start (10,000 at most).
+    public func logs(runID: RecordID) async throws(StateStoreError) -> [LogRecord] {
+        try await logs(runID: runID, afterID: 0, limit: 10_000)
     }
 }

@@ -1,11 +1,12 @@
 /// Why the state store refused or failed an operation. Every error names the
-/// database path and says what was expected; nothing stored is lost by one.
+/// store (a file path or a URL) and says what was expected; nothing stored is
+/// lost by one.
 public struct StateStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of failure.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
-        /// The file exists but is not a SQLite database (or is corrupt).
+        /// The store is not a FlowRunner database (not SQLite, or corrupt).
         public static let notADatabase = Code("notADatabase")
         /// The file or its directory cannot be opened or written.
         public static let cannotOpen = Code("cannotOpen")
@@ -19,25 +20,25 @@ public struct StateStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let alreadyExists = Code("alreadyExists")
         /// Another process holds the database longer than the busy timeout.
         public static let busy = Code("busy")
-        /// Any other SQLite failure.
+        /// Any other database failure.
         public static let database = Code("database")
         public var description: String { name }
     }
 
     /// The kind of failure.
     public var code: Code
-    /// The database file.
-    public var path: String
+    /// The store: a database file path, or a server URL without its password.
+    public var location: String
     /// What went wrong, and what was expected.
     public var reason: String
 
     /// Creates an error.
-    public init(_ code: Code, path: String, _ reason: String) {
+    public init(_ code: Code, location: String, _ reason: String) {
         self.code = code
-        self.path = path
+        self.location = location
         self.reason = reason
     }
 
-    /// `state database PATH: REASON`.
-    public var description: String { "state database \(path): \(reason)" }
+    /// `state database LOCATION: REASON`.
+    public var description: String { "state database \(location): \(reason)" }
 }

@@ -275,12 +275,13 @@ struct HookRunTests {
         // Wait until the migration job runs (step 2 recorded as running), then kill the engine.
         // The state file is watched directly: spawning `runs show` is too slow on a loaded machine.
         let start = ContinuousClock.now
-        var store: StateStore?
+        var store: SQLiteStateStore?
         while ContinuousClock.now - start < .seconds(60) {
-            if store == nil, FileManager.default.fileExists(atPath: workspace.state) { store = try? StateStore(path: workspace.state) }
-            let actions = (try? store?.actionRuns(runID: 2)) ?? nil
-            let running = try actions?.first.map { try store?.steps(actionRunID: $0.id) ?? [] }?
-                .contains { $0.name == "execute_commands" && $0.status == .running } ?? false
+            if store == nil, FileManager.default.fileExists(atPath: workspace.state) { store = try? SQLiteStateStore(path: workspace.state) }
+            var running = false
+            if let store, let action = try? await store.actionRuns(runID: 2).first {
+                running = ((try? await store.steps(actionRunID: action.id)) ?? []).contains { $0.name == "execute_commands" && $0.status == .running }
+            }
             if running { break }
             try await Task.sleep(for: .milliseconds(10))
         }

@@ -124,10 +124,10 @@ struct PrimitiveTests {
     func persistence() async throws {
         let directory = NSTemporaryDirectory() + "flowrunner-prim-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try StateStore(path: directory + "/state.sqlite")
+        let store = try SQLiteStateStore(path: directory + "/state.sqlite")
         let bench = try await Bench(storage: StateStoreClusterStorage(store: store, deployment: "shop"))
         try await bench.call("stop_components", ["components": ["worker"]])
-        let reopened = SimulatedCluster(storage: StateStoreClusterStorage(store: try StateStore(path: directory + "/state.sqlite"), deployment: "shop"))
+        let reopened = SimulatedCluster(storage: StateStoreClusterStorage(store: try SQLiteStateStore(path: directory + "/state.sqlite"), deployment: "shop"))
         let state = try await reopened.state()
         #expect(state.workloads.first { $0.component == "worker" }?.replicas == 0)
         #expect(state.appVersion == "0.1.0")
@@ -157,9 +157,15 @@ struct FixtureBehaviourTests {
         let fixture = ClusterFixture(failures: [.init(primitive: "stop_components", call: 2, message: "API server unavailable")])
         let bench = try await Bench(fixture: fixture)
         let cluster = bench.cluster
-        #expect(try await cluster.recordCall(of: "stop_components") == nil)
-        #expect(try await cluster.recordCall(of: "stop_components")?.message == "API server unavailable")
-        #expect(try await cluster.recordCall(of: "stop_components") == nil)
+        try await cluster.primitiveWillRun("stop_components")
+        let error = await #expect(throws: ClusterError.self) { try await cluster.primitiveWillRun("stop_components") }
+        #expect(error?.code == .injected && error?.message == "API server unavailable")
+        try await cluster.primitiveWillRun("stop_components")
+        // The catalogue asks before every real execution: the second stop of a run fails with the fixture's message.
+        let second = try await Bench(fixture: fixture)
+        _ = try await second.call("stop_components", ["components": ["server"]])
+        let refused = await #expect(throws: PrimitiveError.self) { try await second.call("stop_components", ["components": ["server"]]) }
+        #expect(refused?.message == "API server unavailable")
     }
 
     @Test("a component that never becomes ready makes start time out")
@@ -273,7 +279,10 @@ struct PrimitiveArgumentTests {
             if !error.message.contains(expected) { Issue.record("\(error.message) does not contain \(expected)") }
             return true
         }
-        #expect(try await bench.state() == before) // nothing changed
+        // Nothing changed but the count of calls (a refused call is still a call: fixtures count it).
+        var after = try await bench.state()
+        after.primitiveCalls = before.primitiveCalls
+        #expect(after == before)
     }
 
     @Test("aliases are normalised to their plural primitive")

@@ -26,7 +26,7 @@ struct MultiProcessTests {
         #expect(Set(all).count == 1000, "a run was claimed twice")
         #expect(claims.allSatisfy { !$0.isEmpty }, "both workers should have claimed something: \(claims.map(\.count))")
         let store = try scratch.open()
-        #expect(try store.runs(matching: RunFilter(status: .succeeded, limit: 2000)).count == 1000)
+        #expect(try await store.runs(matching: RunFilter(status: .succeeded, limit: 2000)).count == 1000)
     }
 
     @Test("SIGKILL in the middle of writing steps leaves a sound database holding every step whose write had returned")
@@ -65,7 +65,7 @@ struct MultiProcessTests {
         #expect(reason == .uncaughtSignal)
         let store = try scratch.open()
         #expect(try store.integrityProblems().isEmpty)
-        let steps = try store.steps(actionRunID: try #require(actionID))
+        let steps = try await store.steps(actionRunID: try #require(actionID))
         let succeeded = Set(steps.filter { $0.status == .succeeded }.map(\.seq))
         #expect(reported.count >= 400)
         for seq in reported { #expect(succeeded.contains(seq), "step \(seq) was reported written but is missing") }

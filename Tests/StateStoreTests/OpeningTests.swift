@@ -6,42 +6,42 @@ import Testing
 @Suite("Opening, migrating and refusing databases")
 struct OpeningTests {
     @Test("a new database is created with its directory and fully migrated, in WAL mode")
-    func create() throws {
+    func create() async throws {
         let scratch = ScratchDatabase()
         let path = scratch.directory + "/nested/dir/state.sqlite"
-        let store = try StateStore(path: path)
+        let store = try SQLiteStateStore(path: path)
         #expect(try store.appliedMigrations() == Migrations.identifiers)
-        let mode = try store.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        let mode = try await store.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
-        let synchronous = try store.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        let synchronous = try await store.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
         #expect(synchronous == 1) // NORMAL
-        #expect(try store.read { db in try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") } == true)
+        #expect(try await store.read { db in try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") } == true)
     }
 
     @Test("a database from an older version opens and migrates, keeping its data")
-    func migrateOlder() throws {
+    func migrateOlder() async throws {
         let scratch = ScratchDatabase()
         do {
             let queue = try DatabaseQueue(path: scratch.path)
             try Migrations.migrator.migrate(queue, upTo: "v1-core")
-            try queue.write { db in
+            try await queue.write { db in
                 try db.execute(sql: "INSERT INTO driver_versions (driver, number, spec_version, digest, loaded_at) VALUES ('old', 1, '1', 'abc', 0)")
             }
         }
         let store = try scratch.open()
         #expect(try store.appliedMigrations() == Migrations.identifiers)
-        #expect(try store.driverVersions().map(\.driver) == ["old"])
-        try store.saveSimulatedClusterState(deployment: "x", stateJSON: "{}") // table from v2
-        #expect(try store.simulatedClusterState(deployment: "x") == "{}")
+        #expect(try await store.driverVersions().map(\.driver) == ["old"])
+        try await store.saveSimulatedClusterState(deployment: "x", stateJSON: "{}") // table from v2
+        #expect(try await store.simulatedClusterState(deployment: "x") == "{}")
     }
 
     @Test("a database from a newer version is refused with a clear message, untouched")
-    func refuseNewer() throws {
+    func refuseNewer() async throws {
         let scratch = ScratchDatabase()
         do {
             let store = try scratch.open()
-            _ = try store.makeDeployment()
-            try store.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-future')") }
+            _ = try await store.makeDeployment()
+            try await store.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-future')") }
             try store.checkpoint()
         }
         let before = try Data(contentsOf: URL(fileURLWithPath: scratch.path))
@@ -55,7 +55,7 @@ struct OpeningTests {
     }
 
     @Test("a file that is not a database is refused and left as it was")
-    func notADatabase() throws {
+    func notADatabase() async throws {
         let scratch = ScratchDatabase()
         let garbage = Data("this is a text file, not a database\n".utf8)
         try garbage.write(to: URL(fileURLWithPath: scratch.path))
@@ -67,21 +67,21 @@ struct OpeningTests {
     }
 
     @Test("a corrupt database is refused with an error naming the path, bytes unchanged")
-    func corrupt() throws {
+    func corrupt() async throws {
         let scratch = ScratchDatabase()
         do {
             let store = try scratch.open()
-            let deployment = try store.makeDeployment()
-            for _ in 0..<50 { _ = try store.makeRun(deployment) }
+            let deployment = try await store.makeDeployment()
+            for _ in 0..<50 { _ = try await store.makeRun(deployment) }
             try store.checkpoint()
         }
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scratch.path)))
         // Keep the 100-byte header, wreck the rest of page 1 (the schema) and page 2.
         for index in 100..<min(bytes.count, 8192) { bytes[index] = UInt8(truncatingIfNeeded: index &* 31) }
         try Data(bytes).write(to: URL(fileURLWithPath: scratch.path))
-        #expect {
+        await #expect {
             let store = try scratch.open()
-            _ = try store.runs()
+            _ = try await store.runs()
         } throws: { error in
             guard let error = error as? StateStoreError else { return false }
             return error.code == .notADatabase && error.description.contains(scratch.path)
@@ -90,23 +90,23 @@ struct OpeningTests {
     }
 
     @Test("a directory given as the database is refused")
-    func directory() throws {
+    func directory() async throws {
         let scratch = ScratchDatabase()
-        let error = #expect(throws: StateStoreError.self) { try StateStore(path: scratch.directory) }
+        let error = #expect(throws: StateStoreError.self) { try SQLiteStateStore(path: scratch.directory) }
         #expect(error?.code == .cannotOpen)
         #expect(error?.reason.contains("is a directory") == true)
     }
 
     @Test("an unwritable location is refused with the path named")
-    func unwritableLocation() throws {
+    func unwritableLocation() async throws {
         // /proc refuses new directories even to root.
-        let error = #expect(throws: StateStoreError.self) { try StateStore(path: "/proc/flowrunner-test/state.sqlite") }
+        let error = #expect(throws: StateStoreError.self) { try SQLiteStateStore(path: "/proc/flowrunner-test/state.sqlite") }
         #expect(error?.code == .cannotOpen)
         #expect(error?.description.contains("/proc/flowrunner-test/state.sqlite") == true)
     }
 
     @Test("a read-only directory is refused with the path named", .enabled(if: getuid() != 0, "root ignores directory permissions"))
-    func readOnlyDirectory() throws {
+    func readOnlyDirectory() async throws {
         let scratch = ScratchDatabase()
         try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: scratch.directory)
         defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scratch.directory) }
@@ -117,8 +117,8 @@ struct OpeningTests {
 
     @Test("the state path: --state, else $FLOWRUNNER_STATE, else ~/.flowrunner/state.sqlite")
     func resolvePath() {
-        #expect(StateStore.resolvePath(explicit: "/a.sqlite", environment: ["FLOWRUNNER_STATE": "/b.sqlite"]) == "/a.sqlite")
-        #expect(StateStore.resolvePath(explicit: nil, environment: ["FLOWRUNNER_STATE": "/b.sqlite", "HOME": "/h"]) == "/b.sqlite")
-        #expect(StateStore.resolvePath(explicit: nil, environment: ["HOME": "/h"]) == "/h/.flowrunner/state.sqlite")
+        #expect(SQLiteStateStore.resolvePath(explicit: "/a.sqlite", environment: ["FLOWRUNNER_STATE": "/b.sqlite"]) == "/a.sqlite")
+        #expect(SQLiteStateStore.resolvePath(explicit: nil, environment: ["FLOWRUNNER_STATE": "/b.sqlite", "HOME": "/h"]) == "/b.sqlite")
+        #expect(SQLiteStateStore.resolvePath(explicit: nil, environment: ["HOME": "/h"]) == "/h/.flowrunner/state.sqlite")
     }
 }

@@ -11,22 +11,29 @@ final class ScratchDatabase: Sendable {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
-    func open() throws -> StateStore { try StateStore(path: path) }
+    func open(clock: StoreClock = .system) throws -> SQLiteStateStore { try SQLiteStateStore(path: path, clock: clock) }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-extension StateStore {
+extension SQLiteStateStore {
     /// A driver version and a deployment to hang runs on.
-    func makeDeployment(_ name: String = "app") throws -> DeploymentRecord {
-        let version = try storeDriverVersion(driver: "drv", specVersion: "1", digest: "digest-1", files: []).record
-        return try createDeployment(NewDeployment(name: name, driver: "drv", driverVersionID: version.id, appVersion: "0.1.0"))
+    func makeDeployment(_ name: String = "app") async throws -> DeploymentRecord {
+        let version = try await storeDriverVersion(driver: "drv", specVersion: "1", digest: "digest-1", files: []).record
+        return try await createDeployment(NewDeployment(name: name, driver: "drv", driverVersionID: version.id, appVersion: "0.1.0", cluster: "simulated"))
     }
 
-    func makeRun(_ deployment: DeploymentRecord, key: String? = nil, notBefore: Date? = nil, now: Date = Date()) throws -> RunRecord {
-        try createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: #"{"target_version":"0.2.0"}"#,
+    func makeRun(_ deployment: DeploymentRecord, key: String? = nil, notBefore: Date? = nil) async throws -> RunRecord {
+        try await createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: #"{"target_version":"0.2.0"}"#,
                              contextJSON: "{}", driverVersionID: deployment.driverVersionID, idempotencyKey: key,
-                             notBefore: notBefore), now: now).record
+                             notBefore: notBefore)).record
+    }
+}
+
+extension LeaseOwner {
+    /// A lease owner for tests: `NAME-1@test-host`.
+    static func test(_ name: String) -> LeaseOwner {
+        LeaseOwner(role: name, processID: 1, host: "test-host")
     }
 }
 

@@ -1,3 +1,5 @@
+public import StateStore
+
 /// Why the engine refused a request or could not run it. Refusals
 /// (``Code/badInput``, ``Code/notFound``, ``Code/conflict``) create and change
 /// nothing.
@@ -32,4 +34,17 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// True for refusals of the request itself (exit status 2 in the CLI).
     public var isBadInput: Bool { code == .badInput || code == .notFound || code == .conflict }
+}
+
+extension EngineError {
+    /// The engine's view of a state store error: unknown records are
+    /// ``Code/notFound``, duplicates and illegal transitions ``Code/conflict``,
+    /// anything else ``Code/failed`` with the store's full description.
+    public init(storeError error: StateStoreError) {
+        switch error.code {
+        case .notFound: self.init(.notFound, error.reason)
+        case .alreadyExists, .illegalTransition: self.init(.conflict, error.reason)
+        default: self.init(.failed, error.description)
+        }
+    }
 }

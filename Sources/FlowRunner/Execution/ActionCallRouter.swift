@@ -18,7 +18,6 @@ struct ActionCallRouter: ActionCallHandler {
     let deployment: DeploymentRecord
     let spec: DriverSpecification
     let cluster: any ClusterBackend
-    let faults: (any FaultInjecting)?
     let defaultTimeout: Duration
     let flowOptions: FlowOptionsBox
 
@@ -44,7 +43,6 @@ struct ActionCallRouter: ActionCallHandler {
     // MARK: Primitives
 
     func primitive(seq: Int, name: String, reference: String?, arguments: JSONValue) async -> ActionReply {
-        let started = ContinuousClock.now
         var stepName = name
         var stepArguments = SpecValue(arguments)
         var problem: PrimitiveError?
@@ -57,66 +55,87 @@ struct ActionCallRouter: ActionCallHandler {
             problem = PrimitiveError.refused(
                 "an action may only act on its own deployment: the call names \"\(reference)\", the run's deployment is \"\(deployment.name)\"")
         }
-        let argsJSON = JSONValue(stepArguments).jsonText
-        let digest = ArgumentDigest.of(JSONValue(stepArguments))
+        return await step(seq: seq, kind: "primitive", name: stepName, arguments: stepArguments, problem: problem) { previous, digest async in
+            await execute(name: stepName, arguments: stepArguments, seq: seq, previous: previous, digest: digest)
+        }
+    }
+
+    /// A built-in primitive of the engine's own core (`install_components`),
+    /// recorded as a `builtin` step through the same path as an action's calls.
+    func builtIn(seq: Int, name: String, arguments: JSONValue) async -> ActionReply {
+        let environment = environment(seq: seq, jobAttempt: attempt)
+        return await step(seq: seq, kind: "builtin", name: name, arguments: SpecValue(arguments), problem: nil) { _, _ async in
+            do throws(PrimitiveError) {
+                return .success(try await PrimitiveCatalogue.executeBuiltIn(name: name, arguments: SpecValue(arguments), in: environment))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    /// Checkpoints one call: replays its recorded result, or records it as
+    /// running, executes it and records how it ended.
+    func step(
+        seq: Int, kind: String, name: String, arguments: SpecValue, problem: PrimitiveError?,
+        execute: (StepRecord?, String) async -> Result<SpecValue, PrimitiveError>
+    ) async -> ActionReply {
+        let started = ContinuousClock.now
+        let argsJSON = JSONValue(arguments).jsonText
+        let digest = ArgumentDigest.of(JSONValue(arguments))
         let decision: StepJournal.Decision
         do {
-            decision = try await journal.decide(seq: seq, kind: "primitive", name: stepName, argsJSON: argsJSON, digest: digest)
+            decision = try await journal.decide(seq: seq, kind: kind, name: name, argsJSON: argsJSON, digest: digest)
         } catch {
             return .failure(ActionError(type: "EngineError", message: "cannot record the step: \(error)"))
         }
         switch decision {
         case .replay(let resultJSON):
-            observer?.stepEnded(action: action, seq: seq, kind: "primitive", name: stepName, status: "replayed", durationMilliseconds: milliseconds(since: started), error: nil)
+            observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "replayed", durationMilliseconds: milliseconds(since: started), error: nil)
             return .value(JSONValue(storedText: resultJSON) ?? .null)
         case .execute(let stepID, let previous):
-            observer?.stepStarted(action: action, seq: seq, kind: "primitive", name: stepName, argsJSON: argsJSON)
+            observer?.stepStarted(action: action, seq: seq, kind: kind, name: name, argsJSON: argsJSON)
             let outcome: Result<SpecValue, PrimitiveError>
             if let problem {
                 outcome = .failure(problem)
             } else {
-                outcome = await execute(name: stepName, arguments: stepArguments, seq: seq, previous: previous, digest: digest)
+                outcome = await execute(previous, digest)
             }
             switch outcome {
             case .success(let value):
                 let result = JSONValue(value)
-                await finish(stepID, succeeded: true, result: result, error: nil)
-                observer?.stepEnded(action: action, seq: seq, kind: "primitive", name: stepName, status: "succeeded", durationMilliseconds: milliseconds(since: started), error: nil)
+                if let failure = await finish(stepID, succeeded: true, result: result, error: nil) { return .failure(failure) }
+                observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "succeeded", durationMilliseconds: milliseconds(since: started), error: nil)
                 return .value(result)
             case .failure(let error):
                 let details = error.details.map(JSONValue.init)
                 var errorJSON: [String: JSONValue] = ["type": .string(error.type), "message": .string(error.message)]
                 if let details { errorJSON["details"] = details }
-                await finish(stepID, succeeded: false, result: nil, error: .object(errorJSON))
-                observer?.stepEnded(action: action, seq: seq, kind: "primitive", name: stepName, status: "failed", durationMilliseconds: milliseconds(since: started), error: "\(error.type): \(error.message)")
+                if let failure = await finish(stepID, succeeded: false, result: nil, error: .object(errorJSON)) { return .failure(failure) }
+                observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "failed", durationMilliseconds: milliseconds(since: started), error: "\(error.type): \(error.message)")
                 return .failure(ActionError(type: error.type, message: error.message, details: details))
             }
         }
     }
 
     func execute(name: String, arguments: SpecValue, seq: Int, previous: StepRecord?, digest: String) async -> Result<SpecValue, PrimitiveError> {
-        do {
-            if let injected = try await faults?.recordCall(of: name) {
-                return .failure(PrimitiveError.refused(injected.message))
-            }
-        } catch {
-            return .failure(PrimitiveError.refused(error.message))
-        }
         // The job of a step that was running when its worker died is adopted;
         // one that finished (and failed) is replaced by a new job.
         var jobAttempt = attempt
         if let previous, previous.status == .running, previous.name == name, previous.argsDigest == digest {
             jobAttempt = previous.attempt
         }
-        let environment = PrimitiveEnvironment(
-            deployment: deployment.name, spec: spec, cluster: cluster,
-            jobName: JobNames.name(run: runID, action: action, seq: seq, attempt: jobAttempt), defaultTimeout: defaultTimeout
-        )
         do {
-            return .success(try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment))
+            return .success(try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment(seq: seq, jobAttempt: jobAttempt)))
         } catch {
             return .failure(error)
         }
+    }
+
+    func environment(seq: Int, jobAttempt: Int) -> PrimitiveEnvironment {
+        PrimitiveEnvironment(
+            deployment: deployment.name, spec: spec, cluster: cluster,
+            jobName: JobNames.name(run: runID, action: action, seq: seq, attempt: jobAttempt), defaultTimeout: defaultTimeout
+        )
     }
 
     // MARK: Tasks
@@ -156,7 +175,7 @@ struct ActionCallRouter: ActionCallHandler {
                 return .failure(ActionError(type: "ProtocolError", message: "task end for step \(stepID), which this action did not start"))
             }
         } catch {
-            logs.append(level: "error", logger: "flowrunner", message: "cannot record the end of step \(stepID): \(error)", time: Date().timeIntervalSince1970)
+            return .failure(ActionError(type: "EngineError", message: "cannot record the end of step \(stepID): \(error)"))
         }
         let detail: String? = if case .failure(let error) = result { "\(error.type): \(error.message)" } else { attempts > 1 ? "succeeded after \(attempts) attempts" : nil }
         observer?.stepEnded(action: action, seq: Int(seq), kind: "task", name: name, status: succeeded ? "succeeded" : "failed", durationMilliseconds: 0, error: detail)
@@ -165,11 +184,14 @@ struct ActionCallRouter: ActionCallHandler {
 
     // MARK: Helpers
 
-    func finish(_ stepID: RecordID, succeeded: Bool, result: JSONValue?, error: JSONValue?) async {
+    /// Records a step's end; on a store failure the call fails with an
+    /// engine error (returned), so the action cannot go on past an unrecorded step.
+    func finish(_ stepID: RecordID, succeeded: Bool, result: JSONValue?, error: JSONValue?) async -> ActionError? {
         do {
             try await journal.finish(stepID: stepID, succeeded: succeeded, resultJSON: result?.jsonText, errorJSON: error?.jsonText)
+            return nil
         } catch {
-            logs.append(level: "error", logger: "flowrunner", message: "cannot record the end of step \(stepID): \(error)", time: Date().timeIntervalSince1970)
+            return ActionError(type: "EngineError", message: "cannot record the end of step \(stepID): \(error)")
         }
     }
 

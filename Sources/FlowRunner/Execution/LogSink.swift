@@ -6,17 +6,22 @@ import Synchronization
 /// Collects an action's log lines and writes them to the state store in
 /// batches (every 100 ms, or 500 lines), so a chatty action costs one short
 /// transaction per batch instead of one per line.
+///
+/// A batch the store refuses is kept and written with the next one; lines
+/// still unwritten at ``close()`` are reported, never dropped in silence.
 final class LogSink: Sendable {
-    let store: StateStore
+    let store: any StateStore
     let runID: RecordID
     let action: String?
     let attempt: Int
-    private let buffer = Mutex<[NewLogLine]>([])
-    private let flusher = Mutex<Task<Void, Never>?>(nil)
-    private let closed = Mutex(false)
     let observer: (any RunObserver)?
+    private let buffer = Mutex<[NewLogLine]>([])
+    private let lastError = Mutex<StateStoreError?>(nil)
+    private let flusher = Mutex<Task<Void, Never>?>(nil)
+    /// One flush at a time, so batches reach the store in order.
+    private let writing = Mutex(false)
 
-    init(store: StateStore, runID: RecordID, action: String?, attempt: Int, observer: (any RunObserver)?) {
+    init(store: any StateStore, runID: RecordID, action: String?, attempt: Int, observer: (any RunObserver)?) {
         self.store = store
         self.runID = runID
         self.action = action
@@ -25,7 +30,7 @@ final class LogSink: Sendable {
         let task = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
-                self?.flush()
+                await self?.flush()
             }
         }
         flusher.withLock { $0 = task }
@@ -41,22 +46,48 @@ final class LogSink: Sendable {
             return lines.count >= 500
         }
         observer?.logged(action: action, level: line.level.rawValue, logger: logger, message: message)
-        if full || closed.withLock({ $0 }) { flush() }
+        if full { Task { await self.flush() } }
     }
 
-    func flush() {
+    /// Writes the buffered lines; on a store failure they go back to the
+    /// front of the buffer for the next flush.
+    func flush() async {
+        let acquired = writing.withLock { busy -> Bool in
+            if busy { return false }
+            busy = true
+            return true
+        }
+        guard acquired else { return }
+        defer { writing.withLock { $0 = false } }
         let lines = buffer.withLock { lines -> [NewLogLine] in
             defer { lines.removeAll(keepingCapacity: true) }
             return lines
         }
         guard !lines.isEmpty else { return }
-        try? store.appendLogs(lines)
+        do {
+            try await store.appendLogs(lines)
+            lastError.withLock { $0 = nil }
+        } catch {
+            buffer.withLock { $0.insert(contentsOf: lines, at: 0) }
+            lastError.withLock { $0 = error }
+        }
     }
 
-    /// Flushes and stops the periodic flusher.
-    func close() {
-        closed.withLock { $0 = true }
-        flusher.withLock { $0?.cancel() }
-        flush()
+    /// Stops the periodic flusher and writes what is left. Returns why lines
+    /// could not be stored, or nil when every line was.
+    func close() async -> String? {
+        let task = flusher.withLock { $0 }
+        task?.cancel()
+        _ = await task?.value
+        // A flush started by a full buffer may still be writing: give it a moment, then try again.
+        for _ in 0..<5 {
+            await flush()
+            if buffer.withLock({ $0.isEmpty }) && !writing.withLock({ $0 }) { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let left = buffer.withLock { $0.count }
+        guard left > 0 else { return nil }
+        let reason = lastError.withLock { $0 }.map(\.description) ?? "the store did not answer"
+        return "\(left) log line\(left == 1 ? "" : "s") could not be stored (\(reason))"
     }
 }

@@ -21,6 +21,13 @@ struct ReplayPolicy: Sendable, Hashable {
         self.restart = restart
     }
 
+    /// The stored form (nil for the default policy).
+    var storedJSON: String? {
+        if restart { return JSONValue.object(["restart": true]).jsonText }
+        if let beforeStep { return JSONValue.object(["from_step": .int(Int64(beforeStep))]).jsonText }
+        return nil
+    }
+
     func allowsReplay(of seq: Int) -> Bool {
         !restart && (beforeStep.map { seq < $0 } ?? true)
     }

@@ -22,7 +22,7 @@ actor StepJournal {
         case execute(stepID: RecordID, previous: StepRecord?)
     }
 
-    let store: StateStore
+    let store: any StateStore
     let actionRunID: RecordID
     let attempt: Int
     let policy: ReplayPolicy
@@ -42,9 +42,8 @@ actor StepJournal {
     private var openTasks: [RecordID: Int] = [:]
     private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
     private var pendingReplays: [(step: NewStep, resultJSON: String?)] = []
-    private var replayTime = Date()
 
-    init(store: StateStore, actionRunID: RecordID, attempt: Int, previousSteps: [StepRecord], policy: ReplayPolicy) {
+    init(store: any StateStore, actionRunID: RecordID, attempt: Int, previousSteps: [StepRecord], policy: ReplayPolicy) {
         self.store = store
         self.actionRunID = actionRunID
         self.attempt = attempt
@@ -101,9 +100,8 @@ actor StepJournal {
         let step = NewStep(actionRunID: actionRunID, attempt: attempt, seq: seq, kind: kind, name: name, argsJSON: argsJSON, argsDigest: digest)
         if !diverged, let previous = match, policy.allowsReplay(of: previous.seq),
            previous.status == .succeeded || previous.status == .replayed {
-            if pendingReplays.isEmpty { replayTime = Date() }
             pendingReplays.append((step, previous.resultJSON))
-            if pendingReplays.count >= 256 { try flush() }
+            if pendingReplays.count >= 256 { try await flush() }
             if kind == "task", let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
                 offset += Int(nested)
                 highestPosition = seq + Int(nested)
@@ -123,8 +121,8 @@ actor StepJournal {
             ]).jsonText
         }
         diverged = true
-        try flush()
-        let id = try store.beginStep(step, divergenceJSON: divergence)
+        try await flush()
+        let id = try await store.beginStep(step, divergenceJSON: divergence)
         if kind == "task" { openTasks[id] = seq }
         return .execute(stepID: id, previous: match)
     }
@@ -132,37 +130,39 @@ actor StepJournal {
     /// Records the end of a task this attempt opened; the calls the task made
     /// inside it are counted into its result (`nested_steps`), so a replay of
     /// the task skips them. False for a step id this attempt did not open.
-    func finishTask(stepID: RecordID, succeeded: Bool, result: JSONValue?, errorJSON: String?) throws(StateStoreError) -> Bool {
+    func finishTask(stepID: RecordID, succeeded: Bool, result: JSONValue?, errorJSON: String?) async throws(StateStoreError) -> Bool {
         guard let position = openTasks.removeValue(forKey: stepID) else { return false }
         var stored = result
         if case .object(var members)? = result {
             members["nested_steps"] = .int(Int64(max(0, highestPosition - position)))
             stored = .object(members)
         }
-        try store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: stored?.jsonText, errorJSON: errorJSON)
+        try await store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: stored?.jsonText, errorJSON: errorJSON)
         return true
     }
 
     /// Steps of this attempt still `running` when the action ended (a task
     /// cut short by a cancel or a timeout) are recorded as failed.
-    func closeUnfinished(reason: String) throws(StateStoreError) {
-        try flush()
-        for (stepID, _) in openTasks {
-            try? store.finishStep(id: stepID, status: .failed, errorJSON: JSONValue.object(["type": "Interrupted", "message": .string(reason)]).jsonText)
-        }
+    func closeUnfinished(reason: String) async throws(StateStoreError) {
+        try await flush()
+        let open = openTasks
         openTasks.removeAll()
+        for (stepID, _) in open {
+            try await store.finishStep(id: stepID, status: .failed, resultJSON: nil,
+                                       errorJSON: JSONValue.object(["type": "Interrupted", "message": .string(reason)]).jsonText)
+        }
     }
 
     /// Writes the replayed steps not yet recorded.
-    func flush() throws(StateStoreError) {
+    func flush() async throws(StateStoreError) {
         guard !pendingReplays.isEmpty else { return }
         let batch = pendingReplays
         pendingReplays.removeAll()
-        try store.recordReplayedSteps(batch, now: replayTime)
+        try await store.recordReplayedSteps(batch)
     }
 
     /// Records the end of a step that ran.
-    func finish(stepID: RecordID, succeeded: Bool, resultJSON: String?, errorJSON: String?) throws(StateStoreError) {
-        try store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: resultJSON, errorJSON: errorJSON)
+    func finish(stepID: RecordID, succeeded: Bool, resultJSON: String?, errorJSON: String?) async throws(StateStoreError) {
+        try await store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: resultJSON, errorJSON: errorJSON)
     }
 }

@@ -18,12 +18,12 @@ public struct RunReport: Sendable {
     public var actions: [(action: ActionRunRecord, steps: [StepRecord])]
 
     /// Reads the report of `runID` from `store`; nil when there is no such run.
-    public static func load(runID: RecordID, from store: StateStore) throws(StateStoreError) -> RunReport? {
-        guard let run = try store.run(id: runID) else { return nil }
-        let driver = try store.driverVersion(id: run.driverVersionID)
+    public static func load(runID: RecordID, from store: any StateStore) async throws(StateStoreError) -> RunReport? {
+        guard let run = try await store.run(id: runID) else { return nil }
+        let driver = try await store.driverVersion(id: run.driverVersionID)
         var actions: [(ActionRunRecord, [StepRecord])] = []
-        for action in try store.actionRuns(runID: runID) {
-            actions.append((action, try store.steps(actionRunID: action.id)))
+        for action in try await store.actionRuns(runID: runID) {
+            actions.append((action, try await store.steps(actionRunID: action.id)))
         }
         return RunReport(run: run, driver: driver, actions: actions)
     }

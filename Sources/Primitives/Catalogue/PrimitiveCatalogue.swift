@@ -65,9 +65,17 @@ public enum PrimitiveCatalogue {
         return (canonical, .object(members))
     }
 
-    /// Runs a primitive (after ``normalize(name:arguments:)``).
+    /// Runs a primitive (after ``normalize(name:arguments:)``). Every call
+    /// that executes is first announced to the cluster
+    /// (``ClusterBackend/primitiveWillRun(_:)``: a simulated cluster counts it
+    /// and may inject the fixture's failure for it).
     public static func execute(name: String, arguments: SpecValue, in environment: PrimitiveEnvironment) async throws(PrimitiveError) -> SpecValue {
         let (name, arguments) = try normalize(name: name, arguments: arguments)
+        do {
+            try await environment.cluster.primitiveWillRun(name)
+        } catch {
+            throw PrimitiveError.refused(error.message)
+        }
         let execution = Execution(environment: environment)
         switch name {
         case "stop_components":
@@ -99,6 +107,29 @@ public enum PrimitiveCatalogue {
         default:
             throw PrimitiveError(.unknownPrimitive, "unknown primitive \"\(name)\" (known: \(names.joined(separator: ", ")))")
         }
+    }
+}
+
+extension PrimitiveCatalogue {
+    /// The engine's own primitives, not callable from actions.
+    public static let builtInNames = ["install_components"]
+
+    /// Runs a built-in primitive: `install_components(version, components)`
+    /// installs the deployment at `version` and waits for the rollout; the
+    /// result is `{"installed": [components], "version": version}`.
+    public static func executeBuiltIn(name: String, arguments: SpecValue, in environment: PrimitiveEnvironment) async throws(PrimitiveError) -> SpecValue {
+        guard name == "install_components" else {
+            throw PrimitiveError(.unknownPrimitive, "unknown built-in primitive \"\(name)\" (known: \(builtInNames.joined(separator: ", ")))")
+        }
+        let args = try PrimitiveArguments(primitive: name, arguments: arguments, known: ["version", "components"])
+        let version = try args.string("version", required: "the version to install")
+        let components = try args.strings("components", required: "a list of component names")
+        let execution = Execution(environment: environment)
+        try await execution.cluster { () async throws(ClusterError) in
+            try await environment.cluster.install(spec: environment.spec, version: version)
+            try await environment.cluster.waitForRollout(timeout: environment.defaultTimeout)
+        }
+        return ["installed": .array(components.map(SpecValue.string)), "version": .string(version)]
     }
 }
 

@@ -38,6 +38,21 @@ public protocol ClusterBackend: Sendable {
     func setAppVersion(_ version: String) async throws(ClusterError)
     /// Waits until every workload runs the current version and is ready.
     func waitForRollout(timeout: Duration) async throws(ClusterError)
+    /// Called before each primitive executes for real (not on replay), with
+    /// its canonical name: a simulated cluster counts calls and throws the
+    /// failure a fixture injects. The default does nothing.
+    func primitiveWillRun(_ primitive: String) async throws(ClusterError)
+    /// Saves what the backend kept in memory during an attempt; called when
+    /// the attempt ends. The default does nothing.
+    func commit() async throws(ClusterError)
+    /// What the cluster holds for the deployment, as a JSON object
+    /// (`app_version`, `workloads`, `jobs`): what `dry-run` shows before and after.
+    func snapshot() async throws(ClusterError) -> String
+}
+
+extension ClusterBackend {
+    public func primitiveWillRun(_ primitive: String) async throws(ClusterError) {}
+    public func commit() async throws(ClusterError) {}
 }
 
 /// A Deployment or StatefulSet of a component.

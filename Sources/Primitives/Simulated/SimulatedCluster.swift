@@ -5,7 +5,7 @@ import Foundation
 /// deployment, simulated the way Kubernetes would behave, with state in a
 /// ``SimulatedClusterStorage``. Waiting is instant unless a fixture asks for
 /// command durations; a component marked `never_ready` makes waits time out.
-public actor SimulatedCluster: ClusterBackend, FaultInjecting {
+public actor SimulatedCluster: ClusterBackend {
     let storage: any SimulatedClusterStorage
     let fixture: ClusterFixture
     private var cached: SimulatedClusterState?
@@ -20,10 +20,10 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
     // MARK: State
 
     /// The current state (empty before install).
-    public func state() throws(ClusterError) -> SimulatedClusterState {
+    public func state() async throws(ClusterError) -> SimulatedClusterState {
         if let cached { return cached }
         do {
-            let loaded = try storage.load() ?? SimulatedClusterState()
+            let loaded = try await storage.load() ?? SimulatedClusterState()
             cached = loaded
             return loaded
         } catch {
@@ -31,22 +31,22 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
         }
     }
 
-    private func update<T>(_ change: (inout SimulatedClusterState) throws(ClusterError) -> T) throws(ClusterError) -> T {
-        var current = try state()
+    private func update<T>(_ change: (inout SimulatedClusterState) throws(ClusterError) -> T) async throws(ClusterError) -> T {
+        var current = try await state()
         let result = try change(&current)
         if current != cached || unsaved {
-            try save(current)
+            try await save(current)
         }
         return result
     }
 
-    private func save(_ state: SimulatedClusterState) throws(ClusterError) {
+    private func save(_ state: SimulatedClusterState) async throws(ClusterError) {
         let before = Dictionary((cached?.jobs ?? []).map { ($0.name, $0) }) { first, _ in first }
         let changed = state.jobs.filter { before[$0.name] != $0 }
         let kept = Set(state.jobs.map(\.name))
         let removed = before.keys.filter { !kept.contains($0) }
         do {
-            try storage.save(state, changedJobs: changed, removedJobs: removed)
+            try await storage.save(state, changedJobs: changed, removedJobs: removed)
         } catch {
             throw ClusterError(.failed, "cannot save the simulated cluster's state: \(error)")
         }
@@ -55,16 +55,21 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
     }
 
     /// Saves changes kept in memory only (the primitive call counts).
-    public func flush() throws(ClusterError) {
-        if unsaved, let cached { try save(cached) }
+    public func commit() async throws(ClusterError) {
+        if unsaved, let cached { try await save(cached) }
+    }
+
+    /// The state as JSON text (see ``SimulatedClusterState``).
+    public func snapshot() async throws(ClusterError) -> String {
+        try await state().jsonText(pretty: false)
     }
 
     /// Installs the deployment's components at `version` (the setup hook's
     /// built-in core): one workload per component, replicas and images from
     /// the fixture, else 1 replica of `<identifier label value>:<version>`.
     /// Components already present keep their state; the version is set.
-    public func install(spec: DriverSpecification, version: String) throws(ClusterError) {
-        try update { state throws(ClusterError) in
+    public func install(spec: DriverSpecification, version: String) async throws(ClusterError) {
+        try await update { state throws(ClusterError) in
             for component in spec.components where !state.workloads.contains(where: { $0.component == component.name }) {
                 let configured = fixture.components[component.name]
                 let replicas = configured?.replicas ?? 1
@@ -102,26 +107,27 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
         }
     }
 
-    // MARK: FaultInjecting
+    // MARK: Fault injection
 
-    /// Counts the call in memory (saved with the next change or ``flush()``);
-    /// an injected failure is saved at once, so a retry in another process
-    /// sees that it happened.
-    public func recordCall(of primitive: String) throws(ClusterError) -> ClusterError? {
-        var current = try state()
+    /// Counts the call in memory (saved with the next change or ``commit()``)
+    /// and throws the failure the fixture injects for this call
+    /// (``ClusterError/Code/injected``); an injected failure is saved at once,
+    /// so a retry in another process sees that it happened.
+    public func primitiveWillRun(_ primitive: String) async throws(ClusterError) {
+        var current = try await state()
         let count = (current.primitiveCalls[primitive] ?? 0) + 1
         current.primitiveCalls[primitive] = count
         cached = current
         unsaved = true
-        guard let failure = fixture.failures.first(where: { $0.primitive == primitive && $0.call == count }) else { return nil }
-        try save(current)
-        return ClusterError(.injected, failure.message)
+        guard let failure = fixture.failures.first(where: { $0.primitive == primitive && $0.call == count }) else { return }
+        try await save(current)
+        throw ClusterError(.injected, failure.message)
     }
 
     // MARK: ClusterBackend
 
-    public func workloads(matching labels: [String: String]) throws(ClusterError) -> [Workload] {
-        try state().workloads.filter { Self.matches($0.labels, labels) }.map { workload in
+    public func workloads(matching labels: [String: String]) async throws(ClusterError) -> [Workload] {
+        try await state().workloads.filter { Self.matches($0.labels, labels) }.map { workload in
             Workload(name: workload.name, kind: workload.kind, replicas: workload.replicas, readyReplicas: workload.readyReplicas,
                      rememberedReplicas: workload.rememberedReplicas, labels: workload.labels)
         }
@@ -131,8 +137,8 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
         !selector.isEmpty && selector.allSatisfy { podLabels[$0.key] == $0.value }
     }
 
-    public func scale(workload name: String, replicas: Int, remember: Int?, forget: Bool) throws(ClusterError) {
-        try update { state throws(ClusterError) in
+    public func scale(workload name: String, replicas: Int, remember: Int?, forget: Bool) async throws(ClusterError) {
+        try await update { state throws(ClusterError) in
             guard let index = state.workloads.firstIndex(where: { $0.name == name }) else {
                 throw ClusterError(.notFound, "no workload named \(name)")
             }
@@ -143,14 +149,14 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
         }
     }
 
-    public func waitUntilSettled(workloads names: [String], timeout: Duration) throws(ClusterError) {
-        for workload in try state().workloads where names.contains(workload.name) && workload.readyReplicas != workload.replicas {
+    public func waitUntilSettled(workloads names: [String], timeout: Duration) async throws(ClusterError) {
+        for workload in try await state().workloads where names.contains(workload.name) && workload.readyReplicas != workload.replicas {
             throw ClusterError(.timeout, "\(workload.name) did not become ready within \(Self.seconds(timeout)) (\(workload.readyReplicas) of \(workload.replicas) replicas ready; the simulation fixture marks component \(workload.component) never ready)")
         }
     }
 
-    public func restart(workload name: String) throws(ClusterError) {
-        try update { state throws(ClusterError) in
+    public func restart(workload name: String) async throws(ClusterError) {
+        try await update { state throws(ClusterError) in
             guard let index = state.workloads.firstIndex(where: { $0.name == name }) else {
                 throw ClusterError(.notFound, "no workload named \(name)")
             }
@@ -158,17 +164,17 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
         }
     }
 
-    public func images(matching labels: [String: String]) throws(ClusterError) -> [String] {
+    public func images(matching labels: [String: String]) async throws(ClusterError) -> [String] {
         var seen: Set<String> = []
-        return try state().workloads.filter { Self.matches($0.labels, labels) }.flatMap(\.images).filter { seen.insert($0).inserted }
+        return try await state().workloads.filter { Self.matches($0.labels, labels) }.flatMap(\.images).filter { seen.insert($0).inserted }
     }
 
-    public func environment(matching labels: [String: String]) throws(ClusterError) -> [String: String] {
-        try state().workloads.first { Self.matches($0.labels, labels) }?.environment ?? [:]
+    public func environment(matching labels: [String: String]) async throws(ClusterError) -> [String: String] {
+        try await state().workloads.first { Self.matches($0.labels, labels) }?.environment ?? [:]
     }
 
-    public func startJob(_ job: JobSpec) throws(ClusterError) -> JobState {
-        try update { state throws(ClusterError) in
+    public func startJob(_ job: JobSpec) async throws(ClusterError) -> JobState {
+        try await update { state throws(ClusterError) in
             if state.jobs.contains(where: { $0.name == job.name }) { return .adopted }
             var results: [JobResult.CommandResult] = []
             var duration = 0.0
@@ -191,7 +197,7 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
     }
 
     public func waitForJob(named name: String, timeout: Duration) async throws(ClusterError) -> JobResult {
-        guard let job = try state().jobs.first(where: { $0.name == name }) else {
+        guard let job = try await state().jobs.first(where: { $0.name == name }) else {
             throw ClusterError(.notFound, "no job named \(name)")
         }
         if !job.finished {
@@ -206,40 +212,34 @@ public actor SimulatedCluster: ClusterBackend, FaultInjecting {
             } catch {
                 throw ClusterError(.failed, "cancelled while waiting for job \(name)")
             }
-            try update { state throws(ClusterError) in
+            try await update { state throws(ClusterError) in
                 if let index = state.jobs.firstIndex(where: { $0.name == name }) { state.jobs[index].finished = true }
             }
         }
         return job.result
     }
 
-    public func deleteJob(named name: String) throws(ClusterError) {
-        try update { state throws(ClusterError) in state.jobs.removeAll { $0.name == name } }
+    public func deleteJob(named name: String) async throws(ClusterError) {
+        try await update { state throws(ClusterError) in state.jobs.removeAll { $0.name == name } }
     }
 
-    public func appVersion() throws(ClusterError) -> String? {
-        try state().appVersion
+    public func appVersion() async throws(ClusterError) -> String? {
+        try await state().appVersion
     }
 
-    public func setAppVersion(_ version: String) throws(ClusterError) {
-        try update { state throws(ClusterError) in
+    public func setAppVersion(_ version: String) async throws(ClusterError) {
+        try await update { state throws(ClusterError) in
             Self.retag(&state, to: version)
             state.appVersion = version
         }
     }
 
-    public func waitForRollout(timeout: Duration) throws(ClusterError) {
-        let running = try state().workloads.filter { $0.replicas > 0 }.map(\.name)
-        try waitUntilSettled(workloads: running, timeout: timeout)
+    public func waitForRollout(timeout: Duration) async throws(ClusterError) {
+        let running = try await state().workloads.filter { $0.replicas > 0 }.map(\.name)
+        try await waitUntilSettled(workloads: running, timeout: timeout)
     }
 
     static func seconds(_ duration: Duration) -> String {
         "\(duration.components.seconds) s"
     }
-}
-
-/// A backend that can make the n-th call of a primitive fail (simulation fixtures).
-public protocol FaultInjecting: Sendable {
-    /// Counts a call of `primitive`; returns the failure to raise, if one is injected for this call.
-    func recordCall(of primitive: String) async throws(ClusterError) -> ClusterError?
 }

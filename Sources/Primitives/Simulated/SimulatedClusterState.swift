@@ -101,10 +101,10 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
 /// Where a simulated cluster keeps its state.
 public protocol SimulatedClusterStorage: Sendable {
     /// The saved state (with its jobs), or nil when there is none yet.
-    func load() throws -> SimulatedClusterState?
+    func load() async throws -> SimulatedClusterState?
     /// Saves `state`; of its jobs, only `changedJobs` are (re)written and
     /// `removedJobs` deleted, so a save costs the same however many jobs ran.
-    func save(_ state: SimulatedClusterState, changedJobs: [SimulatedClusterState.Job], removedJobs: [String]) throws
+    func save(_ state: SimulatedClusterState, changedJobs: [SimulatedClusterState.Job], removedJobs: [String]) async throws
 }
 
 /// State kept in memory only (dry-runs, tests).

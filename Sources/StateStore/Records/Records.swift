@@ -43,6 +43,8 @@ public struct DeploymentRecord: Sendable, Hashable {
     public var parametersJSON: String
     /// Deployment configuration, a JSON object.
     public var configJSON: String
+    /// The cluster it lives on (`simulated` for the embedded simulator).
+    public var cluster: String
     public var createdAt: Date
     public var updatedAt: Date
 }
@@ -55,9 +57,12 @@ public struct NewDeployment: Sendable, Hashable {
     public var appVersion: String
     public var parametersJSON: String
     public var configJSON: String
+    /// The cluster the deployment lives on.
+    public var cluster: String
 
     public init(name: String, driver: String, driverVersionID: RecordID, appVersion: String,
-                parametersJSON: String = "{}", configJSON: String = "{}") {
+                parametersJSON: String = "{}", configJSON: String = "{}", cluster: String) {
+        self.cluster = cluster
         self.name = name
         self.driver = driver
         self.driverVersionID = driverVersionID
@@ -85,7 +90,7 @@ public struct RunRecord: Sendable, Hashable {
     public var driverVersionID: RecordID
     public var idempotencyKey: String?
     /// The worker holding the run, while running.
-    public var leaseOwner: String?
+    public var leaseOwner: LeaseOwner?
     public var leaseExpiresAt: Date?
     /// The run is not claimed before this time (delayed retries).
     public var notBefore: Date?

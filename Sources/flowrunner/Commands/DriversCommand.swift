@@ -91,7 +91,7 @@ struct ValidationReport: Encodable {
 }
 
 /// `flowrunner drivers load DIR`: validate and store a driver version.
-struct DriversLoadCommand: ParsableCommand {
+struct DriversLoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
         abstract: "Validate a driver directory and store it as a new driver version.",
@@ -106,21 +106,19 @@ struct DriversLoadCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: text or json.")
     var output: OutputFormat = .text
 
-    func run() throws {
+    func run() async throws {
         let driver = try DriverLoader.loadForCommand(directory)
-        guard driver.isValid, let spec = driver.specification else {
+        if !driver.isValid {
             for diagnostic in driver.diagnostics { print(diagnostic) }
-            throw CommandFailure.failed("\(directory): the driver is invalid (\(driver.diagnostics.errors.count) error\(driver.diagnostics.errors.count == 1 ? "" : "s")); nothing was loaded")
         }
-        for warning in driver.diagnostics.warnings { Terminal.printError("warning: \(warning)") }
         let store = try stateOptions.open()
-        let files = driver.snapshot.files.map { StoredDriverFile(path: $0.path, contents: $0.contents) }
-        let stored: (record: DriverVersionRecord, created: Bool)
+        let stored: DriverCatalog.Stored
         do {
-            stored = try store.storeDriverVersion(driver: spec.name, specVersion: spec.version, digest: driver.snapshot.digest, files: files)
+            stored = try await DriverCatalog(store: store).store(driver, directory: directory)
         } catch {
             throw error.commandFailure
         }
+        for warning in stored.warnings { Terminal.printError("warning: \(warning)") }
         let record = stored.record
         switch output {
         case .json:
@@ -133,7 +131,7 @@ struct DriversLoadCommand: ParsableCommand {
 }
 
 /// `flowrunner drivers list`: the stored driver versions.
-struct DriversListCommand: ParsableCommand {
+struct DriversListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the stored driver versions.")
 
     @OptionGroup var stateOptions: StateOptions
@@ -141,11 +139,11 @@ struct DriversListCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: text or json.")
     var output: OutputFormat = .text
 
-    func run() throws {
+    func run() async throws {
         let store = try stateOptions.open()
         let versions: [DriverVersionRecord]
         do {
-            versions = try store.driverVersions()
+            versions = try await DriverCatalog(store: store).versions()
         } catch {
             throw error.commandFailure
         }

@@ -4,6 +4,7 @@ public import DriverSpec
 import FlowRunner
 import Foundation
 import Primitives
+import Scheduler
 import StateStore
 
 extension Hook: ExpressibleByArgument {}
@@ -51,112 +52,75 @@ struct DryRunCommand: AsyncParsableCommand {
         guard let target = toVersion ?? spec.defaultVersion?.description else {
             throw CommandFailure.badInput("no --to given and driver \(spec.name) has no default_version")
         }
-        let scratch = NSTemporaryDirectory() + "flowrunner-dry-run-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let store: StateStore
-        do {
-            store = try StateStore(path: scratch + "/state.sqlite")
-        } catch {
-            throw CommandFailure.failed(error.description)
-        }
-        var engine = try runOptions.engine(store: store, cacheDirectory: scratch)
-        var configuration = engine.configuration
+        let installed = try fromVersion ?? runOptions.fixtureAppVersion() ?? spec.defaultVersion?.description ?? target
+        let inputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
         guard let resolved = realpath(directory, nil) else {
             throw CommandFailure.badInput("\(directory): \(String(cString: strerror(errno)))")
         }
-        configuration.driverDirectoryOverride = String(cString: resolved)
+        let driverDirectory = String(cString: resolved)
         free(resolved)
-        engine = Engine(store: store, configuration: configuration)
-
-        let files = loaded.snapshot.files.map { StoredDriverFile(path: $0.path, contents: $0.contents) }
-        let deploymentName = "dry-run"
-        let run: RunRecord
-        let cluster = SimulatedCluster(storage: StateStoreClusterStorage(store: store, deployment: deploymentName), fixture: configuration.fixture)
+        let scratch = NSTemporaryDirectory() + "flowrunner-dry-run-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let store: SQLiteStateStore
         do {
-            let version = try store.storeDriverVersion(driver: spec.name, specVersion: spec.version, digest: loaded.snapshot.digest, files: files).record
-            let inputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
-            switch hook {
-            case .setup:
-                run = try engine.requestSetup(deployment: deploymentName, driver: spec.name, appVersion: target, parameters: inputs).run
-            case .upgrade:
-                let installed = fromVersion ?? configuration.fixture.appVersion ?? spec.defaultVersion?.description ?? target
-                _ = try engine.adoptDeployment(name: deploymentName, driverVersionID: version.id, appVersion: installed, parameters: inputs)
-                try await cluster.install(spec: spec, version: installed)
-                run = try engine.requestUpgrade(deployment: deploymentName, targetVersion: target)
-            }
-        } catch let error as EngineError {
-            throw error.commandFailure
-        } catch let error as StateStoreError {
-            throw CommandFailure.failed(error.description)
-        } catch let error as ClusterError {
-            throw CommandFailure.failed("cannot set up the simulated cluster: \(error.message)")
-        }
-        let before = (try? await cluster.state()) ?? SimulatedClusterState()
-        let plan = HookPlanText.describe(spec: spec, hook: hook)
-        if output == .text {
-            let versions = hook == .upgrade ? "\(before.appVersion ?? "?") → \(target)" : target
-            Terminal.line("Dry-run of \(hook.rawValue) for driver \(spec.name) (\(versions)) on a simulated cluster")
-            Terminal.line("Plan: " + plan.map { "\($0.mode): \($0.actions.isEmpty ? "-" : $0.actions.joined(separator: ", "))" }.joined(separator: " | "))
-        }
-        let final: RunRecord
-        do {
-            final = try await engine.execute(runID: run.id, observer: output == .text ? ProgressPrinter(showLogs: true) : nil)
+            store = try SQLiteStateStore(path: scratch + "/state.sqlite")
         } catch {
-            throw error.commandFailure
-        }
-        let after = (try? await SimulatedCluster(storage: StateStoreClusterStorage(store: store, deployment: deploymentName)).state()) ?? before
-        let report: RunReport
-        do {
-            guard let loadedReport = try RunReport.load(runID: final.id, from: store) else { throw CommandFailure.failed("the run vanished") }
-            report = loadedReport
-        } catch let error as StateStoreError {
             throw CommandFailure.failed(error.description)
+        }
+        let engine = try runOptions.engine(store: store, cacheDirectory: scratch, driverDirectoryOverride: driverDirectory)
+        let dryRun = DryRun(scheduler: runOptions.scheduler(engine: engine), cluster: SimulatedClusterProvider.clusterName)
+        let result: DryRun.Result
+        do {
+            let prepared = try await dryRun.prepare(
+                driver: loaded, directory: directory, hook: hook, targetVersion: target, installedVersion: installed, parameters: inputs
+            )
+            if output == .text {
+                let before = JSONValue(storedText: prepared.clusterBefore)
+                let versions = hook == .upgrade ? "\(before?["app_version"]?.stringValue ?? "?") → \(target)" : target
+                Terminal.line("Dry-run of \(hook.rawValue) for driver \(spec.name) (\(versions)) on a simulated cluster")
+                Terminal.line("Plan: " + DryRun.planByMode(prepared.plan).map { "\($0.mode): \($0.actions.isEmpty ? "-" : $0.actions.joined(separator: ", "))" }.joined(separator: " | "))
+            }
+            result = try await dryRun.execute(
+                run: prepared.run, plan: prepared.plan, clusterBefore: prepared.clusterBefore,
+                observer: output == .text ? ProgressPrinter(showLogs: true) : nil
+            )
+        } catch {
+            throw error.isBadInput ? CommandFailure.badInput(error.message) : CommandFailure.failed(error.message)
         }
         switch output {
         case .json:
-            guard case .object(var members) = report.json else { return }
-            members["cluster_before"] = JSONValue(storedText: before.jsonText(pretty: false)) ?? .null
-            members["cluster_after"] = JSONValue(storedText: after.jsonText(pretty: false)) ?? .null
-            members["plan"] = .array(plan.map { .object(["mode": .string($0.mode), "actions": .array($0.actions.map(JSONValue.string))]) })
-            members["logs"] = .array(((try? store.logs(runID: final.id)) ?? []).map { line in
-                .object(["action": line.action.map(JSONValue.string) ?? .null, "attempt": .int(Int64(line.attempt)),
-                         "level": .string(line.level.rawValue), "logger": .string(line.logger), "message": .string(line.message),
-                         "time": RunReport.time(line.time)])
-            })
-            print(JSONValue.object(members).prettyText)
+            print(result.json.prettyText)
         case .text:
             print("")
             print("Cluster changes:")
-            let changes = ClusterDiff.describe(before: before, after: after)
+            let changes = ClusterDiff.describe(beforeJSON: result.clusterBefore, afterJSON: result.clusterAfter)
             print(changes.isEmpty ? "  (none)" : changes.map { "  " + $0 }.joined(separator: "\n"))
             print("")
-            if final.status == .succeeded {
+            if result.run.status == .succeeded {
                 print("The \(hook.rawValue) hook would succeed.")
             } else {
-                print("The \(hook.rawValue) hook would FAIL: \(RunText.errorSummary(final.errorJSON) ?? final.status.rawValue)")
-                for (action, _) in report.actions {
+                print("The \(hook.rawValue) hook would FAIL: \(RunSummary.errorText(result.run.errorJSON) ?? result.run.status.rawValue)")
+                for (action, _) in result.report.actions {
                     if let error = JSONValue(storedText: action.errorJSON), let traceback = error["traceback"]?.stringValue, !traceback.isEmpty {
                         print(traceback)
                     }
                 }
             }
         }
-        if final.status != .succeeded { throw ExitCode(CommandFailure.failedCode) }
+        if result.run.status != .succeeded { throw ExitCode(CommandFailure.failedCode) }
     }
 }
 
-/// The plan of a hook (the engine's own ``HookPlan``), by mode, for display.
-enum HookPlanText {
-    static func describe(spec: DriverSpecification, hook: Hook) -> [(mode: String, actions: [String])] {
-        let entries = HookPlan(spec: spec, hook: hook).entries
-        return ActionMode.allCases.map { mode in
-            (mode.rawValue, entries.filter { $0.mode == mode }.map { $0.action == nil ? $0.name + " (built-in)" : $0.name })
-        }
-    }
-}
-
-/// What changed in a simulated cluster, in words.
 enum ClusterDiff {
+    /// Lines for what changed between two cluster views (JSON text of
+    /// ``SimulatedClusterState``); nothing when either cannot be read.
+    static func describe(beforeJSON: String, afterJSON: String) -> [String] {
+        guard let before = try? SimulatedClusterState(jsonText: beforeJSON), let after = try? SimulatedClusterState(jsonText: afterJSON) else {
+            return []
+        }
+        return describe(before: before, after: after)
+    }
+
     static func describe(before: SimulatedClusterState, after: SimulatedClusterState) -> [String] {
         var lines: [String] = []
         if before.appVersion != after.appVersion {

@@ -2,6 +2,7 @@ import ArgumentParser
 import DriverSpec
 import FlowRunner
 import Foundation
+import Primitives
 import StateStore
 
 /// `flowrunner deploy NAME --driver DRIVER --app-version V [--param K=V]... [--detach]`.
@@ -27,6 +28,9 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(name: .customLong("config"), help: ArgumentHelp("Instance configuration for the context (repeatable).", valueName: "key=value"))
     var config: [String] = []
 
+    @Option(name: .long, help: "The cluster the deployment lives on.")
+    var cluster = SimulatedClusterProvider.clusterName
+
     @Flag(name: .long, help: "Only queue the run; `flowrunner serve` works it.")
     var detach = false
 
@@ -36,19 +40,21 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         let store = try stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
+        let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
+        let configValues = try Pairs.parse(config, option: "--config").mapValues(SpecValue.string)
         let created: (deployment: DeploymentRecord, run: RunRecord)
         do {
-            let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
-            let configValues = try Pairs.parse(config, option: "--config").mapValues(SpecValue.string)
-            created = try engine.requestSetup(deployment: name, driver: driver, appVersion: appVersion, parameters: parameterInputs, config: configValues)
-        } catch let error as EngineError {
+            created = try await engine.requestSetup(
+                deployment: name, driver: driver, appVersion: appVersion, cluster: cluster, parameters: parameterInputs, config: configValues
+            )
+        } catch {
             throw error.commandFailure
         }
         if detach {
             print("run \(created.run.id) queued: setup of \(name) (\(driver) \(appVersion))")
             return
         }
-        try await RunWorker.work(created.run, engine: engine, headline: "setup of \(name) (\(driver) \(appVersion))")
+        try await RunWorker.work(created.run, scheduler: runOptions.scheduler(engine: engine), headline: "setup of \(name) (\(driver) \(appVersion))")
     }
 }
 
@@ -80,7 +86,7 @@ struct UpgradeCommand: AsyncParsableCommand {
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let run: RunRecord
         do {
-            run = try engine.requestUpgrade(deployment: name, targetVersion: targetVersion, driverVersion: driverVersion?.number)
+            run = try await engine.requestUpgrade(deployment: name, targetVersion: targetVersion, driverVersion: driverVersion?.number)
         } catch {
             throw error.commandFailure
         }
@@ -88,7 +94,7 @@ struct UpgradeCommand: AsyncParsableCommand {
             print("run \(run.id) queued: upgrade of \(name) to \(targetVersion)")
             return
         }
-        try await RunWorker.work(run, engine: engine, headline: "upgrade of \(name) to \(targetVersion)")
+        try await RunWorker.work(run, scheduler: runOptions.scheduler(engine: engine), headline: "upgrade of \(name) to \(targetVersion)")
     }
 }
 

@@ -21,10 +21,10 @@ struct RunArgument: ParsableArguments {
     @Argument(help: "The run's id.")
     var run: Int64
 
-    func report(_ store: StateStore) throws -> RunReport {
+    func report(_ store: any StateStore) async throws -> RunReport {
         let report: RunReport?
         do {
-            report = try RunReport.load(runID: run, from: store)
+            report = try await RunReport.load(runID: run, from: store)
         } catch {
             throw error.commandFailure
         }
@@ -34,7 +34,7 @@ struct RunArgument: ParsableArguments {
 }
 
 /// `flowrunner runs list [--deployment NAME] [--status S] [--output json]`.
-struct RunsListCommand: ParsableCommand {
+struct RunsListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs, newest first.")
 
     @Option(name: .long, help: "Only runs of this deployment.")
@@ -51,20 +51,22 @@ struct RunsListCommand: ParsableCommand {
 
     @OptionGroup var stateOptions: StateOptions
 
-    func run() throws {
+    func run() async throws {
         let store = try stateOptions.open()
         let runs: [RunRecord]
+        var known = true
         do {
-            if let deployment, try store.deployment(named: deployment) == nil {
-                throw CommandFailure.badInput("unknown deployment \"\(deployment)\"")
-            }
-            runs = try store.runs(matching: RunFilter(deployment: deployment, status: status, limit: max(1, limit)))
-        } catch let error as StateStoreError {
+            if let deployment { known = try await store.deployment(named: deployment) != nil }
+            runs = try await store.runs(matching: RunFilter(deployment: deployment, status: status, limit: max(1, limit)))
+        } catch {
             throw error.commandFailure
+        }
+        if let deployment, !known {
+            throw CommandFailure.badInput("unknown deployment \"\(deployment)\"")
         }
         switch output {
         case .json:
-            print(JSONValue.array(runs.map(RunText.summary)).prettyText)
+            print(JSONValue.array(runs.map(RunSummary.json)).prettyText)
         case .text:
             guard !runs.isEmpty else {
                 print("No runs.")
@@ -72,14 +74,14 @@ struct RunsListCommand: ParsableCommand {
             }
             Table.print(["ID", "DEPLOYMENT", "HOOK", "STATUS", "ATTEMPT", "CREATED", "DURATION", "ERROR"], runs.map { run in
                 [String(run.id), run.deployment, run.hook, run.status.rawValue, String(run.attempt), TimeFormat.table(run.createdAt),
-                 RunText.duration(from: run.startedAt, to: run.endedAt), ProgressPrinter.shorten(RunText.errorSummary(run.errorJSON) ?? "", 60)]
+                 RunText.duration(from: run.startedAt, to: run.endedAt), ProgressPrinter.shorten(RunSummary.errorText(run.errorJSON) ?? "", 60)]
             })
         }
     }
 }
 
 /// `flowrunner runs show RUN [--output json]`.
-struct RunsShowCommand: ParsableCommand {
+struct RunsShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a run: actions, steps (executed or replayed, in which attempt), errors.")
 
     @OptionGroup var runArgument: RunArgument
@@ -89,8 +91,8 @@ struct RunsShowCommand: ParsableCommand {
 
     @OptionGroup var stateOptions: StateOptions
 
-    func run() throws {
-        let report = try runArgument.report(try stateOptions.open())
+    func run() async throws {
+        let report = try await runArgument.report(try stateOptions.open())
         switch output {
         case .json: print(report.json.prettyText)
         case .text: print(RunText.show(report))
@@ -111,26 +113,17 @@ struct RunsLogsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try stateOptions.open()
-        _ = try runArgument.report(store)
-        var last: RecordID = 0
-        while true {
-            let finishedBefore = (try? store.run(id: runArgument.run))?.status.isFinished ?? true
-            let lines: [LogRecord]
-            do {
-                lines = try store.logs(runID: runArgument.run, afterID: last, limit: 5_000)
-            } catch {
-                throw error.commandFailure
+        _ = try await runArgument.report(store)
+        do {
+            try await LogFollower(store: store, runID: runArgument.run).lines(follow: follow) { line in
+                print(RunText.logLine(line))
             }
-            for line in lines { print(RunText.logLine(line)) }
-            last = lines.last?.id ?? last
-            if lines.count == 5_000 { continue }
-            if !follow || finishedBefore { return }
-            try await Task.sleep(for: .milliseconds(200))
+        } catch {
+            throw error.commandFailure
         }
     }
 }
 
-/// `flowrunner runs retry RUN [--from-step N | --restart] [--driver-version latest] [--detach]`.
 struct RunsRetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry",
@@ -166,7 +159,7 @@ struct RunsRetryCommand: AsyncParsableCommand {
         let replay: Engine.ReplayMode = restart ? .restart : fromStep.map { .fromStep($0) } ?? .matching
         let run: RunRecord
         do {
-            run = try engine.requestRetry(runID: runArgument.run, replay: replay, driverVersion: driverVersion?.number)
+            run = try await engine.requestRetry(runID: runArgument.run, replay: replay, driverVersion: driverVersion?.number)
         } catch {
             throw error.commandFailure
         }
@@ -174,12 +167,12 @@ struct RunsRetryCommand: AsyncParsableCommand {
             print("run \(run.id) queued for attempt \(run.attempt)")
             return
         }
-        try await RunWorker.work(run, engine: engine, headline: "retry of \(run.hook) of \(run.deployment)")
+        try await RunWorker.work(run, scheduler: runOptions.scheduler(engine: engine), headline: "retry of \(run.hook) of \(run.deployment)")
     }
 }
 
 /// `flowrunner runs cancel RUN`.
-struct RunsCancelCommand: ParsableCommand {
+struct RunsCancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cancel", abstract: "Cancel a run: a queued run at once, a running one by its worker (in any process)."
     )
@@ -187,11 +180,11 @@ struct RunsCancelCommand: ParsableCommand {
     @OptionGroup var runArgument: RunArgument
     @OptionGroup var stateOptions: StateOptions
 
-    func run() throws {
+    func run() async throws {
         let store = try stateOptions.open()
         let run: RunRecord
         do {
-            run = try RunControl(store: store).cancel(runID: runArgument.run)
+            run = try await RunControl(store: store).cancel(runID: runArgument.run)
         } catch {
             throw error.commandFailure
         }
@@ -203,7 +196,7 @@ struct RunsCancelCommand: ParsableCommand {
 }
 
 /// `flowrunner runs prune --older-than 30d`.
-struct RunsPruneCommand: ParsableCommand {
+struct RunsPruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
         abstract: "Delete finished runs (succeeded, failed, cancelled) with their steps and logs.",
@@ -215,10 +208,10 @@ struct RunsPruneCommand: ParsableCommand {
 
     @OptionGroup var stateOptions: StateOptions
 
-    func run() throws {
+    func run() async throws {
         let store = try stateOptions.open()
         do {
-            let count = try store.pruneRuns(endedBefore: Date().addingTimeInterval(-olderThan.seconds))
+            let count = try await store.pruneRuns(endedBefore: Date().addingTimeInterval(-olderThan.seconds))
             print("pruned \(count) run\(count == 1 ? "" : "s") that ended more than \(olderThan.text) ago")
         } catch {
             throw error.commandFailure

@@ -3,6 +3,7 @@ import ArgumentParser
 import FlowRunner
 import Foundation
 import Primitives
+import Scheduler
 import StateStore
 
 /// Options shared by the commands that run actions.
@@ -16,8 +17,9 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Simulation fixture (YAML) for the simulated cluster.", valueName: "file"))
     var fixture: String?
 
-    /// An engine over `store`, with driver files and caches beside `cacheDirectory`.
-    func engine(store: StateStore, cacheDirectory: String) throws -> Engine {
+    /// An engine over `store` acting on the simulated cluster, with driver
+    /// files and caches beside `cacheDirectory`.
+    func engine(store: any StateStore, cacheDirectory: String, driverDirectoryOverride: String? = nil) throws -> Engine {
         let environment = ProcessInfo.processInfo.environment
         let interpreter: PythonInterpreter
         let pythonDirectory: String
@@ -38,14 +40,29 @@ struct RunOptions: ParsableArguments {
         if let timeout, !(timeout > 0) {
             throw CommandFailure.badInput("--timeout \(timeout): expected a positive number of seconds")
         }
-        let configuration = EngineConfiguration(
+        var configuration = EngineConfiguration(
             actionRunner: ActionRunner(interpreter: interpreter, pythonDirectory: pythonDirectory, environment: environment),
             driverCacheDirectory: cacheDirectory + "/drivers",
-            actionTimeout: timeout.map { .milliseconds(Int64($0 * 1000)) },
-            fixture: clusterFixture,
-            owner: LeaseOwner.current(role: "cli")
+            actionTimeout: timeout.map { .milliseconds(Int64($0 * 1000)) }
         )
-        return Engine(store: store, configuration: configuration)
+        configuration.driverDirectoryOverride = driverDirectoryOverride
+        return Engine(store: store, clusters: SimulatedClusterProvider(store: store, fixture: clusterFixture), configuration: configuration)
+    }
+
+    /// The fixture's `app_version`, when a fixture is given (the version
+    /// installed before a dry-run's upgrade when `--from` is not given).
+    func fixtureAppVersion() throws -> String? {
+        guard let fixture else { return nil }
+        do {
+            return try ClusterFixture.load(path: fixture).appVersion
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
+    }
+
+    /// The CLI's scheduler: one worker, this process as the lease owner.
+    func scheduler(engine: Engine) -> Scheduler {
+        Scheduler(engine: engine, configuration: SchedulerConfiguration(owner: LeaseOwner.current(role: "cli")))
     }
 }
 

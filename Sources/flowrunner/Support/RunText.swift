@@ -6,13 +6,6 @@ import StateStore
 /// Human-readable renderings of runs.
 enum RunText {
     /// `Type: message (action X)` from a stored error, or nil.
-    static func errorSummary(_ errorJSON: String?) -> String? {
-        guard let text = errorJSON, let error = try? JSONValue(parsing: text) else { return nil }
-        var summary = "\(error["type"]?.stringValue ?? "Error"): \(error["message"]?.stringValue ?? "")"
-        if let action = error["action"]?.stringValue { summary += " (action \(action))" }
-        return summary
-    }
-
     static func duration(from start: Date?, to end: Date?) -> String {
         guard let start else { return "-" }
         let seconds = (end ?? Date()).timeIntervalSince(start)
@@ -33,7 +26,7 @@ enum RunText {
             lines.append("Version:  " + (current.map { "\($0) → " } ?? "") + target)
         }
         lines.append("Created:  \(TimeFormat.table(run.createdAt))   started: \(TimeFormat.table(run.startedAt))   ended: \(TimeFormat.table(run.endedAt))   duration: \(duration(from: run.startedAt, to: run.endedAt))")
-        if let error = errorSummary(run.errorJSON) { lines.append("Error:    \(error)") }
+        if let error = RunSummary.errorText(run.errorJSON) { lines.append("Error:    \(error)") }
         for (action, steps) in report.actions {
             lines.append("")
             lines.append("Action \(action.name) [\(action.mode)] — \(action.status.rawValue), \(action.attempts) attempt\(action.attempts == 1 ? "" : "s")")
@@ -72,15 +65,5 @@ enum RunText {
     /// One log line as `runs logs` prints it.
     static func logLine(_ line: LogRecord) -> String {
         "\(TimeFormat.table(line.time)) \(line.level.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) [\(line.action ?? "engine")#\(line.attempt)] \(line.logger): \(line.message)"
-    }
-
-    /// A run as a list entry in JSON.
-    static func summary(_ run: RunRecord) -> JSONValue {
-        .object([
-            "id": .int(run.id), "deployment": .string(run.deployment), "hook": .string(run.hook),
-            "status": .string(run.status.rawValue), "attempt": .int(Int64(run.attempt)),
-            "created_at": RunReport.time(run.createdAt), "started_at": RunReport.time(run.startedAt),
-            "ended_at": RunReport.time(run.endedAt), "error": JSONValue(storedText: run.errorJSON) ?? .null,
-        ])
     }
 }

@@ -3,13 +3,15 @@ import Dispatch
 import FlowRunner
 import Foundation
 import Synchronization
+import Scheduler
 import StateStore
 
 /// Works a run in this process with live progress; Ctrl-C asks the run to
 /// cancel (a second Ctrl-C exits at once). Ends the command with exit 0 when
 /// the run succeeded, 1 otherwise.
 enum RunWorker {
-    static func work(_ run: RunRecord, engine: Engine, headline: String) async throws {
+    static func work(_ run: RunRecord, scheduler: Scheduler, headline: String) async throws {
+        let engine = scheduler.engine
         Terminal.line("run \(run.id): \(headline), attempt \(run.attempt)")
         signal(SIGINT, SIG_IGN)
         let interrupts = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
@@ -17,7 +19,7 @@ enum RunWorker {
         interrupts.setEventHandler {
             if presses.increment() > 1 { exit(130) }
             Terminal.write("\ncancelling run \(run.id)… (Ctrl-C again to quit at once)\n", to: STDERR_FILENO)
-            _ = try? engine.requestCancel(runID: run.id)
+            Task { _ = try? await engine.requestCancel(runID: run.id) }
         }
         interrupts.resume()
         defer { interrupts.cancel() }
@@ -25,14 +27,14 @@ enum RunWorker {
         let started = ContinuousClock.now
         let final: RunRecord
         do {
-            final = try await engine.execute(runID: run.id, observer: ProgressPrinter())
+            final = try await scheduler.work(runID: run.id, observer: ProgressPrinter())
         } catch {
             throw error.commandFailure
         }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var line = "run \(final.id) \(final.status.rawValue) in \(ProgressPrinter.duration(milliseconds))"
-        if let error = RunText.errorSummary(final.errorJSON) { line += ": " + error }
+        if let error = RunSummary.errorText(final.errorJSON) { line += ": " + error }
         Terminal.line(line)
         if final.status != .succeeded {
             Terminal.line("see: flowrunner runs show \(final.id)" + (final.status == .failed ? "   retry: flowrunner runs retry \(final.id)" : ""))

@@ -10,13 +10,13 @@ struct StateOptions: ParsableArguments {
 
     /// The resolved path.
     var path: String {
-        StateStore.resolvePath(explicit: state, environment: ProcessInfo.processInfo.environment)
+        SQLiteStateStore.resolvePath(explicit: state, environment: ProcessInfo.processInfo.environment)
     }
 
     /// Opens the store; a store error is bad input (exit 2) naming the path.
-    func open() throws -> StateStore {
+    func open() throws -> SQLiteStateStore {
         do {
-            return try StateStore(path: path)
+            return try SQLiteStateStore(path: path)
         } catch {
             throw CommandFailure.badInput(error.description)
         }

@@ -19,7 +19,7 @@ struct PrimitivesProbe {
             FileHandle.standardError.write(Data("the driver is invalid\n".utf8))
             exit(1)
         }
-        let store = try StateStore(path: CommandLine.arguments[2])
+        let store = try SQLiteStateStore(path: CommandLine.arguments[2])
         let cluster = SimulatedCluster(storage: StateStoreClusterStorage(store: store, deployment: "bench"))
         try await cluster.install(spec: spec, version: "0.1.0")
         let component = spec.components.first?.name ?? "server"

@@ -10,18 +10,18 @@ import StateStore
 
 @main
 struct StateStoreProbe {
-    static func main() {
+    static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             switch arguments.first {
             case "seed" where arguments.count == 4:
-                try seed(path: arguments[1], deployments: Int(arguments[2]) ?? 1, runs: Int(arguments[3]) ?? 1)
+                try await seed(path: arguments[1], deployments: Int(arguments[2]) ?? 1, runs: Int(arguments[3]) ?? 1)
             case "claim" where arguments.count == 3:
-                try claim(path: arguments[1], owner: arguments[2])
+                try await claim(path: arguments[1], owner: arguments[2])
             case "write-steps" where arguments.count == 3:
-                try writeSteps(path: arguments[1], count: Int(arguments[2]) ?? 0)
+                try await writeSteps(path: arguments[1], count: Int(arguments[2]) ?? 0)
             case "bench" where arguments.count == 2:
-                try bench(path: arguments[1])
+                try await bench(path: arguments[1])
             default:
                 FileHandle.standardError.write(Data("usage: StateStoreProbe seed|claim|write-steps|bench DB ...\n".utf8))
                 exit(2)
@@ -33,31 +33,36 @@ struct StateStoreProbe {
     }
 
     /// A driver version and `count` deployments named d0, d1, ...
-    static func deployments(_ store: StateStore, count: Int) throws -> [DeploymentRecord] {
-        let version = try store.storeDriverVersion(driver: "probe", specVersion: "1", digest: "probe", files: []).record
-        return try (0..<count).map { index in
-            if let existing = try store.deployment(named: "d\(index)") { return existing }
-            return try store.createDeployment(NewDeployment(name: "d\(index)", driver: "probe", driverVersionID: version.id, appVersion: "1.0"))
+    static func deployments(_ store: any StateStore, count: Int) async throws -> [DeploymentRecord] {
+        let version = try await store.storeDriverVersion(driver: "probe", specVersion: "1", digest: "probe", files: []).record
+        var result: [DeploymentRecord] = []
+        for index in 0..<count {
+            if let existing = try await store.deployment(named: "d\(index)") {
+                result.append(existing)
+            } else {
+                result.append(try await store.createDeployment(NewDeployment(name: "d\(index)", driver: "probe", driverVersionID: version.id, appVersion: "1.0", cluster: "simulated")))
+            }
         }
+        return result
     }
 
-    static func seed(path: String, deployments count: Int, runs: Int) throws {
-        let store = try StateStore(path: path)
-        let deployments = try deployments(store, count: count)
+    static func seed(path: String, deployments count: Int, runs: Int) async throws {
+        let store = try SQLiteStateStore(path: path)
+        let deployments = try await deployments(store, count: count)
         for index in 0..<runs {
             let deployment = deployments[index % deployments.count]
-            _ = try store.createRun(NewRun(deploymentID: deployment.id, hook: "setup", inputsJSON: "{}", contextJSON: "{}",
+            _ = try await store.createRun(NewRun(deploymentID: deployment.id, hook: "setup", inputsJSON: "{}", contextJSON: "{}",
                                            driverVersionID: deployment.driverVersionID))
         }
     }
 
-    static func claim(path: String, owner: String) throws {
-        let store = try StateStore(path: path)
+    static func claim(path: String, owner: String) async throws {
+        let store = try SQLiteStateStore(path: path)
         var idle = 0
         while idle < 50 {
-            guard let run = try store.claimNextRun(owner: owner, leaseDuration: 30) else {
+            guard let run = try await store.claimNextRun(owner: LeaseOwner(role: owner, processID: getpid(), host: "probe"), leaseDuration: .seconds(30), runID: nil) else {
                 // Runs may be blocked by another worker's running run of the same deployment.
-                if try store.runs(matching: RunFilter(status: .queued, limit: 1)).isEmpty { return }
+                if try await store.runs(matching: RunFilter(status: .queued, limit: 1)).isEmpty { return }
                 idle += 1
                 usleep(1000)
                 continue
@@ -65,32 +70,32 @@ struct StateStoreProbe {
             idle = 0
             emit("claimed \(run.id)")
             usleep(200) // a worker does some work between transactions
-            try store.changeRunStatus(id: run.id, to: .succeeded)
+            try await store.changeRunStatus(id: run.id, to: .succeeded)
         }
     }
 
-    static func writeSteps(path: String, count: Int) throws {
-        let store = try StateStore(path: path)
-        let deployment = try deployments(store, count: 1)[0]
-        let run = try store.createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: "{}", contextJSON: "{}",
+    static func writeSteps(path: String, count: Int) async throws {
+        let store = try SQLiteStateStore(path: path)
+        let deployment = try await deployments(store, count: 1)[0]
+        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: "{}", contextJSON: "{}",
                                              driverVersionID: deployment.driverVersionID)).record
-        let action = try store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
+        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
         emit("action \(action.id)")
         let payload = String(repeating: "x", count: 200)
         for seq in 1...max(1, count) {
-            let id = try store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: "primitive", name: "stop_components",
+            let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: "primitive", name: "stop_components",
                                                  argsJSON: "{\"components\":[\"server\"],\"pad\":\"\(payload)\"}", argsDigest: "d\(seq)"))
-            try store.finishStep(id: id, status: .succeeded, resultJSON: "{\"seq\":\(seq)}")
+            try await store.finishStep(id: id, status: .succeeded, resultJSON: "{\"seq\":\(seq)}", errorJSON: nil)
             emit("step \(seq)")
         }
     }
 
-    static func bench(path: String) throws {
-        let store = try StateStore(path: path)
-        let deployment = try deployments(store, count: 1)[0]
-        func measure(_ body: () throws -> Void) rethrows -> Double {
+    static func bench(path: String) async throws {
+        let store = try SQLiteStateStore(path: path)
+        let deployment = try await deployments(store, count: 1)[0]
+        func measure(_ body: () async throws -> Void) async rethrows -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
-            try body()
+            try await body()
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
         }
         func report(_ name: String, _ samples: [Double], unit: String) {
@@ -98,15 +103,15 @@ struct StateStoreProbe {
         }
 
         // Step recording: insert at start + update at end.
-        let run = try store.createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: "{}", contextJSON: "{}",
+        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: "{}", contextJSON: "{}",
                                              driverVersionID: deployment.driverVersionID)).record
-        let action = try store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
+        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
         var stepSamples: [Double] = []
         for seq in 1...2000 {
-            stepSamples.append(try measure {
-                let id = try store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: "primitive", name: "stop_components",
+            stepSamples.append(try await measure {
+                let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: "primitive", name: "stop_components",
                                                      argsJSON: "{\"components\":[\"server\"]}", argsDigest: "abc"))
-                try store.finishStep(id: id, status: .succeeded, resultJSON: "{\"stopped\":[\"server\"]}")
+                try await store.finishStep(id: id, status: .succeeded, resultJSON: "{\"stopped\":[\"server\"]}", errorJSON: nil)
             })
         }
         report("record a step (begin + finish)", stepSamples, unit: "us")
@@ -116,37 +121,37 @@ struct StateStoreProbe {
         let sizeBefore = try fileSize(path)
         let sampleRuns = 200
         for _ in 0..<sampleRuns {
-            let run = try store.createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: "{\"target_version\":\"0.2.0\"}",
+            let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: "{\"target_version\":\"0.2.0\"}",
                                                  contextJSON: String(repeating: "c", count: 600), driverVersionID: deployment.driverVersionID)).record
-            let action = try store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
+            let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
             for seq in 1...10 {
-                let id = try store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: "primitive", name: "execute_commands",
+                let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: "primitive", name: "execute_commands",
                                                      argsJSON: "{\"commands\":[\"my-app-upgrade\"],\"image\":\"my-app:0.2.0\"}", argsDigest: String(repeating: "f", count: 64)))
-                try store.finishStep(id: id, status: .succeeded, resultJSON: "{\"exit_codes\":[0],\"output\":\"\"}")
+                try await store.finishStep(id: id, status: .succeeded, resultJSON: "{\"exit_codes\":[0],\"output\":\"\"}", errorJSON: nil)
             }
-            try store.appendLogs((0..<10).map { NewLogLine(runID: run.id, action: "upgrade", attempt: 1, level: .info, logger: "stdout", message: "log line number \($0) of the action") })
-            try store.changeRunStatus(id: run.id, to: .running)
-            try store.changeRunStatus(id: run.id, to: .succeeded)
+            try await store.appendLogs((0..<10).map { NewLogLine(runID: run.id, action: "upgrade", attempt: 1, level: .info, logger: "stdout", message: "log line number \($0) of the action") })
+            try await store.changeRunStatus(id: run.id, to: .running)
+            try await store.changeRunStatus(id: run.id, to: .succeeded)
         }
         try store.checkpoint()
         report("database size per 10-step run (10 log lines)", [Double(try fileSize(path) - sizeBefore) / Double(sampleRuns) / 1024], unit: "KiB")
 
         // runs list: newest 50 of 100,000.
-        let existing = try store.runs(matching: RunFilter(limit: 1_000_000)).count
+        let existing = try await store.runs(matching: RunFilter(limit: 1_000_000)).count
         for index in existing..<100_000 {
-            let run = try store.createRun(NewRun(deploymentID: deployment.id, hook: index % 2 == 0 ? "setup" : "upgrade", inputsJSON: "{}",
+            let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: index % 2 == 0 ? "setup" : "upgrade", inputsJSON: "{}",
                                                  contextJSON: "{}", driverVersionID: deployment.driverVersionID)).record
-            try store.changeRunStatus(id: run.id, to: .running)
-            try store.changeRunStatus(id: run.id, to: index % 3 == 0 ? .failed : .succeeded)
+            try await store.changeRunStatus(id: run.id, to: .running)
+            try await store.changeRunStatus(id: run.id, to: index % 3 == 0 ? .failed : .succeeded)
         }
         var listSamples: [Double] = []
         for _ in 0..<200 {
-            listSamples.append(try measure { _ = try store.runs(matching: RunFilter(limit: 50)) } / 1000)
+            listSamples.append(try await measure { _ = try await store.runs(matching: RunFilter(limit: 50)) } / 1000)
         }
         report("runs list, newest 50 of 100,000", listSamples, unit: "ms")
         var filteredSamples: [Double] = []
         for _ in 0..<200 {
-            filteredSamples.append(try measure { _ = try store.runs(matching: RunFilter(deployment: "d0", status: .succeeded, limit: 50)) } / 1000)
+            filteredSamples.append(try await measure { _ = try await store.runs(matching: RunFilter(deployment: "d0", status: .succeeded, limit: 50)) } / 1000)
         }
         report("runs list --deployment --status, newest 50 of 100,000", filteredSamples, unit: "ms")
     }

@@ -1,14 +1,15 @@
-public import Foundation
+import Foundation
 import GRDB
 
-extension StateStore {
+extension SQLiteStateStore {
     /// Stores a driver version. Loading the same content (same driver name
     /// and digest) again is a no-op that returns the stored version with
     /// `created == false`; new content gets the next `number`.
     public func storeDriverVersion(
-        driver: String, specVersion: String, digest: String, files: [StoredDriverFile], now: Date = Date()
-    ) throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool) {
-        try write { db in
+        driver: String, specVersion: String, digest: String, files: [StoredDriverFile]
+    ) async throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool) {
+        let now = clock.now
+        return try await write { db in
             if let existing = try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE driver = ? AND digest = ?", arguments: [driver, digest]) {
                 return (DriverVersionRecord(row: existing), false)
             }
@@ -27,8 +28,8 @@ extension StateStore {
     }
 
     /// Every stored driver version (of one driver, when named), by driver and number.
-    public func driverVersions(driver: String? = nil) throws(StateStoreError) -> [DriverVersionRecord] {
-        try read { db in
+    public func driverVersions(driver: String? = nil) async throws(StateStoreError) -> [DriverVersionRecord] {
+        try await read { db in
             let rows = if let driver {
                 try Row.fetchAll(db, sql: "SELECT * FROM driver_versions WHERE driver = ? ORDER BY number", arguments: [driver])
             } else {
@@ -39,15 +40,15 @@ extension StateStore {
     }
 
     /// The driver version with this id.
-    public func driverVersion(id: RecordID) throws(StateStoreError) -> DriverVersionRecord? {
-        try read { db in
+    public func driverVersion(id: RecordID) async throws(StateStoreError) -> DriverVersionRecord? {
+        try await read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE id = ?", arguments: [id]).map(DriverVersionRecord.init(row:))
         }
     }
 
     /// Version `number` of `driver`, or its newest version when `number` is nil.
-    public func driverVersion(driver: String, number: Int? = nil) throws(StateStoreError) -> DriverVersionRecord? {
-        try read { db in
+    public func driverVersion(driver: String, number: Int? = nil) async throws(StateStoreError) -> DriverVersionRecord? {
+        try await read { db in
             let row = if let number {
                 try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE driver = ? AND number = ?", arguments: [driver, number])
             } else {
@@ -58,8 +59,8 @@ extension StateStore {
     }
 
     /// The files of a stored driver version, by path.
-    public func driverFiles(versionID: RecordID) throws(StateStoreError) -> [StoredDriverFile] {
-        try read { db in
+    public func driverFiles(versionID: RecordID) async throws(StateStoreError) -> [StoredDriverFile] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT path, contents FROM driver_files WHERE driver_version_id = ? ORDER BY path", arguments: [versionID])
                 .map { row in StoredDriverFile(path: row["path"], contents: [UInt8](row["contents"] as Data)) }
         }

@@ -1,55 +1,57 @@
-public import Foundation
+import Foundation
 import GRDB
 
-extension StateStore {
+extension SQLiteStateStore {
     /// Creates a deployment; a taken name is ``StateStoreError/Code/alreadyExists``.
-    public func createDeployment(_ new: NewDeployment, now: Date = Date()) throws(StateStoreError) -> DeploymentRecord {
-        try write { db in
+    public func createDeployment(_ new: NewDeployment) async throws(StateStoreError) -> DeploymentRecord {
+        let now = clock.now
+        return try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM deployments WHERE name = ?", arguments: [new.name]) == true {
-                throw StateStoreError(.alreadyExists, path: path, "a deployment named \"\(new.name)\" already exists")
+                throw StateStoreError(.alreadyExists, location: self.path, "a deployment named \"\(new.name)\" already exists")
             }
             try db.execute(
                 sql: """
-                    INSERT INTO deployments (name, driver, driver_version_id, app_version, parameters, config, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO deployments (name, driver, driver_version_id, app_version, parameters, config, cluster, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [new.name, new.driver, new.driverVersionID, new.appVersion, new.parametersJSON, new.configJSON,
-                            now.storedValue, now.storedValue]
+                            new.cluster, now.storedValue, now.storedValue]
             )
             return DeploymentRecord(
                 id: db.lastInsertedRowID, name: new.name, driver: new.driver, driverVersionID: new.driverVersionID,
-                appVersion: new.appVersion, parametersJSON: new.parametersJSON, configJSON: new.configJSON,
+                appVersion: new.appVersion, parametersJSON: new.parametersJSON, configJSON: new.configJSON, cluster: new.cluster,
                 createdAt: Date(storedValue: now.storedValue), updatedAt: Date(storedValue: now.storedValue)
             )
         }
     }
 
     /// The deployment called `name`.
-    public func deployment(named name: String) throws(StateStoreError) -> DeploymentRecord? {
-        try read { db in
+    public func deployment(named name: String) async throws(StateStoreError) -> DeploymentRecord? {
+        try await read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM deployments WHERE name = ?", arguments: [name]).map(DeploymentRecord.init(row:))
         }
     }
 
     /// The deployment with this id.
-    public func deployment(id: RecordID) throws(StateStoreError) -> DeploymentRecord? {
-        try read { db in
+    public func deployment(id: RecordID) async throws(StateStoreError) -> DeploymentRecord? {
+        try await read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM deployments WHERE id = ?", arguments: [id]).map(DeploymentRecord.init(row:))
         }
     }
 
     /// Every deployment, by name.
-    public func deployments() throws(StateStoreError) -> [DeploymentRecord] {
-        try read { db in
+    public func deployments() async throws(StateStoreError) -> [DeploymentRecord] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM deployments ORDER BY name").map(DeploymentRecord.init(row:))
         }
     }
 
     /// Changes a deployment's app version and/or pinned driver version.
     public func updateDeployment(
-        id: RecordID, appVersion: String? = nil, driverVersionID: RecordID? = nil, parametersJSON: String? = nil, now: Date = Date()
-    ) throws(StateStoreError) {
-        try write { db in
+        id: RecordID, appVersion: String? = nil, driverVersionID: RecordID? = nil, parametersJSON: String? = nil
+    ) async throws(StateStoreError) {
+        let now = clock.now
+        try await write { db in
             try db.execute(
                 sql: """
                     UPDATE deployments SET app_version = COALESCE(?, app_version),
@@ -59,7 +61,7 @@ extension StateStore {
                 arguments: [appVersion, driverVersionID, parametersJSON, now.storedValue, id]
             )
             if db.changesCount == 0 {
-                throw StateStoreError(.notFound, path: path, "no deployment with id \(id)")
+                throw StateStoreError(.notFound, location: self.path, "no deployment with id \(id)")
             }
         }
     }
@@ -68,15 +70,15 @@ extension StateStore {
 
     /// The simulated cluster's state for a deployment (opaque JSON owned by
     /// the Primitives module), or nil when none was saved.
-    public func simulatedClusterState(deployment: String) throws(StateStoreError) -> String? {
-        try read { db in
+    public func simulatedClusterState(deployment: String) async throws(StateStoreError) -> String? {
+        try await read { db in
             try String.fetchOne(db, sql: "SELECT state FROM simulated_clusters WHERE deployment = ?", arguments: [deployment])
         }
     }
 
     /// The simulated cluster's jobs for a deployment (opaque JSON each), oldest first.
-    public func simulatedJobs(deployment: String) throws(StateStoreError) -> [String] {
-        try read { db in
+    public func simulatedJobs(deployment: String) async throws(StateStoreError) -> [String] {
+        try await read { db in
             try String.fetchAll(db, sql: "SELECT data FROM simulated_jobs WHERE deployment = ? ORDER BY position", arguments: [deployment])
         }
     }
@@ -84,10 +86,10 @@ extension StateStore {
     /// Replaces the simulated cluster's state for a deployment, and in the
     /// same transaction stores (`upsertJobs`, by name) and removes jobs.
     public func saveSimulatedClusterState(
-        deployment: String, stateJSON: String, upsertJobs: [(name: String, json: String)] = [], deleteJobs: [String] = [],
-        now: Date = Date()
-    ) throws(StateStoreError) {
-        try write { db in
+        deployment: String, stateJSON: String, upsertJobs: [(name: String, json: String)] = [], deleteJobs: [String] = []
+    ) async throws(StateStoreError) {
+        let now = clock.now
+        try await write { db in
             try db.cachedStatement(sql: """
                 INSERT INTO simulated_clusters (deployment, state, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT (deployment) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
@@ -110,7 +112,7 @@ extension DeploymentRecord {
     init(row: Row) {
         self.init(
             id: row["id"], name: row["name"], driver: row["driver"], driverVersionID: row["driver_version_id"],
-            appVersion: row["app_version"], parametersJSON: row["parameters"], configJSON: row["config"],
+            appVersion: row["app_version"], parametersJSON: row["parameters"], configJSON: row["config"], cluster: row["cluster"],
             createdAt: Date(storedValue: row["created_at"]), updatedAt: Date(storedValue: row["updated_at"])
         )
     }

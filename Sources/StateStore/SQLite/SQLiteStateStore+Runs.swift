@@ -1,15 +1,16 @@
 public import Foundation
 import GRDB
 
-extension StateStore {
+extension SQLiteStateStore {
     static let runColumns = "runs.*, deployments.name AS deployment_name"
     static let runFrom = "runs JOIN deployments ON deployments.id = runs.deployment_id"
 
     /// Creates a queued run (attempt 1). With an idempotency key that this
     /// deployment already used, nothing is created and the earlier run is
     /// returned with `created == false`.
-    public func createRun(_ new: NewRun, now: Date = Date()) throws(StateStoreError) -> (record: RunRecord, created: Bool) {
-        try write { db in
+    public func createRun(_ new: NewRun) async throws(StateStoreError) -> (record: RunRecord, created: Bool) {
+        let now = clock.now
+        return try await write { db in
             if let key = new.idempotencyKey,
                let existing = try Row.fetchOne(db, sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) WHERE runs.deployment_id = ? AND runs.idempotency_key = ?",
                                                arguments: [new.deploymentID, key]) {
@@ -25,15 +26,15 @@ extension StateStore {
             )
             let id = db.lastInsertedRowID
             guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) WHERE runs.id = ?", arguments: [id]) else {
-                throw StateStoreError(.notFound, path: path, "no deployment with id \(new.deploymentID)")
+                throw StateStoreError(.notFound, location: self.path, "no deployment with id \(new.deploymentID)")
             }
             return (RunRecord(row: row), true)
         }
     }
 
     /// The run with this id.
-    public func run(id: RecordID) throws(StateStoreError) -> RunRecord? {
-        try read { db in try Self.fetchRun(db, id: id) }
+    public func run(id: RecordID) async throws(StateStoreError) -> RunRecord? {
+        try await read { db in try Self.fetchRun(db, id: id) }
     }
 
     static func fetchRun(_ db: Database, id: RecordID) throws -> RunRecord? {
@@ -41,8 +42,8 @@ extension StateStore {
     }
 
     /// The newest runs matching `filter`, newest first.
-    public func runs(matching filter: RunFilter = RunFilter()) throws(StateStoreError) -> [RunRecord] {
-        try read { db in
+    public func runs(matching filter: RunFilter = RunFilter()) async throws(StateStoreError) -> [RunRecord] {
+        try await read { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
             if let deployment = filter.deployment {
@@ -60,22 +61,17 @@ extension StateStore {
         }
     }
 
-    /// Changes a run's status, checked against ``RunStatus/allowedNext``, with
-    /// the bookkeeping that goes with it:
-    /// - to `running`: `started_at` is set on the first start;
-    /// - to `queued` (a retry or a recovery): the attempt number grows by one,
-    ///   the lease, end time and error are cleared, `notBefore` is set;
-    /// - to a finished status: `ended_at` is set, the lease is released, `errorJSON` stored.
     @discardableResult
     public func changeRunStatus(
-        id: RecordID, to next: RunStatus, errorJSON: String? = nil, notBefore: Date? = nil, now: Date = Date()
-    ) throws(StateStoreError) -> RunRecord {
-        try write { db in
+        id: RecordID, to next: RunStatus, errorJSON: String? = nil, notBefore: Date? = nil
+    ) async throws(StateStoreError) -> RunRecord {
+        let now = clock.now
+        return try await write { db in
             guard let run = try Self.fetchRun(db, id: id) else {
-                throw StateStoreError(.notFound, path: path, "no run \(id)")
+                throw StateStoreError(.notFound, location: self.path, "no run \(id)")
             }
             guard run.status.canChange(to: next) else {
-                throw StateStoreError(.illegalTransition, path: path, "run \(id) cannot go from \(run.status.rawValue) to \(next.rawValue)")
+                throw StateStoreError(.illegalTransition, location: self.path, "run \(id) cannot go from \(run.status.rawValue) to \(next.rawValue)")
             }
             switch next {
             case .queued:
@@ -98,25 +94,20 @@ extension StateStore {
                 )
             }
             guard let updated = try Self.fetchRun(db, id: id) else {
-                throw StateStoreError(.notFound, path: path, "no run \(id)")
+                throw StateStoreError(.notFound, location: self.path, "no run \(id)")
             }
             return updated
         }
     }
 
-    /// Starts the next attempt of a failed or cancelled run (or of a running
-    /// one whose lease expired before `now`): status `queued`, attempt + 1,
-    /// with the replay policy and, optionally, another driver version.
     @discardableResult
-    /// `abandonedOwner`: the caller knows this lease owner is dead (a process
-    /// of this machine that no longer exists), so its lease counts as expired.
     public func retryRun(
-        id: RecordID, replayJSON: String?, driverVersionID: RecordID? = nil, notBefore: Date? = nil,
-        abandonedOwner: String? = nil, now: Date = Date()
-    ) throws(StateStoreError) -> RunRecord {
-        try write { db in
+        id: RecordID, replayJSON: String?, driverVersionID: RecordID? = nil, notBefore: Date? = nil, abandonedOwner: LeaseOwner? = nil
+    ) async throws(StateStoreError) -> RunRecord {
+        let now = clock.now
+        return try await write { db in
             guard let run = try Self.fetchRun(db, id: id) else {
-                throw StateStoreError(.notFound, path: path, "no run \(id)")
+                throw StateStoreError(.notFound, location: self.path, "no run \(id)")
             }
             let ownerDead = abandonedOwner != nil && run.leaseOwner == abandonedOwner
             let expired = (run.status == .running || run.status == .cancelling) && (ownerDead || (run.leaseExpiresAt.map { $0 < now } ?? true))
@@ -124,7 +115,7 @@ extension StateStore {
                 let reason = run.status == .running || run.status == .cancelling
                     ? "it is \(run.status.rawValue) and its worker's lease is still valid"
                     : "it is \(run.status.rawValue) (only failed, cancelled, or abandoned running runs can be retried)"
-                throw StateStoreError(.illegalTransition, path: path, "run \(id) cannot be retried: \(reason)")
+                throw StateStoreError(.illegalTransition, location: self.path, "run \(id) cannot be retried: \(reason)")
             }
             try db.execute(
                 sql: """
@@ -136,17 +127,15 @@ extension StateStore {
             )
             try Self.releaseActions(db, runID: id)
             guard let updated = try Self.fetchRun(db, id: id) else {
-                throw StateStoreError(.notFound, path: path, "no run \(id)")
+                throw StateStoreError(.notFound, location: self.path, "no run \(id)")
             }
             return updated
         }
     }
 
-    /// Deletes finished runs (succeeded, failed, cancelled) that ended before
-    /// `date`, with their action runs, steps and log lines. Returns how many runs went.
     @discardableResult
-    public func pruneRuns(endedBefore date: Date) throws(StateStoreError) -> Int {
-        try write { db in
+    public func pruneRuns(endedBefore date: Date) async throws(StateStoreError) -> Int {
+        try await write { db in
             try db.execute(
                 sql: "DELETE FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') AND ended_at < ?",
                 arguments: [date.storedValue]
@@ -157,15 +146,10 @@ extension StateStore {
 
     // MARK: Queue
 
-    /// Claims the oldest runnable run for `owner`, in one write transaction:
-    /// a run is runnable when it is queued, its `not_before` has passed and no
-    /// other run of the same deployment is running or cancelling. The claim
-    /// is a lease until `now + leaseDuration`; the run becomes `running`.
-    /// With `runID`, only that run is considered.
-    public func claimNextRun(
-        owner: String, leaseDuration: TimeInterval, runID: RecordID? = nil, now: Date = Date()
-    ) throws(StateStoreError) -> RunRecord? {
-        try write { db in
+    public func claimNextRun(owner: LeaseOwner, leaseDuration: Duration, runID: RecordID? = nil) async throws(StateStoreError) -> RunRecord? {
+        let now = clock.now
+        let expires = now.addingTimeInterval(leaseDuration.seconds)
+        return try await write { db in
             let onlyThis = runID == nil ? "" : "AND r.id = ?"
             var arguments: StatementArguments = [now.storedValue]
             if let runID { _ = arguments.append(contentsOf: [runID]) }
@@ -180,27 +164,26 @@ extension StateStore {
                     UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = COALESCE(started_at, ?)
                     WHERE id = ?
                     """,
-                arguments: [owner, now.addingTimeInterval(leaseDuration).storedValue, now.storedValue, id]
+                arguments: [owner.description, expires.storedValue, now.storedValue, id]
             )
             return try Self.fetchRun(db, id: id)
         }
     }
 
-    /// Extends `owner`'s lease on a running run. False when the lease was lost
-    /// (another worker recovered the run, or it ended).
-    public func renewLease(runID: RecordID, owner: String, until: Date) throws(StateStoreError) -> Bool {
-        try write { db in
+    public func renewLease(runID: RecordID, owner: LeaseOwner, leaseDuration: Duration) async throws(StateStoreError) -> Bool {
+        let until = clock.now.addingTimeInterval(leaseDuration.seconds)
+        return try await write { db in
             try db.execute(
                 sql: "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND status IN ('running', 'cancelling')",
-                arguments: [until.storedValue, runID, owner]
+                arguments: [until.storedValue, runID, owner.description]
             )
             return db.changesCount == 1
         }
     }
 
-    /// Running (or cancelling) runs whose lease expired before `now`: their worker died.
-    public func runsWithExpiredLease(now: Date = Date()) throws(StateStoreError) -> [RunRecord] {
-        try read { db in
+    public func runsWithExpiredLease() async throws(StateStoreError) -> [RunRecord] {
+        let now = clock.now
+        return try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT \(Self.runColumns) FROM \(Self.runFrom)
                 WHERE runs.status IN ('running', 'cancelling') AND runs.lease_expires_at < ? ORDER BY runs.id
@@ -208,22 +191,19 @@ extension StateStore {
         }
     }
 
-    /// Puts a run whose lease expired back in the queue for its next attempt
-    /// (a run that was `cancelling` becomes `cancelled` instead). Returns nil
-    /// (and changes nothing) when the lease is still valid or the run is no
-    /// longer running: another worker got there first.
-    public func requeueExpiredRun(id: RecordID, now: Date = Date()) throws(StateStoreError) -> RunRecord? {
-        try write { db in
+    public func requeueExpiredRun(id: RecordID, abandonedOwner: LeaseOwner? = nil) async throws(StateStoreError) -> RunRecord? {
+        let now = clock.now
+        return try await write { db in
             try db.execute(
                 sql: """
                     UPDATE runs SET
                         status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END,
                         attempt = CASE status WHEN 'cancelling' THEN attempt ELSE attempt + 1 END,
                         ended_at = CASE status WHEN 'cancelling' THEN ? ELSE NULL END,
-                        lease_owner = NULL, lease_expires_at = NULL, not_before = NULL
-                    WHERE id = ? AND status IN ('running', 'cancelling') AND lease_expires_at < ?
+                        lease_owner = NULL, lease_expires_at = NULL, not_before = NULL, replay = NULL
+                    WHERE id = ? AND status IN ('running', 'cancelling') AND (lease_expires_at < ? OR lease_owner = ?)
                     """,
-                arguments: [now.storedValue, id, now.storedValue]
+                arguments: [now.storedValue, id, now.storedValue, abandonedOwner?.description]
             )
             guard db.changesCount == 1 else { return nil }
             try Self.releaseActions(db, runID: id)
@@ -232,7 +212,7 @@ extension StateStore {
     }
 }
 
-extension StateStore {
+extension SQLiteStateStore {
     /// Actions a dead or finished attempt left `running` go back to `pending`
     /// for the next attempt (their steps stay as recorded).
     static func releaseActions(_ db: Database, runID: RecordID) throws {
@@ -246,7 +226,7 @@ extension RunRecord {
             id: row["id"], deploymentID: row["deployment_id"], deployment: row["deployment_name"], hook: row["hook"],
             status: RunStatus(rawValue: row["status"]) ?? .failed, attempt: row["attempt"],
             inputsJSON: row["inputs"], contextJSON: row["context"], driverVersionID: row["driver_version_id"],
-            idempotencyKey: row["idempotency_key"], leaseOwner: row["lease_owner"], leaseExpiresAt: row.date("lease_expires_at"),
+            idempotencyKey: row["idempotency_key"], leaseOwner: (row["lease_owner"] as String?).flatMap(LeaseOwner.init), leaseExpiresAt: row.date("lease_expires_at"),
             notBefore: row.date("not_before"), createdAt: Date(storedValue: row["created_at"]),
             startedAt: row.date("started_at"), endedAt: row.date("ended_at"), errorJSON: row["error"],
             replayJSON: row["replay"]

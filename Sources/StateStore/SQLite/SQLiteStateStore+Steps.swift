@@ -1,14 +1,14 @@
-public import Foundation
+import Foundation
 import GRDB
 
-extension StateStore {
+extension SQLiteStateStore {
     // MARK: Action runs
 
     /// Records the planned actions of a run as `pending`, in execution order.
     /// Actions already recorded for the run (by name) are kept as they are.
     @discardableResult
-    public func planActionRuns(runID: RecordID, actions: [(name: String, mode: String)]) throws(StateStoreError) -> [ActionRunRecord] {
-        try write { db in
+    public func planActionRuns(runID: RecordID, actions: [(name: String, mode: String)]) async throws(StateStoreError) -> [ActionRunRecord] {
+        try await write { db in
             let start = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM action_runs WHERE run_id = ?", arguments: [runID]) ?? 0
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO action_runs (run_id, name, mode, position, status) VALUES (?, ?, ?, ?, 'pending')
@@ -22,8 +22,8 @@ extension StateStore {
     }
 
     /// The action runs of a run, in execution order.
-    public func actionRuns(runID: RecordID) throws(StateStoreError) -> [ActionRunRecord] {
-        try read { db in try Self.fetchActionRuns(db, runID: runID) }
+    public func actionRuns(runID: RecordID) async throws(StateStoreError) -> [ActionRunRecord] {
+        try await read { db in try Self.fetchActionRuns(db, runID: runID) }
     }
 
     static func fetchActionRuns(_ db: Database, runID: RecordID) throws -> [ActionRunRecord] {
@@ -36,14 +36,15 @@ extension StateStore {
     /// and clears the previous error; finishing sets the end time and error.
     @discardableResult
     public func changeActionRunStatus(
-        id: RecordID, to next: ActionRunStatus, errorJSON: String? = nil, now: Date = Date()
-    ) throws(StateStoreError) -> ActionRunRecord {
-        try write { db in
+        id: RecordID, to next: ActionRunStatus, errorJSON: String? = nil
+    ) async throws(StateStoreError) -> ActionRunRecord {
+        let now = clock.now
+        return try await write { db in
             guard let current = try Row.fetchOne(db, sql: "SELECT * FROM action_runs WHERE id = ?", arguments: [id]).map(ActionRunRecord.init(row:)) else {
-                throw StateStoreError(.notFound, path: path, "no action run \(id)")
+                throw StateStoreError(.notFound, location: self.path, "no action run \(id)")
             }
             guard current.status.canChange(to: next) else {
-                throw StateStoreError(.illegalTransition, path: path,
+                throw StateStoreError(.illegalTransition, location: self.path,
                     "action \"\(current.name)\" of run \(current.runID) cannot go from \(current.status.rawValue) to \(next.rawValue)")
             }
             switch next {
@@ -61,7 +62,7 @@ extension StateStore {
                 )
             }
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM action_runs WHERE id = ?", arguments: [id]) else {
-                throw StateStoreError(.notFound, path: path, "no action run \(id)")
+                throw StateStoreError(.notFound, location: self.path, "no action run \(id)")
             }
             return ActionRunRecord(row: row)
         }
@@ -71,8 +72,9 @@ extension StateStore {
 
     /// Records a step as `running`, before it executes. Returns its id.
     /// `divergenceJSON` marks the step where replay stopped.
-    public func beginStep(_ step: NewStep, divergenceJSON: String? = nil, now: Date = Date()) throws(StateStoreError) -> RecordID {
-        try write { db in
+    public func beginStep(_ step: NewStep, divergenceJSON: String? = nil) async throws(StateStoreError) -> RecordID {
+        let now = clock.now
+        return try await write { db in
             try db.cachedStatement(sql: """
                 INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, started_at, divergence)
                 VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?, ?)
@@ -82,23 +84,12 @@ extension StateStore {
         }
     }
 
-    /// Records a step answered from an earlier attempt: status `replayed`,
-    /// the recorded result, nothing executed. Returns its id.
-    public func recordReplayedStep(_ step: NewStep, resultJSON: String?, now: Date = Date()) throws(StateStoreError) -> RecordID {
-        try write { db in
-            try db.cachedStatement(sql: """
-                INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, result, started_at, ended_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'replayed', 1, ?, ?, ?)
-                """).execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind, step.name,
-                                         step.argsJSON, step.argsDigest, resultJSON, now.storedValue, now.storedValue])
-            return db.lastInsertedRowID
-        }
-    }
-
-    /// Records several replayed steps in one transaction (see ``recordReplayedStep(_:resultJSON:now:)``).
-    public func recordReplayedSteps(_ steps: [(step: NewStep, resultJSON: String?)], now: Date = Date()) throws(StateStoreError) {
+    /// Records steps answered from an earlier attempt: status `replayed`, the
+    /// recorded result, nothing executed; all in one transaction.
+    public func recordReplayedSteps(_ steps: [(step: NewStep, resultJSON: String?)]) async throws(StateStoreError) {
+        let now = clock.now
         guard !steps.isEmpty else { return }
-        try write { db in
+        try await write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, result, started_at, ended_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, 'replayed', 1, ?, ?, ?)
@@ -113,26 +104,27 @@ extension StateStore {
     /// Records the end of a running step (`succeeded` or `failed`) with its
     /// result or error. A step that is not `running` is refused.
     public func finishStep(
-        id: RecordID, status: StepStatus, resultJSON: String? = nil, errorJSON: String? = nil, now: Date = Date()
-    ) throws(StateStoreError) {
-        try write { db in
+        id: RecordID, status: StepStatus, resultJSON: String? = nil, errorJSON: String? = nil
+    ) async throws(StateStoreError) {
+        let now = clock.now
+        try await write { db in
             guard StepStatus.running.canChange(to: status) else {
-                throw StateStoreError(.illegalTransition, path: path, "step \(id) cannot end as \(status.rawValue) (expected succeeded or failed)")
+                throw StateStoreError(.illegalTransition, location: self.path, "step \(id) cannot end as \(status.rawValue) (expected succeeded or failed)")
             }
             try db.cachedStatement(sql: "UPDATE steps SET status = ?, result = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
                 .execute(arguments: [status.rawValue, resultJSON, errorJSON, now.storedValue, id])
             if db.changesCount == 0 {
                 guard let current = try String.fetchOne(db, sql: "SELECT status FROM steps WHERE id = ?", arguments: [id]) else {
-                    throw StateStoreError(.notFound, path: path, "no step \(id)")
+                    throw StateStoreError(.notFound, location: self.path, "no step \(id)")
                 }
-                throw StateStoreError(.illegalTransition, path: path, "step \(id) cannot go from \(current) to \(status.rawValue)")
+                throw StateStoreError(.illegalTransition, location: self.path, "step \(id) cannot go from \(current) to \(status.rawValue)")
             }
         }
     }
 
     /// The steps of an action run, by attempt and sequence number.
-    public func steps(actionRunID: RecordID) throws(StateStoreError) -> [StepRecord] {
-        try read { db in
+    public func steps(actionRunID: RecordID) async throws(StateStoreError) -> [StepRecord] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM steps WHERE action_run_id = ? ORDER BY attempt, seq", arguments: [actionRunID])
                 .map(StepRecord.init(row:))
         }
@@ -141,9 +133,9 @@ extension StateStore {
     // MARK: Logs
 
     /// Appends log lines in one transaction.
-    public func appendLogs(_ lines: [NewLogLine]) throws(StateStoreError) {
+    public func appendLogs(_ lines: [NewLogLine]) async throws(StateStoreError) {
         guard !lines.isEmpty else { return }
-        try write { db in
+        try await write { db in
             let insert = try db.cachedStatement(sql: "INSERT INTO logs (run_id, action, attempt, time, level, logger, message) VALUES (?, ?, ?, ?, ?, ?, ?)")
             for line in lines {
                 try insert.execute(arguments: [line.runID, line.action, line.attempt, line.time.storedValue,
@@ -153,8 +145,8 @@ extension StateStore {
     }
 
     /// A run's log lines with an id above `afterID`, oldest first, at most `limit`.
-    public func logs(runID: RecordID, afterID: RecordID = 0, limit: Int = 10_000) throws(StateStoreError) -> [LogRecord] {
-        try read { db in
+    public func logs(runID: RecordID, afterID: RecordID = 0, limit: Int = 10_000) async throws(StateStoreError) -> [LogRecord] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
                              arguments: [runID, afterID, limit]).map(LogRecord.init(row:))
         }

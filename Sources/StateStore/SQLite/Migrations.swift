@@ -128,6 +128,10 @@ enum Migrations {
                 ALTER TABLE steps ADD COLUMN divergence TEXT;
                 """)
         }
+        migrator.registerMigration("v5-deployment-cluster") { db in
+            // Every deployment made before clusters existed lives on the simulator.
+            try db.execute(sql: "ALTER TABLE deployments ADD COLUMN cluster TEXT NOT NULL DEFAULT 'simulated'")
+        }
         return migrator
     }()
 }

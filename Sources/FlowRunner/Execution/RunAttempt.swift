@@ -1,0 +1,186 @@
+import ActionHost
+import DriverSpec
+import Foundation
+import Primitives
+public import StateStore
+
+extension Engine {
+    /// Works one attempt of a run that `owner` has claimed (the Scheduler's
+    /// job): plans the hook, skips actions that succeeded before, runs the
+    /// rest with step checkpoints and replay, and settles the run. Stops the
+    /// action at a cancel request from any process; cancelling the calling
+    /// task (the lease was lost) stops it too, and then nothing more is written.
+    ///
+    /// Throws only when the store fails before the attempt could start;
+    /// every later failure ends the run `failed` with the reason.
+    public func runAttempt(_ run: RunRecord, owner: LeaseOwner, observer: (any RunObserver)? = nil) async throws(EngineError) -> AttemptOutcome {
+        let driver: LoadedDriverVersion
+        let directory: String
+        let deployment: DeploymentRecord
+        let cluster: any ClusterBackend
+        do throws(EngineError) {
+            driver = try await loadDriver(versionID: run.driverVersionID)
+            if let override = configuration.driverDirectoryOverride {
+                directory = override
+            } else {
+                directory = try driverDirectory(for: driver.snapshot)
+            }
+            guard let found = try await stored({ () async throws(StateStoreError) in try await store.deployment(id: run.deploymentID) }) else {
+                throw EngineError(.failed, "run \(run.id) names deployment \(run.deploymentID), which is not stored")
+            }
+            deployment = found
+            cluster = try await self.cluster(of: deployment)
+        } catch {
+            return .finished(try await fail(run, action: nil, type: "EngineError", message: error.message))
+        }
+        guard let hook = Hook(rawValue: run.hook) else {
+            return .finished(try await fail(run, action: nil, type: "EngineError", message: "run \(run.id) names an unknown hook \"\(run.hook)\""))
+        }
+        let attempt = RunAttempt(
+            engine: self, run: run, owner: owner, deployment: deployment, hook: hook, spec: driver.spec,
+            driverDirectory: directory, cluster: cluster, observer: observer
+        )
+        let outcome: AttemptOutcome
+        do {
+            outcome = try await attempt.execute()
+        } catch {
+            // The engine itself failed mid-attempt: end the run rather than leave it running.
+            if let current = try? await store.run(id: run.id), !current.status.isFinished, current.leaseOwner == owner {
+                return .finished(try await fail(current, action: nil, type: "EngineError", message: error.message))
+            }
+            throw error
+        }
+        do {
+            try await cluster.commit()
+        } catch {
+            observer?.logged(action: nil, level: "warning", logger: "flowrunner", message: "cannot save the cluster's state: \(error.message)")
+        }
+        return outcome
+    }
+
+    /// Ends a run as failed with an engine-side reason.
+    func fail(_ run: RunRecord, action: String?, type: String, message: String) async throws(EngineError) -> RunRecord {
+        var error: [String: SpecValue] = ["type": .string(type), "message": .string(message)]
+        error["action"] = action.map(SpecValue.string) ?? .null
+        return try await stored { () async throws(StateStoreError) in
+            try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: Engine.json(.object(error)))
+        }
+    }
+}
+
+/// One attempt of one run: plans the hook, skips actions that succeeded
+/// before, runs the rest in order, and settles the run's status.
+struct RunAttempt {
+    let engine: Engine
+    let run: RunRecord
+    let owner: LeaseOwner
+    let deployment: DeploymentRecord
+    let hook: Hook
+    let spec: DriverSpecification
+    let driverDirectory: String
+    let cluster: any ClusterBackend
+    let observer: (any RunObserver)?
+
+    var store: any StateStore { engine.store }
+
+    func stored<T>(_ body: () async throws(StateStoreError) -> T) async throws(EngineError) -> T {
+        try await engine.stored(body)
+    }
+
+    func execute() async throws(EngineError) -> AttemptOutcome {
+        let plan = HookPlan(spec: spec, hook: hook)
+        let recorded = try await stored { () async throws(StateStoreError) in
+            try await store.planActionRuns(runID: run.id, actions: plan.entries.map { ($0.name, $0.mode.rawValue) })
+        }
+        let inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
+        for entry in plan.entries {
+            guard let actionRun = recorded.first(where: { $0.name == entry.name }) else { continue }
+            if actionRun.status == .succeeded {
+                observer?.actionSkipped(action: entry.name, mode: entry.mode.rawValue)
+                continue
+            }
+            let current = try await currentRun()
+            if current.leaseOwner != owner || current.attempt != run.attempt {
+                return .released(current, reason: "another worker holds run \(run.id)")
+            }
+            if current.status == .cancelling {
+                return .finished(try await settleCancelled(action: nil, message: "cancelled before action \(entry.name) started"))
+            }
+            let started = try await stored { () async throws(StateStoreError) in try await store.changeActionRunStatus(id: actionRun.id, to: .running) }
+            observer?.actionStarted(action: entry.name, mode: entry.mode.rawValue, attempt: started.attempts)
+            let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs).run()
+            // A worker that lost its lease (another one took the run over) writes nothing more.
+            let after = try await currentRun()
+            guard after.leaseOwner == owner, after.attempt == run.attempt, !Task.isCancelled else {
+                return .released(after, reason: Task.isCancelled ? "the attempt was stopped (lease lost)" : "another worker holds run \(run.id)")
+            }
+            switch end {
+            case .succeeded:
+                try await stored { () async throws(StateStoreError) in _ = try await store.changeActionRunStatus(id: actionRun.id, to: .succeeded) }
+                observer?.actionEnded(action: entry.name, status: "succeeded", error: nil)
+            case .cancelled(let error):
+                try await stored { () async throws(StateStoreError) in
+                    _ = try await store.changeActionRunStatus(id: actionRun.id, to: .cancelled, errorJSON: Self.errorJSON(error))
+                }
+                observer?.actionEnded(action: entry.name, status: "cancelled", error: error.description)
+                return .finished(try await settleCancelled(action: entry.name, message: error.message))
+            case .failed(let error, let options):
+                return try await settleFailed(entry: entry, actionRun: started, error: error, options: options, cancelRequested: after.status == .cancelling)
+            }
+        }
+        let targetVersion = inputs["target_version"]?.stringValue ?? deployment.appVersion
+        try await stored { () async throws(StateStoreError) in
+            try await store.updateDeployment(id: deployment.id, appVersion: targetVersion, driverVersionID: run.driverVersionID, parametersJSON: nil)
+        }
+        return .finished(try await stored { () async throws(StateStoreError) in try await store.changeRunStatus(id: run.id, to: .succeeded) })
+    }
+
+    func currentRun() async throws(EngineError) -> RunRecord {
+        guard let current = try await stored({ () async throws(StateStoreError) in try await store.run(id: run.id) }) else {
+            throw EngineError(.failed, "run \(run.id) vanished from the state store")
+        }
+        return current
+    }
+
+    /// Records a failed action and ends the run, or queues its next attempt
+    /// when `@flow(retries=N)` has retries left (through the same retry path
+    /// as an operator's). A cancel requested meanwhile wins over a retry.
+    func settleFailed(
+        entry: HookPlan.Entry, actionRun: ActionRunRecord, error: ActionError, options: FlowOptions?, cancelRequested: Bool
+    ) async throws(EngineError) -> AttemptOutcome {
+        try await stored { () async throws(StateStoreError) in
+            _ = try await store.changeActionRunStatus(id: actionRun.id, to: .failed, errorJSON: Self.errorJSON(error))
+        }
+        observer?.actionEnded(action: entry.name, status: "failed", error: error.description)
+        if cancelRequested {
+            return .finished(try await settleCancelled(action: entry.name, message: "cancelled (the action had failed: \(error.description))"))
+        }
+        let runError = Engine.json(["action": .string(entry.name), "type": .string(error.type), "message": .string(error.message)])
+        let failed = try await stored { () async throws(StateStoreError) in try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: runError) }
+        guard let options, options.retries > 0, actionRun.attempts <= options.retries, error.type != "Cancelled" else {
+            return .finished(failed)
+        }
+        let delay = options.delay(beforeRetry: actionRun.attempts)
+        let due = delay > 0 ? Date().addingTimeInterval(delay) : nil
+        let queued = try await stored { () async throws(StateStoreError) in
+            try await store.retryRun(id: run.id, replayJSON: nil, driverVersionID: nil, notBefore: due, abandonedOwner: nil)
+        }
+        observer?.retryScheduled(attempt: failed.attempt + 1, delaySeconds: delay, reason: error.description)
+        return .retryScheduled(queued, notBefore: due)
+    }
+
+    func settleCancelled(action: String?, message: String) async throws(EngineError) -> RunRecord {
+        var error: [String: SpecValue] = ["type": "Cancelled", "message": .string(message)]
+        error["action"] = action.map(SpecValue.string) ?? .null
+        return try await stored { () async throws(StateStoreError) in
+            try await store.changeRunStatus(id: run.id, to: .cancelled, errorJSON: Engine.json(.object(error)))
+        }
+    }
+
+    static func errorJSON(_ error: ActionError) -> String {
+        var members: [String: JSONValue] = ["type": .string(error.type), "message": .string(error.message)]
+        members["traceback"] = error.traceback.map(JSONValue.string) ?? .null
+        if let details = error.details { members["details"] = details }
+        return JSONValue.object(members).jsonText
+    }
+}

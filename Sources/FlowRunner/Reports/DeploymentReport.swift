@@ -1,0 +1,66 @@
+public import ActionHost
+public import Primitives
+public import StateStore
+
+/// Everything shown about a deployment, in the shape of `deployments show
+/// --output json` and `GET /v1/deployments/{name}`: `{"name", "driver",
+/// "driver_version", "driver_digest", "app_version", "parameters", "config",
+/// "created_at", "updated_at", "cluster": {"name", "app_version",
+/// "workloads", "jobs"} | null, "runs": [run summary]}` (the list of
+/// deployments has the same members without `cluster` and `runs`).
+public struct DeploymentReport: Sendable {
+    /// The deployment.
+    public var deployment: DeploymentRecord
+    /// Its pinned driver version, when stored.
+    public var driver: DriverVersionRecord?
+    /// What its cluster holds for it (JSON object text), when the cluster could be read.
+    public var clusterSnapshot: String?
+    /// Its newest runs, newest first.
+    public var runs: [RunRecord]
+
+    /// The report of the deployment called `name` (nil when there is none),
+    /// with up to `runLimit` recent runs and, when `clusters` serves its
+    /// cluster, the cluster's view of it.
+    public static func load(
+        named name: String, store: any StateStore, clusters: any ClusterProvider, runLimit: Int = 10
+    ) async throws(EngineError) -> DeploymentReport? {
+        do {
+            guard let deployment = try await store.deployment(named: name) else { return nil }
+            let driver = try await store.driverVersion(id: deployment.driverVersionID)
+            let runs = try await store.runs(matching: RunFilter(deployment: name, limit: runLimit))
+            let snapshot = try? await clusters.backend(cluster: deployment.cluster, deployment: deployment.name).snapshot()
+            return DeploymentReport(deployment: deployment, driver: driver, clusterSnapshot: snapshot, runs: runs)
+        } catch {
+            throw EngineError(storeError: error)
+        }
+    }
+
+    /// The members a list of deployments shows for each.
+    public static func summary(_ deployment: DeploymentRecord, driver: DriverVersionRecord?) -> JSONValue {
+        .object([
+            "name": .string(deployment.name), "driver": .string(deployment.driver),
+            "driver_version": driver.map { .int(Int64($0.number)) } ?? .null,
+            "driver_digest": driver.map { .string($0.digest) } ?? .null,
+            "app_version": .string(deployment.appVersion),
+            "parameters": JSONValue(storedText: deployment.parametersJSON) ?? .object([:]),
+            "config": JSONValue(storedText: deployment.configJSON) ?? .object([:]),
+            "cluster_name": .string(deployment.cluster),
+            "created_at": RunReport.time(deployment.createdAt), "updated_at": RunReport.time(deployment.updatedAt),
+        ])
+    }
+
+    /// The cluster's view with its name, or null.
+    public var cluster: JSONValue {
+        guard case .object(var members)? = JSONValue(storedText: clusterSnapshot) else { return .null }
+        members["name"] = .string(deployment.cluster)
+        return .object(members)
+    }
+
+    /// The report as JSON.
+    public var json: JSONValue {
+        guard case .object(var members) = Self.summary(deployment, driver: driver) else { return .null }
+        members["cluster"] = cluster
+        members["runs"] = .array(runs.map(RunSummary.json))
+        return .object(members)
+    }
+}

@@ -1,0 +1,164 @@
+public import DriverSpec
+import Foundation
+public import StateStore
+
+extension Engine {
+    /// Validates and records a setup hook for a new deployment on `cluster`.
+    ///
+    /// Throws ``EngineError/Code/badInput`` for an invalid name, version or
+    /// parameter, ``EngineError/Code/notFound`` for an unknown driver or
+    /// cluster, ``EngineError/Code/conflict`` when the deployment exists
+    /// (unless `idempotencyKey` names its earlier setup run, which is then
+    /// returned). A refusal stores nothing.
+    public func requestSetup(
+        deployment name: String, driver: String, appVersion: String, cluster: String,
+        parameters: [String: ParameterInput] = [:], config: [String: SpecValue] = [:], idempotencyKey: String? = nil
+    ) async throws(EngineError) -> (deployment: DeploymentRecord, run: RunRecord) {
+        guard Self.isValidDeploymentName(name) else {
+            throw EngineError(.badInput, "invalid deployment name \"\(name)\" (expected up to 53 letters, digits, '-', '_' or '.')")
+        }
+        if let existing = try await stored({ () async throws(StateStoreError) in try await store.deployment(named: name) }) {
+            if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name) {
+                return (existing, run)
+            }
+            throw EngineError(.conflict, "deployment \"\(name)\" already exists (driver \(existing.driver), version \(existing.appVersion)); use upgrade")
+        }
+        let known = await clusters.clusterNames
+        guard known.contains(cluster) else {
+            throw EngineError(.notFound, "unknown cluster \"\(cluster)\" (known: \(known.joined(separator: ", ")))")
+        }
+        guard let version = try await stored({ () async throws(StateStoreError) in try await store.driverVersion(driver: driver) }) else {
+            let loaded = (try? await store.driverVersions()).map { Array(Set($0.map(\.driver))).sorted() } ?? []
+            let list = loaded.isEmpty ? "no drivers are loaded; load one with: flowrunner drivers load DIR" : "loaded: " + loaded.joined(separator: ", ")
+            throw EngineError(.notFound, "unknown driver \"\(driver)\" (\(list))")
+        }
+        let spec = try await loadDriver(versionID: version.id).spec
+        try Self.checkVersion(appVersion, spec: spec)
+        let resolved = try ParameterResolver.resolve(parameters, spec: spec)
+        let context = GlobalContextBuilder(
+            spec: spec, deployment: name, driverVersion: version.number, appVersion: appVersion, previousVersion: nil,
+            parameters: resolved, config: config
+        ).build()
+        let inputs: SpecValue = [
+            "target_version": .string(appVersion), "current_version": .null,
+            "parameters": .object(resolved), "config": .object(config),
+        ]
+        let new = NewDeployment(
+            name: name, driver: spec.name, driverVersionID: version.id, appVersion: appVersion,
+            parametersJSON: Self.json(.object(resolved)), configJSON: Self.json(.object(config)), cluster: cluster
+        )
+        let deployment = try await stored { () async throws(StateStoreError) in try await store.createDeployment(new) }
+        let run = try await stored { () async throws(StateStoreError) in
+            try await store.createRun(NewRun(
+                deploymentID: deployment.id, hook: Hook.setup.rawValue, inputsJSON: Self.json(inputs),
+                contextJSON: Self.json(context), driverVersionID: version.id, idempotencyKey: idempotencyKey
+            )).record
+        }
+        return (deployment, run)
+    }
+
+    /// Records a deployment that is already installed at `appVersion` (no
+    /// setup run): for dry-runs of an upgrade, or to adopt an existing
+    /// installation. Parameters are checked like ``requestSetup(deployment:driver:appVersion:cluster:parameters:config:idempotencyKey:)``'s.
+    public func adoptDeployment(
+        name: String, driverVersionID: RecordID, appVersion: String, cluster: String,
+        parameters: [String: ParameterInput] = [:], config: [String: SpecValue] = [:]
+    ) async throws(EngineError) -> DeploymentRecord {
+        guard Self.isValidDeploymentName(name) else {
+            throw EngineError(.badInput, "invalid deployment name \"\(name)\"")
+        }
+        let driver = try await loadDriver(versionID: driverVersionID)
+        try Self.checkVersion(appVersion, spec: driver.spec)
+        let resolved = try ParameterResolver.resolve(parameters, spec: driver.spec)
+        let new = NewDeployment(
+            name: name, driver: driver.record.driver, driverVersionID: driver.record.id, appVersion: appVersion,
+            parametersJSON: Self.json(.object(resolved)), configJSON: Self.json(.object(config)), cluster: cluster
+        )
+        return try await stored { () async throws(StateStoreError) in try await store.createDeployment(new) }
+    }
+
+    /// Validates and records an upgrade hook (`driverVersion`: nil keeps the
+    /// deployment's pinned version; 0 means the newest loaded version).
+    /// Throws like ``requestSetup(deployment:driver:appVersion:cluster:parameters:config:idempotencyKey:)``.
+    public func requestUpgrade(
+        deployment name: String, targetVersion: String, driverVersion: Int? = nil, idempotencyKey: String? = nil
+    ) async throws(EngineError) -> RunRecord {
+        guard let deployment = try await stored({ () async throws(StateStoreError) in try await store.deployment(named: name) }) else {
+            let known = (try? await store.deployments().map(\.name)) ?? []
+            let list = known.isEmpty ? "there are no deployments" : "deployments: " + known.joined(separator: ", ")
+            throw EngineError(.notFound, "unknown deployment \"\(name)\" (\(list))")
+        }
+        if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name) {
+            return run
+        }
+        let versionID = try await selectDriverVersion(deployment: deployment, number: driverVersion)
+        let driver = try await loadDriver(versionID: versionID)
+        try Self.checkVersion(targetVersion, spec: driver.spec)
+        let parameters = Self.object(deployment.parametersJSON)
+        let config = Self.object(deployment.configJSON)
+        let context = GlobalContextBuilder(
+            spec: driver.spec, deployment: name, driverVersion: driver.record.number, appVersion: targetVersion,
+            previousVersion: deployment.appVersion, parameters: parameters, config: config
+        ).build()
+        let inputs: SpecValue = [
+            "target_version": .string(targetVersion), "current_version": .string(deployment.appVersion),
+            "parameters": .object(parameters),
+        ]
+        return try await stored { () async throws(StateStoreError) in
+            try await store.createRun(NewRun(
+                deploymentID: deployment.id, hook: Hook.upgrade.rawValue, inputsJSON: Self.json(inputs),
+                contextJSON: Self.json(context), driverVersionID: driver.record.id, idempotencyKey: idempotencyKey
+            )).record
+        }
+    }
+
+    /// The run of `deployment` created with `key`, if any.
+    func runWithKey(_ key: String, deployment: String) async throws(EngineError) -> RunRecord? {
+        try await stored { () async throws(StateStoreError) in
+            try await store.runs(matching: RunFilter(deployment: deployment, limit: 1_000)).first { $0.idempotencyKey == key }
+        }
+    }
+
+    /// The id of driver version `number` of the deployment's driver (0: the
+    /// newest), or the pinned one when `number` is nil.
+    func selectDriverVersion(deployment: DeploymentRecord, number: Int?) async throws(EngineError) -> RecordID {
+        guard let number else { return deployment.driverVersionID }
+        let selected = try await stored { () async throws(StateStoreError) in
+            try await store.driverVersion(driver: deployment.driver, number: number == 0 ? nil : number)
+        }
+        guard let selected else {
+            throw EngineError(.notFound, "driver \(deployment.driver) has no version \(number)")
+        }
+        return selected.id
+    }
+
+    // MARK: Helpers
+
+    /// Letters, digits, '-', '_' and '.', starting with a letter or digit, at most 53 characters.
+    static func isValidDeploymentName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.count <= 53,
+              first.properties.isAlphabetic || ("0"..."9").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }
+    }
+
+    static func checkVersion(_ text: String, spec: DriverSpecification) throws(EngineError) {
+        let version: Version
+        do {
+            version = try Version(text)
+        } catch {
+            throw EngineError(.badInput, error.description)
+        }
+        if let supported = spec.supportedVersions, !supported.contains(version, includePrereleases: true) {
+            throw EngineError(.badInput, "version \(text) is outside supported_versions \"\(supported)\" of driver \(spec.name)")
+        }
+    }
+
+    static func json(_ value: SpecValue) -> String {
+        JSONValueText.text(of: value)
+    }
+
+    static func object(_ text: String?) -> [String: SpecValue] {
+        guard let text, let value = try? JSONValueText.parse(text), case .object(let members) = value else { return [:] }
+        return members
+    }
+}

@@ -1,0 +1,93 @@
+public import StateStore
+
+extension Engine {
+    /// Replay policy of a retry.
+    public enum ReplayMode: Sendable, Hashable {
+        /// Replay every matching step (the default).
+        case matching
+        /// Replay only steps before this sequence number.
+        case fromStep(Int)
+        /// Replay nothing.
+        case restart
+    }
+
+    /// Starts the next attempt of a failed, cancelled or abandoned run
+    /// (`driverVersion`: nil keeps the run's, 0 the newest loaded, N that
+    /// version). Throws ``EngineError/Code/notFound`` for an unknown run or
+    /// driver version and ``EngineError/Code/conflict`` for a run that is
+    /// queued, succeeded, or still worked by a live worker.
+    public func requestRetry(runID: RecordID, replay: ReplayMode = .matching, driverVersion: Int? = nil) async throws(EngineError) -> RunRecord {
+        guard let run = try await stored({ () async throws(StateStoreError) in try await store.run(id: runID) }) else {
+            throw EngineError(.notFound, "no run \(runID)")
+        }
+        var versionID: RecordID?
+        if let driverVersion, let deployment = try await stored({ () async throws(StateStoreError) in try await store.deployment(id: run.deploymentID) }) {
+            let selected = try await selectDriverVersion(deployment: deployment, number: driverVersion)
+            _ = try await loadDriver(versionID: selected)
+            versionID = selected
+        }
+        let policy: String? = switch replay {
+        case .matching: nil
+        case .fromStep(let step): ReplayPolicy(beforeStep: step, restart: false).storedJSON
+        case .restart: ReplayPolicy(beforeStep: nil, restart: true).storedJSON
+        }
+        let abandoned = run.leaseOwner.flatMap { $0.isKnownGone ? $0 : nil }
+        return try await stored { () async throws(StateStoreError) in
+            try await store.retryRun(id: runID, replayJSON: policy, driverVersionID: versionID, notBefore: nil, abandonedOwner: abandoned)
+        }
+    }
+
+    /// Asks a run to stop (see ``RunControl/cancel(runID:)``).
+    public func requestCancel(runID: RecordID) async throws(EngineError) -> RunRecord {
+        try await RunControl(store: store).cancel(runID: runID)
+    }
+}
+
+/// Requests on runs that need only the state store (no action runner, no
+/// cluster), usable from any process that opens it.
+public struct RunControl: Sendable {
+    /// The state store.
+    public let store: any StateStore
+
+    /// Control over the runs in `store`.
+    public init(store: any StateStore) {
+        self.store = store
+    }
+
+    func stored<T>(_ body: () async throws(StateStoreError) -> T) async throws(EngineError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw EngineError(storeError: error)
+        }
+    }
+
+    /// Asks a run to stop, from any process: a queued run is cancelled at
+    /// once; a running one becomes `cancelling` and its worker stops the
+    /// action, which ends the run `cancelled`; a running run whose worker is
+    /// gone is cancelled at once. Throws ``EngineError/Code/notFound`` for an
+    /// unknown run and ``EngineError/Code/conflict`` for one that ended.
+    public func cancel(runID: RecordID) async throws(EngineError) -> RunRecord {
+        guard let run = try await stored({ () async throws(StateStoreError) in try await store.run(id: runID) }) else {
+            throw EngineError(.notFound, "no run \(runID)")
+        }
+        switch run.status {
+        case .queued:
+            return try await stored { () async throws(StateStoreError) in
+                try await store.changeRunStatus(id: runID, to: .cancelled, errorJSON: #"{"message":"cancelled before it started","type":"Cancelled"}"#)
+            }
+        case .running, .cancelling:
+            // A worker that is gone cannot stop anything: end the run at once.
+            if run.isAbandoned() {
+                return try await stored { () async throws(StateStoreError) in
+                    if run.status == .running { try await store.changeRunStatus(id: runID, to: .cancelling) }
+                    return try await store.changeRunStatus(id: runID, to: .cancelled, errorJSON: #"{"message":"cancelled; its worker was gone","type":"Cancelled"}"#)
+                }
+            }
+            if run.status == .cancelling { return run }
+            return try await stored { () async throws(StateStoreError) in try await store.changeRunStatus(id: runID, to: .cancelling) }
+        case .succeeded, .failed, .cancelled:
+            throw EngineError(.conflict, "run \(runID) already ended (\(run.status.rawValue)); nothing to cancel")
+        }
+    }
+}

@@ -1,0 +1,28 @@
+public import StateStore
+
+/// Serves the built-in cluster ``clusterName`` (`simulated`): one
+/// ``SimulatedCluster`` per deployment, its state in the state store,
+/// behaving as the fixture says.
+public struct SimulatedClusterProvider: ClusterProvider {
+    /// The name of the simulated cluster; every deployment made before
+    /// clusters existed lives on it.
+    public static let clusterName = "simulated"
+
+    let store: any StateStore
+    let fixture: ClusterFixture
+
+    /// A provider keeping each deployment's simulated cluster in `store`.
+    public init(store: any StateStore, fixture: ClusterFixture = ClusterFixture()) {
+        self.store = store
+        self.fixture = fixture
+    }
+
+    public var clusterNames: [String] { [Self.clusterName] }
+
+    public func backend(cluster: String, deployment: String) throws(ClusterError) -> any ClusterBackend {
+        guard cluster == Self.clusterName else {
+            throw ClusterError(.notFound, "unknown cluster \"\(cluster)\" (known: \(Self.clusterName))")
+        }
+        return SimulatedCluster(storage: StateStoreClusterStorage(store: store, deployment: deployment), fixture: fixture)
+    }
+}

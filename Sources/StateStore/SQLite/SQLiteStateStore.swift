@@ -1,0 +1,225 @@
+public import Foundation
+import GRDB
+
+/// The embedded ``StateStore``: one SQLite database file (WAL mode) holding
+/// driver versions, deployments, runs, action runs, steps, log lines, the
+/// simulated clusters and the run queue.
+///
+/// Contract (besides ``StateStore``'s):
+/// - Several processes may open the same file at once (a `serve` and a CLI):
+///   writes are short `BEGIN IMMEDIATE` transactions, reads never block
+///   writers, and a writer waits up to the busy timeout for another.
+/// - A write that returned is durable against a crash of the process
+///   (`synchronous=NORMAL` in WAL mode); a power loss may lose the last
+///   transactions but never corrupts the file.
+/// - Status changes are checked against ``RunStatus/allowedNext`` (and the
+///   action and step equivalents) inside the writing transaction; an illegal
+///   one throws ``StateStoreError/Code/illegalTransition`` and writes nothing.
+/// - Every failure is a ``StateStoreError`` naming the file. A file that is
+///   not a SQLite database, or was written by a newer FlowRunner, is refused
+///   and left untouched.
+public final class SQLiteStateStore: StateStore {
+    /// The database file.
+    public let path: String
+    /// Where the store reads the time.
+    public let clock: StoreClock
+    let pool: DatabasePool
+
+    public var location: String { path }
+
+    /// How long a writer waits for another process's write transaction.
+    public static let busyTimeout: TimeInterval = 10
+
+    /// Opens (creating if needed, with its directory) and migrates the
+    /// database at `path`. Throws ``StateStoreError`` naming the path when the
+    /// file is not a FlowRunner database, was written by a newer FlowRunner,
+    /// or cannot be opened; the file is then left untouched.
+    public init(path: String, clock: StoreClock = .system) throws(StateStoreError) {
+        self.path = path
+        self.clock = clock
+        try Self.checkFile(at: path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "flowrunner-state"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        try Self.refuseNewerSchema(at: path)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+        try migrate()
+    }
+
+    /// `--state PATH`, else `$FLOWRUNNER_STATE`, else `~/.flowrunner/state.sqlite`.
+    public static func resolvePath(explicit: String?, environment: [String: String]) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let fromEnvironment = environment["FLOWRUNNER_STATE"], !fromEnvironment.isEmpty { return fromEnvironment }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.flowrunner/state.sqlite"
+    }
+
+    // MARK: Opening
+
+    private static let sqliteHeader = Array("SQLite format 3\0".utf8)
+
+    /// Refuses a directory or a non-SQLite file before SQLite touches it, and
+    /// creates the parent directory of a new file.
+    private static func checkFile(at path: String) throws(StateStoreError) {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        if manager.fileExists(atPath: path, isDirectory: &isDirectory) {
+            if isDirectory.boolValue {
+                throw StateStoreError(.cannotOpen, location: path, "is a directory (expected a SQLite state file)")
+            }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw StateStoreError(.cannotOpen, location: path, "cannot read the file (check its permissions)")
+            }
+            defer { try? handle.close() }
+            let header = (try? handle.read(upToCount: sqliteHeader.count)) ?? Data()
+            if !header.isEmpty, [UInt8](header) != sqliteHeader {
+                throw StateStoreError(.notADatabase, location: path, "not a SQLite database (expected a FlowRunner state file); the file was left untouched")
+            }
+            return
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !manager.fileExists(atPath: directory) {
+            do {
+                try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StateStoreError(.cannotOpen, location: path, "cannot create the directory \(directory): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    /// Looks at an existing file through a read-only connection, so that a
+    /// database written by a newer FlowRunner is refused before anything
+    /// (not even a checkpoint) touches it.
+    private static func refuseNewerSchema(at path: String) throws(StateStoreError) {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int, size > 0 else { return }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(busyTimeout)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            let unknown = try queue.read { db -> [String] in
+                guard try db.tableExists("grdb_migrations") else { return [] }
+                return try Migrations.migrator.appliedIdentifiers(db).subtracting(Migrations.identifiers).sorted()
+            }
+            try queue.close()
+            if !unknown.isEmpty {
+                throw StateStoreError(.newerSchema, location: path,
+                    "written by a newer FlowRunner (unknown schema migrations: \(unknown.joined(separator: ", "))); upgrade flowrunner to use it")
+            }
+        } catch {
+            throw mapError(error, path: path)
+        }
+    }
+
+    private func migrate() throws(StateStoreError) {
+        do {
+            try Migrations.migrator.migrate(pool)
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+    }
+
+    /// The schema migrations applied to this database, in order.
+    public func appliedMigrations() throws(StateStoreError) -> [String] {
+        try readNow { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check`; returns its findings (empty when sound).
+    public func integrityProblems() throws(StateStoreError) -> [String] {
+        try readNow { db in
+            let rows = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            return rows == ["ok"] ? [] : rows
+        }
+    }
+
+    /// Copies the write-ahead log into the main file and truncates it (for
+    /// backups and size measurements; SQLite also does this on its own).
+    public func checkpoint() throws(StateStoreError) {
+        do {
+            try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+    }
+
+    // MARK: Transactions
+
+    /// A short write transaction that takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a read-then-write cannot lose a race. The wait
+    /// for the lock happens on GRDB's writer queue, never on a cooperative thread.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StateStoreError) -> T {
+        let path = path
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                guard let result else { throw StateStoreError(.database, location: path, "transaction produced no result") }
+                return result
+            }
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+    }
+
+    /// A read from a consistent snapshot on GRDB's reader pool; never blocks writers.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StateStoreError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+    }
+
+    /// A synchronous read, for the SQLite-only maintenance calls.
+    func readNow<T>(_ body: (Database) throws -> T) throws(StateStoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+    }
+
+    static func mapError(_ error: any Error, path: String) -> StateStoreError {
+        if let error = error as? StateStoreError { return error }
+        guard let error = error as? DatabaseError else {
+            return StateStoreError(.database, location: path, "\(error)")
+        }
+        let message = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StateStoreError(.notADatabase, location: path, "not a usable SQLite database (\(message)); the file was left untouched")
+        case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH, .SQLITE_IOERR:
+            return StateStoreError(.cannotOpen, location: path, "cannot open or write the database (\(message)); check that the file and its directory are writable")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return StateStoreError(.busy, location: path, "the database stayed locked by another process for more than \(Int(busyTimeout)) s (\(message))")
+        default:
+            return StateStoreError(.database, location: path, message)
+        }
+    }
+}
+
+extension Date {
+    /// Seconds since 1970, as stored.
+    var storedValue: Double { timeIntervalSince1970 }
+
+    init(storedValue: Double) {
+        self.init(timeIntervalSince1970: storedValue)
+    }
+}
+
+extension Row {
+    func date(_ column: String) -> Date? {
+        (self[column] as Double?).map(Date.init(storedValue:))
+    }
+}

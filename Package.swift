@@ -110,6 +110,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "FlowRunnerTests",
+            dependencies: ["FlowRunner", "Scheduler", "Primitives", "StateStore", "ActionHost", "DriverSpec"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: ["FlowRunnerCLI", "StateStore"],
             exclude: ["Fixtures"],

@@ -99,13 +99,14 @@ public struct Scheduler: Service {
     /// or a dead process of this machine), recovered. Returns them as they are now.
     @discardableResult
     public func recoverAbandonedRuns() async throws(EngineError) -> [RunRecord] {
-        let candidates = try await stored { () async throws(StateStoreError) in
-            try await store.runsWithExpiredLease()
+        let (now, candidates) = try await stored { () async throws(StateStoreError) in
+            (try await store.currentTime(),
+             try await store.runsWithExpiredLease()
                 + store.runs(matching: RunFilter(status: .running, limit: 1_000))
-                + store.runs(matching: RunFilter(status: .cancelling, limit: 1_000))
+                + store.runs(matching: RunFilter(status: .cancelling, limit: 1_000)))
         }
         var seen = Set<RecordID>(), recovered: [RunRecord] = []
-        for run in candidates where seen.insert(run.id).inserted && run.isAbandoned() {
+        for run in candidates where seen.insert(run.id).inserted && run.isAbandoned(now: now) {
             if let record = try await recover(run) { recovered.append(record) }
         }
         return recovered
@@ -113,10 +114,11 @@ public struct Scheduler: Service {
 
     /// The one recovery path: puts an abandoned running run back in the queue
     /// for its next attempt (replay as usual), ends an abandoned cancelling
-    /// run `cancelled`. Nil when the run is not abandoned after all, or
-    /// another worker recovered it first.
+    /// run `cancelled`. The store decides, by its clock, whether the lease has
+    /// expired (or its owner is a dead process of this machine): nil when the
+    /// run is not abandoned after all, or another worker recovered it first.
     public func recover(_ run: RunRecord) async throws(EngineError) -> RunRecord? {
-        guard run.status == .running || run.status == .cancelling, run.isAbandoned() else { return nil }
+        guard run.status == .running || run.status == .cancelling else { return nil }
         let gone = run.leaseOwner.flatMap { $0.isKnownGone ? $0 : nil }
         return try await stored { () async throws(StateStoreError) in
             try await store.requeueExpiredRun(id: run.id, abandonedOwner: gone)
@@ -152,6 +154,11 @@ public struct Scheduler: Service {
         }
     }
 
+    /// The store's time (leases are judged by its clock).
+    func now() async throws(EngineError) -> Date {
+        try await stored { () async throws(StateStoreError) in try await store.currentTime() }
+    }
+
     /// Runs a store call, turning its error into the engine's.
     func stored<T>(_ body: () async throws(StateStoreError) -> T) async throws(EngineError) -> T {
         do {
@@ -179,7 +186,7 @@ public struct Scheduler: Service {
             }
             if run.status.isFinished { return run }
             if run.status == .running || run.status == .cancelling {
-                guard run.isAbandoned() else {
+                guard run.isAbandoned(now: try await now()) else {
                     if run.status == .cancelling { return run }
                     throw EngineError(.conflict, "run \(runID) is being worked by \(run.leaseOwner?.description ?? "another worker")")
                 }
@@ -218,7 +225,8 @@ public struct Scheduler: Service {
             try await store.runs(matching: RunFilter(deployment: run.deployment, status: .running, limit: 5))
                 + store.runs(matching: RunFilter(deployment: run.deployment, status: .cancelling, limit: 5))
         }
-        if let blocker = others.first(where: { $0.id != run.id && $0.isAbandoned() }) {
+        let now = try await now()
+        if let blocker = others.first(where: { $0.id != run.id && $0.isAbandoned(now: now) }) {
             throw EngineError(.conflict, "run \(run.id) waits for run \(blocker.id) of deployment \(run.deployment), whose worker "
                 + "(\(blocker.leaseOwner?.description ?? "unknown")) is gone; resume it with `flowrunner runs retry \(blocker.id)` "
                 + "or stop it with `flowrunner runs cancel \(blocker.id)`")

@@ -24,6 +24,9 @@ public import Foundation
 public protocol StateStore: Sendable {
     /// Where the state lives, for messages: a file path or a URL without its password.
     var location: String { get }
+    /// The time by the store's clock, which stamps records and judges leases
+    /// (the database server's clock for a shared store).
+    func currentTime() async throws(StateStoreError) -> Date
 
     // MARK: Driver versions
 

@@ -29,8 +29,9 @@ extension LeaseOwner {
 
 extension RunRecord {
     /// True when a running (or cancelling) run's worker is gone: a dead
-    /// process of this machine, or a lease that expired before `now`.
-    public func isAbandoned(now: Date = Date()) -> Bool {
+    /// process of this machine, or a lease that expired before `now` (the
+    /// store's ``StateStore/currentTime()``: leases are judged by its clock).
+    public func isAbandoned(now: Date) -> Bool {
         if let leaseOwner, leaseOwner.isKnownGone { return true }
         return leaseExpiresAt.map { $0 < now } ?? true
     }

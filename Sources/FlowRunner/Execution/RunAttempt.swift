@@ -44,6 +44,7 @@ extension Engine {
         do {
             outcome = try await attempt.execute()
         } catch {
+            if Task.isCancelled { return .released(run, reason: "the attempt was stopped: \(error.message)") }
             // The engine itself failed mid-attempt: end the run rather than leave it running.
             if let current = try? await store.run(id: run.id), !current.status.isFinished, current.leaseOwner == owner {
                 return .finished(try await fail(current, action: nil, type: "EngineError", message: error.message))
@@ -109,10 +110,13 @@ struct RunAttempt {
             let started = try await stored { () async throws(StateStoreError) in try await store.changeActionRunStatus(id: actionRun.id, to: .running) }
             observer?.actionStarted(action: entry.name, mode: entry.mode.rawValue, attempt: started.attempts)
             let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs).run()
-            // A worker that lost its lease (another one took the run over) writes nothing more.
+            // A worker whose attempt was stopped (its lease was lost, or it is shutting down) writes nothing more.
+            if Task.isCancelled {
+                return .released(run, reason: "the attempt was stopped before action \(entry.name) ended")
+            }
             let after = try await currentRun()
-            guard after.leaseOwner == owner, after.attempt == run.attempt, !Task.isCancelled else {
-                return .released(after, reason: Task.isCancelled ? "the attempt was stopped (lease lost)" : "another worker holds run \(run.id)")
+            guard after.leaseOwner == owner, after.attempt == run.attempt else {
+                return .released(after, reason: "another worker holds run \(run.id)")
             }
             switch end {
             case .succeeded:

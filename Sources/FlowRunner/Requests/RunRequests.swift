@@ -78,7 +78,7 @@ public struct RunControl: Sendable {
             }
         case .running, .cancelling:
             // A worker that is gone cannot stop anything: end the run at once.
-            if run.isAbandoned() {
+            if run.isAbandoned(now: try await stored { () async throws(StateStoreError) in try await store.currentTime() }) {
                 return try await stored { () async throws(StateStoreError) in
                     if run.status == .running { try await store.changeRunStatus(id: runID, to: .cancelling) }
                     return try await store.changeRunStatus(id: runID, to: .cancelled, errorJSON: #"{"message":"cancelled; its worker was gone","type":"Cancelled"}"#)

@@ -27,6 +27,8 @@ public final class SQLiteStateStore: StateStore {
 
     public var location: String { path }
 
+    public func currentTime() -> Date { clock.now }
+
     /// How long a writer waits for another process's write transaction.
     public static let busyTimeout: TimeInterval = 10
 

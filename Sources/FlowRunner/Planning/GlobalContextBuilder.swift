@@ -11,7 +11,8 @@ struct GlobalContextBuilder {
     var previousVersion: String?
     var parameters: [String: SpecValue]
     var config: [String: SpecValue]
-    var clusterName = "simulated"
+    /// The deployment's cluster (DESIGN.md "Clusters").
+    var clusterName: String
     var environmentName = "local"
 
     /// Configuration every instance has unless the deployment sets it.

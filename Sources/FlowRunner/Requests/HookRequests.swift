@@ -37,7 +37,7 @@ extension Engine {
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
         let context = GlobalContextBuilder(
             spec: spec, deployment: name, driverVersion: version.number, appVersion: appVersion, previousVersion: nil,
-            parameters: resolved, config: config
+            parameters: resolved, config: config, clusterName: cluster
         ).build()
         let inputs: SpecValue = [
             "target_version": .string(appVersion), "current_version": .null,
@@ -98,7 +98,7 @@ extension Engine {
         let config = Self.object(deployment.configJSON)
         let context = GlobalContextBuilder(
             spec: driver.spec, deployment: name, driverVersion: driver.record.number, appVersion: targetVersion,
-            previousVersion: deployment.appVersion, parameters: parameters, config: config
+            previousVersion: deployment.appVersion, parameters: parameters, config: config, clusterName: deployment.cluster
         ).build()
         let inputs: SpecValue = [
             "target_version": .string(targetVersion), "current_version": .string(deployment.appVersion),

@@ -20,31 +20,39 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         .target(
+            name: "FlowModel",
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "DriverSpec",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "FlowModel", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "StateStore",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["FlowModel", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .target(
             name: "Primitives",
-            dependencies: ["DriverSpec", "StateStore"],
+            dependencies: ["FlowModel", "DriverSpec", "StateStore"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "ActionHost",
+            dependencies: ["FlowModel"],
             resources: [.copy("Resources/python")],
             swiftSettings: strictSettings
         ),
         .target(
             name: "FlowRunner",
-            dependencies: ["DriverSpec", "StateStore", "Primitives", "ActionHost"],
+            dependencies: ["FlowModel", "DriverSpec", "StateStore", "Primitives", "ActionHost"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -63,15 +71,20 @@ let package = Package(
         .executableTarget(
             name: "FlowRunnerCLI",
             dependencies: [
-                "DriverSpec", "StateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler",
+                "FlowModel", "DriverSpec", "StateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/flowrunner",
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "FlowModelTests",
+            dependencies: ["FlowModel"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "DriverSpecTests",
-            dependencies: ["DriverSpec"],
+            dependencies: ["FlowModel", "DriverSpec"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
@@ -83,25 +96,25 @@ let package = Package(
         ),
         .executableTarget(
             name: "ActionHostProbe",
-            dependencies: ["ActionHost"],
+            dependencies: ["FlowModel", "ActionHost"],
             path: "Tests/Support/ActionHostProbe",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ActionHostTests",
-            dependencies: ["ActionHost"],
+            dependencies: ["FlowModel", "ActionHost"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "PrimitivesProbe",
-            dependencies: ["Primitives", "DriverSpec", "StateStore"],
+            dependencies: ["FlowModel", "Primitives", "DriverSpec", "StateStore"],
             path: "Tests/Support/PrimitivesProbe",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "PrimitivesTests",
-            dependencies: ["Primitives", "DriverSpec", "StateStore"],
+            dependencies: ["FlowModel", "Primitives", "DriverSpec", "StateStore"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -111,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FlowRunnerTests",
-            dependencies: ["FlowRunner", "Scheduler", "Primitives", "StateStore", "ActionHost", "DriverSpec"],
+            dependencies: ["FlowModel", "FlowRunner", "Scheduler", "Primitives", "StateStore", "ActionHost", "DriverSpec"],
             swiftSettings: strictSettings
         ),
         .testTarget(

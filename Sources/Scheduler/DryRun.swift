@@ -1,5 +1,6 @@
-public import ActionHost
+import ActionHost
 public import DriverSpec
+public import FlowModel
 public import FlowRunner
 import Foundation
 public import StateStore
@@ -35,7 +36,7 @@ public struct DryRun: Sendable {
             members["cluster_after"] = JSONValue(storedText: clusterAfter) ?? .null
             members["plan"] = .array(DryRun.planByMode(plan).map { .object(["mode": .string($0.mode), "actions": .array($0.actions.map(JSONValue.string))]) })
             members["logs"] = .array(logs.map { line in
-                .object(["action": line.action.map(JSONValue.string) ?? .null, "attempt": .int(Int64(line.attempt)),
+                .object(["action": line.action.map(JSONValue.string) ?? .null, "attempt": .int(line.attempt),
                          "level": .string(line.level.rawValue), "logger": .string(line.logger), "message": .string(line.message),
                          "time": RunReport.time(line.time)])
             })

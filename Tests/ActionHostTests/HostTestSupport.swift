@@ -1,4 +1,5 @@
 import ActionHost
+import FlowModel
 import Foundation
 import Synchronization
 
@@ -77,7 +78,7 @@ final class RecordingHandler: ActionCallHandler {
             default: return .value(["ok": true])
             }
         case .taskBegin:
-            return .runTask(step: .int(Int64(request.sequence)))
+            return .runTask(step: .int(request.sequence))
         case .taskEnd:
             return .value(.null)
         }

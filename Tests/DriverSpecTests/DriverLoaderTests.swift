@@ -1,4 +1,5 @@
 import DriverSpec
+import FlowModel
 import Foundation
 import Testing
 
@@ -149,7 +150,7 @@ struct DriverLoaderTests {
 
 @Suite("Parameter values")
 struct ParameterValueTests {
-    func parameter(_ kind: ParameterKind, values: [SpecValue] = []) -> ParameterSpec {
+    func parameter(_ kind: ParameterKind, values: [JSONValue] = []) -> ParameterSpec {
         ParameterSpec(name: "p", label: nil, kind: kind, values: values, defaultValue: nil, isRequired: true,
                       description: nil, declaredAt: SourceLocation(file: "x"))
     }

@@ -12,21 +12,19 @@ struct SnapshotTests {
                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
           ])
     func vectors(_ input: String, _ digest: String) {
-        #expect(SHA256.hex(Array(input.utf8)) == digest)
+        #expect(ContentDigest.sha256(Array(input.utf8)) == digest)
     }
 
-    @Test("SHA-256 of a million 'a' fed in uneven pieces")
-    func longInput() {
-        var hasher = SHA256()
-        var remaining = 1_000_000
-        var piece = 1
-        while remaining > 0 {
-            let count = min(piece, remaining)
-            hasher.update([UInt8](repeating: UInt8(ascii: "a"), count: count))
-            remaining -= count
-            piece = piece * 3 % 997 + 1
-        }
-        #expect(hasher.finalizeHex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    @Test("a snapshot's digest covers each path, its length and its bytes, whatever order files come in")
+    func snapshotDigestFraming() {
+        let one = DriverSnapshot(files: [DriverFile(path: "a", contents: Array("bc".utf8)), DriverFile(path: "d", contents: [])])
+        let same = DriverSnapshot(files: [DriverFile(path: "d", contents: []), DriverFile(path: "a", contents: Array("bc".utf8))])
+        let moved = DriverSnapshot(files: [DriverFile(path: "ab", contents: Array("c".utf8)), DriverFile(path: "d", contents: [])])
+        #expect(one.digest == same.digest)
+        #expect(one.digest != moved.digest)
+        // Digests of stored driver versions must not change across releases:
+        // path, NUL, 64-bit big-endian length, bytes; files by path.
+        #expect(one.digest == ContentDigest.sha256(Array("a".utf8) + [0, 0, 0, 0, 0, 0, 0, 0, 2] + Array("bc".utf8) + Array("d".utf8) + [0, 0, 0, 0, 0, 0, 0, 0, 0]))
     }
 
     @Test("same files give the same digest anywhere; caches are ignored")

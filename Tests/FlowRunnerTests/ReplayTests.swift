@@ -1,4 +1,5 @@
 import ActionHost
+import FlowModel
 import FlowRunner
 import Foundation
 import StateStore

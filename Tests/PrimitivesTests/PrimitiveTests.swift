@@ -1,4 +1,5 @@
 import DriverSpec
+import FlowModel
 import Foundation
 import Primitives
 import StateStore
@@ -33,7 +34,7 @@ struct PrimitiveTests {
     }
 
     @Test("every primitive called twice leaves the same state as once", arguments: [
-        ("stop_components", SpecValue.object(["components": ["server", "worker"]])),
+        ("stop_components", JSONValue.object(["components": ["server", "worker"]])),
         ("start_components", ["components": ["server"]]),
         ("restart_components", ["components": ["database"]]),
         ("wait_for_components", ["components": ["server"], "timeout": 5]),
@@ -43,8 +44,8 @@ struct PrimitiveTests {
         ("get_deployment_version", [:]),
         ("stop_component", ["component": "worker"]),
         ("start_component", ["component": "worker"]),
-    ] as [(String, SpecValue)])
-    func idempotent(_ name: String, _ arguments: SpecValue) async throws {
+    ] as [(String, JSONValue)])
+    func idempotent(_ name: String, _ arguments: JSONValue) async throws {
         let bench = try await Bench(fixture: ClusterFixture(components: ["server": .init(replicas: 2)]))
         if name.hasPrefix("start") { try await bench.call("stop_components", ["components": ["server", "worker"]]) }
         let first = try await bench.call(name, arguments)
@@ -244,7 +245,7 @@ struct FixtureBehaviourTests {
 
 @Suite("Primitive argument errors")
 struct PrimitiveArgumentTests {
-    static let cases: [(String, SpecValue, String)] = [
+    static let cases: [(String, JSONValue, String)] = [
         ("stop_components", [:], "stop_components() is missing its required argument 'components'"),
         ("stop_components", ["components": 3], "stop_components(): argument 'components' must be a list of component names, found integer 3"),
         ("stop_components", ["components": ["server"], "force": true], "stop_components() got an unexpected argument 'force' (expected: components, timeout)"),
@@ -269,7 +270,7 @@ struct PrimitiveArgumentTests {
     ]
 
     @Test("each bad call is refused with a message an author understands", arguments: cases)
-    func badArguments(_ name: String, _ arguments: SpecValue, _ expected: String) async throws {
+    func badArguments(_ name: String, _ arguments: JSONValue, _ expected: String) async throws {
         let bench = try await Bench()
         let before = try await bench.state()
         await #expect {

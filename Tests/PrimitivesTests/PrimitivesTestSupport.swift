@@ -1,4 +1,5 @@
 import DriverSpec
+import FlowModel
 import Foundation
 import Primitives
 
@@ -40,7 +41,7 @@ struct Bench {
     }
 
     @discardableResult
-    func call(_ name: String, _ arguments: SpecValue) async throws -> SpecValue {
+    func call(_ name: String, _ arguments: JSONValue) async throws -> JSONValue {
         try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment)
     }
 

@@ -1,3 +1,4 @@
+public import FlowModel
 /// What to run: one action function of a driver, and what the hook offers it.
 public struct ActionInvocation: Sendable {
     /// The action's declared name (for messages and logs).

@@ -1,3 +1,4 @@
+import FlowModel
 import Foundation
 
 /// The real Python interpreter the host runs on, resolved once.
@@ -93,7 +94,7 @@ public struct PythonInterpreter: Sendable, Hashable {
 
     private static func readCache(_ file: String, key: String) -> String? {
         guard let data = FileManager.default.contents(atPath: file),
-              let value = try? JSONValue(parsing: [UInt8](data)), value["key"]?.stringValue == key,
+              let value = try? JSONValue(jsonBytes: data), value["key"]?.stringValue == key,
               let path = value["path"]?.stringValue, FileManager.default.isExecutableFile(atPath: path) else { return nil }
         return path
     }

@@ -1,3 +1,4 @@
+import FlowModel
 import Yams
 
 /// Turns a composed `driver.styrmin.yml` into a ``DriverSpecification``,
@@ -390,7 +391,7 @@ struct SpecParser {
             } else {
                 kind = .string
             }
-            var values: [SpecValue] = []
+            var values: [JSONValue] = []
             if let valuesNode = fields["values"] {
                 values = (reader.sequence(valuesNode, "\(path).values") ?? [])
                     .enumerated().map { reader.value($1, "\(path).values[\($0)]") }
@@ -401,7 +402,7 @@ struct SpecParser {
             if kind == .enum, values.isEmpty {
                 reader.error("`\(path).values`: a parameter of kind enum needs a non-empty list of values", at: fields["values"] ?? item)
             }
-            var defaultValue: SpecValue?
+            var defaultValue: JSONValue?
             if let defaultNode = fields["default"], !YAMLReader.isNull(defaultNode) {
                 let value = reader.value(defaultNode, "\(path).default")
                 if let problem = ParameterSpec.problem(with: value, kind: kind, values: values) {

@@ -1,11 +1,12 @@
+public import FlowModel
 import Yams
 
 /// Plain YAML files other than driver specs (simulation fixtures, say),
-/// read into ``SpecValue``s, with syntax errors positioned.
+/// read into ``JSONValue``s, with syntax errors positioned.
 public enum YAMLData {
     /// Parses `text`; an empty document is `.null`.
     /// - Throws: a ``Diagnostic`` naming `file`, line and column of a syntax error.
-    public static func load(text: String, file: String) throws(Diagnostic) -> SpecValue {
+    public static func load(text: String, file: String) throws(Diagnostic) -> JSONValue {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

@@ -1,3 +1,4 @@
+import FlowModel
 import Yams
 
 /// Walks a composed YAML document, turning nodes into typed values and every
@@ -114,7 +115,7 @@ struct YAMLReader {
     }
 
     /// Plain data, for values passed through untouched.
-    mutating func value(_ node: Node, _ path: String) -> SpecValue {
+    mutating func value(_ node: Node, _ path: String) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             switch node.tagName {
@@ -128,7 +129,7 @@ struct YAMLReader {
         case .sequence(let sequence):
             return .array(sequence.enumerated().map { value($1, "\(path)[\($0)]") })
         case .mapping(let mapping):
-            var members: [String: SpecValue] = [:]
+            var members: [String: JSONValue] = [:]
             for (key, item) in mapping {
                 guard let name = string(key, path) else { continue }
                 members[name] = value(item, "\(path).\(name)")

@@ -1,3 +1,4 @@
+public import FlowModel
 /// The typed content of a `driver.styrmin.yml`: everything the "Creating a
 /// Driver" guide shows. Produced by ``DriverLoader``; a value of this type has
 /// passed the structural checks, and ``DriverLoader`` reports the cross checks
@@ -102,7 +103,7 @@ public struct BackupSpec: Sendable, Hashable, Codable {
     /// `kind`: the strategy (`postgres`, `mysql`, `volume`, `action`, ...).
     public var kind: String?
     /// Every other key: strategy-specific settings (`database_name`, ...).
-    public var options: [String: SpecValue]
+    public var options: [String: JSONValue]
 }
 
 /// One environment variable of a component.
@@ -110,10 +111,10 @@ public struct EnvVar: Sendable, Hashable, Codable {
     /// Variable name.
     public var name: String
     /// Its value (a string, or structured data such as a `valueFrom` block).
-    public var value: SpecValue
+    public var value: JSONValue
 
     /// Creates an environment variable.
-    public init(name: String, value: SpecValue) {
+    public init(name: String, value: JSONValue) {
         self.name = name
         self.value = value
     }
@@ -143,20 +144,6 @@ public struct ServiceSpec: Sendable, Hashable {
     public var component: String?
     /// Where the service is declared.
     public var declaredAt: SourceLocation
-}
-
-/// The lifecycle hooks actions bind to.
-public enum Hook: String, Sendable, Hashable, Codable, CaseIterable {
-    case setup, upgrade
-}
-
-/// When, within a hook, an action runs: all `pre`, then `core`, then `post`.
-public enum ActionMode: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
-    case pre, core, post
-
-    public static func < (lhs: ActionMode, rhs: ActionMode) -> Bool {
-        allCases.firstIndex(of: lhs) ?? 0 < allCases.firstIndex(of: rhs) ?? 0
-    }
 }
 
 /// `location` of an action: `FILE::FUNCTION`, FILE relative to the driver directory.
@@ -210,9 +197,9 @@ public struct ParameterSpec: Sendable, Hashable {
     /// `kind`.
     public var kind: ParameterKind
     /// `values`: the allowed values of an `enum` parameter.
-    public var values: [SpecValue]
+    public var values: [JSONValue]
     /// `default`, already checked against `kind` and `values`.
-    public var defaultValue: SpecValue?
+    public var defaultValue: JSONValue?
     /// True when a deployment must give a value: `required: true`, or no default.
     public var isRequired: Bool
     /// `description`.
@@ -222,8 +209,8 @@ public struct ParameterSpec: Sendable, Hashable {
 
     /// Creates a parameter declaration.
     public init(
-        name: String, label: String? = nil, kind: ParameterKind, values: [SpecValue] = [],
-        defaultValue: SpecValue? = nil, isRequired: Bool, description: String? = nil, declaredAt: SourceLocation
+        name: String, label: String? = nil, kind: ParameterKind, values: [JSONValue] = [],
+        defaultValue: JSONValue? = nil, isRequired: Bool, description: String? = nil, declaredAt: SourceLocation
     ) {
         self.name = name
         self.label = label

@@ -1,3 +1,4 @@
+public import FlowModel
 /// A parameter value that does not fit its declaration: the parameter, what
 /// was given and what was expected.
 public struct ParameterValueError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -14,8 +15,8 @@ extension ParameterSpec {
     /// Converts a value written on a command line (`--param K=V`) to this
     /// parameter's kind and checks it: `integer` takes decimal digits,
     /// `boolean` true/false/yes/no/1/0, `enum` one of ``values``.
-    public func value(fromText text: String) throws(ParameterValueError) -> SpecValue {
-        let value: SpecValue
+    public func value(fromText text: String) throws(ParameterValueError) -> JSONValue {
+        let value: JSONValue
         switch kind {
         case .string:
             value = .string(text)
@@ -40,14 +41,14 @@ extension ParameterSpec {
     }
 
     /// Checks an already typed value (from JSON or YAML) against this parameter.
-    public func check(_ value: SpecValue) throws(ParameterValueError) {
+    public func check(_ value: JSONValue) throws(ParameterValueError) {
         if let problem = Self.problem(with: value, kind: kind, values: values) {
             throw ParameterValueError(parameter: name, reason: problem)
         }
     }
 
     /// What is wrong with `value` for a parameter of `kind` (and `values`), or nil.
-    static func problem(with value: SpecValue, kind: ParameterKind, values: [SpecValue]) -> String? {
+    static func problem(with value: JSONValue, kind: ParameterKind, values: [JSONValue]) -> String? {
         switch (kind, value) {
         case (.string, .string), (.integer, .int), (.boolean, .bool):
             return nil
@@ -65,7 +66,7 @@ extension ParameterSpec {
         }
     }
 
-    private static func notAllowed(_ text: String, _ values: [SpecValue]) -> String {
+    private static func notAllowed(_ text: String, _ values: [JSONValue]) -> String {
         "\"\(text)\" is not one of the allowed values: " + values.map(\.description).joined(separator: ", ")
     }
 }

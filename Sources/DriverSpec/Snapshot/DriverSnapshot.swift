@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// One file of a driver directory.
@@ -41,14 +42,14 @@ public struct DriverSnapshot: Sendable, Hashable {
         let sorted = files.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
         var hasher = SHA256()
         for file in sorted {
-            hasher.update(Array(file.path.utf8))
-            hasher.update([0])
+            hasher.update(data: Array(file.path.utf8))
+            hasher.update(data: [0])
             let count = UInt64(file.contents.count)
-            hasher.update((0..<8).map { UInt8(truncatingIfNeeded: count >> (56 - 8 * UInt64($0))) })
-            hasher.update(file.contents)
+            hasher.update(data: (0..<8).map { UInt8(truncatingIfNeeded: count >> (56 - 8 * UInt64($0))) })
+            hasher.update(data: file.contents)
         }
         self.files = sorted
-        self.digest = hasher.finalizeHex()
+        self.digest = ContentDigest.hex(hasher.finalize())
     }
 
     /// Reads every file below `directory`. Symbolic links to files are read

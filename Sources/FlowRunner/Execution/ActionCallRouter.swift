@@ -1,5 +1,6 @@
 import ActionHost
 import DriverSpec
+import FlowModel
 import Foundation
 import Primitives
 import StateStore
@@ -44,7 +45,7 @@ struct ActionCallRouter: ActionCallHandler {
 
     func primitive(seq: Int, name: String, reference: String?, arguments: JSONValue) async -> ActionReply {
         var stepName = name
-        var stepArguments = SpecValue(arguments)
+        var stepArguments = arguments
         var problem: PrimitiveError?
         do {
             (stepName, stepArguments) = try PrimitiveCatalogue.normalize(name: name, arguments: stepArguments)
@@ -64,9 +65,9 @@ struct ActionCallRouter: ActionCallHandler {
     /// recorded as a `builtin` step through the same path as an action's calls.
     func builtIn(seq: Int, name: String, arguments: JSONValue) async -> ActionReply {
         let environment = environment(seq: seq, jobAttempt: attempt)
-        return await step(seq: seq, kind: "builtin", name: name, arguments: SpecValue(arguments), problem: nil) { _, _ async in
+        return await step(seq: seq, kind: "builtin", name: name, arguments: arguments, problem: nil) { _, _ async in
             do throws(PrimitiveError) {
-                return .success(try await PrimitiveCatalogue.executeBuiltIn(name: name, arguments: SpecValue(arguments), in: environment))
+                return .success(try await PrimitiveCatalogue.executeBuiltIn(name: name, arguments: arguments, in: environment))
             } catch {
                 return .failure(error)
             }
@@ -76,12 +77,12 @@ struct ActionCallRouter: ActionCallHandler {
     /// Checkpoints one call: replays its recorded result, or records it as
     /// running, executes it and records how it ended.
     func step(
-        seq: Int, kind: String, name: String, arguments: SpecValue, problem: PrimitiveError?,
-        execute: (StepRecord?, String) async -> Result<SpecValue, PrimitiveError>
+        seq: Int, kind: String, name: String, arguments: JSONValue, problem: PrimitiveError?,
+        execute: (StepRecord?, String) async -> Result<JSONValue, PrimitiveError>
     ) async -> ActionReply {
         let started = ContinuousClock.now
-        let argsJSON = JSONValue(arguments).jsonText
-        let digest = ArgumentDigest.of(JSONValue(arguments))
+        let argsJSON = arguments.jsonText
+        let digest = ArgumentDigest.of(arguments)
         let decision: StepJournal.Decision
         do {
             decision = try await journal.decide(seq: seq, kind: kind, name: name, argsJSON: argsJSON, digest: digest)
@@ -94,7 +95,7 @@ struct ActionCallRouter: ActionCallHandler {
             return .value(JSONValue(storedText: resultJSON) ?? .null)
         case .execute(let stepID, let previous):
             observer?.stepStarted(action: action, seq: seq, kind: kind, name: name, argsJSON: argsJSON)
-            let outcome: Result<SpecValue, PrimitiveError>
+            let outcome: Result<JSONValue, PrimitiveError>
             if let problem {
                 outcome = .failure(problem)
             } else {
@@ -102,12 +103,12 @@ struct ActionCallRouter: ActionCallHandler {
             }
             switch outcome {
             case .success(let value):
-                let result = JSONValue(value)
+                let result = value
                 if let failure = await finish(stepID, succeeded: true, result: result, error: nil) { return .failure(failure) }
                 observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "succeeded", durationMilliseconds: milliseconds(since: started), error: nil)
                 return .value(result)
             case .failure(let error):
-                let details = error.details.map(JSONValue.init)
+                let details = error.details
                 var errorJSON: [String: JSONValue] = ["type": .string(error.type), "message": .string(error.message)]
                 if let details { errorJSON["details"] = details }
                 if let failure = await finish(stepID, succeeded: false, result: nil, error: .object(errorJSON)) { return .failure(failure) }
@@ -117,7 +118,7 @@ struct ActionCallRouter: ActionCallHandler {
         }
     }
 
-    func execute(name: String, arguments: SpecValue, seq: Int, previous: StepRecord?, digest: String) async -> Result<SpecValue, PrimitiveError> {
+    func execute(name: String, arguments: JSONValue, seq: Int, previous: StepRecord?, digest: String) async -> Result<JSONValue, PrimitiveError> {
         // The job of a step that was running when its worker died is adopted;
         // one that finished (and failed) is replaced by a new job.
         var jobAttempt = attempt
@@ -154,7 +155,7 @@ struct ActionCallRouter: ActionCallHandler {
             return .replayTask(JSONValue(storedText: resultJSON) ?? .null)
         case .execute(let stepID, _):
             observer?.stepStarted(action: action, seq: seq, kind: "task", name: name, argsJSON: argsJSON)
-            return .runTask(step: .array([.int(stepID), .int(Int64(seq)), .string(name)]))
+            return .runTask(step: .array([.int(Int(stepID)), .int(seq), .string(name)]))
         }
     }
 
@@ -168,10 +169,10 @@ struct ActionCallRouter: ActionCallHandler {
         case .success(let result):
             (succeeded, value, errorJSON) = (true, result, nil)
         case .failure(let error):
-            (succeeded, value, errorJSON) = (false, nil, ["type": .string(error.type), "message": .string(error.message), "attempts": .int(Int64(attempts))])
+            (succeeded, value, errorJSON) = (false, nil, ["type": .string(error.type), "message": .string(error.message), "attempts": .int(attempts)])
         }
         do {
-            guard try await journal.finishTask(stepID: stepID, succeeded: succeeded, result: value, errorJSON: errorJSON?.jsonText) else {
+            guard try await journal.finishTask(stepID: RecordID(stepID), succeeded: succeeded, result: value, errorJSON: errorJSON?.jsonText) else {
                 return .failure(ActionError(type: "ProtocolError", message: "task end for step \(stepID), which this action did not start"))
             }
         } catch {

@@ -1,5 +1,6 @@
 import ActionHost
 import DriverSpec
+import FlowModel
 import Foundation
 import StateStore
 

@@ -1,5 +1,6 @@
 import ActionHost
 import DriverSpec
+import FlowModel
 
 /// The core that runs when a driver declares no `core` action: `setup`
 /// installs the components at the app version (the built-in primitive

@@ -1,4 +1,5 @@
 import ActionHost
+import FlowModel
 
 /// Which recorded steps an attempt may replay.
 struct ReplayPolicy: Sendable, Hashable {
@@ -12,7 +13,7 @@ struct ReplayPolicy: Sendable, Hashable {
     /// Reads the run's stored policy (`{"from_step": N}`, `{"restart": true}`).
     init(storedJSON: String?) {
         let value = JSONValue(storedText: storedJSON)
-        beforeStep = value?["from_step"]?.intValue.map(Int.init)
+        beforeStep = value?["from_step"]?.intValue
         restart = value?["restart"]?.boolValue ?? false
     }
 
@@ -24,7 +25,7 @@ struct ReplayPolicy: Sendable, Hashable {
     /// The stored form (nil for the default policy).
     var storedJSON: String? {
         if restart { return JSONValue.object(["restart": true]).jsonText }
-        if let beforeStep { return JSONValue.object(["from_step": .int(Int64(beforeStep))]).jsonText }
+        if let beforeStep { return JSONValue.object(["from_step": .int(beforeStep)]).jsonText }
         return nil
     }
 

@@ -1,5 +1,6 @@
 import ActionHost
 import DriverSpec
+import FlowModel
 import Foundation
 import Primitives
 public import StateStore
@@ -61,8 +62,8 @@ extension Engine {
 
     /// Ends a run as failed with an engine-side reason.
     func fail(_ run: RunRecord, action: String?, type: String, message: String) async throws(EngineError) -> RunRecord {
-        var error: [String: SpecValue] = ["type": .string(type), "message": .string(message)]
-        error["action"] = action.map(SpecValue.string) ?? .null
+        var error: [String: JSONValue] = ["type": .string(type), "message": .string(message)]
+        error["action"] = action.map(JSONValue.string) ?? .null
         return try await stored { () async throws(StateStoreError) in
             try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: Engine.json(.object(error)))
         }
@@ -174,8 +175,8 @@ struct RunAttempt {
     }
 
     func settleCancelled(action: String?, message: String) async throws(EngineError) -> RunRecord {
-        var error: [String: SpecValue] = ["type": "Cancelled", "message": .string(message)]
-        error["action"] = action.map(SpecValue.string) ?? .null
+        var error: [String: JSONValue] = ["type": "Cancelled", "message": .string(message)]
+        error["action"] = action.map(JSONValue.string) ?? .null
         return try await stored { () async throws(StateStoreError) in
             try await store.changeRunStatus(id: run.id, to: .cancelled, errorJSON: Engine.json(.object(error)))
         }

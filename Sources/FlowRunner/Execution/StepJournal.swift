@@ -1,4 +1,5 @@
 import ActionHost
+import FlowModel
 import Foundation
 import StateStore
 
@@ -115,7 +116,7 @@ actor StepJournal {
             divergence = JSONValue.object([
                 "expected": .object(["kind": .string(previous.kind), "name": .string(previous.name),
                                      "args": JSONValue(storedText: previous.argsJSON) ?? .null,
-                                     "attempt": .int(Int64(previous.attempt)), "seq": .int(Int64(previous.seq))]),
+                                     "attempt": .int(previous.attempt), "seq": .int(previous.seq)]),
                 "got": .object(["kind": .string(kind), "name": .string(name), "args": JSONValue(storedText: argsJSON) ?? .null]),
                 "message": .string("replay stopped: the action's call \(seq) is \(name) with different \(previous.name == name && previous.kind == kind ? "arguments" : "kind or name") than recorded (\(previous.name) in attempt \(previous.attempt)); it and every later call run for real"),
             ]).jsonText
@@ -134,7 +135,7 @@ actor StepJournal {
         guard let position = openTasks.removeValue(forKey: stepID) else { return false }
         var stored = result
         if case .object(var members)? = result {
-            members["nested_steps"] = .int(Int64(max(0, highestPosition - position)))
+            members["nested_steps"] = .int(max(0, highestPosition - position))
             stored = .object(members)
         }
         try await store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: stored?.jsonText, errorJSON: errorJSON)

@@ -1,4 +1,5 @@
 import DriverSpec
+import FlowModel
 
 /// Builds the frozen GlobalContext of a run: what actions (and the values
 /// template) see of the cluster, environment, deployment, instance, app,
@@ -9,23 +10,23 @@ struct GlobalContextBuilder {
     var driverVersion: Int
     var appVersion: String
     var previousVersion: String?
-    var parameters: [String: SpecValue]
-    var config: [String: SpecValue]
+    var parameters: [String: JSONValue]
+    var config: [String: JSONValue]
     /// The deployment's cluster (DESIGN.md "Clusters").
     var clusterName: String
     var environmentName = "local"
 
     /// Configuration every instance has unless the deployment sets it.
-    static let defaultConfig: [String: SpecValue] = ["ingress_class": "nginx", "fqdn_suffix": "apps.localhost"]
+    static let defaultConfig: [String: JSONValue] = ["ingress_class": "nginx", "fqdn_suffix": "apps.localhost"]
 
-    func build() -> SpecValue {
+    func build() -> JSONValue {
         let instanceConfig = Self.defaultConfig.merging(config) { _, given in given }
         let suffix = instanceConfig["fqdn_suffix"].flatMap { if case .string(let text) = $0 { text } else { nil } } ?? "apps.localhost"
-        var components: [String: SpecValue] = [:]
+        var components: [String: JSONValue] = [:]
         for component in spec.components {
-            var entry: [String: SpecValue] = [
+            var entry: [String: JSONValue] = [
                 "name": .string(component.name),
-                "labels": .object(component.labels.mapValues(SpecValue.string)),
+                "labels": .object(component.labels.mapValues(JSONValue.string)),
                 "env_vars": .array(component.envVars.map { .object(["name": .string($0.name), "value": $0.value]) }),
                 "command": .array([]),
                 "args": .array([]),
@@ -33,14 +34,14 @@ struct GlobalContextBuilder {
             if let backup = component.backup {
                 var backupValue = backup.options
                 backupValue["enabled"] = .bool(backup.enabled)
-                backupValue["kind"] = backup.kind.map(SpecValue.string) ?? .null
+                backupValue["kind"] = backup.kind.map(JSONValue.string) ?? .null
                 entry["backup"] = .object(backupValue)
             } else {
                 entry["backup"] = .null
             }
             components[component.name] = .object(entry)
         }
-        var services: [String: SpecValue] = [:]
+        var services: [String: JSONValue] = [:]
         for service in spec.services {
             services[service.name] = .object([
                 "name": .string(service.name),
@@ -48,12 +49,12 @@ struct GlobalContextBuilder {
                 "port": .int(service.port),
                 "kind": .string(service.kind.rawValue),
                 "scope": .string(service.scope.rawValue),
-                "component": service.component.map(SpecValue.string) ?? .null,
+                "component": service.component.map(JSONValue.string) ?? .null,
             ])
         }
-        var chart: SpecValue = .null
+        var chart: JSONValue = .null
         if let main = spec.helmCharts["main"] {
-            chart = .object(["location": .string(main.location), "version": main.version.map(SpecValue.string) ?? .null])
+            chart = .object(["location": .string(main.location), "version": main.version.map(JSONValue.string) ?? .null])
         }
         return .object([
             "cluster": .object(["name": .string(clusterName), "backend": .string(clusterName)]),
@@ -67,7 +68,7 @@ struct GlobalContextBuilder {
             ]),
             "app": .object([
                 "name": .string(spec.name), "version": .string(appVersion),
-                "previous_version": previousVersion.map(SpecValue.string) ?? .null, "chart": chart,
+                "previous_version": previousVersion.map(JSONValue.string) ?? .null, "chart": chart,
             ]),
             "components": .object(components),
             "parameters": .object(parameters),

@@ -1,4 +1,5 @@
 public import DriverSpec
+public import FlowModel
 
 /// The actions of one hook in execution order: `pre`, then `core`, then
 /// `post`, each in declaration order. Without a declared `core` action the

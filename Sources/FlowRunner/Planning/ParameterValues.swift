@@ -1,18 +1,19 @@
-public import DriverSpec
+import DriverSpec
+public import FlowModel
 
 /// A parameter value as the user gave it: text from a command line, or a
 /// typed value from JSON.
 public enum ParameterInput: Sendable, Hashable {
     case text(String)
-    case value(SpecValue)
+    case value(JSONValue)
 }
 
 /// Checks parameter inputs against a driver's declarations.
 enum ParameterResolver {
     /// The full parameter set: given values converted and checked, defaults
     /// filled in; unknown names and missing required ones refused.
-    static func resolve(_ inputs: [String: ParameterInput], spec: DriverSpecification) throws(EngineError) -> [String: SpecValue] {
-        var values: [String: SpecValue] = [:]
+    static func resolve(_ inputs: [String: ParameterInput], spec: DriverSpecification) throws(EngineError) -> [String: JSONValue] {
+        var values: [String: JSONValue] = [:]
         let declared = spec.parameters.map(\.name)
         for (name, input) in inputs.sorted(by: { $0.key < $1.key }) {
             guard let parameter = spec.parameter(named: name) else {

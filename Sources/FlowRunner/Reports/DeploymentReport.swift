@@ -1,4 +1,5 @@
-public import ActionHost
+import ActionHost
+public import FlowModel
 public import Primitives
 public import StateStore
 
@@ -39,7 +40,7 @@ public struct DeploymentReport: Sendable {
     public static func summary(_ deployment: DeploymentRecord, driver: DriverVersionRecord?) -> JSONValue {
         .object([
             "name": .string(deployment.name), "driver": .string(deployment.driver),
-            "driver_version": driver.map { .int(Int64($0.number)) } ?? .null,
+            "driver_version": driver.map { .int($0.number) } ?? .null,
             "driver_digest": driver.map { .string($0.digest) } ?? .null,
             "app_version": .string(deployment.appVersion),
             "parameters": JSONValue(storedText: deployment.parametersJSON) ?? .object([:]),

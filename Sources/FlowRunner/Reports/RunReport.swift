@@ -1,4 +1,5 @@
-public import ActionHost
+import ActionHost
+public import FlowModel
 public import Foundation
 public import StateStore
 
@@ -31,13 +32,13 @@ public struct RunReport: Sendable {
     /// The report as JSON.
     public var json: JSONValue {
         .object([
-            "id": .int(run.id),
+            "id": .int(Int(run.id)),
             "deployment": .string(run.deployment),
             "hook": .string(run.hook),
             "status": .string(run.status.rawValue),
-            "attempt": .int(Int64(run.attempt)),
+            "attempt": .int(run.attempt),
             "inputs": JSONValue(storedText: run.inputsJSON) ?? .object([:]),
-            "driver": driver.map { .object(["name": .string($0.driver), "version": .int(Int64($0.number)), "digest": .string($0.digest)]) } ?? .null,
+            "driver": driver.map { .object(["name": .string($0.driver), "version": .int($0.number), "digest": .string($0.digest)]) } ?? .null,
             "created_at": Self.time(run.createdAt),
             "started_at": Self.time(run.startedAt),
             "ended_at": Self.time(run.endedAt),
@@ -47,7 +48,7 @@ public struct RunReport: Sendable {
                     "name": .string(action.name),
                     "mode": .string(action.mode),
                     "status": .string(action.status.rawValue),
-                    "attempts": .int(Int64(action.attempts)),
+                    "attempts": .int(action.attempts),
                     "error": JSONValue(storedText: action.errorJSON) ?? .null,
                     "steps": .array(steps.map(Self.step)),
                 ])
@@ -57,8 +58,8 @@ public struct RunReport: Sendable {
 
     static func step(_ step: StepRecord) -> JSONValue {
         .object([
-            "seq": .int(Int64(step.seq)),
-            "attempt": .int(Int64(step.attempt)),
+            "seq": .int(step.seq),
+            "attempt": .int(step.attempt),
             "kind": .string(step.kind),
             "name": .string(step.name),
             "args": JSONValue(storedText: step.argsJSON) ?? .object([:]),

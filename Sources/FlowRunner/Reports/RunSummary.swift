@@ -1,4 +1,5 @@
-public import ActionHost
+import ActionHost
+public import FlowModel
 public import StateStore
 
 /// A run in one line of a list, in the shape of `runs list --output json` and
@@ -8,8 +9,8 @@ public enum RunSummary {
     /// The summary of `run`.
     public static func json(_ run: RunRecord) -> JSONValue {
         .object([
-            "id": .int(run.id), "deployment": .string(run.deployment), "hook": .string(run.hook),
-            "status": .string(run.status.rawValue), "attempt": .int(Int64(run.attempt)),
+            "id": .int(Int(run.id)), "deployment": .string(run.deployment), "hook": .string(run.hook),
+            "status": .string(run.status.rawValue), "attempt": .int(run.attempt),
             "created_at": RunReport.time(run.createdAt), "started_at": RunReport.time(run.startedAt),
             "ended_at": RunReport.time(run.endedAt), "error": JSONValue(storedText: run.errorJSON) ?? .null,
         ])

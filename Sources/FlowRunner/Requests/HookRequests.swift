@@ -1,4 +1,5 @@
 public import DriverSpec
+public import FlowModel
 import Foundation
 public import StateStore
 
@@ -12,7 +13,7 @@ extension Engine {
     /// returned). A refusal stores nothing.
     public func requestSetup(
         deployment name: String, driver: String, appVersion: String, cluster: String,
-        parameters: [String: ParameterInput] = [:], config: [String: SpecValue] = [:], idempotencyKey: String? = nil
+        parameters: [String: ParameterInput] = [:], config: [String: JSONValue] = [:], idempotencyKey: String? = nil
     ) async throws(EngineError) -> (deployment: DeploymentRecord, run: RunRecord) {
         guard Self.isValidDeploymentName(name) else {
             throw EngineError(.badInput, "invalid deployment name \"\(name)\" (expected up to 53 letters, digits, '-', '_' or '.')")
@@ -39,7 +40,7 @@ extension Engine {
             spec: spec, deployment: name, driverVersion: version.number, appVersion: appVersion, previousVersion: nil,
             parameters: resolved, config: config, clusterName: cluster
         ).build()
-        let inputs: SpecValue = [
+        let inputs: JSONValue = [
             "target_version": .string(appVersion), "current_version": .null,
             "parameters": .object(resolved), "config": .object(config),
         ]
@@ -62,7 +63,7 @@ extension Engine {
     /// installation. Parameters are checked like ``requestSetup(deployment:driver:appVersion:cluster:parameters:config:idempotencyKey:)``'s.
     public func adoptDeployment(
         name: String, driverVersionID: RecordID, appVersion: String, cluster: String,
-        parameters: [String: ParameterInput] = [:], config: [String: SpecValue] = [:]
+        parameters: [String: ParameterInput] = [:], config: [String: JSONValue] = [:]
     ) async throws(EngineError) -> DeploymentRecord {
         guard Self.isValidDeploymentName(name) else {
             throw EngineError(.badInput, "invalid deployment name \"\(name)\"")
@@ -100,7 +101,7 @@ extension Engine {
             spec: driver.spec, deployment: name, driverVersion: driver.record.number, appVersion: targetVersion,
             previousVersion: deployment.appVersion, parameters: parameters, config: config, clusterName: deployment.cluster
         ).build()
-        let inputs: SpecValue = [
+        let inputs: JSONValue = [
             "target_version": .string(targetVersion), "current_version": .string(deployment.appVersion),
             "parameters": .object(parameters),
         ]
@@ -153,12 +154,12 @@ extension Engine {
         }
     }
 
-    static func json(_ value: SpecValue) -> String {
-        JSONValueText.text(of: value)
+    static func json(_ value: JSONValue) -> String {
+        value.jsonText
     }
 
-    static func object(_ text: String?) -> [String: SpecValue] {
-        guard let text, let value = try? JSONValueText.parse(text), case .object(let members) = value else { return [:] }
+    static func object(_ text: String?) -> [String: JSONValue] {
+        guard let text, let value = try? JSONValue(jsonText: text), case .object(let members) = value else { return [:] }
         return members
     }
 }

@@ -1,12 +1,13 @@
 import DriverSpec
+import FlowModel
 
 /// The arguments of one primitive call, checked against what it takes.
 struct PrimitiveArguments {
     let primitive: String
-    let values: [String: SpecValue]
+    let values: [String: JSONValue]
 
     /// Checks that every given key is known; `known` lists what the primitive takes.
-    init(primitive: String, arguments: SpecValue, known: [String]) throws(PrimitiveError) {
+    init(primitive: String, arguments: JSONValue, known: [String]) throws(PrimitiveError) {
         self.primitive = primitive
         switch arguments {
         case .object(let members): values = members.filter { if case .null = $0.value { return false } else { return true } }
@@ -23,11 +24,11 @@ struct PrimitiveArguments {
         PrimitiveError(.badArgument, "\(primitive)() is missing its required argument '\(key)' (\(what))")
     }
 
-    func wrong(_ key: String, _ what: String, _ value: SpecValue) -> PrimitiveError {
+    func wrong(_ key: String, _ what: String, _ value: JSONValue) -> PrimitiveError {
         PrimitiveError(.badArgument, "\(primitive)(): argument '\(key)' must be \(what), found \(value.typeName) \(Self.show(value))")
     }
 
-    static func show(_ value: SpecValue) -> String {
+    static func show(_ value: JSONValue) -> String {
         if case .string(let text) = value { return "\"\(text)\"" }
         return value.description
     }

@@ -1,4 +1,5 @@
 public import DriverSpec
+public import FlowModel
 
 /// What a primitive acts on: the deployment's driver spec, its cluster, and
 /// the deterministic job name of the current step.
@@ -51,7 +52,7 @@ public enum PrimitiveCatalogue {
     /// The canonical form of a call: aliases become their plural primitive
     /// (`stop_component(component=x)` → `stop_components(components=[x])`).
     /// Steps are recorded, and replayed, in this form.
-    public static func normalize(name: String, arguments: SpecValue) throws(PrimitiveError) -> (name: String, arguments: SpecValue) {
+    public static func normalize(name: String, arguments: JSONValue) throws(PrimitiveError) -> (name: String, arguments: JSONValue) {
         guard let canonical = canonicalName(name) else {
             throw PrimitiveError(.unknownPrimitive, "unknown primitive \"\(name)\" (known: \(names.joined(separator: ", ")))")
         }
@@ -69,7 +70,7 @@ public enum PrimitiveCatalogue {
     /// that executes is first announced to the cluster
     /// (``ClusterBackend/primitiveWillRun(_:)``: a simulated cluster counts it
     /// and may inject the fixture's failure for it).
-    public static func execute(name: String, arguments: SpecValue, in environment: PrimitiveEnvironment) async throws(PrimitiveError) -> SpecValue {
+    public static func execute(name: String, arguments: JSONValue, in environment: PrimitiveEnvironment) async throws(PrimitiveError) -> JSONValue {
         let (name, arguments) = try normalize(name: name, arguments: arguments)
         do {
             try await environment.cluster.primitiveWillRun(name)
@@ -117,7 +118,7 @@ extension PrimitiveCatalogue {
     /// Runs a built-in primitive: `install_components(version, components)`
     /// installs the deployment at `version` and waits for the rollout; the
     /// result is `{"installed": [components], "version": version}`.
-    public static func executeBuiltIn(name: String, arguments: SpecValue, in environment: PrimitiveEnvironment) async throws(PrimitiveError) -> SpecValue {
+    public static func executeBuiltIn(name: String, arguments: JSONValue, in environment: PrimitiveEnvironment) async throws(PrimitiveError) -> JSONValue {
         guard name == "install_components" else {
             throw PrimitiveError(.unknownPrimitive, "unknown built-in primitive \"\(name)\" (known: \(builtInNames.joined(separator: ", ")))")
         }
@@ -129,7 +130,7 @@ extension PrimitiveCatalogue {
             try await environment.cluster.install(spec: environment.spec, version: version)
             try await environment.cluster.waitForRollout(timeout: environment.defaultTimeout)
         }
-        return ["installed": .array(components.map(SpecValue.string)), "version": .string(version)]
+        return ["installed": .array(components.map(JSONValue.string)), "version": .string(version)]
     }
 }
 
@@ -169,8 +170,8 @@ struct Execution {
         return found
     }
 
-    func stop(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
-        var stopped: [SpecValue] = [], unchanged: [SpecValue] = [], touched: [String] = []
+    func stop(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> JSONValue {
+        var stopped: [JSONValue] = [], unchanged: [JSONValue] = [], touched: [String] = []
         for component in try components(names) {
             var changed = false
             for workload in try await workloads(of: component) where workload.replicas > 0 {
@@ -188,8 +189,8 @@ struct Execution {
         return .object(["stopped": .array(stopped), "already_stopped": .array(unchanged)])
     }
 
-    func start(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
-        var started: [SpecValue] = [], unchanged: [SpecValue] = [], touched: [String] = []
+    func start(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> JSONValue {
+        var started: [JSONValue] = [], unchanged: [JSONValue] = [], touched: [String] = []
         for component in try components(names) {
             var changed = false
             for workload in try await workloads(of: component) {
@@ -209,7 +210,7 @@ struct Execution {
         return .object(["started": .array(started), "already_running": .array(unchanged)])
     }
 
-    func restart(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
+    func restart(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> JSONValue {
         var touched: [String] = []
         for component in try components(names) {
             for workload in try await workloads(of: component) where workload.replicas > 0 {
@@ -220,10 +221,10 @@ struct Execution {
         let limit = timeout ?? environment.defaultTimeout
         let all = touched
         try await cluster { () async throws(ClusterError) in try await cluster.waitUntilSettled(workloads: all, timeout: limit) }
-        return .object(["restarted": .array(names.map(SpecValue.string))])
+        return .object(["restarted": .array(names.map(JSONValue.string))])
     }
 
-    func wait(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
+    func wait(_ names: [String], timeout: Duration?) async throws(PrimitiveError) -> JSONValue {
         var all: [String] = []
         for component in try components(names) {
             all += try await workloads(of: component).map(\.name)
@@ -231,10 +232,10 @@ struct Execution {
         let limit = timeout ?? environment.defaultTimeout
         let workloads = all
         try await cluster { () async throws(ClusterError) in try await cluster.waitUntilSettled(workloads: workloads, timeout: limit) }
-        return .object(["ready": .array(names.map(SpecValue.string))])
+        return .object(["ready": .array(names.map(JSONValue.string))])
     }
 
-    func executeCommands(_ args: PrimitiveArguments) async throws(PrimitiveError) -> SpecValue {
+    func executeCommands(_ args: PrimitiveArguments) async throws(PrimitiveError) -> JSONValue {
         let commands = try args.strings("commands", required: "a list of shell commands")
         let envComponent = try args.optionalString("env_from_component", "a component name")
         let labelsComponent = try args.optionalString("labels_from_component", "a component name")
@@ -278,7 +279,7 @@ struct Execution {
             }
             throw PrimitiveError(.cluster, error.message)
         }
-        let results: [SpecValue] = result.commands.map { command in
+        let results: [JSONValue] = result.commands.map { command in
             .object(["command": .string(command.command), "exit_code": .int(command.exitCode), "output": .string(command.output)])
         }
         let output = result.commands.map(\.output).filter { !$0.isEmpty }.joined(separator: "\n")
@@ -297,7 +298,7 @@ struct Execution {
         ])
     }
 
-    func upgrade(to target: String, timeout: Duration?) async throws(PrimitiveError) -> SpecValue {
+    func upgrade(to target: String, timeout: Duration?) async throws(PrimitiveError) -> JSONValue {
         let version: Version
         do {
             version = try Version(target)
@@ -315,18 +316,18 @@ struct Execution {
         try await cluster { () async throws(ClusterError) in try await cluster.setAppVersion(target) }
         let limit = timeout ?? environment.defaultTimeout
         try await cluster { () async throws(ClusterError) in try await cluster.waitForRollout(timeout: limit) }
-        return .object(["previous": current.map(SpecValue.string) ?? .null, "version": .string(target), "changed": .bool(true)])
+        return .object(["previous": current.map(JSONValue.string) ?? .null, "version": .string(target), "changed": .bool(true)])
     }
 
-    func images(of name: String) async throws(PrimitiveError) -> SpecValue {
+    func images(of name: String) async throws(PrimitiveError) -> JSONValue {
         let component = try components([name])[0]
         _ = try await workloads(of: component)
         let images = try await cluster { () async throws(ClusterError) in try await cluster.images(matching: component.labels) }
-        return .array(images.map(SpecValue.string))
+        return .array(images.map(JSONValue.string))
     }
 
-    func version() async throws(PrimitiveError) -> SpecValue {
+    func version() async throws(PrimitiveError) -> JSONValue {
         let current = try await cluster { () async throws(ClusterError) in try await cluster.appVersion() }
-        return current.map(SpecValue.string) ?? .null
+        return current.map(JSONValue.string) ?? .null
     }
 }

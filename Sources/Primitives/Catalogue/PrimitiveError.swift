@@ -1,4 +1,5 @@
 public import DriverSpec
+public import FlowModel
 
 /// Why a primitive refused its arguments or failed. `type` is the Python
 /// exception class the action sees (`UnknownComponent`, `VersionNotSupported`,
@@ -30,9 +31,9 @@ public struct PrimitiveError: Error, Sendable, Hashable, CustomStringConvertible
     /// The Python exception class name.
     public var type: String
     public var message: String
-    public var details: SpecValue?
+    public var details: JSONValue?
 
-    init(_ code: Code, type: String = "PrimitiveError", _ message: String, details: SpecValue? = nil) {
+    init(_ code: Code, type: String = "PrimitiveError", _ message: String, details: JSONValue? = nil) {
         self.code = code
         self.type = type
         self.message = message

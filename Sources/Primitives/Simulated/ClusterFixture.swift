@@ -1,4 +1,5 @@
 public import DriverSpec
+public import FlowModel
 import Foundation
 
 /// A simulation fixture: how the simulated cluster looks and behaves, for
@@ -117,7 +118,7 @@ public struct ClusterFixture: Sendable, Hashable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw FixtureError(file: path, field: nil, "cannot read the fixture file")
         }
-        let value: SpecValue
+        let value: JSONValue
         do {
             value = try YAMLData.load(text: String(decoding: data, as: UTF8.self), file: path)
         } catch {
@@ -127,7 +128,7 @@ public struct ClusterFixture: Sendable, Hashable {
     }
 
     /// Decodes a fixture from plain data.
-    public static func decode(_ value: SpecValue, file: String) throws(FixtureError) -> ClusterFixture {
+    public static func decode(_ value: JSONValue, file: String) throws(FixtureError) -> ClusterFixture {
         var fixture = ClusterFixture()
         if case .null = value { return fixture }
         let reader = FixtureReader(file: file)
@@ -210,7 +211,7 @@ struct FixtureReader {
         FixtureError(file: file, field: field, reason)
     }
 
-    func object(_ value: SpecValue, _ field: String, known: Set<String>?) throws(FixtureError) -> [String: SpecValue] {
+    func object(_ value: JSONValue, _ field: String, known: Set<String>?) throws(FixtureError) -> [String: JSONValue] {
         if case .null = value { return [:] }
         guard case .object(let members) = value else { throw error(field, "expected a mapping, found \(value.typeName)") }
         if let known {
@@ -221,13 +222,13 @@ struct FixtureReader {
         return members
     }
 
-    func list(_ value: SpecValue, _ field: String) throws(FixtureError) -> [SpecValue] {
+    func list(_ value: JSONValue, _ field: String) throws(FixtureError) -> [JSONValue] {
         if case .null = value { return [] }
         guard case .array(let items) = value else { throw error(field, "expected a list, found \(value.typeName)") }
         return items
     }
 
-    func scalarText(_ value: SpecValue, _ field: String) throws(FixtureError) -> String {
+    func scalarText(_ value: JSONValue, _ field: String) throws(FixtureError) -> String {
         switch value {
         case .string(let text): return text
         case .int, .double, .bool: return value.description
@@ -235,7 +236,7 @@ struct FixtureReader {
         }
     }
 
-    func strings(_ value: SpecValue, _ field: String) throws(FixtureError) -> [String] {
+    func strings(_ value: JSONValue, _ field: String) throws(FixtureError) -> [String] {
         var result: [String] = []
         for (index, item) in try list(value, field).enumerated() {
             result.append(try scalarText(item, "\(field)[\(index)]"))
@@ -243,13 +244,13 @@ struct FixtureReader {
         return result
     }
 
-    func integer(_ value: SpecValue, _ field: String, minimum: Int) throws(FixtureError) -> Int {
+    func integer(_ value: JSONValue, _ field: String, minimum: Int) throws(FixtureError) -> Int {
         guard case .int(let number) = value else { throw error(field, "expected an integer, found \(value.typeName) \(value)") }
         guard number >= minimum else { throw error(field, "expected an integer of at least \(minimum), found \(number)") }
         return number
     }
 
-    func number(_ value: SpecValue, _ field: String) throws(FixtureError) -> Double {
+    func number(_ value: JSONValue, _ field: String) throws(FixtureError) -> Double {
         switch value {
         case .int(let number) where number >= 0: return Double(number)
         case .double(let number) where number >= 0: return number
@@ -257,7 +258,7 @@ struct FixtureReader {
         }
     }
 
-    func boolean(_ value: SpecValue, _ field: String) throws(FixtureError) -> Bool {
+    func boolean(_ value: JSONValue, _ field: String) throws(FixtureError) -> Bool {
         guard case .bool(let flag) = value else { throw error(field, "expected true or false, found \(value.typeName) \(value)") }
         return flag
     }

@@ -1,5 +1,6 @@
 import ActionHost
 import ArgumentParser
+import FlowModel
 import FlowRunner
 import Foundation
 import Primitives

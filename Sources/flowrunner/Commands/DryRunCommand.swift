@@ -1,6 +1,7 @@
 import ActionHost
 public import ArgumentParser
-public import DriverSpec
+import DriverSpec
+import FlowModel
 import FlowRunner
 import Foundation
 import Primitives

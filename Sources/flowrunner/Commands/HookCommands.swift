@@ -1,5 +1,6 @@
 import ArgumentParser
 import DriverSpec
+import FlowModel
 import FlowRunner
 import Foundation
 import Primitives
@@ -41,7 +42,7 @@ struct DeployCommand: AsyncParsableCommand {
         let store = try stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
-        let configValues = try Pairs.parse(config, option: "--config").mapValues(SpecValue.string)
+        let configValues = try Pairs.parse(config, option: "--config").mapValues(JSONValue.string)
         let created: (deployment: DeploymentRecord, run: RunRecord)
         do {
             created = try await engine.requestSetup(

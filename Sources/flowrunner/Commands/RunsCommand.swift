@@ -1,5 +1,6 @@
 import ActionHost
 public import ArgumentParser
+import FlowModel
 import FlowRunner
 import Foundation
 public import StateStore

@@ -39,7 +39,7 @@ struct ActionHostProbe {
         let runner = ActionRunner(interpreter: interpreter, pythonDirectory: try HostResources.pythonDirectory(environment: environment), environment: environment)
         func invocation(_ function: String, count: Int = 0) -> ActionInvocation {
             ActionInvocation(action: function, driverDirectory: directory, file: "actions.py", function: function,
-                             arguments: ["context": ["deployment": ["id": "bench"]], "parameters": ["count": .int(Int64(count))]])
+                             arguments: ["context": ["deployment": ["id": "bench"]], "parameters": ["count": .int(count)]])
         }
 
         var coldStarts: [Double] = []

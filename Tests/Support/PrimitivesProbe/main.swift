@@ -4,6 +4,7 @@
 //
 //   PrimitivesProbe DRIVER_DIR STATE_FILE
 import DriverSpec
+import FlowModel
 import Foundation
 import Primitives
 import StateStore
@@ -23,7 +24,7 @@ struct PrimitivesProbe {
         let cluster = SimulatedCluster(storage: StateStoreClusterStorage(store: store, deployment: "bench"))
         try await cluster.install(spec: spec, version: "0.1.0")
         let component = spec.components.first?.name ?? "server"
-        let calls: [(String, SpecValue)] = [
+        let calls: [(String, JSONValue)] = [
             ("stop_components", ["components": [.string(component)]]),
             ("start_components", ["components": [.string(component)]]),
             ("restart_components", ["components": [.string(component)]]),
@@ -43,7 +44,7 @@ struct PrimitivesProbe {
                 if name == "start_components" {
                     _ = try await PrimitiveCatalogue.execute(name: "stop_components", arguments: arguments, in: environment)
                 }
-                let target: SpecValue = round % 2 == 0 ? ["target_version": "0.2.0"] : ["target_version": "0.1.0"]
+                let target: JSONValue = round % 2 == 0 ? ["target_version": "0.2.0"] : ["target_version": "0.1.0"]
                 let start = ContinuousClock.now
                 _ = try await PrimitiveCatalogue.execute(name: name, arguments: name == "upgrade_deployment_version" ? target : arguments, in: environment)
                 let elapsed = ContinuousClock.now - start

@@ -1,3 +1,4 @@
+public import FlowModel
 public import Foundation
 
 /// FlowRunner's durable state, whatever holds it: driver versions,
@@ -123,7 +124,7 @@ public protocol StateStore: Sendable {
     /// Records the planned actions of a run as `pending`, in order; actions
     /// already recorded (by name) are kept as they are. Returns all of them.
     @discardableResult
-    func planActionRuns(runID: RecordID, actions: [(name: String, mode: String)]) async throws(StateStoreError) -> [ActionRunRecord]
+    func planActionRuns(runID: RecordID, actions: [(name: String, mode: ActionMode)]) async throws(StateStoreError) -> [ActionRunRecord]
     /// The action runs of a run, in execution order.
     func actionRuns(runID: RecordID) async throws(StateStoreError) -> [ActionRunRecord]
     /// Changes an action run's status, checked against ``ActionRunStatus/allowedNext``;

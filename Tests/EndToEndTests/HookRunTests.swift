@@ -190,8 +190,10 @@ struct HookRunTests {
         try "commands:\n  - {match: \"slow-1\", duration: 0.4}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
         let cause = try await workspace.deployTestbed("ga", behaviour: "gather", marker: "cause", markerExists: true)
         #expect(try await workspace.run(["upgrade", "ga", "--to", "1.1.0", "--fixture", fixture]).status == 1)
-        let first = steps(try await workspace.runShow(2)).filter { $0["attempt"] as? Int == 1 }
-        #expect(first.map { ($0["args"] as? [String: Any])?["commands"] as? [String] ?? [] } == [["slow-1"], ["fast-1"], ["fast-2"], ["slow-2"]])
+        let failed = try await workspace.runShow(2)
+        let first = steps(failed).filter { $0["attempt"] as? Int == 1 }
+        #expect(first.map { ($0["args"] as? [String: Any])?["commands"] as? [String] ?? [] } == [["slow-1"], ["fast-1"], ["fast-2"], ["slow-2"]],
+                "the run ended with \(failed["error"] ?? "no error")")
         try FileManager.default.removeItem(atPath: cause)
         // No fixture now: the order the branches reach the engine in changes.
         #expect(try await workspace.run(["runs", "retry", "2"]).status == 0)
@@ -273,15 +275,26 @@ struct HookRunTests {
         try await workspace.run(["drivers", "load", testbed])
         try await workspace.run(["deploy", "sl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=slow-migration"])
         let process = try workspace.start(["upgrade", "sl", "--to", "1.1.0", "--fixture", fixture])
-        // Wait until the migration job runs (step 2 recorded as running), then kill the engine.
+        // Wait until the migration job runs (step 2 recorded as running, its job stored), then kill the engine.
         // The state file is watched directly: spawning `runs show` is too slow on a loaded machine.
         let start = ContinuousClock.now
         var store: SQLiteStateStore?
+        var polls = 0, lastError = ""
         while ContinuousClock.now - start < .seconds(60) {
+            polls += 1
             if store == nil, FileManager.default.fileExists(atPath: workspace.state) { store = try? SQLiteStateStore(path: workspace.state) }
             var running = false
-            if let store, let action = try? await store.actionRuns(runID: 2).first {
-                running = ((try? await store.steps(actionRunID: action.id)) ?? []).contains { $0.name == "execute_commands" && $0.status == .running }
+            if let store {
+                do {
+                    if let action = try await store.actionRuns(runID: 2).first {
+                        // The step is recorded before its job is created: wait for both.
+                        let stepRunning = try await store.steps(actionRunID: action.id).contains { $0.name == "execute_commands" && $0.status == .running }
+                        let jobStored = try await !store.simulatedJobs(deployment: "sl").isEmpty
+                        running = stepRunning && jobStored
+                    }
+                } catch {
+                    lastError = "\(error)"
+                }
             }
             if running { break }
             try await Task.sleep(for: .milliseconds(10))
@@ -289,7 +302,7 @@ struct HookRunTests {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let interrupted = try await workspace.runShow(2)
-        #expect(interrupted["status"] as? String == "running", "\(steps(interrupted).map { "\($0["attempt"] ?? "") \($0["name"] ?? "") \($0["status"] ?? "") \($0["started_at"] ?? "") \($0["ended_at"] ?? "")" })")
+        #expect(interrupted["status"] as? String == "running", "\(polls) polls in \(ContinuousClock.now - start), store open: \(store != nil), last error: \(lastError); \(steps(interrupted).map { "\($0["attempt"] ?? "") \($0["name"] ?? "") \($0["status"] ?? "") \($0["started_at"] ?? "") \($0["ended_at"] ?? "")" })")
 
         let resumed = try await workspace.run(["runs", "retry", "2", "--fixture", fixture])
         #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")

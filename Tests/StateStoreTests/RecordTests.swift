@@ -93,12 +93,12 @@ struct TransitionTests {
         let scratch = ScratchDatabase()
         let store = try scratch.open()
         let run = try await store.makeRun(try await store.makeDeployment())
-        let actions = try await store.planActionRuns(runID: run.id, actions: [("drain", "pre"), ("upgrade", "core"), ("smoke", "post")])
+        let actions = try await store.planActionRuns(runID: run.id, actions: [("drain", .pre), ("upgrade", .core), ("smoke", .post)])
         #expect(actions.map(\.name) == ["drain", "upgrade", "smoke"])
         #expect(actions.map(\.position) == [0, 1, 2])
         #expect(actions.allSatisfy { $0.status == .pending && $0.attempts == 0 })
         // Planning again keeps what exists.
-        #expect(try await store.planActionRuns(runID: run.id, actions: [("drain", "pre")]).count == 3)
+        #expect(try await store.planActionRuns(runID: run.id, actions: [("drain", .pre)]).count == 3)
 
         let drain = actions[0]
         try await store.changeActionRunStatus(id: drain.id, to: .running)
@@ -119,8 +119,8 @@ struct TransitionTests {
         let scratch = ScratchDatabase()
         let store = try scratch.open()
         let run = try await store.makeRun(try await store.makeDeployment())
-        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
-        let step = NewStep(actionRunID: action.id, attempt: 1, seq: 1, kind: "primitive", name: "stop_components",
+        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", .core)])[0]
+        let step = NewStep(actionRunID: action.id, attempt: 1, seq: 1, kind: .primitive, name: "stop_components",
                            argsJSON: #"{"components":["server"]}"#, argsDigest: "d1")
         let id = try await store.beginStep(step)
         #expect(try await store.steps(actionRunID: action.id).first?.status == .running)
@@ -234,9 +234,9 @@ struct QueueTests {
         let scratch = ScratchDatabase()
         let store = try scratch.open()
         let a = try await store.makeDeployment("a"), b = try await store.makeDeployment("b")
-        let first = try await store.createRun(NewRun(deploymentID: a.id, hook: "upgrade", inputsJSON: "{}", contextJSON: "{}", driverVersionID: a.driverVersionID, idempotencyKey: "k"))
-        let again = try await store.createRun(NewRun(deploymentID: a.id, hook: "upgrade", inputsJSON: "{}", contextJSON: "{}", driverVersionID: a.driverVersionID, idempotencyKey: "k"))
-        let otherDeployment = try await store.createRun(NewRun(deploymentID: b.id, hook: "upgrade", inputsJSON: "{}", contextJSON: "{}", driverVersionID: b.driverVersionID, idempotencyKey: "k"))
+        let first = try await store.createRun(NewRun(deploymentID: a.id, hook: .upgrade, inputsJSON: "{}", contextJSON: "{}", driverVersionID: a.driverVersionID, idempotencyKey: "k"))
+        let again = try await store.createRun(NewRun(deploymentID: a.id, hook: .upgrade, inputsJSON: "{}", contextJSON: "{}", driverVersionID: a.driverVersionID, idempotencyKey: "k"))
+        let otherDeployment = try await store.createRun(NewRun(deploymentID: b.id, hook: .upgrade, inputsJSON: "{}", contextJSON: "{}", driverVersionID: b.driverVersionID, idempotencyKey: "k"))
         #expect(first.created && !again.created && otherDeployment.created)
         #expect(again.record.id == first.record.id)
         #expect(try await store.runs().count == 2)
@@ -265,8 +265,8 @@ struct QueueTests {
         let deployment = try await store.makeDeployment()
         let old = time.now
         let oldRun = try await store.makeRun(deployment)
-        let action = try await store.planActionRuns(runID: oldRun.id, actions: [("upgrade", "core")])[0]
-        let step = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: 1, kind: "task", name: "t", argsJSON: "{}", argsDigest: "x"))
+        let action = try await store.planActionRuns(runID: oldRun.id, actions: [("upgrade", .core)])[0]
+        let step = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: 1, kind: .task, name: "t", argsJSON: "{}", argsDigest: "x"))
         try await store.finishStep(id: step, status: .succeeded)
         try await store.appendLogs([NewLogLine(runID: oldRun.id, action: nil, attempt: 1, time: old, level: .info, logger: "flowrunner", message: "old")])
         try await store.changeRunStatus(id: oldRun.id, to: .running)

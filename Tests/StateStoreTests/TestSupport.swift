@@ -24,7 +24,7 @@ extension SQLiteStateStore {
     }
 
     func makeRun(_ deployment: DeploymentRecord, key: String? = nil, notBefore: Date? = nil) async throws -> RunRecord {
-        try await createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: #"{"target_version":"0.2.0"}"#,
+        try await createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: #"{"target_version":"0.2.0"}"#,
                              contextJSON: "{}", driverVersionID: deployment.driverVersionID, idempotencyKey: key,
                              notBefore: notBefore)).record
     }

@@ -56,7 +56,7 @@ struct ActionCallRouter: ActionCallHandler {
             problem = PrimitiveError.refused(
                 "an action may only act on its own deployment: the call names \"\(reference)\", the run's deployment is \"\(deployment.name)\"")
         }
-        return await step(seq: seq, kind: "primitive", name: stepName, arguments: stepArguments, problem: problem) { previous, digest async in
+        return await step(seq: seq, kind: .primitive, name: stepName, arguments: stepArguments, problem: problem) { previous, digest async in
             await execute(name: stepName, arguments: stepArguments, seq: seq, previous: previous, digest: digest)
         }
     }
@@ -65,7 +65,7 @@ struct ActionCallRouter: ActionCallHandler {
     /// recorded as a `builtin` step through the same path as an action's calls.
     func builtIn(seq: Int, name: String, arguments: JSONValue) async -> ActionReply {
         let environment = environment(seq: seq, jobAttempt: attempt)
-        return await step(seq: seq, kind: "builtin", name: name, arguments: arguments, problem: nil) { _, _ async in
+        return await step(seq: seq, kind: .builtin, name: name, arguments: arguments, problem: nil) { _, _ async in
             do throws(PrimitiveError) {
                 return .success(try await PrimitiveCatalogue.executeBuiltIn(name: name, arguments: arguments, in: environment))
             } catch {
@@ -77,7 +77,7 @@ struct ActionCallRouter: ActionCallHandler {
     /// Checkpoints one call: replays its recorded result, or records it as
     /// running, executes it and records how it ended.
     func step(
-        seq: Int, kind: String, name: String, arguments: JSONValue, problem: PrimitiveError?,
+        seq: Int, kind: StepKind, name: String, arguments: JSONValue, problem: PrimitiveError?,
         execute: (StepRecord?, String) async -> Result<JSONValue, PrimitiveError>
     ) async -> ActionReply {
         let started = ContinuousClock.now
@@ -145,16 +145,16 @@ struct ActionCallRouter: ActionCallHandler {
         let argsJSON = arguments.jsonText
         let decision: StepJournal.Decision
         do {
-            decision = try await journal.decide(seq: seq, kind: "task", name: name, argsJSON: argsJSON, digest: ArgumentDigest.of(arguments))
+            decision = try await journal.decide(seq: seq, kind: .task, name: name, argsJSON: argsJSON, digest: ArgumentDigest.of(arguments))
         } catch {
             return .failure(ActionError(type: "EngineError", message: "cannot record the step: \(error)"))
         }
         switch decision {
         case .replay(let resultJSON):
-            observer?.stepEnded(action: action, seq: seq, kind: "task", name: name, status: "replayed", durationMilliseconds: 0, error: nil)
+            observer?.stepEnded(action: action, seq: seq, kind: .task, name: name, status: "replayed", durationMilliseconds: 0, error: nil)
             return .replayTask(JSONValue(storedText: resultJSON) ?? .null)
         case .execute(let stepID, _):
-            observer?.stepStarted(action: action, seq: seq, kind: "task", name: name, argsJSON: argsJSON)
+            observer?.stepStarted(action: action, seq: seq, kind: .task, name: name, argsJSON: argsJSON)
             return .runTask(step: .array([.int(Int(stepID)), .int(seq), .string(name)]))
         }
     }
@@ -179,7 +179,7 @@ struct ActionCallRouter: ActionCallHandler {
             return .failure(ActionError(type: "EngineError", message: "cannot record the end of step \(stepID): \(error)"))
         }
         let detail: String? = if case .failure(let error) = result { "\(error.type): \(error.message)" } else { attempts > 1 ? "succeeded after \(attempts) attempts" : nil }
-        observer?.stepEnded(action: action, seq: Int(seq), kind: "task", name: name, status: succeeded ? "succeeded" : "failed", durationMilliseconds: 0, error: detail)
+        observer?.stepEnded(action: action, seq: Int(seq), kind: .task, name: name, status: succeeded ? "succeeded" : "failed", durationMilliseconds: 0, error: detail)
         return .value(.null)
     }
 

@@ -34,11 +34,8 @@ extension Engine {
         } catch {
             return .finished(try await fail(run, action: nil, type: "EngineError", message: error.message))
         }
-        guard let hook = Hook(rawValue: run.hook) else {
-            return .finished(try await fail(run, action: nil, type: "EngineError", message: "run \(run.id) names an unknown hook \"\(run.hook)\""))
-        }
         let attempt = RunAttempt(
-            engine: self, run: run, owner: owner, deployment: deployment, hook: hook, spec: driver.spec,
+            engine: self, run: run, owner: owner, deployment: deployment, hook: run.hook, spec: driver.spec,
             driverDirectory: directory, cluster: cluster, observer: observer
         )
         let outcome: AttemptOutcome
@@ -92,13 +89,13 @@ struct RunAttempt {
     func execute() async throws(EngineError) -> AttemptOutcome {
         let plan = HookPlan(spec: spec, hook: hook)
         let recorded = try await stored { () async throws(StateStoreError) in
-            try await store.planActionRuns(runID: run.id, actions: plan.entries.map { ($0.name, $0.mode.rawValue) })
+            try await store.planActionRuns(runID: run.id, actions: plan.entries.map { ($0.name, $0.mode) })
         }
         let inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
         for entry in plan.entries {
             guard let actionRun = recorded.first(where: { $0.name == entry.name }) else { continue }
             if actionRun.status == .succeeded {
-                observer?.actionSkipped(action: entry.name, mode: entry.mode.rawValue)
+                observer?.actionSkipped(action: entry.name, mode: entry.mode)
                 continue
             }
             let current = try await currentRun()
@@ -109,7 +106,7 @@ struct RunAttempt {
                 return .finished(try await settleCancelled(action: nil, message: "cancelled before action \(entry.name) started"))
             }
             let started = try await stored { () async throws(StateStoreError) in try await store.changeActionRunStatus(id: actionRun.id, to: .running) }
-            observer?.actionStarted(action: entry.name, mode: entry.mode.rawValue, attempt: started.attempts)
+            observer?.actionStarted(action: entry.name, mode: entry.mode, attempt: started.attempts)
             let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs).run()
             // A worker whose attempt was stopped (its lease was lost, or it is shutting down) writes nothing more.
             if Task.isCancelled {

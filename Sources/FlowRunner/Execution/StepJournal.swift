@@ -53,8 +53,8 @@ actor StepJournal {
         recordedByCall = Dictionary(grouping: recorded.values.sorted { $0.seq < $1.seq }) { Self.callKey($0.kind, $0.name, $0.argsDigest) }
     }
 
-    static func callKey(_ kind: String, _ name: String, _ digest: String) -> String {
-        kind + "\u{0}" + name + "\u{0}" + digest
+    static func callKey(_ kind: StepKind, _ name: String, _ digest: String) -> String {
+        kind.rawValue + "\u{0}" + name + "\u{0}" + digest
     }
 
     /// The newest record per position, except that an attempt which ran a
@@ -88,7 +88,7 @@ actor StepJournal {
     }
 
     /// Decides for the call that arrived `seq`-th and records it.
-    func decide(seq arrival: Int, kind: String, name: String, argsJSON: String, digest: String) async throws(StateStoreError) -> Decision {
+    func decide(seq arrival: Int, kind: StepKind, name: String, argsJSON: String, digest: String) async throws(StateStoreError) -> Decision {
         await waitForTurn(arrival)
         defer { advance() }
         let seq = arrival + offset
@@ -103,7 +103,7 @@ actor StepJournal {
            previous.status == .succeeded || previous.status == .replayed {
             pendingReplays.append((step, previous.resultJSON))
             if pendingReplays.count >= 256 { try await flush() }
-            if kind == "task", let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
+            if kind == .task, let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
                 offset += Int(nested)
                 highestPosition = seq + Int(nested)
             }
@@ -114,17 +114,17 @@ actor StepJournal {
            previous.status == .succeeded || previous.status == .replayed {
             // A record exists but the call differs: replay stops here.
             divergence = JSONValue.object([
-                "expected": .object(["kind": .string(previous.kind), "name": .string(previous.name),
+                "expected": .object(["kind": .string(previous.kind.rawValue), "name": .string(previous.name),
                                      "args": JSONValue(storedText: previous.argsJSON) ?? .null,
                                      "attempt": .int(previous.attempt), "seq": .int(previous.seq)]),
-                "got": .object(["kind": .string(kind), "name": .string(name), "args": JSONValue(storedText: argsJSON) ?? .null]),
+                "got": .object(["kind": .string(kind.rawValue), "name": .string(name), "args": JSONValue(storedText: argsJSON) ?? .null]),
                 "message": .string("replay stopped: the action's call \(seq) is \(name) with different \(previous.name == name && previous.kind == kind ? "arguments" : "kind or name") than recorded (\(previous.name) in attempt \(previous.attempt)); it and every later call run for real"),
             ]).jsonText
         }
         diverged = true
         try await flush()
         let id = try await store.beginStep(step, divergenceJSON: divergence)
-        if kind == "task" { openTasks[id] = seq }
+        if kind == .task { openTasks[id] = seq }
         return .execute(stepID: id, previous: match)
     }
 

@@ -34,7 +34,7 @@ public struct RunReport: Sendable {
         .object([
             "id": .int(Int(run.id)),
             "deployment": .string(run.deployment),
-            "hook": .string(run.hook),
+            "hook": .string(run.hook.rawValue),
             "status": .string(run.status.rawValue),
             "attempt": .int(run.attempt),
             "inputs": JSONValue(storedText: run.inputsJSON) ?? .object([:]),
@@ -46,7 +46,7 @@ public struct RunReport: Sendable {
             "actions": .array(actions.map { action, steps in
                 .object([
                     "name": .string(action.name),
-                    "mode": .string(action.mode),
+                    "mode": .string(action.mode.rawValue),
                     "status": .string(action.status.rawValue),
                     "attempts": .int(action.attempts),
                     "error": JSONValue(storedText: action.errorJSON) ?? .null,
@@ -60,7 +60,7 @@ public struct RunReport: Sendable {
         .object([
             "seq": .int(step.seq),
             "attempt": .int(step.attempt),
-            "kind": .string(step.kind),
+            "kind": .string(step.kind.rawValue),
             "name": .string(step.name),
             "args": JSONValue(storedText: step.argsJSON) ?? .object([:]),
             "status": .string(step.status.rawValue),

@@ -9,7 +9,7 @@ public enum RunSummary {
     /// The summary of `run`.
     public static func json(_ run: RunRecord) -> JSONValue {
         .object([
-            "id": .int(Int(run.id)), "deployment": .string(run.deployment), "hook": .string(run.hook),
+            "id": .int(Int(run.id)), "deployment": .string(run.deployment), "hook": .string(run.hook.rawValue),
             "status": .string(run.status.rawValue), "attempt": .int(run.attempt),
             "created_at": RunReport.time(run.createdAt), "started_at": RunReport.time(run.startedAt),
             "ended_at": RunReport.time(run.endedAt), "error": JSONValue(storedText: run.errorJSON) ?? .null,

@@ -1,4 +1,4 @@
-public import DriverSpec
+import DriverSpec
 public import FlowModel
 import Foundation
 public import StateStore
@@ -51,7 +51,7 @@ extension Engine {
         let deployment = try await stored { () async throws(StateStoreError) in try await store.createDeployment(new) }
         let run = try await stored { () async throws(StateStoreError) in
             try await store.createRun(NewRun(
-                deploymentID: deployment.id, hook: Hook.setup.rawValue, inputsJSON: Self.json(inputs),
+                deploymentID: deployment.id, hook: .setup, inputsJSON: Self.json(inputs),
                 contextJSON: Self.json(context), driverVersionID: version.id, idempotencyKey: idempotencyKey
             )).record
         }
@@ -107,7 +107,7 @@ extension Engine {
         ]
         return try await stored { () async throws(StateStoreError) in
             try await store.createRun(NewRun(
-                deploymentID: deployment.id, hook: Hook.upgrade.rawValue, inputsJSON: Self.json(inputs),
+                deploymentID: deployment.id, hook: .upgrade, inputsJSON: Self.json(inputs),
                 contextJSON: Self.json(context), driverVersionID: driver.record.id, idempotencyKey: idempotencyKey
             )).record
         }

@@ -1,3 +1,4 @@
+public import FlowModel
 public import Foundation
 
 /// Row ids of the store's records.
@@ -78,7 +79,7 @@ public struct RunRecord: Sendable, Hashable {
     public var deploymentID: RecordID
     /// The deployment's name (joined for convenience).
     public var deployment: String
-    public var hook: String
+    public var hook: Hook
     public var status: RunStatus
     /// 1 for the first attempt; each retry or recovery adds one.
     public var attempt: Int
@@ -107,14 +108,14 @@ public struct RunRecord: Sendable, Hashable {
 /// What is needed to create a run.
 public struct NewRun: Sendable, Hashable {
     public var deploymentID: RecordID
-    public var hook: String
+    public var hook: Hook
     public var inputsJSON: String
     public var contextJSON: String
     public var driverVersionID: RecordID
     public var idempotencyKey: String?
     public var notBefore: Date?
 
-    public init(deploymentID: RecordID, hook: String, inputsJSON: String, contextJSON: String,
+    public init(deploymentID: RecordID, hook: Hook, inputsJSON: String, contextJSON: String,
                 driverVersionID: RecordID, idempotencyKey: String? = nil, notBefore: Date? = nil) {
         self.deploymentID = deploymentID
         self.hook = hook
@@ -144,7 +145,7 @@ public struct ActionRunRecord: Sendable, Hashable {
     public var id: RecordID
     public var runID: RecordID
     public var name: String
-    public var mode: String
+    public var mode: ActionMode
     /// Order of execution within the run (0, 1, ...).
     public var position: Int
     public var status: ActionRunStatus
@@ -164,8 +165,8 @@ public struct StepRecord: Sendable, Hashable {
     public var attempt: Int
     /// 1, 2, ... within the action run's attempt.
     public var seq: Int
-    /// `primitive` or `task`.
-    public var kind: String
+    /// A primitive call, a task, or the engine's built-in core.
+    public var kind: StepKind
     public var name: String
     /// Arguments, a JSON object.
     public var argsJSON: String
@@ -195,12 +196,12 @@ public struct NewStep: Sendable, Hashable {
     public var actionRunID: RecordID
     public var attempt: Int
     public var seq: Int
-    public var kind: String
+    public var kind: StepKind
     public var name: String
     public var argsJSON: String
     public var argsDigest: String
 
-    public init(actionRunID: RecordID, attempt: Int, seq: Int, kind: String, name: String, argsJSON: String, argsDigest: String) {
+    public init(actionRunID: RecordID, attempt: Int, seq: Int, kind: StepKind, name: String, argsJSON: String, argsDigest: String) {
         self.actionRunID = actionRunID
         self.attempt = attempt
         self.seq = seq

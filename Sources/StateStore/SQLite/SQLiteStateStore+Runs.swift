@@ -14,21 +14,21 @@ extension SQLiteStateStore {
             if let key = new.idempotencyKey,
                let existing = try Row.fetchOne(db, sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) WHERE runs.deployment_id = ? AND runs.idempotency_key = ?",
                                                arguments: [new.deploymentID, key]) {
-                return (RunRecord(row: existing), false)
+                return (try RunRecord(row: existing), false)
             }
             try db.execute(
                 sql: """
                     INSERT INTO runs (deployment_id, hook, status, attempt, inputs, context, driver_version_id, idempotency_key, not_before, created_at)
                     VALUES (?, ?, 'queued', 1, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [new.deploymentID, new.hook, new.inputsJSON, new.contextJSON, new.driverVersionID,
+                arguments: [new.deploymentID, new.hook.rawValue, new.inputsJSON, new.contextJSON, new.driverVersionID,
                             new.idempotencyKey, new.notBefore?.storedValue, now.storedValue]
             )
             let id = db.lastInsertedRowID
             guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) WHERE runs.id = ?", arguments: [id]) else {
                 throw StateStoreError(.notFound, location: self.path, "no deployment with id \(new.deploymentID)")
             }
-            return (RunRecord(row: row), true)
+            return (try RunRecord(row: row), true)
         }
     }
 
@@ -221,10 +221,10 @@ extension SQLiteStateStore {
 }
 
 extension RunRecord {
-    init(row: Row) {
-        self.init(
-            id: row["id"], deploymentID: row["deployment_id"], deployment: row["deployment_name"], hook: row["hook"],
-            status: RunStatus(rawValue: row["status"]) ?? .failed, attempt: row["attempt"],
+    init(row: Row) throws {
+        try self.init(
+            id: row["id"], deploymentID: row["deployment_id"], deployment: row["deployment_name"], hook: row.word("hook", of: "runs"),
+            status: row.word("status", of: "runs"), attempt: row["attempt"],
             inputsJSON: row["inputs"], contextJSON: row["context"], driverVersionID: row["driver_version_id"],
             idempotencyKey: row["idempotency_key"], leaseOwner: (row["lease_owner"] as String?).flatMap(LeaseOwner.init), leaseExpiresAt: row.date("lease_expires_at"),
             notBefore: row.date("not_before"), createdAt: Date(storedValue: row["created_at"]),

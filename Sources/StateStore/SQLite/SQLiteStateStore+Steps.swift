@@ -1,3 +1,4 @@
+public import FlowModel
 import Foundation
 import GRDB
 
@@ -7,7 +8,7 @@ extension SQLiteStateStore {
     /// Records the planned actions of a run as `pending`, in execution order.
     /// Actions already recorded for the run (by name) are kept as they are.
     @discardableResult
-    public func planActionRuns(runID: RecordID, actions: [(name: String, mode: String)]) async throws(StateStoreError) -> [ActionRunRecord] {
+    public func planActionRuns(runID: RecordID, actions: [(name: String, mode: ActionMode)]) async throws(StateStoreError) -> [ActionRunRecord] {
         try await write { db in
             let start = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM action_runs WHERE run_id = ?", arguments: [runID]) ?? 0
             let insert = try db.cachedStatement(sql: """
@@ -15,7 +16,7 @@ extension SQLiteStateStore {
                 ON CONFLICT (run_id, name) DO NOTHING
                 """)
             for (offset, action) in actions.enumerated() {
-                try insert.execute(arguments: [runID, action.name, action.mode, start + offset])
+                try insert.execute(arguments: [runID, action.name, action.mode.rawValue, start + offset])
             }
             return try Self.fetchActionRuns(db, runID: runID)
         }
@@ -64,7 +65,7 @@ extension SQLiteStateStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM action_runs WHERE id = ?", arguments: [id]) else {
                 throw StateStoreError(.notFound, location: self.path, "no action run \(id)")
             }
-            return ActionRunRecord(row: row)
+            return try ActionRunRecord(row: row)
         }
     }
 
@@ -78,7 +79,7 @@ extension SQLiteStateStore {
             try db.cachedStatement(sql: """
                 INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, started_at, divergence)
                 VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?, ?)
-                """).execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind, step.name,
+                """).execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind.rawValue, step.name,
                                          step.argsJSON, step.argsDigest, now.storedValue, divergenceJSON])
             return db.lastInsertedRowID
         }
@@ -95,7 +96,7 @@ extension SQLiteStateStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, 'replayed', 1, ?, ?, ?)
                 """)
             for (step, result) in steps {
-                try insert.execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind, step.name,
+                try insert.execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind.rawValue, step.name,
                                                step.argsJSON, step.argsDigest, result, now.storedValue, now.storedValue])
             }
         }
@@ -154,21 +155,21 @@ extension SQLiteStateStore {
 }
 
 extension ActionRunRecord {
-    init(row: Row) {
-        self.init(
-            id: row["id"], runID: row["run_id"], name: row["name"], mode: row["mode"], position: row["position"],
-            status: ActionRunStatus(rawValue: row["status"]) ?? .failed, attempts: row["attempts"], errorJSON: row["error"],
+    init(row: Row) throws {
+        try self.init(
+            id: row["id"], runID: row["run_id"], name: row["name"], mode: row.word("mode", of: "action_runs"), position: row["position"],
+            status: row.word("status", of: "action_runs"), attempts: row["attempts"], errorJSON: row["error"],
             startedAt: row.date("started_at"), endedAt: row.date("ended_at")
         )
     }
 }
 
 extension StepRecord {
-    init(row: Row) {
-        self.init(
-            id: row["id"], actionRunID: row["action_run_id"], attempt: row["attempt"], seq: row["seq"], kind: row["kind"],
+    init(row: Row) throws {
+        try self.init(
+            id: row["id"], actionRunID: row["action_run_id"], attempt: row["attempt"], seq: row["seq"], kind: row.word("kind", of: "steps"),
             name: row["name"], argsJSON: row["args"], argsDigest: row["args_digest"],
-            status: StepStatus(rawValue: row["status"]) ?? .failed, replayed: row["replayed"],
+            status: row.word("status", of: "steps"), replayed: row["replayed"],
             resultJSON: row["result"], errorJSON: row["error"], startedAt: Date(storedValue: row["started_at"]),
             endedAt: row.date("ended_at"), divergenceJSON: row["divergence"]
         )

@@ -225,3 +225,29 @@ extension Row {
         (self[column] as Double?).map(Date.init(storedValue:))
     }
 }
+
+/// A stored word (a status, hook, mode or step kind) that is not one of its
+/// closed set: the file was written by something else or is damaged.
+struct UnknownStoredWord: Error, CustomStringConvertible {
+    var table: String
+    var column: String
+    var value: String
+    var expected: [String]
+
+    var description: String {
+        "\(table).\(column) holds \"\(value)\", expected one of \(expected.joined(separator: ", ")) (written by a newer FlowRunner, or damaged)"
+    }
+}
+
+extension Row {
+    /// The closed-set value in `column`.
+    ///
+    /// - Throws: ``UnknownStoredWord`` when the text is not one of `T`'s raw values.
+    func word<T: RawRepresentable & CaseIterable>(_ column: String, of table: String) throws -> T where T.RawValue == String {
+        let text: String = self[column]
+        guard let value = T(rawValue: text) else {
+            throw UnknownStoredWord(table: table, column: column, value: text, expected: T.allCases.map(\.rawValue))
+        }
+        return value
+    }
+}

@@ -74,7 +74,7 @@ struct RunsListCommand: AsyncParsableCommand {
                 return
             }
             Table.print(["ID", "DEPLOYMENT", "HOOK", "STATUS", "ATTEMPT", "CREATED", "DURATION", "ERROR"], runs.map { run in
-                [String(run.id), run.deployment, run.hook, run.status.rawValue, String(run.attempt), TimeFormat.table(run.createdAt),
+                [String(run.id), run.deployment, run.hook.rawValue, run.status.rawValue, String(run.attempt), TimeFormat.table(run.createdAt),
                  RunText.duration(from: run.startedAt, to: run.endedAt), ProgressPrinter.shorten(RunSummary.errorText(run.errorJSON) ?? "", 60)]
             })
         }

@@ -1,3 +1,4 @@
+import FlowModel
 import FlowRunner
 import Foundation
 import Synchronization
@@ -46,19 +47,19 @@ final class ProgressPrinter: RunObserver {
         milliseconds < 1000 ? TimeText.fixed(milliseconds, 1) + " ms" : TimeText.fixed(milliseconds / 1000, 2) + " s"
     }
 
-    func actionStarted(action: String, mode: String, attempt: Int) {
+    func actionStarted(action: String, mode: ActionMode, attempt: Int) {
         emit("▸ \(action) [\(mode)]" + (attempt > 1 ? " (attempt \(attempt))" : ""))
     }
 
-    func actionSkipped(action: String, mode: String) {
+    func actionSkipped(action: String, mode: ActionMode) {
         emit("▸ \(action) [\(mode)] already succeeded in an earlier attempt; skipped")
     }
 
-    func stepStarted(action: String, seq: Int, kind: String, name: String, argsJSON: String) {
+    func stepStarted(action: String, seq: Int, kind: StepKind, name: String, argsJSON: String) {
         emitStart("  \(seq) \(name) \(Self.shorten(argsJSON)) …")
     }
 
-    func stepEnded(action: String, seq: Int, kind: String, name: String, status: String, durationMilliseconds: Double, error: String?) {
+    func stepEnded(action: String, seq: Int, kind: StepKind, name: String, status: String, durationMilliseconds: Double, error: String?) {
         let mark = switch status {
         case "succeeded": "✓"
         case "replayed": "↺"

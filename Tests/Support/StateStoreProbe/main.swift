@@ -51,7 +51,7 @@ struct StateStoreProbe {
         let deployments = try await deployments(store, count: count)
         for index in 0..<runs {
             let deployment = deployments[index % deployments.count]
-            _ = try await store.createRun(NewRun(deploymentID: deployment.id, hook: "setup", inputsJSON: "{}", contextJSON: "{}",
+            _ = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .setup, inputsJSON: "{}", contextJSON: "{}",
                                            driverVersionID: deployment.driverVersionID))
         }
     }
@@ -77,13 +77,13 @@ struct StateStoreProbe {
     static func writeSteps(path: String, count: Int) async throws {
         let store = try SQLiteStateStore(path: path)
         let deployment = try await deployments(store, count: 1)[0]
-        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: "{}", contextJSON: "{}",
+        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: "{}", contextJSON: "{}",
                                              driverVersionID: deployment.driverVersionID)).record
-        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
+        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", .core)])[0]
         emit("action \(action.id)")
         let payload = String(repeating: "x", count: 200)
         for seq in 1...max(1, count) {
-            let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: "primitive", name: "stop_components",
+            let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: .primitive, name: "stop_components",
                                                  argsJSON: "{\"components\":[\"server\"],\"pad\":\"\(payload)\"}", argsDigest: "d\(seq)"))
             try await store.finishStep(id: id, status: .succeeded, resultJSON: "{\"seq\":\(seq)}", errorJSON: nil)
             emit("step \(seq)")
@@ -103,13 +103,13 @@ struct StateStoreProbe {
         }
 
         // Step recording: insert at start + update at end.
-        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: "{}", contextJSON: "{}",
+        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: "{}", contextJSON: "{}",
                                              driverVersionID: deployment.driverVersionID)).record
-        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
+        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", .core)])[0]
         var stepSamples: [Double] = []
         for seq in 1...2000 {
             stepSamples.append(try await measure {
-                let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: "primitive", name: "stop_components",
+                let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: .primitive, name: "stop_components",
                                                      argsJSON: "{\"components\":[\"server\"]}", argsDigest: "abc"))
                 try await store.finishStep(id: id, status: .succeeded, resultJSON: "{\"stopped\":[\"server\"]}", errorJSON: nil)
             })
@@ -121,11 +121,11 @@ struct StateStoreProbe {
         let sizeBefore = try fileSize(path)
         let sampleRuns = 200
         for _ in 0..<sampleRuns {
-            let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: "upgrade", inputsJSON: "{\"target_version\":\"0.2.0\"}",
+            let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: "{\"target_version\":\"0.2.0\"}",
                                                  contextJSON: String(repeating: "c", count: 600), driverVersionID: deployment.driverVersionID)).record
-            let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", "core")])[0]
+            let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", .core)])[0]
             for seq in 1...10 {
-                let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: "primitive", name: "execute_commands",
+                let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: .primitive, name: "execute_commands",
                                                      argsJSON: "{\"commands\":[\"my-app-upgrade\"],\"image\":\"my-app:0.2.0\"}", argsDigest: String(repeating: "f", count: 64)))
                 try await store.finishStep(id: id, status: .succeeded, resultJSON: "{\"exit_codes\":[0],\"output\":\"\"}", errorJSON: nil)
             }
@@ -139,7 +139,7 @@ struct StateStoreProbe {
         // runs list: newest 50 of 100,000.
         let existing = try await store.runs(matching: RunFilter(limit: 1_000_000)).count
         for index in existing..<100_000 {
-            let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: index % 2 == 0 ? "setup" : "upgrade", inputsJSON: "{}",
+            let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: index % 2 == 0 ? .setup : .upgrade, inputsJSON: "{}",
                                                  contextJSON: "{}", driverVersionID: deployment.driverVersionID)).record
             try await store.changeRunStatus(id: run.id, to: .running)
             try await store.changeRunStatus(id: run.id, to: index % 3 == 0 ? .failed : .succeeded)

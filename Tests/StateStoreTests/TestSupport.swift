@@ -16,7 +16,7 @@ final class ScratchDatabase: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-extension SQLiteStateStore {
+extension StateStore {
     /// A driver version and a deployment to hang runs on.
     func makeDeployment(_ name: String = "app") async throws -> DeploymentRecord {
         let version = try await storeDriverVersion(driver: "drv", specVersion: "1", digest: "digest-1", files: []).record

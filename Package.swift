@@ -90,7 +90,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "StateStoreProbe",
-            dependencies: ["StateStore"],
+            dependencies: ["FlowModel", "StateStore"],
             path: "Tests/Support/StateStoreProbe",
             swiftSettings: strictSettings
         ),
@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StateStoreTests",
-            dependencies: ["StateStore", "StateStoreProbe", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["FlowModel", "StateStore", "StateStoreProbe", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -122,10 +122,11 @@ extension EngineHarness {
     }
 }
 
-/// The store the engine's unit tests run against.
+/// The store the engine's unit tests run against: the in-memory test double,
+/// which the StateStoreTests conformance suite holds to SQLiteStateStore's
+/// behaviour (so these tests need no files and leave none behind).
 enum StoreUnderTest {
     static func make(clock: StoreClock) throws -> any StateStore {
-        let directory = NSTemporaryDirectory() + "flowrunner-engine-" + UUID().uuidString
-        return try SQLiteStateStore(path: directory + "/state.sqlite", clock: clock)
+        InMemoryStateStore(clock: clock)
     }
 }

@@ -1,3 +1,4 @@
+import FlowModel
 import Foundation
 @testable import StateStore
 
@@ -16,7 +17,7 @@ final class ScratchDatabase: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-extension SQLiteStateStore {
+extension StateStore {
     /// A driver version and a deployment to hang runs on.
     func makeDeployment(_ name: String = "app") async throws -> DeploymentRecord {
         let version = try await storeDriverVersion(driver: "drv", specVersion: "1", digest: "digest-1", files: []).record

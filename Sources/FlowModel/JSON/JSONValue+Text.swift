@@ -47,25 +47,30 @@ extension JSONValue {
 
     /// The UTF-8 bytes of ``jsonText``.
     public var jsonBytes: Data {
+        // Every JSONValue is encodable (non-finite doubles become null), so this cannot fail.
+        (try? Self.encoder.encode(self)) ?? Data("null".utf8)
+    }
+
+    /// One encoder for every value: `JSONEncoder` is thread-safe once configured.
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Every JSONValue is encodable (non-finite doubles become null), so this cannot fail.
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
-    }
+        return encoder
+    }()
 
     /// The value of what `JSONSerialization` returns: `NSNull`, `String`,
     /// `NSNumber` (a boolean is the `c` type), `[Any]`, `[String: Any]`.
     init(foundationObject object: Any) {
-        switch object {
-        case let text as String:
+        // Most likely first: each failed cast of an `Any` costs a runtime lookup.
+        if let text = object as? String {
             self = .string(text)
-        case let number as NSNumber:
-            self = Self.number(number)
-        case let values as [Any]:
-            self = .array(values.map(JSONValue.init(foundationObject:)))
-        case let members as [String: Any]:
+        } else if let members = object as? [String: Any] {
             self = .object(members.mapValues(JSONValue.init(foundationObject:)))
-        default:
+        } else if let values = object as? [Any] {
+            self = .array(values.map(JSONValue.init(foundationObject:)))
+        } else if let number = object as? NSNumber {
+            self = Self.number(number)
+        } else {
             self = .null
         }
     }

@@ -81,8 +81,9 @@ struct ActionCallRouter: ActionCallHandler {
         execute: (StepRecord?, String) async -> Result<JSONValue, PrimitiveError>
     ) async -> ActionReply {
         let started = ContinuousClock.now
-        let argsJSON = arguments.jsonText
-        let digest = ArgumentDigest.of(arguments)
+        let argsBytes = arguments.jsonBytes
+        let argsJSON = String(decoding: argsBytes, as: UTF8.self)
+        let digest = ArgumentDigest.of(jsonBytes: argsBytes)
         let decision: StepJournal.Decision
         do {
             decision = try await journal.decide(seq: seq, kind: kind, name: name, argsJSON: argsJSON, digest: digest)
@@ -142,10 +143,11 @@ struct ActionCallRouter: ActionCallHandler {
     // MARK: Tasks
 
     func taskBegin(seq: Int, name: String, arguments: JSONValue) async -> ActionReply {
-        let argsJSON = arguments.jsonText
+        let argsBytes = arguments.jsonBytes
+        let argsJSON = String(decoding: argsBytes, as: UTF8.self)
         let decision: StepJournal.Decision
         do {
-            decision = try await journal.decide(seq: seq, kind: .task, name: name, argsJSON: argsJSON, digest: ArgumentDigest.of(arguments))
+            decision = try await journal.decide(seq: seq, kind: .task, name: name, argsJSON: argsJSON, digest: ArgumentDigest.of(jsonBytes: argsBytes))
         } catch {
             return .failure(ActionError(type: "EngineError", message: "cannot record the step: \(error)"))
         }
@@ -212,10 +214,23 @@ final class FlowOptionsBox: Sendable {
 
 /// Deterministic, DNS-1123-safe job names: `fr-<run>-<action>-<seq>-a<attempt>`.
 enum JobNames {
+    /// `fr-RUN-SLUG-SEQ-aATTEMPT`, at most 63 characters (a Kubernetes
+    /// label value). SLUG is the action name lower-cased, each run of
+    /// characters other than ASCII letters and digits one `-`, no `-` at
+    /// either end, then cut to 30 characters.
     static func name(run: RecordID, action: String, seq: Int, attempt: Int) -> String {
-        var slug = String(action.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" })
-        while slug.contains("--") { slug = slug.replacingOccurrences(of: "--", with: "-") }
-        slug = String(slug.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(30))
+        var slug = ""
+        var pendingDash = false
+        for character in action.lowercased() {
+            if character.isASCII && (character.isLetter || character.isNumber) {
+                if pendingDash && !slug.isEmpty { slug.append("-") }
+                pendingDash = false
+                slug.append(character)
+            } else {
+                pendingDash = true
+            }
+        }
+        slug = String(slug.prefix(30))
         let name = "fr-\(run)-\(slug.isEmpty ? "action" : slug)-\(seq)-a\(attempt)"
         return String(name.prefix(63))
     }

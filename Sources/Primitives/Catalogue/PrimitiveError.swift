@@ -1,4 +1,4 @@
-public import DriverSpec
+import DriverSpec
 public import FlowModel
 
 /// Why a primitive refused its arguments or failed. `type` is the Python

@@ -1,4 +1,4 @@
-public import DriverSpec
+import DriverSpec
 public import FlowModel
 import Foundation
 

@@ -64,14 +64,12 @@ extension InMemoryStateStore {
             if row.status == .cancelling {
                 row.status = .cancelled
                 row.endedAt = now
+                row.leaseOwner = nil
+                row.leaseExpiresAt = nil
+                row.notBefore = nil
             } else {
-                row.status = .queued
-                row.attempt += 1
-                row.endedAt = nil
+                row.queueNextAttempt(notBefore: nil)
             }
-            row.leaseOwner = nil
-            row.leaseExpiresAt = nil
-            row.notBefore = nil
             row.replayJSON = nil
         }
         releaseActions(runID: id)

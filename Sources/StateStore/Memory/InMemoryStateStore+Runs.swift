@@ -70,12 +70,8 @@ extension InMemoryStateStore {
             row.status = next
             switch next {
             case .queued:
-                row.attempt += 1
-                row.leaseOwner = nil
-                row.leaseExpiresAt = nil
-                row.endedAt = nil
+                row.queueNextAttempt(notBefore: notBefore?.storedValue)
                 row.errorJSON = nil
-                row.notBefore = notBefore?.storedValue
             case .running, .cancelling:
                 row.startedAt = row.startedAt ?? now
             case .succeeded, .failed, .cancelled:
@@ -115,13 +111,8 @@ extension InMemoryStateStore {
             throw missingReference("driver version \(driverVersionID)")
         }
         tables.runs.update(id) { row in
-            row.status = .queued
-            row.attempt += 1
-            row.leaseOwner = nil
-            row.leaseExpiresAt = nil
-            row.endedAt = nil
+            row.queueNextAttempt(notBefore: notBefore?.storedValue)
             row.errorJSON = nil
-            row.notBefore = notBefore?.storedValue
             row.replayJSON = replayJSON
             if let driverVersionID { row.driverVersionID = driverVersionID }
         }

@@ -95,6 +95,17 @@ struct RunRow: MemoryRow {
 
     /// True while a worker holds or should hold the run.
     var isActive: Bool { status == .running || status == .cancelling }
+
+    /// Back in the queue for the next attempt: attempt + 1, lease and end
+    /// time cleared, not claimed before `notBefore` (seconds since 1970).
+    mutating func queueNextAttempt(notBefore: Double?) {
+        status = .queued
+        attempt += 1
+        leaseOwner = nil
+        leaseExpiresAt = nil
+        endedAt = nil
+        self.notBefore = notBefore
+    }
 }
 
 /// One job of a simulated cluster, at its position (insertion order).

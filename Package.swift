@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "Scheduler",
             dependencies: [
-                "FlowRunner", "StateStore",
+                "FlowModel", "FlowRunner", "StateStore",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings

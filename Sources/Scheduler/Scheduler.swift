@@ -1,3 +1,4 @@
+import FlowModel
 public import FlowRunner
 import Foundation
 public import ServiceLifecycle
@@ -197,7 +198,7 @@ public struct Scheduler: Service {
             let now = Date()
             if let due = run.notBefore, due > now {
                 let wait = min(due.timeIntervalSince(now), configuration.maximumRetryDelay.seconds)
-                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                try? await Task.sleep(for: Seconds.clampedDuration(wait))
                 if Task.isCancelled { return run }
                 continue
             }

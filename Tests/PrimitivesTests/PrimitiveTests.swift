@@ -251,7 +251,7 @@ struct PrimitiveArgumentTests {
         ("stop_components", ["components": ["server"], "force": true], "stop_components() got an unexpected argument 'force' (expected: components, timeout)"),
         ("stop_components", ["components": ["cache"]], "unknown component \"cache\" (declared: database, server, worker)"),
         ("start_components", ["components": []], "start_components(): argument 'components' must be a list of component names, found list []"),
-        ("start_components", ["components": ["server"], "timeout": -1], "start_components(): argument 'timeout' must be a positive number of seconds, found integer -1"),
+        ("start_components", ["components": ["server"], "timeout": -1], "start_components(): argument 'timeout' must be a positive number of seconds, at most 31536000 (one year), found integer -1"),
         ("restart_components", ["components": [1]], "restart_components(): argument 'components' must be a list of component names"),
         ("wait_for_components", ["components": ["nope"]], "unknown component \"nope\""),
         ("execute_commands", [:], "execute_commands() is missing its required argument 'commands'"),

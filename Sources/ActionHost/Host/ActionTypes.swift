@@ -63,10 +63,11 @@ public struct FlowOptions: Sendable, Hashable {
         self.description = description
     }
 
-    /// The delay before retry number `retry` (1-based).
+    /// The delay before retry number `retry` (1-based), in seconds, forced
+    /// into 0 s...one year (``Seconds/clamped(_:)``): it comes from action code.
     public func delay(beforeRetry retry: Int) -> Double {
         guard !retryDelaySeconds.isEmpty else { return 0 }
-        return retryDelaySeconds[min(max(retry - 1, 0), retryDelaySeconds.count - 1)]
+        return Seconds.clamped(retryDelaySeconds[min(max(retry - 1, 0), retryDelaySeconds.count - 1)])
     }
 }
 

@@ -134,9 +134,9 @@ struct SessionLoop<Handler: ActionCallHandler> {
         case .flow(let options):
             flowOptions = options
             handler.flowOptionsRead(options)
-            // A limit longer than a year is no limit (and must not overflow the clock).
-            if let seconds = options.timeoutSeconds, seconds > 0, seconds < 366 * 86_400 {
-                setDeadline(ContinuousClock.now + .milliseconds(Int64(seconds * 1000)), reason: "\(DurationText.number(seconds)) s (flow timeout_seconds)")
+            // A limit that is not a number of seconds up to a year is no limit (the engine's still applies).
+            if let seconds = options.timeoutSeconds, let limit = try? Seconds.duration(seconds) {
+                setDeadline(ContinuousClock.now + limit, reason: "\(DurationText.number(seconds)) s (flow timeout_seconds)")
             }
         case .log(let line):
             handler.log(line)

@@ -38,6 +38,10 @@ public struct PythonInterpreter: Sendable, Hashable {
             }
             candidate = found
         }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ActionHostError(.interpreterNotFound, "the Python interpreter \(candidate) is a directory; name the python3 executable, e.g. \(candidate)/bin/python3")
+        }
         guard FileManager.default.isExecutableFile(atPath: candidate) else {
             throw ActionHostError(.interpreterNotFound, "the Python interpreter \(candidate) is not an executable file")
         }

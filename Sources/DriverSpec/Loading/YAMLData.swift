@@ -5,7 +5,8 @@ import Yams
 /// read into ``JSONValue``s, with syntax errors positioned.
 public enum YAMLData {
     /// Parses `text`; an empty document is `.null`.
-    /// - Throws: a ``Diagnostic`` naming `file`, line and column of a syntax error.
+    /// - Throws: a ``Diagnostic`` naming `file`, line and column of a syntax
+    ///   error, a non-text key, or aliases expanding past ``YAMLReader/maximumValues``.
     public static func load(text: String, file: String) throws(Diagnostic) -> JSONValue {
         let root: Node?
         do {
@@ -17,7 +18,9 @@ public enum YAMLData {
         }
         guard let root else { return .null }
         var reader = YAMLReader(file: file)
-        return reader.value(root, "(document)")
+        let value = reader.value(root, "(document)")
+        if let problem = reader.diagnostics.first(where: { $0.severity == .error }) { throw problem }
+        return value
     }
 }
 

@@ -7,6 +7,14 @@ import Yams
 struct YAMLReader {
     let file: String
     private(set) var diagnostics: [Diagnostic] = []
+    /// Values built from the document so far: YAML aliases can make a few
+    /// hundred bytes expand into billions ("billion laughs"), so the walk
+    /// stops at ``maximumValues`` instead of expanding them.
+    private(set) var valuesBuilt = 0
+    /// Most values one document may expand into (aliases counted each time they are used).
+    static let maximumValues = 100_000
+    /// Deepest nesting of lists and mappings accepted.
+    static let maximumDepth = 256
 
     init(file: String) {
         self.file = file
@@ -114,8 +122,20 @@ struct YAMLReader {
         return result
     }
 
-    /// Plain data, for values passed through untouched.
-    mutating func value(_ node: Node, _ path: String) -> JSONValue {
+    /// Plain data, for values passed through untouched. Past
+    /// ``maximumValues`` values or ``maximumDepth`` levels the document is
+    /// refused with one error at the node where the limit was reached.
+    mutating func value(_ node: Node, _ path: String, depth: Int = 0) -> JSONValue {
+        valuesBuilt += 1
+        if valuesBuilt == Self.maximumValues + 1 {
+            error("`\(path)`: the document expands into more than \(Self.maximumValues) values (YAML aliases that repeat each other?); refused before expanding it", at: node)
+        }
+        if valuesBuilt > Self.maximumValues { return .null }
+        if depth > Self.maximumDepth {
+            error("`\(path)`: nested more than \(Self.maximumDepth) levels deep", at: node)
+            valuesBuilt = Self.maximumValues + 1
+            return .null
+        }
         switch node {
         case .scalar(let scalar):
             switch node.tagName {
@@ -127,12 +147,18 @@ struct YAMLReader {
             }
             return .string(scalar.string)
         case .sequence(let sequence):
-            return .array(sequence.enumerated().map { value($1, "\(path)[\($0)]") })
+            var values: [JSONValue] = []
+            for (index, item) in sequence.enumerated() {
+                if valuesBuilt > Self.maximumValues { break }
+                values.append(value(item, "\(path)[\(index)]", depth: depth + 1))
+            }
+            return .array(values)
         case .mapping(let mapping):
             var members: [String: JSONValue] = [:]
             for (key, item) in mapping {
+                if valuesBuilt > Self.maximumValues { break }
                 guard let name = string(key, path) else { continue }
-                members[name] = value(item, "\(path).\(name)")
+                members[name] = value(item, "\(path).\(name)", depth: depth + 1)
             }
             return .object(members)
         case .alias:

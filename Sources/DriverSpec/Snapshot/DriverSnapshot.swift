@@ -1,4 +1,5 @@
 import Crypto
+import FlowModel
 import Foundation
 
 /// One file of a driver directory.
@@ -106,8 +107,11 @@ public struct DriverSnapshot: Sendable, Hashable {
                 if !isLink { try collect(directory: path, relative: relativePath, into: &files, total: &total) }
                 continue
             }
-            guard let data = manager.contents(atPath: path) else {
-                throw DriverDirectoryError(.unreadable, path: path, "cannot read file")
+            let data: Data
+            do {
+                data = try RegularFile.contents(atPath: path, maximumBytes: maximumTotalSize)
+            } catch {
+                throw DriverDirectoryError(.unreadable, path: path, "cannot read the file: it \(error.reason) (a driver holds regular files and directories)")
             }
             total += data.count
             if total > maximumTotalSize {

@@ -124,7 +124,7 @@ struct ActionCallRouter: ActionCallHandler {
         // one that finished (and failed) is replaced by a new job.
         var jobAttempt = attempt
         if let previous, previous.status == .running, previous.name == name, previous.argsDigest == digest {
-            jobAttempt = previous.attempt
+            jobAttempt = await journal.jobOrigin(of: previous)
         }
         do {
             return .success(try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment(seq: seq, jobAttempt: jobAttempt)))

@@ -27,6 +27,8 @@ actor StepJournal {
     let actionRunID: RecordID
     let attempt: Int
     let policy: ReplayPolicy
+    /// Every step of earlier attempts, for following a job back to the attempt that started it.
+    private let earlier: [StepRecord]
     /// The earlier record to compare with, per position (for messages).
     private let recorded: [Int: StepRecord]
     /// The same records by kind, name and digest, in position order.
@@ -49,7 +51,8 @@ actor StepJournal {
         self.actionRunID = actionRunID
         self.attempt = attempt
         self.policy = policy
-        recorded = Self.comparable(previousSteps.filter { $0.attempt < attempt })
+        earlier = previousSteps.filter { $0.attempt < attempt }
+        recorded = Self.comparable(earlier)
         recordedByCall = Dictionary(grouping: recorded.values.sorted { $0.seq < $1.seq }) { Self.callKey($0.kind, $0.name, $0.argsDigest) }
     }
 
@@ -73,6 +76,22 @@ actor StepJournal {
             }
         }
         return result
+    }
+
+    /// The attempt whose job (named after it, ``JobNames``) a step cut off
+    /// while running must adopt: `previous` itself was perhaps an adopting
+    /// re-execution that was cut off too, so the chain of same calls at the
+    /// same position left `running` by earlier attempts is followed back to
+    /// the attempt that first started it. However many crashes, one job.
+    func jobOrigin(of previous: StepRecord) -> Int {
+        var origin = previous
+        while let older = earlier
+            .filter({ $0.attempt < origin.attempt && $0.seq == origin.seq && $0.status == .running
+                && $0.kind == origin.kind && $0.name == origin.name && $0.argsDigest == origin.argsDigest })
+            .max(by: { $0.attempt < $1.attempt }) {
+            origin = older
+        }
+        return origin.attempt
     }
 
     /// Waits for the calls before `seq` to be decided.

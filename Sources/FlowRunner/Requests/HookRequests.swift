@@ -92,6 +92,7 @@ extension Engine {
         if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name) {
             return run
         }
+        try await refuseBehindAbandonedRun(deployment: name)
         let versionID = try await selectDriverVersion(deployment: deployment, number: driverVersion)
         let driver = try await loadDriver(versionID: versionID)
         try Self.checkVersion(targetVersion, spec: driver.spec)
@@ -161,5 +162,21 @@ extension Engine {
     static func object(_ text: String?) -> [String: JSONValue] {
         guard let text, let value = try? JSONValue(jsonText: text), case .object(let members) = value else { return [:] }
         return members
+    }
+
+    /// Refuses, before anything is created, a run that could only wait behind
+    /// a run of the same deployment whose worker is gone: nothing would work
+    /// it until that run is resumed or cancelled.
+    func refuseBehindAbandonedRun(deployment name: String) async throws(EngineError) {
+        let active = try await stored { () async throws(StateStoreError) in
+            try await store.runs(matching: RunFilter(deployment: name, status: .running, limit: 5))
+                + store.runs(matching: RunFilter(deployment: name, status: .cancelling, limit: 5))
+        }
+        let now = try await stored { () async throws(StateStoreError) in try await store.currentTime() }
+        if let blocker = active.first(where: { $0.isAbandoned(now: now) }) {
+            throw EngineError(.conflict, "deployment \(name) has run \(blocker.id), whose worker "
+                + "(\(blocker.leaseOwner?.description ?? "unknown")) is gone; resume it with `flowrunner runs retry \(blocker.id)` "
+                + "or stop it with `flowrunner runs cancel \(blocker.id)`, then try again")
+        }
     }
 }

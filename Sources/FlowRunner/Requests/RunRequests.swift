@@ -13,12 +13,22 @@ extension Engine {
 
     /// Starts the next attempt of a failed, cancelled or abandoned run
     /// (`driverVersion`: nil keeps the run's, 0 the newest loaded, N that
-    /// version). Throws ``EngineError/Code/notFound`` for an unknown run or
-    /// driver version and ``EngineError/Code/conflict`` for a run that is
-    /// queued, succeeded, or still worked by a live worker.
+    /// version). A queued run is returned as it is, for the caller to work
+    /// (its creator may have died before claiming it). Throws
+    /// ``EngineError/Code/notFound`` for an unknown run or driver version and
+    /// ``EngineError/Code/conflict`` for a run that succeeded, is still worked
+    /// by a live worker, or is queued and a replay policy or driver version was asked.
     public func requestRetry(runID: RecordID, replay: ReplayMode = .matching, driverVersion: Int? = nil) async throws(EngineError) -> RunRecord {
         guard let run = try await stored({ () async throws(StateStoreError) in try await store.run(id: runID) }) else {
             throw EngineError(.notFound, "no run \(runID)")
+        }
+        // A queued run no one is working (its creator died before claiming it)
+        // is worked as it is: the caller claims it, no new attempt.
+        if run.status == .queued {
+            guard case .matching = replay, driverVersion == nil else {
+                throw EngineError(.conflict, "run \(runID) is queued and has not started: retry it without --from-step, --restart or --driver-version to work it as it is")
+            }
+            return run
         }
         var versionID: RecordID?
         if let driverVersion, let deployment = try await stored({ () async throws(StateStoreError) in try await store.deployment(id: run.deploymentID) }) {

@@ -64,11 +64,10 @@ struct PrimitiveArguments {
     /// Seconds, as a duration; nil when not given.
     func timeout(_ key: String = "timeout") throws(PrimitiveError) -> Duration? {
         guard let value = values[key] else { return nil }
-        switch value {
-        case .int(let seconds) where seconds > 0: return .seconds(seconds)
-        case .double(let seconds) where seconds > 0: return .milliseconds(Int64(seconds * 1000))
-        default: throw wrong(key, "a positive number of seconds", value)
+        guard let seconds = value.doubleValue, let duration = try? Seconds.duration(seconds) else {
+            throw wrong(key, "a positive number of seconds, at most 31536000 (one year)", value)
         }
+        return duration
     }
 
     func stringMap(_ key: String, _ what: String) throws(PrimitiveError) -> [String: String] {

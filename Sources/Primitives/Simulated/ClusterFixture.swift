@@ -115,8 +115,11 @@ public struct ClusterFixture: Sendable, Hashable {
     /// Reads a fixture file.
     /// - Throws: a ``FixtureError`` naming the file and the field (or line) at fault.
     public static func load(path: String) throws(FixtureError) -> ClusterFixture {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FixtureError(file: path, field: nil, "cannot read the fixture file")
+        let data: Data
+        do {
+            data = try RegularFile.contents(atPath: path, maximumBytes: 4 << 20)
+        } catch {
+            throw FixtureError(file: path, field: nil, "cannot read the fixture file: it \(error.reason)")
         }
         let value: JSONValue
         do {
@@ -251,10 +254,13 @@ struct FixtureReader {
     }
 
     func number(_ value: JSONValue, _ field: String) throws(FixtureError) -> Double {
-        switch value {
-        case .int(let number) where number >= 0: return Double(number)
-        case .double(let number) where number >= 0: return number
-        default: throw error(field, "expected a non-negative number of seconds, found \(value.typeName) \(value)")
+        guard let number = value.doubleValue else {
+            throw error(field, "expected a number of seconds, found \(value.typeName) \(value)")
+        }
+        do {
+            return try Seconds.checked(number, allowsZero: true)
+        } catch {
+            throw self.error(field, error.description)
         }
     }
 

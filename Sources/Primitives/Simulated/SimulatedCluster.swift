@@ -1,4 +1,5 @@
 public import DriverSpec
+import FlowModel
 import Foundation
 
 /// The embedded cluster: workloads, pods, jobs and the app version of one
@@ -202,7 +203,7 @@ public actor SimulatedCluster: ClusterBackend {
         }
         if !job.finished {
             let elapsed = job.startedAt.map { Date().timeIntervalSince1970 - $0 } ?? 0
-            let duration = Duration.milliseconds(Int64(max(0, job.duration - elapsed) * 1000))
+            let duration = Seconds.clampedDuration(job.duration - elapsed)
             if duration > timeout {
                 try? await Task.sleep(for: timeout)
                 throw ClusterError(.timeout, "job \(name) did not finish within \(Self.seconds(timeout))")

@@ -47,7 +47,7 @@ struct DriversValidateCommand: ParsableCommand {
         case .json:
             try Terminal.printJSON(ValidationReport(directory: directory, driver: driver))
         case .text:
-            for diagnostic in driver.diagnostics { print(diagnostic) }
+            for diagnostic in driver.diagnostics { print(TerminalText.escaped("\(diagnostic)")) }
             let errors = driver.diagnostics.errors.count, warnings = driver.diagnostics.warnings.count
             let name = driver.specification.map { "\($0.name) (driver version \($0.version))" } ?? directory
             let counts = "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
@@ -109,7 +109,7 @@ struct DriversLoadCommand: AsyncParsableCommand {
     func run() async throws {
         let driver = try DriverLoader.loadForCommand(directory)
         if !driver.isValid {
-            for diagnostic in driver.diagnostics { print(diagnostic) }
+            for diagnostic in driver.diagnostics { print(TerminalText.escaped("\(diagnostic)")) }
         }
         let store = try stateOptions.open()
         let stored: DriverCatalog.Stored

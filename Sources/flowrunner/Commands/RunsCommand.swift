@@ -96,7 +96,7 @@ struct RunsShowCommand: AsyncParsableCommand {
         let report = try await runArgument.report(try stateOptions.open())
         switch output {
         case .json: print(report.json.prettyText)
-        case .text: print(RunText.show(report))
+        case .text: print(TerminalText.escaped(RunText.show(report)))
         }
     }
 }
@@ -117,7 +117,7 @@ struct RunsLogsCommand: AsyncParsableCommand {
         _ = try await runArgument.report(store)
         do {
             try await LogFollower(store: store, runID: runArgument.run).lines(follow: follow) { line in
-                print(RunText.logLine(line))
+                print(TerminalText.escaped(RunText.logLine(line)))
             }
         } catch {
             throw error.commandFailure

@@ -1,5 +1,6 @@
 import ActionHost
 import ArgumentParser
+import FlowModel
 import FlowRunner
 import Foundation
 import Primitives
@@ -37,13 +38,18 @@ struct RunOptions: ParsableArguments {
                 throw CommandFailure.badInput(error.description)
             }
         }
-        if let timeout, !(timeout > 0) {
-            throw CommandFailure.badInput("--timeout \(timeout): expected a positive number of seconds")
+        var actionTimeout: Duration?
+        if let timeout {
+            do {
+                actionTimeout = try Seconds.duration(timeout)
+            } catch {
+                throw CommandFailure.badInput("--timeout: \(error)")
+            }
         }
         var configuration = EngineConfiguration(
             actionRunner: ActionRunner(interpreter: interpreter, pythonDirectory: pythonDirectory, environment: environment),
             driverCacheDirectory: cacheDirectory + "/drivers",
-            actionTimeout: timeout.map { .milliseconds(Int64($0 * 1000)) }
+            actionTimeout: actionTimeout
         )
         configuration.driverDirectoryOverride = driverDirectoryOverride
         return Engine(store: store, clusters: SimulatedClusterProvider(store: store, fixture: clusterFixture), configuration: configuration)

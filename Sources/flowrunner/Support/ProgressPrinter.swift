@@ -17,6 +17,7 @@ final class ProgressPrinter: RunObserver {
     }
 
     private func emit(_ line: String, replacingStart: Bool = false) {
+        let line = TerminalText.escaped(line)
         let text: String
         if interactive {
             let replace = pendingStart.withLock { pending -> Bool in

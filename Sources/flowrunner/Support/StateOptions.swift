@@ -46,7 +46,7 @@ enum Table {
     }
 
     static func render(_ header: [String], _ rows: [[String]], into text: inout String) {
-        let all = [header] + rows
+        let all = ([header] + rows).map { row in row.map { TerminalText.escaped($0, keepingNewlines: false) } }
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         for row in all {
             let line = row.enumerated().map { index, cell in

@@ -4,13 +4,14 @@ import Glibc
 /// Writing to the terminal: results on stdout, problems on stderr.
 enum Terminal {
     static func printError(_ message: String) {
+        let message = TerminalText.escaped(message)
         let text = message.hasPrefix("error:") || message.hasPrefix("Error:") ? message : "error: " + message
         write(text + "\n", to: STDERR_FILENO)
     }
 
     /// Writes one line to stdout at once (unbuffered, in order with live progress).
     static func line(_ text: String) {
-        write(text + "\n")
+        write(TerminalText.escaped(text) + "\n")
     }
 
     /// Writes text with write(2) (stdout unless told); a reader that went

@@ -222,12 +222,7 @@ public struct Scheduler: Service {
     /// Another run of the same deployment is working: wait a poll interval
     /// for it, unless its worker is gone (nothing would ever finish it).
     func waitBehindOtherRun(_ run: RunRecord) async throws(EngineError) {
-        let others = try await stored { () async throws(StateStoreError) in
-            try await store.runs(matching: RunFilter(deployment: run.deployment, status: .running, limit: 5))
-                + store.runs(matching: RunFilter(deployment: run.deployment, status: .cancelling, limit: 5))
-        }
-        let now = try await now()
-        if let blocker = others.first(where: { $0.id != run.id && $0.isAbandoned(now: now) }) {
+        if let blocker = try await engine.abandonedRun(ofDeployment: run.deployment), blocker.id != run.id {
             throw EngineError(.conflict, "run \(run.id) waits for run \(blocker.id) of deployment \(run.deployment), whose worker "
                 + "(\(blocker.leaseOwner?.description ?? "unknown")) is gone; resume it with `flowrunner runs retry \(blocker.id)` "
                 + "or stop it with `flowrunner runs cancel \(blocker.id)`")

@@ -168,15 +168,21 @@ extension Engine {
     /// a run of the same deployment whose worker is gone: nothing would work
     /// it until that run is resumed or cancelled.
     func refuseBehindAbandonedRun(deployment name: String) async throws(EngineError) {
+        if let blocker = try await abandonedRun(ofDeployment: name) {
+            throw EngineError(.conflict, "deployment \(name) has run \(blocker.id), whose worker "
+                + "(\(blocker.leaseOwner?.description ?? "unknown")) is gone; resume it with `flowrunner runs retry \(blocker.id)` "
+                + "or stop it with `flowrunner runs cancel \(blocker.id)`, then try again")
+        }
+    }
+
+    /// A running or cancelling run of the deployment whose worker is gone
+    /// (``RunRecord/isAbandoned(now:)`` by the store's clock), or nil.
+    public func abandonedRun(ofDeployment name: String) async throws(EngineError) -> RunRecord? {
         let active = try await stored { () async throws(StateStoreError) in
             try await store.runs(matching: RunFilter(deployment: name, status: .running, limit: 5))
                 + store.runs(matching: RunFilter(deployment: name, status: .cancelling, limit: 5))
         }
         let now = try await stored { () async throws(StateStoreError) in try await store.currentTime() }
-        if let blocker = active.first(where: { $0.isAbandoned(now: now) }) {
-            throw EngineError(.conflict, "deployment \(name) has run \(blocker.id), whose worker "
-                + "(\(blocker.leaseOwner?.description ?? "unknown")) is gone; resume it with `flowrunner runs retry \(blocker.id)` "
-                + "or stop it with `flowrunner runs cancel \(blocker.id)`, then try again")
-        }
+        return active.first { $0.isAbandoned(now: now) }
     }
 }

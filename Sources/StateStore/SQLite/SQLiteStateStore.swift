@@ -1,6 +1,10 @@
 public import Foundation
 import GRDB
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The embedded ``StateStore``: one SQLite database file (WAL mode) holding
 /// driver versions, deployments, runs, action runs, steps, log lines, the
 /// simulated clusters and the run queue.
@@ -32,20 +36,27 @@ public final class SQLiteStateStore: StateStore {
     /// How long a writer waits for another process's write transaction.
     public static let busyTimeout: TimeInterval = 10
 
-    /// Opens (creating if needed, with its directory) and migrates the
-    /// database at `path`. Throws ``StateStoreError`` naming the path when the
-    /// file is not a FlowRunner database, was written by a newer FlowRunner,
-    /// or cannot be opened; the file is then left untouched.
-    public init(path: String, clock: StoreClock = .system) throws(StateStoreError) {
+    /// Opens (creating if needed, the file `0600` in a `0700` directory) and
+    /// migrates the database at `path`. With `readOnly`, nothing is created,
+    /// migrated or written, not even a checkpoint: a missing file, or one whose
+    /// schema needs migrating, is refused instead.
+    ///
+    /// Throws ``StateStoreError`` naming the path when the file is not a
+    /// FlowRunner database, lacks one of its tables (damaged), was written by
+    /// a newer FlowRunner, or cannot be opened; the file is then left untouched.
+    public init(path: String, clock: StoreClock = .system, readOnly: Bool = false) throws(StateStoreError) {
         self.path = path
         self.clock = clock
-        try Self.checkFile(at: path)
+        try Self.checkFile(at: path, create: !readOnly)
         var configuration = Configuration()
+        configuration.readonly = readOnly
         configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.foreignKeysEnabled = true
         configuration.label = "flowrunner-state"
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        if !readOnly {
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
         }
         try Self.refuseNewerSchema(at: path)
         do {
@@ -53,7 +64,35 @@ public final class SQLiteStateStore: StateStore {
         } catch {
             throw Self.mapError(error, path: path)
         }
-        try migrate()
+        if readOnly {
+            let pending = try readNow { db in try Migrations.migrator.hasCompletedMigrations(db) ? [] : ["pending"] }
+            if !pending.isEmpty {
+                throw StateStoreError(.newerSchema, location: path,
+                    "written by an older FlowRunner; any command that writes (deploy, upgrade, runs retry) migrates it first")
+            }
+        } else {
+            try migrate()
+        }
+        try checkTables()
+    }
+
+    /// The tables every migrated state file has.
+    static let requiredTables: Set<String> = [
+        "driver_versions", "driver_files", "deployments", "runs", "action_runs", "steps", "logs",
+        "simulated_clusters", "simulated_jobs",
+    ]
+
+    /// A cheap check at open (no full scan): every table is there and the
+    /// schema can be read; SQLite reports a damaged schema page here.
+    private func checkTables() throws(StateStoreError) {
+        let present = try readNow { db in
+            try Set(String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        }
+        let missing = Self.requiredTables.subtracting(present).sorted()
+        if !missing.isEmpty {
+            throw StateStoreError(.notADatabase, location: path,
+                "damaged: the table\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) \(missing.count == 1 ? "is" : "are") missing; restore the file from a backup")
+        }
     }
 
     /// `--state PATH`, else `$FLOWRUNNER_STATE`, else `~/.flowrunner/state.sqlite`.
@@ -69,8 +108,9 @@ public final class SQLiteStateStore: StateStore {
     private static let sqliteHeader = Array("SQLite format 3\0".utf8)
 
     /// Refuses a directory or a non-SQLite file before SQLite touches it, and
-    /// creates the parent directory of a new file.
-    private static func checkFile(at path: String) throws(StateStoreError) {
+    /// (with `create`) creates a new file `0600` and its directory `0700`, so
+    /// no other user can read the state; without `create` a missing file is refused.
+    private static func checkFile(at path: String, create: Bool) throws(StateStoreError) {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: path, isDirectory: &isDirectory) {
@@ -87,14 +127,19 @@ public final class SQLiteStateStore: StateStore {
             }
             return
         }
+        guard create else {
+            throw StateStoreError(.notFound, location: path, "no state file here yet (nothing has been deployed with it); pass --state or set FLOWRUNNER_STATE to use another")
+        }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !manager.fileExists(atPath: directory) {
             do {
-                try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try manager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
                 throw StateStoreError(.cannotOpen, location: path, "cannot create the directory \(directory): \(error.localizedDescription)")
             }
         }
+        let descriptor = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { Glibc.close(descriptor) }
     }
 
     /// Looks at an existing file through a read-only connection, so that a

@@ -24,7 +24,7 @@ struct DeploymentsListCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try stateOptions.openForReading()
         var rows: [(DeploymentRecord, DriverVersionRecord?)] = []
         do {
             for deployment in try await store.deployments() {
@@ -62,7 +62,7 @@ struct DeploymentsShowCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try stateOptions.openForReading()
         let found: DeploymentReport?
         do {
             found = try await DeploymentReport.load(named: name, store: store, clusters: SimulatedClusterProvider(store: store))

@@ -140,7 +140,7 @@ struct DriversListCommand: AsyncParsableCommand {
     var output: OutputFormat = .text
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try stateOptions.openForReading()
         let versions: [DriverVersionRecord]
         do {
             versions = try await DriverCatalog(store: store).versions()

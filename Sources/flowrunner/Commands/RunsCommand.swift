@@ -53,7 +53,7 @@ struct RunsListCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try stateOptions.openForReading()
         let runs: [RunRecord]
         var known = true
         do {
@@ -93,7 +93,7 @@ struct RunsShowCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let report = try await runArgument.report(try stateOptions.open())
+        let report = try await runArgument.report(try stateOptions.openForReading())
         switch output {
         case .json: print(report.json.prettyText)
         case .text: print(TerminalText.escaped(RunText.show(report)))
@@ -113,7 +113,7 @@ struct RunsLogsCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try stateOptions.openForReading()
         _ = try await runArgument.report(store)
         do {
             try await LogFollower(store: store, runID: runArgument.run).lines(follow: follow) { line in

@@ -21,6 +21,16 @@ struct StateOptions: ParsableArguments {
             throw CommandFailure.badInput(error.description)
         }
     }
+
+    /// Opens the store for a command that only reads (lists, shows, logs):
+    /// nothing is created, migrated or written, so a read-only file works.
+    func openForReading() throws -> SQLiteStateStore {
+        do {
+            return try SQLiteStateStore(path: path, readOnly: true)
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
+    }
 }
 
 extension StateStoreError {

@@ -35,6 +35,7 @@ extension Engine {
         }
         let spec = try await loadDriver(versionID: version.id).spec
         try Self.checkVersion(appVersion, spec: spec)
+        try await checkCluster(cluster, against: spec)
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
         let context = GlobalContextBuilder(
             spec: spec, deployment: name, driverVersion: version.number, appVersion: appVersion, previousVersion: nil,
@@ -96,6 +97,7 @@ extension Engine {
         let versionID = try await selectDriverVersion(deployment: deployment, number: driverVersion)
         let driver = try await loadDriver(versionID: versionID)
         try Self.checkVersion(targetVersion, spec: driver.spec)
+        try await checkCluster(deployment.cluster, against: driver.spec)
         let parameters = Self.object(deployment.parametersJSON)
         let config = Self.object(deployment.configJSON)
         let context = GlobalContextBuilder(
@@ -162,6 +164,15 @@ extension Engine {
     static func object(_ text: String?) -> [String: JSONValue] {
         guard let text, let value = try? JSONValue(jsonText: text), case .object(let members) = value else { return [:] }
         return members
+    }
+
+    /// Refuses, before anything is created, cluster settings that do not fit the driver.
+    func checkCluster(_ cluster: String, against spec: DriverSpecification) async throws(EngineError) {
+        do {
+            try await clusters.check(cluster: cluster, against: spec)
+        } catch {
+            throw EngineError(.badInput, error.message)
+        }
     }
 
     /// Refuses, before anything is created, a run that could only wait behind

@@ -94,6 +94,8 @@ public struct ClusterFixture: Sendable, Hashable {
         }
     }
 
+    /// The file the fixture was read from, for messages.
+    public var file: String?
     public var appVersion: String?
     public var components: [String: Component]
     public var commands: [Command]
@@ -127,7 +129,9 @@ public struct ClusterFixture: Sendable, Hashable {
         } catch {
             throw FixtureError(file: path, field: nil, "\(error.location.line):\(error.location.column): \(error.message)")
         }
-        return try decode(value, file: path)
+        var fixture = try decode(value, file: path)
+        fixture.file = path
+        return fixture
     }
 
     /// Decodes a fixture from plain data.

@@ -1,3 +1,4 @@
+public import DriverSpec
 public import StateStore
 
 /// Serves the built-in cluster ``clusterName`` (`simulated`): one
@@ -24,5 +25,14 @@ public struct SimulatedClusterProvider: ClusterProvider {
             throw ClusterError(.notFound, "unknown cluster \"\(cluster)\" (known: \(Self.clusterName))")
         }
         return SimulatedCluster(storage: StateStoreClusterStorage(store: store, deployment: deployment), fixture: fixture)
+    }
+
+    /// Refuses a fixture that configures a component the driver does not declare.
+    public func check(cluster: String, against spec: DriverSpecification) async throws(ClusterError) {
+        let declared = Set(spec.components.map(\.name))
+        if let unknown = fixture.components.keys.sorted().first(where: { !declared.contains($0) }) {
+            let source = fixture.file.map { "\($0): " } ?? "the fixture: "
+            throw ClusterError(.failed, source + "`components.\(unknown)`: driver \(spec.name) has no component \"\(unknown)\" (its components: \(declared.sorted().joined(separator: ", ")))")
+        }
     }
 }

@@ -181,6 +181,7 @@ public struct Scheduler: Service {
     /// ``EngineError/Code/conflict`` when a live worker elsewhere holds it, or
     /// when it waits behind a run whose worker is gone (naming that run).
     public func work(runID: RecordID, observer: (any RunObserver)? = nil) async throws(EngineError) -> RunRecord {
+        var announced: RecordID?
         while true {
             guard let run = try await stored({ () async throws(StateStoreError) in try await store.run(id: runID) }) else {
                 throw EngineError(.notFound, "no run \(runID)")
@@ -206,7 +207,13 @@ public struct Scheduler: Service {
             guard let claimed = try await stored({ () async throws(StateStoreError) in
                 try await store.claimNextRun(owner: owner, leaseDuration: configuration.leaseDuration, runID: runID)
             }) else {
-                try await waitBehindOtherRun(run)
+                if let older = try await olderQueuedRun(than: run) {
+                    // Its creator is not working it (it would hold it): work it first, oldest first.
+                    observer?.waiting(for: older.id, reason: "queued earlier for \(run.deployment); working it first")
+                    _ = try await work(runID: older.id, observer: observer)
+                    continue
+                }
+                try await waitBehindOtherRun(run, observer: observer, announced: &announced)
                 if Task.isCancelled { return run }
                 continue
             }
@@ -219,9 +226,29 @@ public struct Scheduler: Service {
         }
     }
 
+    /// The oldest run of the same deployment queued before `run` and due now,
+    /// if any. A delayed retry still waiting for its time is left to the
+    /// worker that scheduled it.
+    func olderQueuedRun(than run: RunRecord) async throws(EngineError) -> RunRecord? {
+        let queued = try await stored { () async throws(StateStoreError) in
+            try await store.runs(matching: RunFilter(deployment: run.deployment, status: .queued, limit: 1_000))
+        }
+        let now = try await now()
+        return queued.filter { $0.id < run.id && ($0.notBefore.map { $0 <= now } ?? true) }.min { $0.id < $1.id }
+    }
+
     /// Another run of the same deployment is working: wait a poll interval
     /// for it, unless its worker is gone (nothing would ever finish it).
-    func waitBehindOtherRun(_ run: RunRecord) async throws(EngineError) {
+    /// The first time it waits for a given run, the observer hears which one.
+    func waitBehindOtherRun(_ run: RunRecord, observer: (any RunObserver)?, announced: inout RecordID?) async throws(EngineError) {
+        let active = try await stored { () async throws(StateStoreError) in
+            try await store.runs(matching: RunFilter(deployment: run.deployment, status: .running, limit: 5))
+                + store.runs(matching: RunFilter(deployment: run.deployment, status: .cancelling, limit: 5))
+        }
+        if let holder = active.first(where: { $0.id != run.id }), announced != holder.id {
+            announced = holder.id
+            observer?.waiting(for: holder.id, reason: "\(holder.hook.rawValue) of \(run.deployment) is \(holder.status.rawValue) (worker \(holder.leaseOwner?.description ?? "unknown"))")
+        }
         if let blocker = try await engine.abandonedRun(ofDeployment: run.deployment), blocker.id != run.id {
             throw EngineError(.conflict, "run \(run.id) waits for run \(blocker.id) of deployment \(run.deployment), whose worker "
                 + "(\(blocker.leaseOwner?.description ?? "unknown")) is gone; resume it with `flowrunner runs retry \(blocker.id)` "

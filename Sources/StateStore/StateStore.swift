@@ -95,6 +95,13 @@ public protocol StateStore: Sendable {
     @discardableResult
     func retryRun(id: RecordID, replayJSON: String?, driverVersionID: RecordID?, notBefore: Date?, abandonedOwner: LeaseOwner?)
         async throws(StateStoreError) -> RunRecord
+    /// Replaces the inputs and frozen GlobalContext of a run that has not
+    /// started an action yet (attempt 1, no action runs recorded, not
+    /// finished), so a run that waited in the queue sees the deployment as
+    /// it is when it starts. Anything else throws
+    /// ``StateStoreError/Code/illegalTransition``; an unknown run ``StateStoreError/Code/notFound``.
+    @discardableResult
+    func refreezeRun(id: RecordID, inputsJSON: String, contextJSON: String) async throws(StateStoreError) -> RunRecord
     /// Deletes finished runs that ended before `date`, with their actions,
     /// steps and logs; returns how many runs went.
     @discardableResult
@@ -104,7 +111,8 @@ public protocol StateStore: Sendable {
 
     /// Claims the oldest runnable run for `owner` atomically: queued, its
     /// `notBefore` passed, no other run of its deployment `running` or
-    /// `cancelling`. The run becomes `running` with a lease until now +
+    /// `cancelling`, and no older run of its deployment still queued (each
+    /// deployment's runs go first in, first out). The run becomes `running` with a lease until now +
     /// `leaseDuration`. With `runID`, only that run is considered.
     func claimNextRun(owner: LeaseOwner, leaseDuration: Duration, runID: RecordID?) async throws(StateStoreError) -> RunRecord?
     /// Extends `owner`'s lease on a running or cancelling run to now +

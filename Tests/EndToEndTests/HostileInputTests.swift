@@ -43,4 +43,18 @@ struct HostileInputTests {
         #expect(report["status"] as? String == "succeeded")
         #expect(report["attempt"] as? Int == 1)
     }
+
+    @Test("an older queued run is worked first; a run that waited is frozen when it starts, not when it was queued")
+    func firstInFirstOut() async throws {
+        let workspace = Workspace()
+        _ = try await workspace.deployTestbed("ff", behaviour: "ok")
+        #expect(try await workspace.run(["upgrade", "ff", "--to", "1.1.0", "--detach"]).status == 0)
+        let later = try await workspace.run(["upgrade", "ff", "--to", "1.2.0"])
+        #expect(later.status == 0, "\(later.stdout)\(later.stderr)")
+        #expect(later.stdout.contains("waiting for run 2"), "\(later.stdout)")
+        let older = try await workspace.runShow(2), newer = try await workspace.runShow(3)
+        #expect(older["status"] as? String == "succeeded")
+        #expect(newer["status"] as? String == "succeeded")
+        #expect((newer["inputs"] as? [String: Any])?["current_version"] as? String == "1.1.0")
+    }
 }

@@ -15,6 +15,7 @@ extension Engine {
     /// Throws only when the store fails before the attempt could start;
     /// every later failure ends the run `failed` with the reason.
     public func runAttempt(_ run: RunRecord, owner: LeaseOwner, observer: (any RunObserver)? = nil) async throws(EngineError) -> AttemptOutcome {
+        var run = run
         let driver: LoadedDriverVersion
         let directory: String
         let deployment: DeploymentRecord
@@ -31,6 +32,7 @@ extension Engine {
             }
             deployment = found
             cluster = try await self.cluster(of: deployment)
+            run = try await refreezeIfWaited(run, deployment: deployment, driver: driver)
         } catch {
             return .finished(try await fail(run, action: nil, type: "EngineError", message: error.message))
         }

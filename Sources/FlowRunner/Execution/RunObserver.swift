@@ -18,6 +18,8 @@ public protocol RunObserver: Sendable {
     func logged(action: String?, level: String, logger: String, message: String)
     /// An automatic retry is scheduled.
     func retryScheduled(attempt: Int, delaySeconds: Double, reason: String)
+    /// The run waits for run `blocker` of its deployment (`reason` says why).
+    func waiting(for blocker: Int64, reason: String)
 }
 
 extension RunObserver {
@@ -28,4 +30,5 @@ extension RunObserver {
     public func actionEnded(action: String, status: String, error: String?) {}
     public func logged(action: String?, level: String, logger: String, message: String) {}
     public func retryScheduled(attempt: Int, delaySeconds: Double, reason: String) {}
+    public func waiting(for blocker: Int64, reason: String) {}
 }

@@ -98,21 +98,42 @@ extension Engine {
         let driver = try await loadDriver(versionID: versionID)
         try Self.checkVersion(targetVersion, spec: driver.spec)
         try await checkCluster(deployment.cluster, against: driver.spec)
-        let parameters = Self.object(deployment.parametersJSON)
-        let config = Self.object(deployment.configJSON)
-        let context = GlobalContextBuilder(
-            spec: driver.spec, deployment: name, driverVersion: driver.record.number, appVersion: targetVersion,
-            previousVersion: deployment.appVersion, parameters: parameters, config: config, clusterName: deployment.cluster
-        ).build()
-        let inputs: JSONValue = [
-            "target_version": .string(targetVersion), "current_version": .string(deployment.appVersion),
-            "parameters": .object(parameters),
-        ]
+        let (inputs, context) = Self.upgradeInputs(deployment: deployment, driver: driver, targetVersion: targetVersion)
         return try await stored { () async throws(StateStoreError) in
             try await store.createRun(NewRun(
                 deploymentID: deployment.id, hook: .upgrade, inputsJSON: Self.json(inputs),
                 contextJSON: Self.json(context), driverVersionID: driver.record.id, idempotencyKey: idempotencyKey
             )).record
+        }
+    }
+
+    /// The inputs and GlobalContext of an upgrade of `deployment` as it is now.
+    static func upgradeInputs(deployment: DeploymentRecord, driver: LoadedDriverVersion, targetVersion: String) -> (inputs: JSONValue, context: JSONValue) {
+        let parameters = object(deployment.parametersJSON)
+        let context = GlobalContextBuilder(
+            spec: driver.spec, deployment: deployment.name, driverVersion: driver.record.number, appVersion: targetVersion,
+            previousVersion: deployment.appVersion, parameters: parameters, config: object(deployment.configJSON),
+            clusterName: deployment.cluster
+        ).build()
+        let inputs: JSONValue = [
+            "target_version": .string(targetVersion), "current_version": .string(deployment.appVersion),
+            "parameters": .object(parameters),
+        ]
+        return (inputs, context)
+    }
+
+    /// An upgrade that waited in the queue while the deployment changed (an
+    /// earlier run upgraded it) is frozen again when it first starts, so its
+    /// `current_version` and `app.previous_version` are the deployment's now.
+    func refreezeIfWaited(_ run: RunRecord, deployment: DeploymentRecord, driver: LoadedDriverVersion) async throws(EngineError) -> RunRecord {
+        guard run.hook == .upgrade, run.attempt == 1,
+              let inputs = JSONValue(storedText: run.inputsJSON), let target = inputs["target_version"]?.stringValue,
+              inputs["current_version"]?.stringValue != deployment.appVersion else { return run }
+        let started = try await stored { () async throws(StateStoreError) in try await store.actionRuns(runID: run.id) }
+        guard started.isEmpty else { return run }
+        let (fresh, context) = Self.upgradeInputs(deployment: deployment, driver: driver, targetVersion: target)
+        return try await stored { () async throws(StateStoreError) in
+            try await store.refreezeRun(id: run.id, inputsJSON: Self.json(fresh), contextJSON: Self.json(context))
         }
     }
 

@@ -12,9 +12,14 @@ extension InMemoryStateStore {
         let now = clock.now
         let expires = now.addingTimeInterval(leaseDuration.seconds)
         let busy = Set(tables.runs.rows.filter(\.isActive).map(\.deploymentID))
+        var firstQueued: [RecordID: RecordID] = [:]
+        for row in tables.runs.rows where row.status == .queued {
+            firstQueued[row.deploymentID] = min(firstQueued[row.deploymentID] ?? row.id, row.id)
+        }
         guard let claimed = tables.runs.rows.first(where: { row in
             row.status == .queued && (row.notBefore.map { $0 <= now.storedValue } ?? true)
                 && (runID.map { row.id == $0 } ?? true) && !busy.contains(row.deploymentID)
+                && firstQueued[row.deploymentID] == row.id
         }) else { return nil }
         tables.runs.update(claimed.id) { row in
             row.status = .running

@@ -123,6 +123,18 @@ extension InMemoryStateStore {
     /// Deletes finished runs that ended before `date`, with their actions,
     /// steps and logs; returns how many runs went.
     @discardableResult
+    public func refreezeRun(id: RecordID, inputsJSON: String, contextJSON: String) async throws(StateStoreError) -> RunRecord {
+        let run = try existingRun(id)
+        guard run.attempt == 1, !run.status.isFinished, !tables.actionRuns.rows.contains(where: { $0.runID == id }) else {
+            throw failure(.illegalTransition, "run \(id) has started its actions; its context stays as it was frozen")
+        }
+        tables.runs.update(id) { row in
+            row.inputsJSON = inputsJSON
+            row.contextJSON = contextJSON
+        }
+        return try existingRun(id)
+    }
+
     public func pruneRuns(endedBefore date: Date) async throws(StateStoreError) -> Int {
         let cutOff = date.storedValue
         let runIDs = Set(tables.runs.rows.filter { row in

@@ -134,6 +134,20 @@ extension SQLiteStateStore {
     }
 
     @discardableResult
+    public func refreezeRun(id: RecordID, inputsJSON: String, contextJSON: String) async throws(StateStoreError) -> RunRecord {
+        let path = path
+        return try await write { db in
+            guard let run = try Self.fetchRun(db, id: id) else { throw StateStoreError(.notFound, location: path, "no run \(id)") }
+            let actions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM action_runs WHERE run_id = ?", arguments: [id]) ?? 0
+            guard run.attempt == 1, actions == 0, !run.status.isFinished else {
+                throw StateStoreError(.illegalTransition, location: path, "run \(id) has started its actions; its context stays as it was frozen")
+            }
+            try db.execute(sql: "UPDATE runs SET inputs = ?, context = ? WHERE id = ?", arguments: [inputsJSON, contextJSON, id])
+            guard let updated = try Self.fetchRun(db, id: id) else { throw StateStoreError(.notFound, location: path, "no run \(id)") }
+            return updated
+        }
+    }
+
     public func pruneRuns(endedBefore date: Date) async throws(StateStoreError) -> Int {
         try await write { db in
             try db.execute(
@@ -157,6 +171,7 @@ extension SQLiteStateStore {
                 SELECT r.id FROM runs r
                 WHERE r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= ?) \(onlyThis)
                   AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.deployment_id = r.deployment_id AND o.status IN ('running', 'cancelling'))
+                  AND NOT EXISTS (SELECT 1 FROM runs p WHERE p.deployment_id = r.deployment_id AND p.status = 'queued' AND p.id < r.id)
                 ORDER BY r.id LIMIT 1
                 """, arguments: arguments) else { return nil }
             try db.execute(

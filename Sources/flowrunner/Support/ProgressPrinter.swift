@@ -84,4 +84,8 @@ final class ProgressPrinter: RunObserver {
     func retryScheduled(attempt: Int, delaySeconds: Double, reason: String) {
         emit("↻ retrying (attempt \(attempt))" + (delaySeconds > 0 ? " in \(delaySeconds) s" : "") + " after \(Self.shorten(reason, 200))")
     }
+
+    func waiting(for blocker: Int64, reason: String) {
+        emit("… waiting for run \(blocker): \(reason)")
+    }
 }

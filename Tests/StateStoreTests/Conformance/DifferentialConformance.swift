@@ -108,7 +108,7 @@ struct DifferentialConformance {
 
         // New runs, claims and status changes are the most frequent, as in a real queue.
         let kinds = [0, 1, 2, 3, 3, 3, 3, 3, 3, 4, 5, 6, 6, 6, 6, 7, 7, 8, 9, 9, 9, 9, 10, 11, 12, 12,
-                     13, 13, 14, 14, 14, 15, 15, 15, 16, 17, 17, 17, 18, 18, 19, 19, 20, 21]
+                     13, 13, 14, 14, 14, 15, 15, 15, 16, 17, 17, 17, 18, 18, 19, 19, 20, 21, 22]
         switch pick(kinds) {
         case 0:
             let driver = pick(["d1", "d2"]), digest = pick(["a", "b", "c"])
@@ -219,6 +219,9 @@ struct DifferentialConformance {
                 let jobs = try await store.simulatedJobs(deployment: deployment)
                 return AnyHashable([AnyHashable(jobs), AnyHashable(try await store.simulatedClusterState(deployment: deployment))])
             }
+        case 22:
+            let run = known(hints.runs), inputs = json() ?? "{}"
+            return Operation(name: "refreezeRun \(run)") { try await $0.refreezeRun(id: run, inputsJSON: inputs, contextJSON: "{}") }
         default:
             let driver = pick(["d1", "d2"]), number = coin() ? int(1...4) : nil
             return Operation(name: "driverVersion \(driver) \(number.map(String.init) ?? "newest")") { store in

@@ -9,7 +9,6 @@ struct QueueConformance {
     func claimOrder(kind: StoreKind) async throws {
         try await withFreshStore(kind) { store, time in
             let a = try await store.makeDeployment("a"), b = try await store.makeDeployment("b")
-            let delayed = try await store.makeRun(a, notBefore: time.now.addingTimeInterval(60))
             let a1 = try await store.makeRun(a)
             let a2 = try await store.makeRun(a)
             let b1 = try await store.makeRun(b)
@@ -19,11 +18,54 @@ struct QueueConformance {
             #expect(try await store.claim("w")?.id == b1.id)
             #expect(try await store.claim("w") == nil)
             try await store.changeRunStatus(id: a1.id, to: .succeeded)
-            #expect(try await store.claimNextRun(owner: .test("w"), leaseDuration: .seconds(30), runID: delayed.id) == nil) // not yet
             #expect(try await store.claim("w")?.id == a2.id)
             try await store.changeRunStatus(id: a2.id, to: .succeeded)
+
+            // A delayed run is not claimed before its time.
+            let delayed = try await store.makeRun(b, notBefore: time.now.addingTimeInterval(60))
+            try await store.changeRunStatus(id: b1.id, to: .succeeded)
+            #expect(try await store.claimNextRun(owner: .test("w"), leaseDuration: .seconds(30), runID: delayed.id) == nil)
             time.advance(by: 61)
             #expect(try await store.claim("w")?.id == delayed.id)
+        }
+    }
+
+    @Test("each deployment's runs go first in, first out: a newer run waits for an older queued one, even a delayed one", arguments: StoreKind.allCases)
+    func firstInFirstOut(kind: StoreKind) async throws {
+        try await withFreshStore(kind) { store, time in
+            let a = try await store.makeDeployment("a"), b = try await store.makeDeployment("b")
+            let delayed = try await store.makeRun(a, notBefore: time.now.addingTimeInterval(60))
+            let a1 = try await store.makeRun(a)
+            let b1 = try await store.makeRun(b)
+            #expect(try await store.claimNextRun(owner: .test("w"), leaseDuration: .seconds(30), runID: a1.id) == nil)
+            #expect(try await store.claim("w")?.id == b1.id)
+            #expect(try await store.claim("w") == nil)
+            time.advance(by: 61)
+            #expect(try await store.claim("w")?.id == delayed.id)
+            try await store.changeRunStatus(id: delayed.id, to: .succeeded)
+            #expect(try await store.claim("w")?.id == a1.id)
+        }
+    }
+
+    @Test("a run that has not started an action can be frozen again; one that has cannot", arguments: StoreKind.allCases)
+    func refreeze(kind: StoreKind) async throws {
+        try await withFreshStore(kind) { store, _ in
+            let deployment = try await store.makeDeployment()
+            let run = try await store.makeRun(deployment)
+            let fresh = try await store.refreezeRun(id: run.id, inputsJSON: #"{"current_version":"0.3.0"}"#, contextJSON: #"{"x":1}"#)
+            #expect(fresh.inputsJSON == #"{"current_version":"0.3.0"}"# && fresh.contextJSON == #"{"x":1}"#)
+            #expect(try await store.run(id: run.id)?.contextJSON == #"{"x":1}"#)
+            try await store.planActionRuns(runID: run.id, actions: [("upgrade", .core)])
+            await #expect(throws: StateStoreError.self) {
+                try await store.refreezeRun(id: run.id, inputsJSON: "{}", contextJSON: "{}")
+            }
+            #expect(try await store.run(id: run.id)?.contextJSON == #"{"x":1}"#)
+            do {
+                try await store.refreezeRun(id: 999, inputsJSON: "{}", contextJSON: "{}")
+                Issue.record("an unknown run was frozen")
+            } catch let error as StateStoreError {
+                #expect(error.code == .notFound)
+            }
         }
     }
 

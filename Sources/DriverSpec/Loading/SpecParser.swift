@@ -373,7 +373,7 @@ struct SpecParser {
         for (index, item) in items.enumerated() {
             let path = "spec.parameters[\(index)]"
             guard let mapping = reader.mapping(item, path) else { continue }
-            let fields = reader.entries(mapping, path, known: ["name", "label", "kind", "values", "default", "required", "description"])
+            let fields = reader.entries(mapping, path, known: ["name", "label", "kind", "values", "default", "required", "description", "secret"])
             guard let nameNode = fields["name"] else {
                 reader.error("missing required key `\(path).name`", at: item)
                 continue
@@ -418,6 +418,7 @@ struct SpecParser {
                 kind: kind, values: values, defaultValue: defaultValue,
                 isRequired: required ?? (defaultValue == nil && fields["default"] == nil),
                 description: fields["description"].flatMap { reader.string($0, "\(path).description") },
+                isSecret: fields["secret"].flatMap { reader.bool($0, "\(path).secret") } ?? false,
                 declaredAt: reader.location(of: item)
             ))
         }

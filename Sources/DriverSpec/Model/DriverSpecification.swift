@@ -204,14 +204,19 @@ public struct ParameterSpec: Sendable, Hashable {
     public var isRequired: Bool
     /// `description`.
     public var description: String?
+    /// `secret: true`: the value is shown as `***` everywhere (reports,
+    /// JSON, logs); the action still receives it.
+    public var isSecret: Bool
     /// Where the parameter is declared.
     public var declaredAt: SourceLocation
 
     /// Creates a parameter declaration.
     public init(
         name: String, label: String? = nil, kind: ParameterKind, values: [JSONValue] = [],
-        defaultValue: JSONValue? = nil, isRequired: Bool, description: String? = nil, declaredAt: SourceLocation
+        defaultValue: JSONValue? = nil, isRequired: Bool, description: String? = nil, isSecret: Bool = false,
+        declaredAt: SourceLocation
     ) {
+        self.isSecret = isSecret
         self.name = name
         self.label = label
         self.kind = kind

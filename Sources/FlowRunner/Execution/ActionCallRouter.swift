@@ -21,6 +21,8 @@ struct ActionCallRouter: ActionCallHandler {
     let cluster: any ClusterBackend
     let defaultTimeout: Duration
     let flowOptions: FlowOptionsBox
+    /// Values of secret parameters, masked in log lines before they are stored or shown.
+    let secretTexts: [String]
 
     func handle(_ request: ActionCallRequest) async -> ActionReply {
         switch request.call {
@@ -34,7 +36,8 @@ struct ActionCallRouter: ActionCallHandler {
     }
 
     func log(_ line: ActionLogLine) {
-        logs.append(level: line.level, logger: line.logger, message: line.message, time: line.time)
+        let message = secretTexts.isEmpty ? line.message : SecretParameters.masking(line.message, secretTexts)
+        logs.append(level: line.level, logger: line.logger, message: message, time: line.time)
     }
 
     func flowOptionsRead(_ options: FlowOptions) {

@@ -39,7 +39,8 @@ struct ActionExecution {
         let router = ActionCallRouter(
             journal: journal, logs: logs, observer: attempt.observer, action: entry.name, runID: run.id, attempt: run.attempt,
             deployment: attempt.deployment, spec: attempt.spec, cluster: attempt.cluster,
-            defaultTimeout: attempt.engine.configuration.actionTimeout ?? .seconds(600), flowOptions: options
+            defaultTimeout: attempt.engine.configuration.actionTimeout ?? .seconds(600), flowOptions: options,
+            secretTexts: SecretParameters(spec: attempt.spec).texts(in: JSONValue(storedText: run.inputsJSON)?["parameters"] ?? .null)
         )
         let work = startWork(router: router)
         let watch = Task { await watchForCancel(cancelling: work) }

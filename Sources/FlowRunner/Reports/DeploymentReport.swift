@@ -18,6 +18,8 @@ public struct DeploymentReport: Sendable {
     public var clusterSnapshot: String?
     /// Its newest runs, newest first.
     public var runs: [RunRecord]
+    /// The parameters its driver declares secret, shown as `***`.
+    public var secrets = SecretParameters()
 
     /// The report of the deployment called `name` (nil when there is none),
     /// with up to `runLimit` recent runs and, when `clusters` serves its
@@ -30,20 +32,21 @@ public struct DeploymentReport: Sendable {
             let driver = try await store.driverVersion(id: deployment.driverVersionID)
             let runs = try await store.runs(matching: RunFilter(deployment: name, limit: runLimit))
             let snapshot = try? await clusters.backend(cluster: deployment.cluster, deployment: deployment.name).snapshot()
-            return DeploymentReport(deployment: deployment, driver: driver, clusterSnapshot: snapshot, runs: runs)
+            let secrets = try await SecretParameters.load(versionID: deployment.driverVersionID, from: store)
+            return DeploymentReport(deployment: deployment, driver: driver, clusterSnapshot: snapshot, runs: runs, secrets: secrets)
         } catch {
             throw EngineError(storeError: error)
         }
     }
 
     /// The members a list of deployments shows for each.
-    public static func summary(_ deployment: DeploymentRecord, driver: DriverVersionRecord?) -> JSONValue {
+    public static func summary(_ deployment: DeploymentRecord, driver: DriverVersionRecord?, secrets: SecretParameters = SecretParameters()) -> JSONValue {
         .object([
             "name": .string(deployment.name), "driver": .string(deployment.driver),
             "driver_version": driver.map { .int($0.number) } ?? .null,
             "driver_digest": driver.map { .string($0.digest) } ?? .null,
             "app_version": .string(deployment.appVersion),
-            "parameters": JSONValue(storedText: deployment.parametersJSON) ?? .object([:]),
+            "parameters": secrets.masked(parameters: JSONValue(storedText: deployment.parametersJSON) ?? .object([:])),
             "config": JSONValue(storedText: deployment.configJSON) ?? .object([:]),
             "cluster_name": .string(deployment.cluster),
             "created_at": RunReport.time(deployment.createdAt), "updated_at": RunReport.time(deployment.updatedAt),
@@ -59,7 +62,7 @@ public struct DeploymentReport: Sendable {
 
     /// The report as JSON.
     public var json: JSONValue {
-        guard case .object(var members) = Self.summary(deployment, driver: driver) else { return .null }
+        guard case .object(var members) = Self.summary(deployment, driver: driver, secrets: secrets) else { return .null }
         members["cluster"] = cluster
         members["runs"] = .array(runs.map(RunSummary.json))
         return .object(members)

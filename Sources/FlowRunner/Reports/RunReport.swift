@@ -17,6 +17,8 @@ public struct RunReport: Sendable {
     public var driver: DriverVersionRecord?
     /// Its actions with their steps, in execution order.
     public var actions: [(action: ActionRunRecord, steps: [StepRecord])]
+    /// The parameters its driver declares secret, shown as `***`.
+    public var secrets = SecretParameters()
 
     /// Reads the report of `runID` from `store`; nil when there is no such run.
     public static func load(runID: RecordID, from store: any StateStore) async throws(StateStoreError) -> RunReport? {
@@ -26,7 +28,15 @@ public struct RunReport: Sendable {
         for action in try await store.actionRuns(runID: runID) {
             actions.append((action, try await store.steps(actionRunID: action.id)))
         }
-        return RunReport(run: run, driver: driver, actions: actions)
+        let secrets = try await SecretParameters.load(versionID: run.driverVersionID, from: store)
+        return RunReport(run: run, driver: driver, actions: actions, secrets: secrets)
+    }
+
+    /// The run's inputs, secret parameters shown as `***`.
+    public var inputs: JSONValue {
+        guard case .object(var members)? = JSONValue(storedText: run.inputsJSON) else { return .object([:]) }
+        if let parameters = members["parameters"] { members["parameters"] = secrets.masked(parameters: parameters) }
+        return .object(members)
     }
 
     /// The report as JSON.
@@ -37,7 +47,7 @@ public struct RunReport: Sendable {
             "hook": .string(run.hook.rawValue),
             "status": .string(run.status.rawValue),
             "attempt": .int(run.attempt),
-            "inputs": JSONValue(storedText: run.inputsJSON) ?? .object([:]),
+            "inputs": inputs,
             "driver": driver.map { .object(["name": .string($0.driver), "version": .int($0.number), "digest": .string($0.digest)]) } ?? .null,
             "created_at": Self.time(run.createdAt),
             "started_at": Self.time(run.startedAt),

@@ -25,23 +25,28 @@ struct DeploymentsListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try stateOptions.openForReading()
-        var rows: [(DeploymentRecord, DriverVersionRecord?)] = []
+        var rows: [(DeploymentRecord, DriverVersionRecord?, SecretParameters)] = []
+        var secretsByVersion: [RecordID: SecretParameters] = [:]
         do {
             for deployment in try await store.deployments() {
-                rows.append((deployment, try await store.driverVersion(id: deployment.driverVersionID)))
+                let versionID = deployment.driverVersionID
+                if secretsByVersion[versionID] == nil {
+                    secretsByVersion[versionID] = try await SecretParameters.load(versionID: versionID, from: store)
+                }
+                rows.append((deployment, try await store.driverVersion(id: versionID), secretsByVersion[versionID] ?? SecretParameters()))
             }
         } catch {
             throw error.commandFailure
         }
         switch output {
         case .json:
-            print(JSONValue.array(rows.map { DeploymentReport.summary($0.0, driver: $0.1) }).prettyText)
+            print(JSONValue.array(rows.map { DeploymentReport.summary($0.0, driver: $0.1, secrets: $0.2) }).prettyText)
         case .text:
             guard !rows.isEmpty else {
                 print("No deployments. Create one with: flowrunner deploy NAME --driver DRIVER --app-version V")
                 return
             }
-            Table.print(["NAME", "DRIVER", "DRIVER VERSION", "APP VERSION", "CLUSTER", "UPDATED"], rows.map { deployment, driver in
+            Table.print(["NAME", "DRIVER", "DRIVER VERSION", "APP VERSION", "CLUSTER", "UPDATED"], rows.map { deployment, driver, _ in
                 [deployment.name, deployment.driver, driver.map { String($0.number) } ?? "?", deployment.appVersion, deployment.cluster,
                  TimeFormat.table(deployment.updatedAt)]
             })
@@ -79,7 +84,7 @@ struct DeploymentsShowCommand: AsyncParsableCommand {
         case .text:
             let deployment = report.deployment
             print("Deployment \(deployment.name): \(deployment.driver) (driver version \(report.driver.map { String($0.number) } ?? "?")), app version \(deployment.appVersion)")
-            print("Parameters: \(deployment.parametersJSON)")
+            print("Parameters: \(report.secrets.masked(parameters: JSONValue(storedText: deployment.parametersJSON) ?? .object([:])).jsonText)")
             let cluster = report.cluster
             if let workloads = cluster["workloads"]?.arrayValue {
                 print("Cluster \(deployment.cluster), version \(cluster["app_version"]?.stringValue ?? "-"):")

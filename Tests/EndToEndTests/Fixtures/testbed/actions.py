@@ -34,6 +34,10 @@ async def upgrade(context, target_version, parameters):
         _touch(marker + ".pid", str(os.getpid()))
         while True:
             time.sleep(0.05)
+    if behaviour == "secret":
+        _touch(marker, parameters["token"])
+        logger.info("the token is %s", parameters["token"])
+        print("printed: " + parameters["token"])
     if behaviour == "escapes":
         print("\x1b[2J\x1b[Hscreen cleared \x1b]52;c;cHduZWQ=\x07 \x9b2J")
         logger.info("fake \r\x1b[32m\u2713 succeeded\x1b[0m")

@@ -1,0 +1,62 @@
+public import DriverSpec
+public import FlowModel
+import Foundation
+public import StateStore
+
+/// The parameters a driver declares `secret: true`, and the masking they
+/// need: their values are shown as `***` in every report (text and JSON) and
+/// in stored log lines; the action itself receives the real values.
+public struct SecretParameters: Sendable, Hashable {
+    /// What a secret value is shown as.
+    public static let mask: JSONValue = "***"
+
+    /// The secret parameters' names.
+    public var names: Set<String>
+
+    /// Secret names of `spec`.
+    public init(spec: DriverSpecification) {
+        names = Set(spec.parameters.filter(\.isSecret).map(\.name))
+    }
+
+    /// Names given directly.
+    public init(names: Set<String> = []) {
+        self.names = names
+    }
+
+    /// The secret parameters of stored driver version `versionID` (none when
+    /// its spec cannot be read: reports must still show something).
+    public static func load(versionID: RecordID, from store: any StateStore) async throws(StateStoreError) -> SecretParameters {
+        let files = try await store.driverFiles(versionID: versionID)
+        guard let file = DriverLoader.specFileNames.lazy.compactMap({ name in files.first { $0.path == name } }).first,
+              let text = String(validating: file.contents, as: UTF8.self) else { return SecretParameters() }
+        let (spec, _) = DriverLoader.parse(yaml: text, file: file.path)
+        return spec.map(SecretParameters.init(spec:)) ?? SecretParameters()
+    }
+
+    /// A parameters object with the secret ones' values replaced by `***`.
+    public func masked(parameters: JSONValue) -> JSONValue {
+        guard case .object(var members) = parameters, !names.isEmpty else { return parameters }
+        for name in names where members[name] != nil { members[name] = Self.mask }
+        return .object(members)
+    }
+
+    /// The texts to hide in free text (log lines) for these parameter
+    /// values: each secret value of at least 4 characters, longest first
+    /// (shorter ones would mask ordinary words).
+    public func texts(in parameters: JSONValue) -> [String] {
+        names.compactMap { name -> String? in
+            guard let value = parameters[name], !value.isNull else { return nil }
+            let text = value.stringValue ?? value.jsonText
+            return text.count >= 4 ? text : nil
+        }.sorted { $0.count > $1.count }
+    }
+
+    /// `text` with every occurrence of `secrets` replaced by `***`.
+    public static func masking(_ text: String, _ secrets: [String]) -> String {
+        var result = text
+        for secret in secrets where result.contains(secret) {
+            result = result.replacingOccurrences(of: secret, with: "***")
+        }
+        return result
+    }
+}

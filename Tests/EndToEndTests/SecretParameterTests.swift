@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+@Suite("Secret parameters (secret: true) are shown as *** everywhere; the action gets the value")
+struct SecretParameterTests {
+    @Test("deployments show, runs show (text and JSON) and logs mask the value; the action still receives it")
+    func masked() async throws {
+        let workspace = Workspace()
+        let marker = workspace.directory + "/token-seen"
+        let value = "s3cr3t-Value-42"
+        try await workspace.run(["drivers", "load", testbed])
+        let deploy = try await workspace.run(["deploy", "sec", "--driver", "testbed", "--app-version", "1.0.0",
+                                              "--param", "behaviour=secret", "--param", "marker=\(marker)", "--param", "token=\(value)"])
+        #expect(deploy.status == 0, "\(deploy.stderr)")
+        let upgrade = try await workspace.run(["upgrade", "sec", "--to", "1.1.0"])
+        #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
+        // The action received the real value.
+        #expect((try? String(contentsOfFile: marker, encoding: .utf8))?.contains(value) == true)
+
+        let views = [
+            try await workspace.run(["deployments", "show", "sec"]),
+            try await workspace.run(["deployments", "show", "sec", "--output", "json"]),
+            try await workspace.run(["deployments", "list", "--output", "json"]),
+            try await workspace.run(["runs", "show", "2", "--output", "json"]),
+            try await workspace.run(["runs", "logs", "2"]),
+        ]
+        for view in views {
+            #expect(view.status == 0, "\(view.stderr)")
+            #expect(!view.stdout.contains(value), "the secret is shown: \(view.stdout)")
+            #expect(!upgrade.stdout.contains(value), "the live output shows the secret")
+        }
+        #expect(views[0].stdout.contains("***"))
+        #expect(views[4].stdout.contains("the token is ***"), "\(views[4].stdout)")
+        let report = try await workspace.runShow(2)
+        #expect(((report["inputs"] as? [String: Any])?["parameters"] as? [String: Any])?["token"] as? String == "***")
+    }
+}

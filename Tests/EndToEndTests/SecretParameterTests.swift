@@ -7,10 +7,11 @@ struct SecretParameterTests {
     func masked() async throws {
         let workspace = Workspace()
         let marker = workspace.directory + "/token-seen"
-        let value = "s3cr3t-Value-42"
+        let value = "s3cr3t-Value-42", configValue = "key-5eCret-77"
         try await workspace.run(["drivers", "load", testbed])
         let deploy = try await workspace.run(["deploy", "sec", "--driver", "testbed", "--app-version", "1.0.0",
-                                              "--param", "behaviour=secret", "--param", "marker=\(marker)", "--param", "token=\(value)"])
+                                              "--param", "behaviour=secret", "--param", "marker=\(marker)", "--param", "token=\(value)",
+                                              "--secret-config", "api_key=\(configValue)", "--config", "region=eu"])
         #expect(deploy.status == 0, "\(deploy.stderr)")
         let upgrade = try await workspace.run(["upgrade", "sec", "--to", "1.1.0"])
         #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
@@ -27,10 +28,15 @@ struct SecretParameterTests {
         for view in views {
             #expect(view.status == 0, "\(view.stderr)")
             #expect(!view.stdout.contains(value), "the secret is shown: \(view.stdout)")
+            #expect(!view.stdout.contains(configValue), "the secret config is shown: \(view.stdout)")
             #expect(!upgrade.stdout.contains(value), "the live output shows the secret")
         }
         #expect(views[0].stdout.contains("***"))
         #expect(views[4].stdout.contains("the token is ***"), "\(views[4].stdout)")
+        let setup = try await workspace.runShow(1)
+        let config = (setup["inputs"] as? [String: Any])?["config"] as? [String: Any]
+        #expect(config?["api_key"] as? String == "***")
+        #expect(config?["region"] as? String == "eu")
         let report = try await workspace.runShow(2)
         #expect(((report["inputs"] as? [String: Any])?["parameters"] as? [String: Any])?["token"] as? String == "***")
     }

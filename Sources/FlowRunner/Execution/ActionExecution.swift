@@ -36,11 +36,17 @@ struct ActionExecution {
         )
         let logs = LogSink(store: store, runID: run.id, action: entry.name, attempt: run.attempt, observer: attempt.observer)
         let options = FlowOptionsBox()
+        var secrets = SecretParameters(spec: attempt.spec)
+        secrets.configKeys = Set(attempt.deployment.secretConfigKeys)
+        let secretTexts = secrets.texts(
+            in: JSONValue(storedText: run.inputsJSON)?["parameters"] ?? .null,
+            config: JSONValue(storedText: attempt.deployment.configJSON) ?? .null
+        )
         let router = ActionCallRouter(
             journal: journal, logs: logs, observer: attempt.observer, action: entry.name, runID: run.id, attempt: run.attempt,
             deployment: attempt.deployment, spec: attempt.spec, cluster: attempt.cluster,
             defaultTimeout: attempt.engine.configuration.actionTimeout ?? .seconds(600), flowOptions: options,
-            secretTexts: SecretParameters(spec: attempt.spec).texts(in: JSONValue(storedText: run.inputsJSON)?["parameters"] ?? .null)
+            secretTexts: secretTexts
         )
         let work = startWork(router: router)
         let watch = Task { await watchForCancel(cancelling: work) }

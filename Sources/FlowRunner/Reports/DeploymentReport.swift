@@ -32,7 +32,8 @@ public struct DeploymentReport: Sendable {
             let driver = try await store.driverVersion(id: deployment.driverVersionID)
             let runs = try await store.runs(matching: RunFilter(deployment: name, limit: runLimit))
             let snapshot = try? await clusters.backend(cluster: deployment.cluster, deployment: deployment.name).snapshot()
-            let secrets = try await SecretParameters.load(versionID: deployment.driverVersionID, from: store)
+            var secrets = try await SecretParameters.load(versionID: deployment.driverVersionID, from: store)
+            secrets.configKeys = Set(deployment.secretConfigKeys)
             return DeploymentReport(deployment: deployment, driver: driver, clusterSnapshot: snapshot, runs: runs, secrets: secrets)
         } catch {
             throw EngineError(storeError: error)
@@ -47,7 +48,7 @@ public struct DeploymentReport: Sendable {
             "driver_digest": driver.map { .string($0.digest) } ?? .null,
             "app_version": .string(deployment.appVersion),
             "parameters": secrets.masked(parameters: JSONValue(storedText: deployment.parametersJSON) ?? .object([:])),
-            "config": JSONValue(storedText: deployment.configJSON) ?? .object([:]),
+            "config": SecretParameters(configKeys: Set(deployment.secretConfigKeys)).masked(config: JSONValue(storedText: deployment.configJSON) ?? .object([:])),
             "cluster_name": .string(deployment.cluster),
             "created_at": RunReport.time(deployment.createdAt), "updated_at": RunReport.time(deployment.updatedAt),
         ])

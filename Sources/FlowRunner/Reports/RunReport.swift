@@ -28,7 +28,8 @@ public struct RunReport: Sendable {
         for action in try await store.actionRuns(runID: runID) {
             actions.append((action, try await store.steps(actionRunID: action.id)))
         }
-        let secrets = try await SecretParameters.load(versionID: run.driverVersionID, from: store)
+        var secrets = try await SecretParameters.load(versionID: run.driverVersionID, from: store)
+        secrets.configKeys = Set(try await store.deployment(id: run.deploymentID)?.secretConfigKeys ?? [])
         return RunReport(run: run, driver: driver, actions: actions, secrets: secrets)
     }
 
@@ -36,6 +37,7 @@ public struct RunReport: Sendable {
     public var inputs: JSONValue {
         guard case .object(var members)? = JSONValue(storedText: run.inputsJSON) else { return .object([:]) }
         if let parameters = members["parameters"] { members["parameters"] = secrets.masked(parameters: parameters) }
+        if let config = members["config"] { members["config"] = secrets.masked(config: config) }
         return .object(members)
     }
 

@@ -12,6 +12,8 @@ public struct SecretParameters: Sendable, Hashable {
 
     /// The secret parameters' names.
     public var names: Set<String>
+    /// The deployment's config keys given with `--secret-config`.
+    public var configKeys: Set<String> = []
 
     /// Secret names of `spec`.
     public init(spec: DriverSpecification) {
@@ -19,8 +21,9 @@ public struct SecretParameters: Sendable, Hashable {
     }
 
     /// Names given directly.
-    public init(names: Set<String> = []) {
+    public init(names: Set<String> = [], configKeys: Set<String> = []) {
         self.names = names
+        self.configKeys = configKeys
     }
 
     /// The secret parameters of stored driver version `versionID` (none when
@@ -35,9 +38,28 @@ public struct SecretParameters: Sendable, Hashable {
 
     /// A parameters object with the secret ones' values replaced by `***`.
     public func masked(parameters: JSONValue) -> JSONValue {
-        guard case .object(var members) = parameters, !names.isEmpty else { return parameters }
-        for name in names where members[name] != nil { members[name] = Self.mask }
+        Self.masking(members: names, of: parameters)
+    }
+
+    /// A config object with the secret keys' values replaced by `***`.
+    public func masked(config: JSONValue) -> JSONValue {
+        Self.masking(members: configKeys, of: config)
+    }
+
+    static func masking(members keys: Set<String>, of object: JSONValue) -> JSONValue {
+        guard case .object(var members) = object, !keys.isEmpty else { return object }
+        for key in keys where members[key] != nil { members[key] = mask }
         return .object(members)
+    }
+
+    /// ``texts(in:)`` for parameters and, for the secret config keys, `config`.
+    public func texts(in parameters: JSONValue, config: JSONValue) -> [String] {
+        let configTexts = configKeys.compactMap { key -> String? in
+            guard let value = config[key], !value.isNull else { return nil }
+            let text = value.stringValue ?? value.jsonText
+            return text.count >= 4 ? text : nil
+        }
+        return (texts(in: parameters) + configTexts).sorted { $0.count > $1.count }
     }
 
     /// The texts to hide in free text (log lines) for these parameter

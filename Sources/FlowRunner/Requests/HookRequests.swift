@@ -13,8 +13,13 @@ extension Engine {
     /// returned). A refusal stores nothing.
     public func requestSetup(
         deployment name: String, driver: String, appVersion: String, cluster: String,
-        parameters: [String: ParameterInput] = [:], config: [String: JSONValue] = [:], idempotencyKey: String? = nil
+        parameters: [String: ParameterInput] = [:], config: [String: JSONValue] = [:], secretConfig: [String: JSONValue] = [:],
+        idempotencyKey: String? = nil
     ) async throws(EngineError) -> (deployment: DeploymentRecord, run: RunRecord) {
+        if let both = Set(config.keys).intersection(secretConfig.keys).sorted().first {
+            throw EngineError(.badInput, "config key \"\(both)\" is given both plainly and as a secret; give it once")
+        }
+        let config = config.merging(secretConfig) { plain, _ in plain }
         guard Self.isValidDeploymentName(name) else {
             throw EngineError(.badInput, "invalid deployment name \"\(name)\" (expected up to 53 letters, digits, '-', '_' or '.')")
         }
@@ -47,7 +52,8 @@ extension Engine {
         ]
         let new = NewDeployment(
             name: name, driver: spec.name, driverVersionID: version.id, appVersion: appVersion,
-            parametersJSON: Self.json(.object(resolved)), configJSON: Self.json(.object(config)), cluster: cluster
+            parametersJSON: Self.json(.object(resolved)), configJSON: Self.json(.object(config)), cluster: cluster,
+            secretConfigKeys: Array(secretConfig.keys)
         )
         let deployment = try await stored { () async throws(StateStoreError) in try await store.createDeployment(new) }
         let run = try await stored { () async throws(StateStoreError) in
@@ -61,7 +67,7 @@ extension Engine {
 
     /// Records a deployment that is already installed at `appVersion` (no
     /// setup run): for dry-runs of an upgrade, or to adopt an existing
-    /// installation. Parameters are checked like ``requestSetup(deployment:driver:appVersion:cluster:parameters:config:idempotencyKey:)``'s.
+    /// installation. Parameters are checked like ``requestSetup(deployment:driver:appVersion:cluster:parameters:config:secretConfig:idempotencyKey:)``'s.
     public func adoptDeployment(
         name: String, driverVersionID: RecordID, appVersion: String, cluster: String,
         parameters: [String: ParameterInput] = [:], config: [String: JSONValue] = [:]
@@ -81,7 +87,7 @@ extension Engine {
 
     /// Validates and records an upgrade hook (`driverVersion`: nil keeps the
     /// deployment's pinned version; 0 means the newest loaded version).
-    /// Throws like ``requestSetup(deployment:driver:appVersion:cluster:parameters:config:idempotencyKey:)``.
+    /// Throws like ``requestSetup(deployment:driver:appVersion:cluster:parameters:config:secretConfig:idempotencyKey:)``.
     public func requestUpgrade(
         deployment name: String, targetVersion: String, driverVersion: Int? = nil, idempotencyKey: String? = nil
     ) async throws(EngineError) -> RunRecord {

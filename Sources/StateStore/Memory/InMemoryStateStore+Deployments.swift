@@ -18,7 +18,7 @@ extension InMemoryStateStore {
             DeploymentRecord(
                 id: id, name: new.name, driver: new.driver, driverVersionID: new.driverVersionID,
                 appVersion: new.appVersion, parametersJSON: new.parametersJSON, configJSON: new.configJSON, cluster: new.cluster,
-                createdAt: now, updatedAt: now
+                createdAt: now, updatedAt: now, secretConfigKeys: new.secretConfigKeys
             )
         }
     }

@@ -48,6 +48,8 @@ public struct DeploymentRecord: Sendable, Hashable {
     public var cluster: String
     public var createdAt: Date
     public var updatedAt: Date
+    /// Keys of `configJSON` given with `--secret-config`: shown as `***`.
+    public var secretConfigKeys: [String] = []
 }
 
 /// What is needed to create a deployment.
@@ -60,10 +62,13 @@ public struct NewDeployment: Sendable, Hashable {
     public var configJSON: String
     /// The cluster the deployment lives on.
     public var cluster: String
+    /// Keys of `configJSON` whose values are secret (shown as `***`).
+    public var secretConfigKeys: [String]
 
     public init(name: String, driver: String, driverVersionID: RecordID, appVersion: String,
-                parametersJSON: String = "{}", configJSON: String = "{}", cluster: String) {
+                parametersJSON: String = "{}", configJSON: String = "{}", cluster: String, secretConfigKeys: [String] = []) {
         self.cluster = cluster
+        self.secretConfigKeys = secretConfigKeys.sorted()
         self.name = name
         self.driver = driver
         self.driverVersionID = driverVersionID

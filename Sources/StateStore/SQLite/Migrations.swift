@@ -132,6 +132,10 @@ enum Migrations {
             // Every deployment made before clusters existed lives on the simulator.
             try db.execute(sql: "ALTER TABLE deployments ADD COLUMN cluster TEXT NOT NULL DEFAULT 'simulated'")
         }
+        migrator.registerMigration("v6-secret-config") { db in
+            // A JSON list of the config keys given as secrets.
+            try db.execute(sql: "ALTER TABLE deployments ADD COLUMN secret_config_keys TEXT NOT NULL DEFAULT '[]'")
+        }
         return migrator
     }()
 }

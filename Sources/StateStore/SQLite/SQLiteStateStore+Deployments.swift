@@ -1,3 +1,4 @@
+import FlowModel
 import Foundation
 import GRDB
 
@@ -11,16 +12,17 @@ extension SQLiteStateStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO deployments (name, driver, driver_version_id, app_version, parameters, config, cluster, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO deployments (name, driver, driver_version_id, app_version, parameters, config, cluster, created_at, updated_at, secret_config_keys)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [new.name, new.driver, new.driverVersionID, new.appVersion, new.parametersJSON, new.configJSON,
-                            new.cluster, now.storedValue, now.storedValue]
+                            new.cluster, now.storedValue, now.storedValue, JSONValue.array(new.secretConfigKeys.map(JSONValue.string)).jsonText]
             )
             return DeploymentRecord(
                 id: db.lastInsertedRowID, name: new.name, driver: new.driver, driverVersionID: new.driverVersionID,
                 appVersion: new.appVersion, parametersJSON: new.parametersJSON, configJSON: new.configJSON, cluster: new.cluster,
-                createdAt: Date(storedValue: now.storedValue), updatedAt: Date(storedValue: now.storedValue)
+                createdAt: Date(storedValue: now.storedValue), updatedAt: Date(storedValue: now.storedValue),
+                secretConfigKeys: new.secretConfigKeys
             )
         }
     }
@@ -113,7 +115,8 @@ extension DeploymentRecord {
         self.init(
             id: row["id"], name: row["name"], driver: row["driver"], driverVersionID: row["driver_version_id"],
             appVersion: row["app_version"], parametersJSON: row["parameters"], configJSON: row["config"], cluster: row["cluster"],
-            createdAt: Date(storedValue: row["created_at"]), updatedAt: Date(storedValue: row["updated_at"])
+            createdAt: Date(storedValue: row["created_at"]), updatedAt: Date(storedValue: row["updated_at"]),
+            secretConfigKeys: JSONValue(storedText: row["secret_config_keys"])?.arrayValue?.compactMap(\.stringValue) ?? []
         )
     }
 }

@@ -29,6 +29,9 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(name: .customLong("config"), help: ArgumentHelp("Instance configuration for the context (repeatable).", valueName: "key=value"))
     var config: [String] = []
 
+    @Option(name: .customLong("secret-config"), help: ArgumentHelp("Configuration whose value is shown as *** everywhere (repeatable).", valueName: "key=value"))
+    var secretConfig: [String] = []
+
     @Option(name: .long, help: "The cluster the deployment lives on.")
     var cluster = SimulatedClusterProvider.clusterName
 
@@ -43,10 +46,12 @@ struct DeployCommand: AsyncParsableCommand {
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
         let configValues = try Pairs.parse(config, option: "--config").mapValues(JSONValue.string)
+        let secretValues = try Pairs.parse(secretConfig, option: "--secret-config").mapValues(JSONValue.string)
         let created: (deployment: DeploymentRecord, run: RunRecord)
         do {
             created = try await engine.requestSetup(
-                deployment: name, driver: driver, appVersion: appVersion, cluster: cluster, parameters: parameterInputs, config: configValues
+                deployment: name, driver: driver, appVersion: appVersion, cluster: cluster, parameters: parameterInputs, config: configValues,
+                secretConfig: secretValues
             )
         } catch {
             throw error.commandFailure

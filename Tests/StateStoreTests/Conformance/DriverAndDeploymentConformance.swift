@@ -30,6 +30,20 @@ struct DriverAndDeploymentConformance {
         }
     }
 
+    @Test("a deployment keeps the config keys given as secrets, sorted", arguments: StoreKind.allCases)
+    func secretConfigKeys(kind: StoreKind) async throws {
+        try await withFreshStore(kind) { store, _ in
+            let version = try await store.storeDriverVersion(driver: "drv", specVersion: "1", digest: "d", files: []).record
+            let created = try await store.createDeployment(NewDeployment(
+                name: "s", driver: "drv", driverVersionID: version.id, appVersion: "1", configJSON: #"{"b":"1","a":"2"}"#,
+                cluster: "simulated", secretConfigKeys: ["b", "a"]
+            ))
+            #expect(created.secretConfigKeys == ["a", "b"])
+            #expect(try await store.deployment(named: "s")?.secretConfigKeys == ["a", "b"])
+            #expect(try await store.makeDeployment("plain").secretConfigKeys == [])
+        }
+    }
+
     @Test("versions are listed by driver and number; files by path", arguments: StoreKind.allCases)
     func ordering(kind: StoreKind) async throws {
         try await withFreshStore(kind) { store, time in

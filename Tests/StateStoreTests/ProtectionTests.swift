@@ -62,4 +62,30 @@ struct ProtectionTests {
             #expect(error.description.contains("logs"))
         }
     }
+
+    @Test("a damaged page in a small state file is found at open (quick_check), not read as missing rows")
+    func damagedPage() async throws {
+        let scratch = ScratchDatabase()
+        do {
+            let store = try scratch.open()
+            _ = try await store.makeRun(try await store.makeDeployment())
+            try store.checkpoint()
+        }
+        let rootPage = try DatabaseQueue(path: scratch.path).inDatabase { db in
+            try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'runs'")
+        }
+        let page = try #require(rootPage)
+        let handle = try #require(FileHandle(forUpdatingAtPath: scratch.path))
+        let pageSize = 4096
+        try handle.seek(toOffset: UInt64((page - 1) * pageSize + 8))
+        try handle.write(contentsOf: Data(repeating: 0xFF, count: 300))
+        try handle.close()
+        do {
+            _ = try SQLiteStateStore(path: scratch.path, readOnly: true)
+            Issue.record("a damaged state file was opened")
+        } catch {
+            #expect(error.code == .notADatabase)
+            #expect(error.description.contains("damaged") || error.description.contains("malformed"), "\(error)")
+        }
+    }
 }

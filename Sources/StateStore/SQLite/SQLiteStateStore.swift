@@ -102,6 +102,8 @@ public final class SQLiteStateStore: StateStore {
         let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
         guard size <= Self.quickCheckLimit else { return }
         let findings = try readNow { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            .flatMap { $0.split(separator: "\n").map(String.init) }
+            .filter { !$0.hasPrefix("*** in database") }
         if findings != ["ok"] {
             throw StateStoreError(.notADatabase, location: path,
                 "damaged: \(findings.first ?? "quick_check failed")\(findings.count > 1 ? " (and \(findings.count - 1) more findings)" : ""); restore the file from a backup")

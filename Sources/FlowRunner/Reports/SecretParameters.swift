@@ -54,23 +54,23 @@ public struct SecretParameters: Sendable, Hashable {
 
     /// ``texts(in:)`` for parameters and, for the secret config keys, `config`.
     public func texts(in parameters: JSONValue, config: JSONValue) -> [String] {
-        let configTexts = configKeys.compactMap { key -> String? in
-            guard let value = config[key], !value.isNull else { return nil }
-            let text = value.stringValue ?? value.jsonText
-            return text.count >= 4 ? text : nil
-        }
-        return (texts(in: parameters) + configTexts).sorted { $0.count > $1.count }
+        (Self.texts(of: names, in: parameters) + Self.texts(of: configKeys, in: config)).sorted { $0.count > $1.count }
     }
 
     /// The texts to hide in free text (log lines) for these parameter
     /// values: each secret value of at least 4 characters, longest first
     /// (shorter ones would mask ordinary words).
     public func texts(in parameters: JSONValue) -> [String] {
-        names.compactMap { name -> String? in
-            guard let value = parameters[name], !value.isNull else { return nil }
+        Self.texts(of: names, in: parameters).sorted { $0.count > $1.count }
+    }
+
+    /// The values of `keys` in `object` as text, those of 4 characters or more.
+    static func texts(of keys: Set<String>, in object: JSONValue) -> [String] {
+        keys.compactMap { key -> String? in
+            guard let value = object[key], !value.isNull else { return nil }
             let text = value.stringValue ?? value.jsonText
             return text.count >= 4 ? text : nil
-        }.sorted { $0.count > $1.count }
+        }
     }
 
     /// `text` with every occurrence of `secrets` replaced by `***`.

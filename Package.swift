@@ -45,8 +45,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "CSandboxSpawn"
+        ),
+        .target(
             name: "ActionHost",
-            dependencies: ["FlowModel"],
+            dependencies: ["FlowModel", "CSandboxSpawn"],
             resources: [.copy("Resources/python")],
             swiftSettings: strictSettings
         ),
@@ -82,9 +85,14 @@ let package = Package(
             dependencies: ["FlowModel"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "HostileInput",
+            path: "Tests/Support/HostileInput",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "DriverSpecTests",
-            dependencies: ["FlowModel", "DriverSpec"],
+            dependencies: ["FlowModel", "DriverSpec", "HostileInput"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
@@ -114,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrimitivesTests",
-            dependencies: ["FlowModel", "Primitives", "DriverSpec", "StateStore"],
+            dependencies: ["FlowModel", "Primitives", "DriverSpec", "StateStore", "HostileInput"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -13,6 +13,10 @@ public struct ActionHostError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let resourcesMissing = Code("resourcesMissing")
         /// The host process could not be started.
         public static let spawnFailed = Code("spawnFailed")
+        /// Action hosts cannot be isolated from the engine here (not root, no
+        /// such action user, or files the action user cannot read), and the
+        /// operator did not opt out with `--unisolated-actions`.
+        public static let isolationUnavailable = Code("isolationUnavailable")
         public var description: String { name }
     }
 

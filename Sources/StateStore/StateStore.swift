@@ -136,9 +136,10 @@ public protocol StateStore: Sendable {
     /// The action runs of a run, in execution order.
     func actionRuns(runID: RecordID) async throws(StateStoreError) -> [ActionRunRecord]
     /// Changes an action run's status, checked against ``ActionRunStatus/allowedNext``;
-    /// `running` counts an attempt and clears the error, a finished status stores `errorJSON`.
+    /// `running` counts an attempt, clears the error and stores `isolation`
+    /// (see ``ActionRunRecord/isolation``), a finished status stores `errorJSON`.
     @discardableResult
-    func changeActionRunStatus(id: RecordID, to next: ActionRunStatus, errorJSON: String?)
+    func changeActionRunStatus(id: RecordID, to next: ActionRunStatus, errorJSON: String?, isolation: String?)
         async throws(StateStoreError) -> ActionRunRecord
     /// Records a step as `running` before it executes; returns its id.
     /// `divergenceJSON` marks the step where replay stopped.
@@ -184,7 +185,13 @@ extension StateStore {
     /// Changes an action run's status without an error.
     @discardableResult
     public func changeActionRunStatus(id: RecordID, to next: ActionRunStatus) async throws(StateStoreError) -> ActionRunRecord {
-        try await changeActionRunStatus(id: id, to: next, errorJSON: nil)
+        try await changeActionRunStatus(id: id, to: next, errorJSON: nil, isolation: nil)
+    }
+
+    /// Changes an action run's status, storing `errorJSON` when it finishes.
+    @discardableResult
+    public func changeActionRunStatus(id: RecordID, to next: ActionRunStatus, errorJSON: String?) async throws(StateStoreError) -> ActionRunRecord {
+        try await changeActionRunStatus(id: id, to: next, errorJSON: errorJSON, isolation: nil)
     }
 
     /// Records a step as `running`, with no divergence.

@@ -26,6 +26,15 @@ struct FlowRunnerBinary {
         var stderr: String
     }
 
+    /// The environment every invocation gets: the test process's, and where
+    /// actions cannot be isolated (not root) the explicit opt-out, so the
+    /// suite runs for a developer too (isolation itself is tested as root).
+    static var baseEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        if geteuid() != 0 { environment["FLOWRUNNER_UNISOLATED_ACTIONS"] = "1" }
+        return environment
+    }
+
     /// Runs `flowrunner ARGS` with `environment` added, from `directory`.
     /// The waiting happens on a thread of its own: tests that wait for a
     /// process must not block Swift's cooperative threads, or tests running
@@ -46,7 +55,7 @@ struct FlowRunnerBinary {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = baseEnvironment.merging(environment) { $1 }
         process.currentDirectoryURL = URL(fileURLWithPath: directory ?? repository)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

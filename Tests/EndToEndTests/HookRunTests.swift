@@ -5,11 +5,18 @@ import Testing
 /// A scratch state directory for one test, removed afterwards.
 final class Workspace: Sendable {
     let directory: String
+    /// Where the test and its actions exchange marker files: outside the
+    /// state directory (which isolated actions cannot see) and open to the
+    /// action user (sticky and world-writable, like /tmp).
+    let exchange: String
     var state: String { directory + "/state.sqlite" }
 
     init() {
         directory = NSTemporaryDirectory() + "flowrunner-e2e-" + UUID().uuidString
+        exchange = directory + "-exchange"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: exchange, withIntermediateDirectories: true)
+        _ = chmod(exchange, 0o1777)
     }
 
     /// Runs flowrunner against this workspace's state file.
@@ -39,7 +46,7 @@ final class Workspace: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["FLOWRUNNER_STATE": state]) { $1 }
+        process.environment = FlowRunnerBinary.baseEnvironment.merging(["FLOWRUNNER_STATE": state]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -50,14 +57,17 @@ final class Workspace: Sendable {
     /// marker file under this workspace). Returns the marker's path.
     @discardableResult
     func deployTestbed(_ name: String, behaviour: String, marker markerName: String? = nil, markerExists: Bool = false) async throws -> String {
-        let marker = directory + "/" + (markerName ?? name)
+        let marker = exchange + "/" + (markerName ?? name)
         if markerExists { _ = FileManager.default.createFile(atPath: marker, contents: Data()) }
         try await run(["drivers", "load", testbed])
         try await run(["deploy", name, "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=\(behaviour)", "--param", "marker=\(marker)"])
         return marker
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.removeItem(atPath: exchange)
+    }
 }
 
 /// Waits (up to `limit`) until `condition` holds.
@@ -209,7 +219,7 @@ struct HookRunTests {
     func flowRetries() async throws {
         let workspace = Workspace()
         try await workspace.run(["drivers", "load", testbed])
-        try await workspace.run(["deploy", "fl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=flaky", "--param", "marker=\(workspace.directory)/flaky"])
+        try await workspace.run(["deploy", "fl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=flaky", "--param", "marker=\(workspace.exchange)/flaky"])
         let result = try await workspace.run(["upgrade", "fl", "--to", "1.2.0"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let report = try await workspace.runShow(2)
@@ -400,7 +410,7 @@ struct DryRunTests {
     @Test("a failing dry-run exits 1 with the traceback pointing at the author's line")
     func failing() async throws {
         let workspace = Workspace()
-        let cause = workspace.directory + "/cause"
+        let cause = workspace.exchange + "/cause"
         _ = FileManager.default.createFile(atPath: cause, contents: Data())
         let result = try await workspace.run(["dry-run", testbed, "--hook", "upgrade", "--to", "1.1.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(cause)"])
         #expect(result.status == 1)

@@ -6,7 +6,7 @@ struct SecretParameterTests {
     @Test("deployments show, runs show (text and JSON) and logs mask the value; the action still receives it")
     func masked() async throws {
         let workspace = Workspace()
-        let marker = workspace.directory + "/token-seen"
+        let marker = workspace.exchange + "/token-seen"
         let value = "s3cr3t-Value-42", configValue = "key-5eCret-77"
         try await workspace.run(["drivers", "load", testbed])
         let deploy = try await workspace.run(["deploy", "sec", "--driver", "testbed", "--app-version", "1.0.0",

@@ -45,6 +45,11 @@ public struct ActionRunner: Sendable {
     public var maximumMessageBytes = 16 << 20
     /// Log output kept per action run (8 MiB); the rest is counted and dropped.
     public var logCapBytes = 8 << 20
+    /// How hosts are kept from the engine. The command line always chooses
+    /// (``ActionIsolation/resolve(user:unisolated:effectiveUserID:)``).
+    public var isolation: ActionIsolation = .unisolated
+    /// The engine's files an isolated host must not see.
+    public var protectedPaths = ProtectedPaths()
 
     /// The variables a host inherits from the engine; everything else (tokens,
     /// kubeconfigs, the engine's own settings) stays out.
@@ -65,6 +70,7 @@ public struct ActionRunner: Sendable {
         environment["PYTHONIOENCODING"] = "utf-8"
         environment["PYTHONUNBUFFERED"] = "1"
         for (key, value) in invocation.extraEnvironment { environment[key] = value }
+        if case .user = isolation { environment["FLOWRUNNER_HOST_SHIELD"] = "1" }
         return environment
     }
 
@@ -79,9 +85,14 @@ public struct ActionRunner: Sendable {
         free(directory)
         let child: ChildProcess
         do {
+            var confinement: Confinement?
+            if case .user(let user) = isolation {
+                confinement = try self.confinement(for: user, driverDirectory: invocation.driverDirectory)
+            }
             child = try ChildProcess.spawn(
                 executable: interpreter.path, arguments: ["-S", pythonDirectory + "/flowrunner_host.py"],
-                environment: environment(for: invocation)
+                environment: environment(for: invocation), workingDirectory: invocation.driverDirectory,
+                confinement: confinement
             )
         } catch {
             return ActionOutcome(status: .failed, error: ActionError(type: "HostStartFailed", message: error.reason), logBytesDropped: 0)

@@ -36,10 +36,14 @@ final class ChildProcess: @unchecked Sendable {
     private static let spawnLock = NSLockLike()
 
     /// Starts `executable` with `arguments` (argv[1...]) and exactly
-    /// `environment`, as the leader of a new process group, with the
-    /// engine's working directory. Signals are reset to their defaults in the child.
+    /// `environment`, as the leader of a new process group, in
+    /// `workingDirectory` (nil: the engine's). Signals are reset to their
+    /// defaults in the child and no descriptor but its stdio is inherited.
+    /// With `confinement`, the child first enters a private mount namespace
+    /// laid out by its plan and becomes its user (see ``ActionIsolation``).
     static func spawn(
-        executable: String, arguments: [String], environment: [String: String]
+        executable: String, arguments: [String], environment: [String: String],
+        workingDirectory: String? = nil, confinement: Confinement? = nil
     ) throws(ActionHostError) -> ChildProcess {
         _ = ignoreSIGPIPE
         // Pipes are created close-on-exec under a lock shared by every spawn,
@@ -57,59 +61,25 @@ final class ChildProcess: @unchecked Sendable {
         }
         for fd in stdinPipe + stdoutPipe + stderrPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        // Nothing else of the engine's reaches the child: no state-store
-        // descriptor, no other host's pipe (which would keep it open).
-        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var noSignals = sigset_t(), allSignals = sigset_t()
-        sigemptyset(&noSignals)
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = ([executable] + arguments).map { strdup($0) }
-        let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") }
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
         var pid: pid_t = 0
-        let status = (argv + [nil]).withUnsafeBufferPointer { argvBuffer -> Int32 in
-            (envp + [nil]).withUnsafeBufferPointer { envpBuffer -> Int32 in
-                guard let argvBase = argvBuffer.baseAddress, let envpBase = envpBuffer.baseAddress else { return EINVAL }
-                return posix_spawn(&pid, executable, &actions, &attributes,
-                                   UnsafeMutablePointer(mutating: argvBase), UnsafeMutablePointer(mutating: envpBase))
-            }
-        }
+        let launch = Launch(
+            executable: executable, argv: [executable] + arguments,
+            envp: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+            workingDirectory: workingDirectory, stdio: (stdinPipe[0], stdoutPipe[1], stderrPipe[1]),
+            confinement: confinement
+        )
+        let result = launch.start(pid: &pid)
         close(stdinPipe[0])
         close(stdoutPipe[1])
         close(stderrPipe[1])
-        guard status == 0 else {
+        if case .failure(let message) = result {
             close(stdinPipe[1])
             close(stdoutPipe[0])
             close(stderrPipe[0])
-            throw ActionHostError(.spawnFailed, "cannot start \(executable): \(String(cString: strerror(status)))")
+            throw ActionHostError(.spawnFailed, message)
         }
         return ChildProcess(pid: pid, stdinFD: stdinPipe[1], stdoutFD: stdoutPipe[0], stderrFD: stderrPipe[0])
     }
-
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at
-    /// run time: Swift does not see the GNU-only declaration.
-    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32).self)
-    }()
 
     /// Sends `signal` to the child's whole process group (the child and
     /// every descendant that did not leave the group).

@@ -10,6 +10,20 @@ public import ActionHost
 public protocol ActionExecuting: Sendable {
     /// Runs `invocation` to its end.
     func run(_ invocation: ActionInvocation, handler: some ActionCallHandler) async -> ActionOutcome
+    /// How action code is confined, as recorded with each action run
+    /// (`user NAME`, `unisolated`); nil when there is nothing to record.
+    var isolationLabel: String? { get }
 }
 
-extension ActionRunner: ActionExecuting {}
+extension ActionExecuting {
+    public var isolationLabel: String? { nil }
+}
+
+extension ActionRunner: ActionExecuting {
+    public var isolationLabel: String? {
+        switch isolation {
+        case .user(let user): "user \(user.name)"
+        case .unisolated: "unisolated"
+        }
+    }
+}

@@ -107,7 +107,10 @@ struct RunAttempt {
             if current.status == .cancelling {
                 return .finished(try await settleCancelled(action: nil, message: "cancelled before action \(entry.name) started"))
             }
-            let started = try await stored { () async throws(StateStoreError) in try await store.changeActionRunStatus(id: actionRun.id, to: .running) }
+            let isolation = entry.action == nil ? nil : engine.configuration.actionRunner.isolationLabel
+            let started = try await stored { () async throws(StateStoreError) in
+                try await store.changeActionRunStatus(id: actionRun.id, to: .running, errorJSON: nil, isolation: isolation)
+            }
             observer?.actionStarted(action: entry.name, mode: entry.mode, attempt: started.attempts)
             let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs).run()
             // A worker whose attempt was stopped (its lease was lost, or it is shutting down) writes nothing more.

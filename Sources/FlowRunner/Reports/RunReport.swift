@@ -7,7 +7,7 @@ public import StateStore
 /// and `GET /v1/runs/{id}` (DESIGN.md):
 /// `{"id", "deployment", "hook", "status", "attempt", "inputs", "driver":
 /// {"name", "version", "digest"}, "created_at", "started_at", "ended_at",
-/// "error", "actions": [{"name", "mode", "status", "attempts", "error",
+/// "error", "actions": [{"name", "mode", "status", "attempts", "isolation", "error",
 /// "steps": [{"seq", "attempt", "kind", "name", "args", "status", "replayed",
 /// "result", "error", "duration_ms", "started_at", "ended_at", "divergence"}]}]}`.
 public struct RunReport: Sendable {
@@ -61,6 +61,7 @@ public struct RunReport: Sendable {
                     "mode": .string(action.mode.rawValue),
                     "status": .string(action.status.rawValue),
                     "attempts": .int(action.attempts),
+                    "isolation": action.isolation.map(JSONValue.string) ?? .null,
                     "error": JSONValue(storedText: action.errorJSON) ?? .null,
                     "steps": .array(steps.map(Self.step)),
                 ])

@@ -38,7 +38,7 @@ extension InMemoryStateStore {
     /// ``StateStoreError/Code/notFound``.
     @discardableResult
     public func changeActionRunStatus(
-        id: RecordID, to next: ActionRunStatus, errorJSON: String? = nil
+        id: RecordID, to next: ActionRunStatus, errorJSON: String?, isolation: String?
     ) async throws(StateStoreError) -> ActionRunRecord {
         let now = clock.now.asStored
         guard let current = tables.actionRuns[id] else {
@@ -56,6 +56,7 @@ extension InMemoryStateStore {
                 action.errorJSON = nil
                 action.startedAt = now
                 action.endedAt = nil
+                action.isolation = isolation
             case .pending:
                 action.endedAt = nil
             case .succeeded, .failed, .cancelled, .skipped:

@@ -160,6 +160,10 @@ public struct ActionRunRecord: Sendable, Hashable {
     public var errorJSON: String?
     public var startedAt: Date?
     public var endedAt: Date?
+    /// How the action's host was confined when it last started: `user NAME`
+    /// or `unisolated` (`--unisolated-actions`); nil before it started, for
+    /// the built-in core, and for runs recorded before this was kept.
+    public var isolation: String? = nil
 }
 
 /// One primitive call or `@task` call inside an action run.

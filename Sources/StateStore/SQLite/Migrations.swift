@@ -136,6 +136,10 @@ enum Migrations {
             // A JSON list of the config keys given as secrets.
             try db.execute(sql: "ALTER TABLE deployments ADD COLUMN secret_config_keys TEXT NOT NULL DEFAULT '[]'")
         }
+        migrator.registerMigration("v7-action-isolation") { db in
+            // How each action's host was confined ("user nobody", "unisolated"); NULL before this version.
+            try db.execute(sql: "ALTER TABLE action_runs ADD COLUMN isolation TEXT")
+        }
         return migrator
     }()
 }

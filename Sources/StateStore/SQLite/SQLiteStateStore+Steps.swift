@@ -37,7 +37,7 @@ extension SQLiteStateStore {
     /// and clears the previous error; finishing sets the end time and error.
     @discardableResult
     public func changeActionRunStatus(
-        id: RecordID, to next: ActionRunStatus, errorJSON: String? = nil
+        id: RecordID, to next: ActionRunStatus, errorJSON: String?, isolation: String?
     ) async throws(StateStoreError) -> ActionRunRecord {
         let now = clock.now
         return try await write { db in
@@ -51,8 +51,8 @@ extension SQLiteStateStore {
             switch next {
             case .running:
                 try db.execute(
-                    sql: "UPDATE action_runs SET status = 'running', attempts = attempts + 1, error = NULL, started_at = ?, ended_at = NULL WHERE id = ?",
-                    arguments: [now.storedValue, id]
+                    sql: "UPDATE action_runs SET status = 'running', attempts = attempts + 1, error = NULL, started_at = ?, ended_at = NULL, isolation = ? WHERE id = ?",
+                    arguments: [now.storedValue, isolation, id]
                 )
             case .pending:
                 try db.execute(sql: "UPDATE action_runs SET status = 'pending', ended_at = NULL WHERE id = ?", arguments: [id])
@@ -159,7 +159,7 @@ extension ActionRunRecord {
         try self.init(
             id: row["id"], runID: row["run_id"], name: row["name"], mode: row.word("mode", of: "action_runs"), position: row["position"],
             status: row.word("status", of: "action_runs"), attempts: row["attempts"], errorJSON: row["error"],
-            startedAt: row.date("started_at"), endedAt: row.date("ended_at")
+            startedAt: row.date("started_at"), endedAt: row.date("ended_at"), isolation: row["isolation"]
         )
     }
 }

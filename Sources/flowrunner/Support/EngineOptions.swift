@@ -18,18 +18,35 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Simulation fixture (YAML) for the simulated cluster.", valueName: "file"))
     var fixture: String?
 
+    @Option(name: .long, help: ArgumentHelp("The unprivileged user action code runs as.", discussion: "A name, a uid or uid:gid. Default: nobody. Needs the engine to run as root.", valueName: "user"))
+    var actionUser: String?
+
+    @Flag(name: .long, help: ArgumentHelp("Run action code as the engine's own user, able to read its files and environment.", discussion: "For machines where actions cannot be isolated (the engine not root); recorded with each action run. $FLOWRUNNER_UNISOLATED_ACTIONS=1 does the same."))
+    var unisolatedActions = false
+
     /// An engine over `store` acting on the simulated cluster, with driver
     /// files and caches beside `cacheDirectory`.
     func engine(store: any StateStore, cacheDirectory: String, driverDirectoryOverride: String? = nil) throws -> Engine {
         let environment = ProcessInfo.processInfo.environment
         let interpreter: PythonInterpreter
         let pythonDirectory: String
+        let isolation: ActionIsolation
+        do {
+            let unisolated = unisolatedActions || environment["FLOWRUNNER_UNISOLATED_ACTIONS"] == "1"
+            isolation = try ActionIsolation.resolve(user: actionUser, unisolated: unisolated)
+        } catch {
+            throw CommandFailure.badInput(error.description)
+        }
         do {
             interpreter = try PythonInterpreter.resolve(explicit: python, environment: environment, cacheFile: cacheDirectory + "/python-interpreter.json")
             pythonDirectory = try HostResources.pythonDirectory(environment: environment)
         } catch {
             throw CommandFailure.failed(error.description)
         }
+        ActionIsolation.shieldEngineProcess()
+        var actionRunner = ActionRunner(interpreter: interpreter, pythonDirectory: pythonDirectory, environment: environment)
+        actionRunner.isolation = isolation
+        actionRunner.protectedPaths = ProtectedPaths.engine(stateFile: (store as? SQLiteStateStore)?.path, environment: environment)
         var clusterFixture = ClusterFixture()
         if let fixture {
             do {
@@ -47,7 +64,7 @@ struct RunOptions: ParsableArguments {
             }
         }
         var configuration = EngineConfiguration(
-            actionRunner: ActionRunner(interpreter: interpreter, pythonDirectory: pythonDirectory, environment: environment),
+            actionRunner: actionRunner,
             driverCacheDirectory: cacheDirectory + "/drivers",
             actionTimeout: actionTimeout
         )

@@ -30,7 +30,8 @@ enum RunText {
         if let error = RunSummary.errorText(run.errorJSON) { lines.append("Error:    \(error)") }
         for (action, steps) in report.actions {
             lines.append("")
-            lines.append("Action \(action.name) [\(action.mode)] — \(action.status.rawValue), \(action.attempts) attempt\(action.attempts == 1 ? "" : "s")")
+            let unisolated = action.isolation == "unisolated" ? " — ran unisolated (--unisolated-actions): its code could reach the engine's files and environment" : ""
+            lines.append("Action \(action.name) [\(action.mode)] — \(action.status.rawValue), \(action.attempts) attempt\(action.attempts == 1 ? "" : "s")\(unisolated)")
             if !steps.isEmpty {
                 let rows = steps.map { step -> [String] in
                     let how = step.replayed ? "replayed" : (step.status == .running ? "running" : "executed")

@@ -27,10 +27,12 @@ struct StepLogPruneConformance {
             #expect(failed.attempts == 1 && failed.errorJSON == #"{"type":"CommandFailed"}"# && failed.endedAt == time.now)
             let pending = try await store.changeActionRunStatus(id: drain.id, to: .pending)
             #expect(pending.attempts == 1 && pending.endedAt == nil && pending.errorJSON == failed.errorJSON)
-            let again = try await store.changeActionRunStatus(id: drain.id, to: .running)
-            #expect(again.attempts == 2 && again.errorJSON == nil)
+            #expect(started.isolation == nil)
+            let again = try await store.changeActionRunStatus(id: drain.id, to: .running, errorJSON: nil, isolation: "user nobody")
+            #expect(again.attempts == 2 && again.errorJSON == nil && again.isolation == "user nobody")
             try await store.changeActionRunStatus(id: drain.id, to: .succeeded)
             let done = try #require(try await store.actionRuns(runID: run.id).first)
+            #expect(done.isolation == "user nobody", "the isolation of the last start is kept after the action ends")
             for next in ActionRunStatus.allCases {
                 let error = await #expect(throws: StateStoreError.self) { try await store.changeActionRunStatus(id: drain.id, to: next) }
                 #expect(error?.code == .illegalTransition)

@@ -137,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["FlowRunnerCLI", "StateStore"],
+            dependencies: ["FlowRunnerCLI", "StateStore", "HostileInput"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

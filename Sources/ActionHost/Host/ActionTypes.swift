@@ -182,10 +182,15 @@ public protocol ActionCallHandler: Sendable {
     func log(_ line: ActionLogLine)
     /// The host read the flow's options (before the function runs).
     func flowOptionsRead(_ options: FlowOptions)
+    /// The action ended without the engine stopping it (its host exited or
+    /// died): calls still in flight are about to be cancelled as cut off,
+    /// not stopped on purpose (a cancel or timeout cancels them directly).
+    func callsCutOff()
 }
 
 extension ActionCallHandler {
     public func flowOptionsRead(_ options: FlowOptions) {}
+    public func callsCutOff() {}
 }
 
 /// How an action ended.

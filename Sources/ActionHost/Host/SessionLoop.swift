@@ -58,6 +58,7 @@ struct SessionLoop<Handler: ActionCallHandler> {
         }
         deadlineTimer?.cancel()
         for timer in timers { timer.cancel() }
+        if stop == nil && !calls.isEmpty { handler.callsCutOff() }
         for call in calls.values { call.cancel() }
         session.cleanUp()
         // Deliver the last raw output (bounded: a process that left the group may hold stderr).

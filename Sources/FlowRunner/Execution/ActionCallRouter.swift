@@ -23,6 +23,10 @@ struct ActionCallRouter: ActionCallHandler {
     let flowOptions: FlowOptionsBox
     /// Values of secret parameters, masked in log lines before they are stored or shown.
     let secretTexts: [String]
+    /// Tells cancelled primitives whether they were cut off (host died) or stopped on purpose.
+    let interruption = CallInterruption()
+
+    func callsCutOff() { interruption.markCutOff() }
 
     func handle(_ request: ActionCallRequest) async -> ActionReply {
         switch request.call {
@@ -59,16 +63,16 @@ struct ActionCallRouter: ActionCallHandler {
             problem = PrimitiveError.refused(
                 "an action may only act on its own deployment: the call names \"\(reference)\", the run's deployment is \"\(deployment.name)\"")
         }
-        return await step(seq: seq, kind: .primitive, name: stepName, arguments: stepArguments, problem: problem) { previous, digest async in
-            await execute(name: stepName, arguments: stepArguments, seq: seq, previous: previous, digest: digest)
+        return await step(seq: seq, kind: .primitive, name: stepName, arguments: stepArguments, problem: problem) { adopting in
+            await execute(name: stepName, arguments: stepArguments, seq: seq, adopting: adopting)
         }
     }
 
     /// A built-in primitive of the engine's own core (`install_components`),
     /// recorded as a `builtin` step through the same path as an action's calls.
     func builtIn(seq: Int, name: String, arguments: JSONValue) async -> ActionReply {
-        let environment = environment(seq: seq, jobAttempt: attempt)
-        return await step(seq: seq, kind: .builtin, name: name, arguments: arguments, problem: nil) { _, _ async in
+        let environment = environment(job: StepJournal.JobOrigin(seq: seq, attempt: attempt))
+        return await step(seq: seq, kind: .builtin, name: name, arguments: arguments, problem: nil) { _ async in
             do throws(PrimitiveError) {
                 return .success(try await PrimitiveCatalogue.executeBuiltIn(name: name, arguments: arguments, in: environment))
             } catch {
@@ -81,7 +85,7 @@ struct ActionCallRouter: ActionCallHandler {
     /// running, executes it and records how it ended.
     func step(
         seq: Int, kind: StepKind, name: String, arguments: JSONValue, problem: PrimitiveError?,
-        execute: (StepRecord?, String) async -> Result<JSONValue, PrimitiveError>
+        execute: (StepJournal.JobOrigin?) async -> Result<JSONValue, PrimitiveError>
     ) async -> ActionReply {
         let started = ContinuousClock.now
         let argsBytes = arguments.jsonBytes
@@ -97,13 +101,13 @@ struct ActionCallRouter: ActionCallHandler {
         case .replay(let resultJSON):
             observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "replayed", durationMilliseconds: milliseconds(since: started), error: nil)
             return .value(JSONValue(storedText: resultJSON) ?? .null)
-        case .execute(let stepID, let previous):
+        case .execute(let stepID, let adopting):
             observer?.stepStarted(action: action, seq: seq, kind: kind, name: name, argsJSON: argsJSON)
             let outcome: Result<JSONValue, PrimitiveError>
             if let problem {
                 outcome = .failure(problem)
             } else {
-                outcome = await execute(previous, digest)
+                outcome = await execute(adopting)
             }
             switch outcome {
             case .success(let value):
@@ -111,6 +115,10 @@ struct ActionCallRouter: ActionCallHandler {
                 if let failure = await finish(stepID, succeeded: true, result: result, error: nil) { return .failure(failure) }
                 observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "succeeded", durationMilliseconds: milliseconds(since: started), error: nil)
                 return .value(result)
+            case .failure(let error) where error.code == .interrupted:
+                // Cut off with its host: the step stays running, for the next attempt to adopt.
+                observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "interrupted", durationMilliseconds: milliseconds(since: started), error: error.message)
+                return .failure(ActionError(type: "Interrupted", message: error.message))
             case .failure(let error):
                 let details = error.details
                 var errorJSON: [String: JSONValue] = ["type": .string(error.type), "message": .string(error.message)]
@@ -122,24 +130,23 @@ struct ActionCallRouter: ActionCallHandler {
         }
     }
 
-    func execute(name: String, arguments: JSONValue, seq: Int, previous: StepRecord?, digest: String) async -> Result<JSONValue, PrimitiveError> {
-        // The job of a step that was running when its worker died is adopted;
-        // one that finished (and failed) is replaced by a new job.
-        var jobAttempt = attempt
-        if let previous, previous.status == .running, previous.name == name, previous.argsDigest == digest {
-            jobAttempt = await journal.jobOrigin(of: previous)
-        }
+    /// Runs the primitive. The job of a step that was running when its
+    /// worker died is adopted (`adopting`); one that finished (and failed)
+    /// is replaced by a new job, named after this step.
+    func execute(name: String, arguments: JSONValue, seq: Int, adopting: StepJournal.JobOrigin?) async -> Result<JSONValue, PrimitiveError> {
+        let job = adopting ?? StepJournal.JobOrigin(seq: seq, attempt: attempt)
         do {
-            return .success(try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment(seq: seq, jobAttempt: jobAttempt)))
+            return .success(try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment(job: job)))
         } catch {
             return .failure(error)
         }
     }
 
-    func environment(seq: Int, jobAttempt: Int) -> PrimitiveEnvironment {
+    func environment(job: StepJournal.JobOrigin) -> PrimitiveEnvironment {
         PrimitiveEnvironment(
             deployment: deployment.name, spec: spec, cluster: cluster,
-            jobName: JobNames.name(run: runID, action: action, seq: seq, attempt: jobAttempt), defaultTimeout: defaultTimeout
+            jobName: JobNames.name(run: runID, action: action, seq: job.seq, attempt: job.attempt), defaultTimeout: defaultTimeout,
+            interruption: interruption
         )
     }
 

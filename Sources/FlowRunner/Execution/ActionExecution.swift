@@ -12,6 +12,9 @@ struct ActionExecution {
     let entry: HookPlan.Entry
     let actionRun: ActionRunRecord
     let inputs: JSONValue
+    /// How the action's previous attempt ended (its stored error; nil when it
+    /// was cut off or never ran): decides how strictly steps replay.
+    let previousErrorJSON: String?
 
     enum End {
         case succeeded
@@ -32,7 +35,7 @@ struct ActionExecution {
         }
         let journal = StepJournal(
             store: store, actionRunID: actionRun.id, attempt: run.attempt, previousSteps: previousSteps,
-            policy: ReplayPolicy(storedJSON: run.replayJSON)
+            policy: ReplayPolicy(storedJSON: run.replayJSON).following(previousErrorJSON: previousErrorJSON)
         )
         let logs = LogSink(store: store, runID: run.id, action: entry.name, attempt: run.attempt, observer: attempt.observer)
         let options = FlowOptionsBox()

@@ -112,7 +112,7 @@ struct RunAttempt {
                 try await store.changeActionRunStatus(id: actionRun.id, to: .running, errorJSON: nil, isolation: isolation)
             }
             observer?.actionStarted(action: entry.name, mode: entry.mode, attempt: started.attempts)
-            let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs).run()
+            let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs, previousErrorJSON: actionRun.errorJSON).run()
             // A worker whose attempt was stopped (its lease was lost, or it is shutting down) writes nothing more.
             if Task.isCancelled {
                 return .released(run, reason: "the attempt was stopped before action \(entry.name) ended")

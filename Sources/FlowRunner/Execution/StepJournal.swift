@@ -7,20 +7,31 @@ import StateStore
 /// runs for real, and records it. One journal per action attempt.
 ///
 /// The n-th call with a given kind, name and argument digest replays the
-/// n-th earlier record with the same three that succeeded, as long as no
-/// earlier call of this attempt diverged; the first call that does not
-/// match, and every call after it, runs for real, and the divergence is
-/// recorded on that step. Matching by occurrence rather than by position
-/// keeps concurrent calls (`asyncio.gather`) exact whatever order their
-/// branches reach the engine in. Decisions are taken in sequence order even when calls arrive
-/// concurrently (`asyncio.gather`), so the outcome does not depend on timing.
+/// n-th earlier call with the same three if that succeeded in any earlier
+/// attempt. Matching by occurrence rather than by position keeps concurrent
+/// calls (`asyncio.gather`) exact whatever order their branches reach the
+/// engine in, and a step cut off by a crash (left `running`) runs again,
+/// adopting its job, without making finished steps run again. When the
+/// action code may have changed (``ReplayPolicy/stopsAtDivergence``), the
+/// first call that does not match, and every call after it, runs for real,
+/// and the divergence is recorded on that step. Decisions are taken in
+/// sequence order even when calls arrive concurrently, so the outcome does
+/// not depend on timing.
 actor StepJournal {
     /// What to do with a call.
     enum Decision: Sendable {
         /// Answer with this recorded result (JSON text); nothing runs.
         case replay(resultJSON: String?)
-        /// Run it; the step was recorded as `running` with this id.
-        case execute(stepID: RecordID, previous: StepRecord?)
+        /// Run it; the step was recorded as `running` with this id. A step
+        /// cut off while running in earlier attempts adopts the job its first
+        /// such attempt started (``JobOrigin``).
+        case execute(stepID: RecordID, adopting: JobOrigin?)
+    }
+
+    /// The step whose job (named after its position and attempt, ``JobNames``) a re-executed call adopts.
+    struct JobOrigin: Sendable, Hashable {
+        var seq: Int
+        var attempt: Int
     }
 
     let store: any StateStore
@@ -31,8 +42,10 @@ actor StepJournal {
     private let earlier: [StepRecord]
     /// The earlier record to compare with, per position (for messages).
     private let recorded: [Int: StepRecord]
-    /// The same records by kind, name and digest, in position order.
+    /// The records to replay, by kind, name and digest, per occurrence.
     private let recordedByCall: [String: [StepRecord]]
+    /// Per kind, name and digest: each earlier attempt's calls (newest attempt first), in position order.
+    private let historyByCall: [String: [[StepRecord]]]
     /// How many calls with each kind, name and digest this attempt made.
     private var occurrences: [String: Int] = [:]
     private var diverged = false
@@ -53,7 +66,44 @@ actor StepJournal {
         self.policy = policy
         earlier = previousSteps.filter { $0.attempt < attempt }
         recorded = Self.comparable(earlier)
-        recordedByCall = Dictionary(grouping: recorded.values.sorted { $0.seq < $1.seq }) { Self.callKey($0.kind, $0.name, $0.argsDigest) }
+        var history: [String: [[StepRecord]]] = [:]
+        let usable = Self.beforeDivergences(earlier)
+        for attempt in Set(usable.map(\.attempt)).sorted(by: >) {
+            let calls = Dictionary(grouping: usable.filter { $0.attempt == attempt }.sorted { $0.seq < $1.seq }) {
+                Self.callKey($0.kind, $0.name, $0.argsDigest)
+            }
+            for (key, steps) in calls { history[key, default: []].append(steps) }
+        }
+        historyByCall = history
+        if policy.stopsAtDivergence {
+            recordedByCall = Dictionary(grouping: recorded.values.sorted { $0.seq < $1.seq }) { Self.callKey($0.kind, $0.name, $0.argsDigest) }
+        } else {
+            recordedByCall = history.mapValues(Self.bestPerOccurrence)
+        }
+    }
+
+    /// The records no later attempt declared stale: an attempt that recorded
+    /// a divergence at position d ran everything from d on for real, so
+    /// older attempts' records from d on followed another path.
+    static func beforeDivergences(_ steps: [StepRecord]) -> [StepRecord] {
+        var divergedAt: [Int: Int] = [:]
+        for step in steps where step.divergenceJSON != nil {
+            divergedAt[step.attempt] = min(divergedAt[step.attempt] ?? Int.max, step.seq)
+        }
+        guard !divergedAt.isEmpty else { return steps }
+        return steps.filter { step in
+            !divergedAt.contains { attempt, seq in attempt > step.attempt && step.seq >= seq }
+        }
+    }
+
+    /// Per occurrence, the newest attempt's record that finished well, else
+    /// the newest record at all (`attempts` newest first).
+    static func bestPerOccurrence(_ attempts: [[StepRecord]]) -> [StepRecord] {
+        let count = attempts.map(\.count).max() ?? 0
+        return (0..<count).compactMap { occurrence in
+            let candidates = attempts.compactMap { occurrence < $0.count ? $0[occurrence] : nil }
+            return candidates.first { $0.status == .succeeded || $0.status == .replayed } ?? candidates.first
+        }
     }
 
     static func callKey(_ kind: StepKind, _ name: String, _ digest: String) -> String {
@@ -78,20 +128,20 @@ actor StepJournal {
         return result
     }
 
-    /// The attempt whose job (named after it, ``JobNames``) a step cut off
-    /// while running must adopt: `previous` itself was perhaps an adopting
-    /// re-execution that was cut off too, so the chain of same calls at the
-    /// same position left `running` by earlier attempts is followed back to
-    /// the attempt that first started it. However many crashes, one job.
-    func jobOrigin(of previous: StepRecord) -> Int {
-        var origin = previous
-        while let older = earlier
-            .filter({ $0.attempt < origin.attempt && $0.seq == origin.seq && $0.status == .running
-                && $0.kind == origin.kind && $0.name == origin.name && $0.argsDigest == origin.argsDigest })
-            .max(by: { $0.attempt < $1.attempt }) {
-            origin = older
+    /// The job a re-executed call adopts: walking earlier attempts from the
+    /// newest, the same occurrence of the same call left `running` (cut off
+    /// by a crash; an adopting re-execution may have been cut off too), back
+    /// to the attempt that first started it. Attempts that did not reach the
+    /// call are skipped; one where it finished ends the walk (its job ended:
+    /// a new one is due). However many crashes, one job.
+    func jobOrigin(key: String, occurrence: Int) -> JobOrigin? {
+        var origin: JobOrigin?
+        for calls in historyByCall[key] ?? [] where occurrence < calls.count {
+            let step = calls[occurrence]
+            guard step.status == .running else { break }
+            origin = JobOrigin(seq: step.seq, attempt: step.attempt)
         }
-        return origin.attempt
+        return origin
     }
 
     /// Waits for the calls before `seq` to be decided.
@@ -118,7 +168,8 @@ actor StepJournal {
         let candidates = recordedByCall[key] ?? []
         let match = occurrence < candidates.count ? candidates[occurrence] : nil
         let step = NewStep(actionRunID: actionRunID, attempt: attempt, seq: seq, kind: kind, name: name, argsJSON: argsJSON, argsDigest: digest)
-        if !diverged, let previous = match, policy.allowsReplay(of: previous.seq),
+        let strict = policy.stopsAtDivergence
+        if !(strict && diverged), let previous = match, policy.allowsReplay(of: previous.seq),
            previous.status == .succeeded || previous.status == .replayed {
             pendingReplays.append((step, previous.resultJSON))
             if pendingReplays.count >= 256 { try await flush() }
@@ -129,7 +180,7 @@ actor StepJournal {
             return .replay(resultJSON: previous.resultJSON)
         }
         var divergence: String?
-        if !diverged, policy.allowsReplay(of: seq), let previous = recorded[seq], previous.seq == seq,
+        if strict, !diverged, policy.allowsReplay(of: seq), let previous = recorded[seq], previous.seq == seq,
            previous.status == .succeeded || previous.status == .replayed {
             // A record exists but the call differs: replay stops here.
             divergence = JSONValue.object([
@@ -140,11 +191,12 @@ actor StepJournal {
                 "message": .string("replay stopped: the action's call \(seq) is \(name) with different \(previous.name == name && previous.kind == kind ? "arguments" : "kind or name") than recorded (\(previous.name) in attempt \(previous.attempt)); it and every later call run for real"),
             ]).jsonText
         }
-        diverged = true
+        // A call cut off by a crash runs again (adopting its job): that is no divergence.
+        if match?.status != .running { diverged = true }
         try await flush()
         let id = try await store.beginStep(step, divergenceJSON: divergence)
         if kind == .task { openTasks[id] = seq }
-        return .execute(stepID: id, previous: match)
+        return .execute(stepID: id, adopting: kind == .primitive ? jobOrigin(key: key, occurrence: occurrence) : nil)
     }
 
     /// Records the end of a task this attempt opened; the calls the task made

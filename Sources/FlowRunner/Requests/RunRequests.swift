@@ -36,9 +36,11 @@ extension Engine {
             _ = try await loadDriver(versionID: selected)
             versionID = selected
         }
+        // Other action code may call differently: replay stops at the first call that does not match.
+        let strict = versionID != nil
         let policy: String? = switch replay {
-        case .matching: nil
-        case .fromStep(let step): ReplayPolicy(beforeStep: step, restart: false).storedJSON
+        case .matching: ReplayPolicy(beforeStep: nil, restart: false, stopsAtDivergence: strict).storedJSON
+        case .fromStep(let step): ReplayPolicy(beforeStep: step, restart: false, stopsAtDivergence: strict).storedJSON
         case .restart: ReplayPolicy(beforeStep: nil, restart: true).storedJSON
         }
         let abandoned = run.leaseOwner.flatMap { $0.isKnownGone ? $0 : nil }

@@ -15,15 +15,18 @@ public struct PrimitiveEnvironment: Sendable {
     public var jobName: String
     /// How long waits may take when the action gives no `timeout`.
     public var defaultTimeout: Duration
+    /// Why a cancelled call was cancelled (see ``CallInterruption``).
+    public var interruption: CallInterruption
 
     /// Creates an environment.
     public init(deployment: String, spec: DriverSpecification, cluster: any ClusterBackend, jobName: String,
-                defaultTimeout: Duration = .seconds(600)) {
+                defaultTimeout: Duration = .seconds(600), interruption: CallInterruption = CallInterruption()) {
         self.deployment = deployment
         self.spec = spec
         self.cluster = cluster
         self.jobName = jobName
         self.defaultTimeout = defaultTimeout
+        self.interruption = interruption
     }
 }
 
@@ -274,7 +277,21 @@ struct Execution {
             result = try await cluster.waitForJob(named: job.name, timeout: limit)
         } catch {
             if Task.isCancelled {
-                try? await cluster.deleteJob(named: job.name)
+                if environment.interruption.isCutOff {
+                    throw PrimitiveError(.interrupted, "execute_commands was cut off (the action's host died); job \(job.name) goes on and is adopted by the next attempt")
+                }
+                // The deletion must not be cancelled with the call that asks for it.
+                let deleted = await Task { () async -> ClusterError? in
+                    do throws(ClusterError) {
+                        try await cluster.deleteJob(named: job.name)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }.value
+                if let deleted {
+                    throw PrimitiveError(.cancelled, "execute_commands was cancelled; job \(job.name) could not be deleted: \(deleted.message)")
+                }
                 throw PrimitiveError(.cancelled, "execute_commands was cancelled; job \(job.name) was deleted")
             }
             throw PrimitiveError(.cluster, error.message)

@@ -24,6 +24,8 @@ public struct PrimitiveError: Error, Sendable, Hashable, CustomStringConvertible
         public static let cluster = Code("cluster")
         /// The primitive was cancelled (its job deleted).
         public static let cancelled = Code("cancelled")
+        /// The call was cut off (its action's host died); what it started goes on.
+        public static let interrupted = Code("interrupted")
         public var description: String { name }
     }
 

@@ -40,4 +40,32 @@ struct SecretParameterTests {
         let report = try await workspace.runShow(2)
         #expect(((report["inputs"] as? [String: Any])?["parameters"] as? [String: Any])?["token"] as? String == "***")
     }
+
+    @Test("a secret that reaches step arguments, job output or an exception is masked in runs show and live output; the action still used it")
+    func leakedIntoSteps() async throws {
+        let workspace = Workspace()
+        let value = "tok-9f8e7d6c5b"
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "leak", "--driver", "testbed", "--app-version", "1.0.0",
+                                 "--param", "behaviour=secret-leak", "--param", "token=\(value)"])
+        let upgrade = try await workspace.run(["upgrade", "leak", "--to", "1.1.0"])
+        #expect(upgrade.status == 1)
+        let views = [
+            upgrade,
+            try await workspace.run(["runs", "show", "2"]),
+            try await workspace.run(["runs", "show", "2", "--output", "json"]),
+            try await workspace.run(["runs", "list", "--output", "json"]),
+        ]
+        for view in views {
+            #expect(!(view.stdout + view.stderr).contains(value), "the secret is shown: \(view.stdout)\(view.stderr)")
+        }
+        let report = try await workspace.runShow(2)
+        let step = steps(report).first
+        #expect((step?["args"] as? [String: Any])?["commands"] as? [String] == ["echo login --token ***"])
+        #expect(((report["error"] as? [String: Any])?["message"] as? String)?.contains("login refused for token ***") == true)
+        // The job really ran with the value: the cluster holds what the action asked for.
+        let shown = try await workspace.json(["deployments", "show", "leak", "--output", "json"]) as? [String: Any]
+        let job = ((shown?["cluster"] as? [String: Any])?["jobs"] as? [[String: Any]])?.first
+        #expect(job?["commands"] as? [String] == ["echo login --token \(value)"])
+    }
 }

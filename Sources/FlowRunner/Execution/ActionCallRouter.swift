@@ -21,8 +21,9 @@ struct ActionCallRouter: ActionCallHandler {
     let cluster: any ClusterBackend
     let defaultTimeout: Duration
     let flowOptions: FlowOptionsBox
-    /// Values of secret parameters, masked in log lines before they are stored or shown.
-    let secretTexts: [String]
+    /// Secret values, masked in log lines, step arguments and errors before
+    /// they are stored or shown (results stay as they are: they are replayed).
+    let masking: SecretMasking
     /// Tells cancelled primitives whether they were cut off (host died) or stopped on purpose.
     let interruption = CallInterruption()
 
@@ -40,7 +41,7 @@ struct ActionCallRouter: ActionCallHandler {
     }
 
     func log(_ line: ActionLogLine) {
-        let message = secretTexts.isEmpty ? line.message : SecretParameters.masking(line.message, secretTexts)
+        let message = masking.text(line.message)
         logs.append(level: line.level, logger: line.logger, message: message, time: line.time)
     }
 
@@ -89,7 +90,7 @@ struct ActionCallRouter: ActionCallHandler {
     ) async -> ActionReply {
         let started = ContinuousClock.now
         let argsBytes = arguments.jsonBytes
-        let argsJSON = String(decoding: argsBytes, as: UTF8.self)
+        let argsJSON = masking.json(String(decoding: argsBytes, as: UTF8.self)) ?? ""
         let digest = ArgumentDigest.of(jsonBytes: argsBytes)
         let decision: StepJournal.Decision
         do {
@@ -154,7 +155,7 @@ struct ActionCallRouter: ActionCallHandler {
 
     func taskBegin(seq: Int, name: String, arguments: JSONValue) async -> ActionReply {
         let argsBytes = arguments.jsonBytes
-        let argsJSON = String(decoding: argsBytes, as: UTF8.self)
+        let argsJSON = masking.json(String(decoding: argsBytes, as: UTF8.self)) ?? ""
         let decision: StepJournal.Decision
         do {
             decision = try await journal.decide(seq: seq, kind: .task, name: name, argsJSON: argsJSON, digest: ArgumentDigest.of(jsonBytes: argsBytes))
@@ -181,7 +182,7 @@ struct ActionCallRouter: ActionCallHandler {
         case .success(let result):
             (succeeded, value, errorJSON) = (true, result, nil)
         case .failure(let error):
-            (succeeded, value, errorJSON) = (false, nil, ["type": .string(error.type), "message": .string(error.message), "attempts": .int(attempts)])
+            (succeeded, value, errorJSON) = (false, nil, ["type": .string(error.type), "message": .string(masking.text(error.message)), "attempts": .int(attempts)])
         }
         do {
             guard try await journal.finishTask(stepID: RecordID(stepID), succeeded: succeeded, result: value, errorJSON: errorJSON?.jsonText) else {
@@ -201,7 +202,7 @@ struct ActionCallRouter: ActionCallHandler {
     /// engine error (returned), so the action cannot go on past an unrecorded step.
     func finish(_ stepID: RecordID, succeeded: Bool, result: JSONValue?, error: JSONValue?) async -> ActionError? {
         do {
-            try await journal.finish(stepID: stepID, succeeded: succeeded, resultJSON: result?.jsonText, errorJSON: error?.jsonText)
+            try await journal.finish(stepID: stepID, succeeded: succeeded, resultJSON: result?.jsonText, errorJSON: error?.masking(masking).jsonText)
             return nil
         } catch {
             return ActionError(type: "EngineError", message: "cannot record the end of step \(stepID): \(error)")

@@ -20,6 +20,15 @@ struct ActionExecution {
         case succeeded
         case failed(ActionError, FlowOptions?)
         case cancelled(ActionError)
+
+        /// The same ending with the error's secrets masked.
+        func masked(_ masking: SecretMasking) -> End {
+            switch self {
+            case .succeeded: .succeeded
+            case .failed(let error, let options): .failed(masking.error(error), options)
+            case .cancelled(let error): .cancelled(masking.error(error))
+            }
+        }
     }
 
     var run: RunRecord { attempt.run }
@@ -39,17 +48,11 @@ struct ActionExecution {
         )
         let logs = LogSink(store: store, runID: run.id, action: entry.name, attempt: run.attempt, observer: attempt.observer)
         let options = FlowOptionsBox()
-        var secrets = SecretParameters(spec: attempt.spec)
-        secrets.configKeys = Set(attempt.deployment.secretConfigKeys)
-        let secretTexts = secrets.texts(
-            in: JSONValue(storedText: run.inputsJSON)?["parameters"] ?? .null,
-            config: JSONValue(storedText: attempt.deployment.configJSON) ?? .null
-        )
         let router = ActionCallRouter(
             journal: journal, logs: logs, observer: attempt.observer, action: entry.name, runID: run.id, attempt: run.attempt,
             deployment: attempt.deployment, spec: attempt.spec, cluster: attempt.cluster,
             defaultTimeout: attempt.engine.configuration.actionTimeout ?? .seconds(600), flowOptions: options,
-            secretTexts: secretTexts
+            masking: attempt.masking
         )
         let work = startWork(router: router)
         let watch = Task { await watchForCancel(cancelling: work) }

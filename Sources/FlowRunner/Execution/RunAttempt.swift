@@ -36,9 +36,14 @@ extension Engine {
         } catch {
             return .finished(try await fail(run, action: nil, type: "EngineError", message: error.message))
         }
+        var secrets = SecretParameters(spec: driver.spec)
+        secrets.configKeys = Set(deployment.secretConfigKeys)
+        let masking = SecretMasking(secrets: secrets, inputsJSON: run.inputsJSON, configJSON: deployment.configJSON)
         let attempt = RunAttempt(
             engine: self, run: run, owner: owner, deployment: deployment, hook: run.hook, spec: driver.spec,
-            driverDirectory: directory, cluster: cluster, observer: observer
+            driverDirectory: directory, cluster: cluster,
+            observer: masking.isEmpty ? observer : observer.map { MaskingRunObserver(wrapped: $0, masking: masking) },
+            masking: masking
         )
         let outcome: AttemptOutcome
         do {
@@ -81,6 +86,8 @@ struct RunAttempt {
     let driverDirectory: String
     let cluster: any ClusterBackend
     let observer: (any RunObserver)?
+    /// The run's secret values, hidden in what is shown (see ``SecretMasking``).
+    let masking: SecretMasking
 
     var store: any StateStore { engine.store }
 
@@ -112,7 +119,9 @@ struct RunAttempt {
                 try await store.changeActionRunStatus(id: actionRun.id, to: .running, errorJSON: nil, isolation: isolation)
             }
             observer?.actionStarted(action: entry.name, mode: entry.mode, attempt: started.attempts)
-            let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs, previousErrorJSON: actionRun.errorJSON).run()
+            // Whatever the action's failure says, secret values are masked before it is stored or shown.
+            let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs, previousErrorJSON: actionRun.errorJSON)
+                .run().masked(masking)
             // A worker whose attempt was stopped (its lease was lost, or it is shutting down) writes nothing more.
             if Task.isCancelled {
                 return .released(run, reason: "the attempt was stopped before action \(entry.name) ended")

@@ -29,8 +29,18 @@ public struct RunReport: Sendable {
             actions.append((action, try await store.steps(actionRunID: action.id)))
         }
         var secrets = try await SecretParameters.load(versionID: run.driverVersionID, from: store)
-        secrets.configKeys = Set(try await store.deployment(id: run.deploymentID)?.secretConfigKeys ?? [])
-        return RunReport(run: run, driver: driver, actions: actions, secrets: secrets)
+        let deployment = try await store.deployment(id: run.deploymentID)
+        secrets.configKeys = Set(deployment?.secretConfigKeys ?? [])
+        // What the action did is shown with secret values masked wherever they appear.
+        let masking = SecretMasking(secrets: secrets, inputsJSON: run.inputsJSON, configJSON: deployment?.configJSON)
+        var shown = run
+        shown.errorJSON = masking.json(run.errorJSON)
+        let maskedActions = actions.map { action, steps in
+            var action = action
+            action.errorJSON = masking.json(action.errorJSON)
+            return (action, steps.map(masking.step))
+        }
+        return RunReport(run: shown, driver: driver, actions: maskedActions, secrets: secrets)
     }
 
     /// The run's inputs, secret parameters shown as `***`.

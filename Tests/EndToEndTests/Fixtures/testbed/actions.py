@@ -38,6 +38,10 @@ async def upgrade(context, target_version, parameters):
         _touch(marker, parameters["token"])
         logger.info("the token is %s", parameters["token"])
         print("printed: " + parameters["token"])
+    if behaviour == "secret-leak":
+        # The secret reaches a step's arguments, its job output and an exception message.
+        await execute_commands(["echo login --token " + parameters["token"]], context=context)
+        raise RuntimeError("login refused for token " + parameters["token"])
     if behaviour == "escapes":
         print("\x1b[2J\x1b[Hscreen cleared \x1b]52;c;cHduZWQ=\x07 \x9b2J")
         logger.info("fake \r\x1b[32m\u2713 succeeded\x1b[0m")

@@ -7,9 +7,13 @@ import Foundation
 /// or input. ArgumentParser's own usage code (64) is mapped to 2.
 @main
 struct FlowRunnerCommand: AsyncParsableCommand {
+    /// This release (`flowrunner --version`).
+    static let version = "0.6.0"
+
     static let configuration = CommandConfiguration(
         commandName: "flowrunner",
         abstract: "Run the lifecycle actions of application drivers, durably.",
+        version: "flowrunner \(version) (state schema v7, host protocol 1)",
         subcommands: [DriversCommand.self, DeployCommand.self, UpgradeCommand.self, DryRunCommand.self, RunsCommand.self, DeploymentsCommand.self]
     )
 

@@ -218,10 +218,8 @@ struct MisbehaviourTests {
 
     @Test("a host that forks and exits does not hang the engine")
     func forksAndExits() async {
-        // A hang would end at the invocation's 60 s limit as a Timeout; the crash must be reported instead.
-        let started = ContinuousClock.now
+        // A hang would end at the invocation's limit as a Timeout; the crash must be reported instead.
         let outcome = await runner.run(HostFixtures.invocation("forks_and_exits"), handler: RecordingHandler())
-        #expect(ContinuousClock.now - started < .seconds(60))
         #expect(outcome.error?.type == "HostCrashed")
         #expect(outcome.error?.message.contains("exited with status 5") == true, "\(String(describing: outcome.error))")
     }
@@ -271,12 +269,9 @@ struct MisbehaviourTests {
     func timeout(function: String) async throws {
         let marker = NSTemporaryDirectory() + "flowrunner-marker-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: marker) }
-        let started = ContinuousClock.now
         let outcome = await runner.run(
             HostFixtures.invocation(function, parameters: ["marker": .string(marker)], timeout: .seconds(4)), handler: RecordingHandler()
         )
-        // A hang would never end: the bound is far above the 4 s limit so a loaded machine passes.
-        #expect(ContinuousClock.now - started < .seconds(60))
         #expect(outcome.status == .timedOut, "\(String(describing: outcome.error))")
         #expect(outcome.error?.type == "Timeout")
         #expect(outcome.error?.message.contains("timed out") == true)
@@ -300,11 +295,9 @@ struct MisbehaviourTests {
         while (try? String(contentsOfFile: marker, encoding: .utf8))?.contains("pids") != true, ContinuousClock.now - waitStarted < .seconds(20) {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let started = ContinuousClock.now
         task.cancel()
         let outcome = await task.value
-        // Generous on a loaded machine: it proves the cancel stops the action, not how fast (bench/ measures that).
-        #expect(ContinuousClock.now - started < .seconds(20))
+        // A missed cancel would end at the invocation's limit as timedOut: the outcome tells (bench/ measures how fast).
         #expect(outcome.status == .cancelled, "\(String(describing: outcome.error))")
         #expect((try? String(contentsOfFile: marker, encoding: .utf8))?.contains("finally ran") == true)
     }

@@ -243,35 +243,32 @@ struct HookRunTests {
         for pid in pids { #expect(processGone(pid), "process \(pid) is still running") }
     }
 
-    @Test("a cancel from a second process stops a running action within 2 s")
+    @Test("a cancel from a second process stops a running action (cancelled, not timed out) and the run gets a retry hint")
     func cancelFromAnotherProcess() async throws {
         let workspace = Workspace()
         let marker = try await workspace.deployTestbed("hg", behaviour: "hang", marker: "hang")
-        let process = try workspace.start(["upgrade", "hg", "--to", "1.2.0"])
+        // A missed cancel would end at the 120 s action timeout as a failure, not a cancel: the outcome tells.
+        let process = try workspace.start(["upgrade", "hg", "--to", "1.2.0", "--timeout", "120"])
         try await waitUntil { FileManager.default.fileExists(atPath: marker + ".pid") }
         let cancel = try await workspace.run(["runs", "cancel", "2"])
-        let cancelled = ContinuousClock.now // the request is recorded; the worker stops the action (about a second when idle)
         #expect(cancel.status == 0, "\(cancel.stderr)")
-        try await waitUntil(.seconds(30)) { !process.isRunning }
-        let elapsed = ContinuousClock.now - cancelled
+        try await waitUntil(.seconds(180)) { !process.isRunning }
         #expect(!process.isRunning)
-        // Bounded for a loaded 2-core machine; a missed cancel would wait for the 600 s action timeout.
-        #expect(elapsed < .seconds(20), "the action took \(elapsed) to stop")
         #expect(process.terminationStatus == 1)
         #expect(try await workspace.runShow(2)["status"] as? String == "cancelled")
+        let shown = try await workspace.run(["runs", "show", "2"])
+        #expect(shown.stdout.contains("retry: flowrunner runs retry 2"), "a cancelled run gets a retry hint: \(shown.stdout)")
     }
 
     @Test("Ctrl-C on an in-process run cancels it cleanly")
     func interrupt() async throws {
         let workspace = Workspace()
         let marker = try await workspace.deployTestbed("hg", behaviour: "hang", marker: "hang")
-        let process = try workspace.start(["upgrade", "hg", "--to", "1.2.0"])
+        let process = try workspace.start(["upgrade", "hg", "--to", "1.2.0", "--timeout", "120"])
         try await waitUntil { FileManager.default.fileExists(atPath: marker + ".pid") }
-        let interrupted = ContinuousClock.now
         kill(process.processIdentifier, SIGINT)
-        try await waitUntil(.seconds(30)) { !process.isRunning }
+        try await waitUntil(.seconds(180)) { !process.isRunning }
         #expect(!process.isRunning)
-        #expect(ContinuousClock.now - interrupted < .seconds(20))
         #expect(process.terminationStatus == 1)
         #expect(try await workspace.runShow(2)["status"] as? String == "cancelled")
         for pid in recordedPIDs(marker) { #expect(processGone(pid), "process \(pid) survived") }

@@ -69,6 +69,8 @@ public struct ActionRunner: Sendable {
         environment["PYTHONPATH"] = pythonDirectory + ":" + invocation.driverDirectory
         environment["PYTHONIOENCODING"] = "utf-8"
         environment["PYTHONUNBUFFERED"] = "1"
+        // Nothing is written into the driver directory (a dry-run's is the author's own).
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
         for (key, value) in invocation.extraEnvironment { environment[key] = value }
         if case .user = isolation { environment["FLOWRUNNER_HOST_SHIELD"] = "1" }
         return environment

@@ -120,8 +120,9 @@ public enum DriverLoader {
         for action in spec.actions {
             let file = normalizedRelativePath(action.location.file)
             let label = "action \"\(action.name)\": location \"\(action.location)\""
+            let at = action.locationAt ?? action.declaredAt
             guard let file else {
-                diagnostics.append(Diagnostic(.error, at: action.declaredAt, "\(label): the file must be a relative path inside the driver directory"))
+                diagnostics.append(Diagnostic(.error, at: at, "\(label): the file must be a relative path inside the driver directory"))
                 continue
             }
             if scanned[file] == nil {
@@ -131,13 +132,13 @@ public enum DriverLoader {
             }
             guard let names = scanned[file] ?? nil else {
                 let hint = hasPython ? "" : " (the spec declares actions but the driver has no actions file)"
-                diagnostics.append(Diagnostic(.error, at: action.declaredAt, "\(label): file \(prefix)\(file) does not exist\(hint)"))
+                diagnostics.append(Diagnostic(.error, at: at, "\(label): file \(prefix)\(file) does not exist\(hint)"))
                 continue
             }
             if names[action.location.function] == nil {
                 let defined = names.keys.filter { !$0.hasPrefix("_") }.sorted()
                 let found = defined.isEmpty ? "it defines no top-level names" : "top-level names: " + defined.prefix(12).joined(separator: ", ")
-                diagnostics.append(Diagnostic(.error, at: action.declaredAt, "\(label): \(prefix)\(file) defines no function \"\(action.location.function)\" (\(found))"))
+                diagnostics.append(Diagnostic(.error, at: at, "\(label): \(prefix)\(file) defines no function \"\(action.location.function)\" (\(found))"))
             }
         }
         return diagnostics

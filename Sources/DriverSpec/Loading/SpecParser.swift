@@ -215,7 +215,12 @@ struct SpecParser {
             guard let name = reader.string(key, path) else { continue }
             switch name {
             case "enabled": backup.enabled = reader.bool(value, "\(path).enabled") ?? true
-            case "kind": backup.kind = reader.nonEmptyString(value, "\(path).kind")
+            case "kind":
+                backup.kind = reader.nonEmptyString(value, "\(path).kind")
+                if let kind = backup.kind, !BackupSpec.strategies.contains(kind) {
+                    let hint = KeySuggestion.closest(to: kind, among: BackupSpec.strategies).map { " (did you mean \"\($0)\"?)" } ?? ""
+                    reader.error("`\(path).kind`: unknown backup strategy \"\(kind)\"\(hint); expected one of \(BackupSpec.strategies.sorted().joined(separator: ", "))", at: value)
+                }
             default: backup.options[name] = reader.value(value, "\(path).\(name)")
             }
         }
@@ -358,7 +363,8 @@ struct SpecParser {
                 }
             }
             actions.append(ActionSpec(
-                name: name, hook: hook, mode: mode, description: description, location: location, declaredAt: declaredAt
+                name: name, hook: hook, mode: mode, description: description, location: location, declaredAt: declaredAt,
+                locationAt: fields["location"].map { reader.location(of: $0) }
             ))
         }
         return actions

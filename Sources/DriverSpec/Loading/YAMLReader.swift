@@ -168,8 +168,10 @@ struct YAMLReader {
 
     // MARK: Keys
 
-    /// The mapping's entries by key text, warning about keys not in `known`
-    /// (real drivers carry keys this version does not know yet).
+    /// The mapping's entries by key text. A key not in `known` is a
+    /// warning (real drivers carry keys this version does not know yet),
+    /// unless it is a near miss of a known key (`paramters`): then it is an
+    /// error with "did you mean", since what it was meant to say is lost.
     mutating func entries(_ mapping: Node.Mapping, _ path: String, known: Set<String>) -> [String: Node] {
         var result: [String: Node] = [:]
         for (key, value) in mapping {
@@ -177,7 +179,11 @@ struct YAMLReader {
             result[name] = value
             if !known.contains(name) {
                 let expected = known.sorted().joined(separator: ", ")
-                warning("`\(path)`: unknown key \"\(name)\" (known keys: \(expected))", at: key)
+                if let meant = KeySuggestion.closest(to: name, among: known), !mapping.contains(where: { $0.key.string == meant }) {
+                    error("`\(path)`: unknown key \"\(name)\" (did you mean \"\(meant)\"?)", at: key)
+                } else {
+                    warning("`\(path)`: unknown key \"\(name)\" (known keys: \(expected))", at: key)
+                }
             }
         }
         return result

@@ -100,10 +100,15 @@ public struct ComponentSpec: Sendable, Hashable {
 public struct BackupSpec: Sendable, Hashable, Codable {
     /// `enabled` (defaults to true when a backup block is present).
     public var enabled: Bool
-    /// `kind`: the strategy (`postgres`, `mysql`, `volume`, `action`, ...).
+    /// `kind`: the strategy, one of ``strategies``.
     public var kind: String?
     /// Every other key: strategy-specific settings (`database_name`, ...).
     public var options: [String: JSONValue]
+
+    /// The backup strategies (DESIGN.md, "Backup"): a database tool's dump
+    /// then volume snapshots, volume snapshots alone (`disk`), or the
+    /// driver's own `hook: backup` action.
+    public static let strategies: Set<String> = ["postgres", "mariadb", "mongodb", "neo4j", "disk", "action"]
 }
 
 /// One environment variable of a component.
@@ -181,6 +186,9 @@ public struct ActionSpec: Sendable, Hashable {
     public var location: ActionLocation
     /// Where the action is declared.
     public var declaredAt: SourceLocation
+    /// Where its `location:` value is written (findings about the file or
+    /// function point here).
+    public var locationAt: SourceLocation? = nil
 }
 
 /// Type of a declared parameter.

@@ -280,19 +280,11 @@ struct Execution {
                 if environment.interruption.isCutOff {
                     throw PrimitiveError(.interrupted, "execute_commands was cut off (the action's host died); job \(job.name) goes on and is adopted by the next attempt")
                 }
-                // The deletion must not be cancelled with the call that asks for it.
-                let deleted = await Task { () async -> ClusterError? in
-                    do throws(ClusterError) {
-                        try await cluster.deleteJob(named: job.name)
-                        return nil
-                    } catch {
-                        return error
-                    }
-                }.value
-                if let deleted {
-                    throw PrimitiveError(.cancelled, "execute_commands was cancelled; job \(job.name) could not be deleted: \(deleted.message)")
-                }
-                throw PrimitiveError(.cancelled, "execute_commands was cancelled; job \(job.name) was deleted")
+                throw PrimitiveError(.cancelled, "execute_commands was cancelled; \(await Self.delete(job: job.name, from: cluster))")
+            }
+            if error.code == .timeout {
+                // Given up on: the job must not run on beside a retry's.
+                throw PrimitiveError(.cluster, "\(error.message); \(await Self.delete(job: job.name, from: cluster))")
             }
             throw PrimitiveError(.cluster, error.message)
         }
@@ -313,6 +305,21 @@ struct Execution {
             "job": .string(job.name), "adopted": .bool(state == .adopted), "image": .string(job.image),
             "exit_codes": .array(result.commands.map { .int($0.exitCode) }), "output": .string(output), "results": .array(results),
         ])
+    }
+
+    /// Deletes a job given up on (cancelled, timed out), outside the
+    /// caller's task so a cancellation does not cancel the deletion too.
+    /// Returns the sentence that says what happened to it.
+    static func delete(job name: String, from cluster: any ClusterBackend) async -> String {
+        let failure = await Task { () async -> ClusterError? in
+            do throws(ClusterError) {
+                try await cluster.deleteJob(named: name)
+                return nil
+            } catch {
+                return error
+            }
+        }.value
+        return failure.map { "job \(name) could not be deleted: \($0.message)" } ?? "job \(name) was deleted"
     }
 
     func upgrade(to target: String, timeout: Duration?) async throws(PrimitiveError) -> JSONValue {

@@ -15,20 +15,8 @@ struct DriversCommand: AsyncParsableCommand {
 
 extension OutputFormat: ExpressibleByArgument {}
 
-extension DriverLoader {
-    /// Loads a driver directory for a command: a missing or unreadable
-    /// directory is bad input (exit 2).
-    static func loadForCommand(_ directory: String) throws -> LoadedDriver {
-        do {
-            return try load(directory: directory)
-        } catch {
-            throw CommandFailure.badInput(error.description)
-        }
-    }
-}
-
 /// `flowrunner drivers validate DIR [--output json]`.
-struct DriversValidateCommand: ParsableCommand {
+struct DriversValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a driver directory: spec syntax, structure, references and action files.",
@@ -41,8 +29,11 @@ struct DriversValidateCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: text or json.")
     var output: OutputFormat = .text
 
-    func run() throws {
-        let driver = try DriverLoader.loadForCommand(directory)
+    @Option(name: .long, help: ArgumentHelp("The Python interpreter that checks the driver's Python files.", valueName: "path"))
+    var python: String?
+
+    func run() async throws {
+        let driver = try await DriverLoader.loadForCommand(directory, python: python)
         switch output {
         case .json:
             try Terminal.printJSON(ValidationReport(directory: directory, driver: driver))
@@ -106,8 +97,11 @@ struct DriversLoadCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Output format: text or json.")
     var output: OutputFormat = .text
 
+    @Option(name: .long, help: ArgumentHelp("The Python interpreter that checks the driver's Python files.", valueName: "path"))
+    var python: String?
+
     func run() async throws {
-        let driver = try DriverLoader.loadForCommand(directory)
+        let driver = try await DriverLoader.loadForCommand(directory, python: python)
         if !driver.isValid {
             for diagnostic in driver.diagnostics { print(TerminalText.escaped("\(diagnostic)")) }
         }

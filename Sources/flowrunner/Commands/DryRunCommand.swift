@@ -45,7 +45,7 @@ struct DryRunCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let loaded = try DriverLoader.loadForCommand(directory)
+        let loaded = try await DriverLoader.loadForCommand(directory, python: runOptions.python)
         guard loaded.isValid, let spec = loaded.specification else {
             for diagnostic in loaded.diagnostics { print(diagnostic) }
             throw CommandFailure.failed("\(directory): the driver is invalid; nothing was run")

@@ -93,10 +93,15 @@ struct RunsShowCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let report = try await runArgument.report(try stateOptions.openForReading())
+        let store = try stateOptions.openForReading()
+        let report = try await runArgument.report(store)
         switch output {
         case .json: print(report.json.prettyText)
-        case .text: print(TerminalText.escaped(RunText.show(report)))
+        case .text:
+            print(TerminalText.escaped(RunText.show(report)))
+            if let hint = await RetryHint.line(for: report.run, store: store), report.run.status.isFinished {
+                print("\n" + hint)
+            }
         }
     }
 }
@@ -115,12 +120,18 @@ struct RunsLogsCommand: AsyncParsableCommand {
     func run() async throws {
         let store = try stateOptions.openForReading()
         _ = try await runArgument.report(store)
+        var printed = 0
         do {
             try await LogFollower(store: store, runID: runArgument.run).lines(follow: follow) { line in
-                print(TerminalText.escaped(RunText.logLine(line)))
+                // One write per line, so a pipe (`| grep`) sees each line as it comes.
+                Terminal.write(TerminalText.escaped(RunText.logLine(line)) + "\n", to: STDOUT_FILENO)
+                printed += 1
             }
         } catch {
             throw error.commandFailure
+        }
+        if printed == 0 {
+            Terminal.write("run \(runArgument.run) has no log lines (nothing its actions printed or logged)\n", to: STDERR_FILENO)
         }
     }
 }

@@ -37,7 +37,7 @@ enum RunWorker {
         if let error = RunSummary.errorText(final.errorJSON) { line += ": " + error }
         Terminal.line(line)
         if final.status != .succeeded {
-            Terminal.line("see: flowrunner runs show \(final.id)" + (final.status == .failed ? "   retry: flowrunner runs retry \(final.id)" : ""))
+            if let hint = await RetryHint.line(for: final, store: engine.store) { Terminal.line(hint) }
             throw ExitCode(CommandFailure.failedCode)
         }
     }

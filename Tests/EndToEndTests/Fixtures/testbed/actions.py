@@ -38,6 +38,9 @@ async def upgrade(context, target_version, parameters):
         _touch(marker, parameters["token"])
         logger.info("the token is %s", parameters["token"])
         print("printed: " + parameters["token"])
+    if behaviour == "command-timeout":
+        # The job takes longer than the primitive waits (the fixture sets its duration).
+        await execute_commands(["migrate --to " + target_version], context=context, timeout=1)
     if behaviour == "secret-leak":
         # The secret reaches a step's arguments, its job output and an exception message.
         await execute_commands(["echo login --token " + parameters["token"]], context=context)

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+@Suite("What an operator is told: versions, retry hints, empty logs, jobs given up on")
+struct OperatorHintsTests {
+    @Test("flowrunner --version names the release")
+    func version() async throws {
+        let result = try await FlowRunnerBinary.run(["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("flowrunner "), "\(result.stdout)")
+    }
+
+    @Test("execute_commands(timeout=) that gives up deletes its job: a retry's job never runs beside it")
+    func commandTimeoutDeletesJob() async throws {
+        let workspace = Workspace()
+        let fixture = workspace.directory + "/slow.yaml"
+        try "commands:\n  - {match: \"migrate*\", duration: 30}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
+        try await workspace.deployTestbed("ct", behaviour: "command-timeout")
+        let failed = try await workspace.run(["upgrade", "ct", "--to", "1.1.0", "--fixture", fixture])
+        #expect(failed.status == 1)
+        let report = try await workspace.runShow(2)
+        let message = (report["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(message.contains("did not finish within 1 s"), "\(message)")
+        #expect(message.contains("was deleted"), "\(message)")
+        #expect(try await workspace.jobCount("ct") == 0, "the job given up on is gone")
+    }
+
+    @Test("a failed run's hint names --driver-version latest once a newer driver version is loaded; a cancelled run gets a hint")
+    func retryHints() async throws {
+        let workspace = Workspace()
+        try await workspace.deployTestbed("rh", behaviour: "fail-after-two", marker: "cause", markerExists: true)
+        let failed = try await workspace.run(["upgrade", "rh", "--to", "1.1.0"])
+        #expect(failed.stdout.contains("retry: flowrunner runs retry 2"), "\(failed.stdout)")
+        #expect(!failed.stdout.contains("--driver-version"))
+
+        let newer = workspace.exchange + "/testbed-v2"
+        try FileManager.default.copyItem(atPath: testbed, toPath: newer)
+        try? FileManager.default.removeItem(atPath: newer + "/__pycache__")
+        try "\n# version 2\n".appendLine(toFile: newer + "/actions.py")
+        #expect(try await workspace.run(["drivers", "load", newer]).status == 0)
+        let shown = try await workspace.run(["runs", "show", "2"])
+        #expect(shown.stdout.contains("retry: flowrunner runs retry 2 --driver-version latest"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("version 2 is loaded"))
+    }
+
+    @Test("runs logs of a run without lines says so")
+    func emptyLogs() async throws {
+        let workspace = Workspace()
+        try await workspace.run(["drivers", "load", testbed])
+        try await workspace.run(["deploy", "el", "--driver", "testbed", "--app-version", "1.0.0"])
+        let logs = try await workspace.run(["runs", "logs", "1"])
+        #expect(logs.status == 0)
+        #expect(logs.stderr.contains("run 1 has no log lines"), "\(logs.stderr)")
+    }
+}
+
+extension String {
+    /// Appends `self` to the file at `path`.
+    func appendLine(toFile path: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(utf8))
+    }
+}

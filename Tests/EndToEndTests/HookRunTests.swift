@@ -191,6 +191,14 @@ struct HookRunTests {
         #expect(last.map { $0["name"] as? String ?? "" } == ["prepare", "stop_components", "execute_commands", "upgrade_deployment_version", "start_components"])
         #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, true, true, false, false])
         #expect(try await workspace.jobCount("nt") == 1, "the migration job must not run again")
+        // The live view numbers steps as runs show does (operators use them for --from-step).
+        let recorded = Set(last.map { "\($0["seq"] as? Int ?? 0) \($0["name"] as? String ?? "")" })
+        let live = retried.stdout.split(separator: "\n").compactMap { line -> String? in
+            let words = line.split(separator: " ")
+            guard words.count >= 3, ["✓", "↺"].contains(String(words[0])), Int(words[1]) != nil else { return nil }
+            return "\(words[1]) \(words[2])"
+        }
+        #expect(live.count == last.count && Set(live) == recorded, "live \(live), recorded \(recorded)")
     }
 
     @Test("asyncio.gather: steps replay by occurrence, whatever order the branches reach the engine in")

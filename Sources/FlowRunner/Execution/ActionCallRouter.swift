@@ -64,18 +64,17 @@ struct ActionCallRouter: ActionCallHandler {
             problem = PrimitiveError.refused(
                 "an action may only act on its own deployment: the call names \"\(reference)\", the run's deployment is \"\(deployment.name)\"")
         }
-        return await step(seq: seq, kind: .primitive, name: stepName, arguments: stepArguments, problem: problem) { adopting in
-            await execute(name: stepName, arguments: stepArguments, seq: seq, adopting: adopting)
+        return await step(seq: seq, kind: .primitive, name: stepName, arguments: stepArguments, problem: problem) { job in
+            await execute(name: stepName, arguments: stepArguments, job: job)
         }
     }
 
     /// A built-in primitive of the engine's own core (`install_components`),
     /// recorded as a `builtin` step through the same path as an action's calls.
     func builtIn(seq: Int, name: String, arguments: JSONValue) async -> ActionReply {
-        let environment = environment(job: StepJournal.JobOrigin(seq: seq, attempt: attempt))
-        return await step(seq: seq, kind: .builtin, name: name, arguments: arguments, problem: nil) { _ async in
+        return await step(seq: seq, kind: .builtin, name: name, arguments: arguments, problem: nil) { job async in
             do throws(PrimitiveError) {
-                return .success(try await PrimitiveCatalogue.executeBuiltIn(name: name, arguments: arguments, in: environment))
+                return .success(try await PrimitiveCatalogue.executeBuiltIn(name: name, arguments: arguments, in: environment(job: job)))
             } catch {
                 return .failure(error)
             }
@@ -86,7 +85,7 @@ struct ActionCallRouter: ActionCallHandler {
     /// running, executes it and records how it ended.
     func step(
         seq: Int, kind: StepKind, name: String, arguments: JSONValue, problem: PrimitiveError?,
-        execute: (StepJournal.JobOrigin?) async -> Result<JSONValue, PrimitiveError>
+        execute: (StepJournal.JobOrigin) async -> Result<JSONValue, PrimitiveError>
     ) async -> ActionReply {
         let started = ContinuousClock.now
         let argsBytes = arguments.jsonBytes
@@ -99,16 +98,17 @@ struct ActionCallRouter: ActionCallHandler {
             return .failure(ActionError(type: "EngineError", message: "cannot record the step: \(error)"))
         }
         switch decision {
-        case .replay(let resultJSON):
+        case .replay(let resultJSON, let seq):
             observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "replayed", durationMilliseconds: milliseconds(since: started), error: nil)
             return .value(JSONValue(storedText: resultJSON) ?? .null)
-        case .execute(let stepID, let adopting):
+        case .execute(let stepID, let adopting, let seq):
             observer?.stepStarted(action: action, seq: seq, kind: kind, name: name, argsJSON: argsJSON)
             let outcome: Result<JSONValue, PrimitiveError>
             if let problem {
                 outcome = .failure(problem)
             } else {
-                outcome = await execute(adopting)
+                // The job is named after the step's recorded position (or the one it adopts).
+                outcome = await execute(adopting ?? StepJournal.JobOrigin(seq: seq, attempt: attempt))
             }
             switch outcome {
             case .success(let value):
@@ -134,8 +134,7 @@ struct ActionCallRouter: ActionCallHandler {
     /// Runs the primitive. The job of a step that was running when its
     /// worker died is adopted (`adopting`); one that finished (and failed)
     /// is replaced by a new job, named after this step.
-    func execute(name: String, arguments: JSONValue, seq: Int, adopting: StepJournal.JobOrigin?) async -> Result<JSONValue, PrimitiveError> {
-        let job = adopting ?? StepJournal.JobOrigin(seq: seq, attempt: attempt)
+    func execute(name: String, arguments: JSONValue, job: StepJournal.JobOrigin) async -> Result<JSONValue, PrimitiveError> {
         do {
             return .success(try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment(job: job)))
         } catch {
@@ -163,10 +162,10 @@ struct ActionCallRouter: ActionCallHandler {
             return .failure(ActionError(type: "EngineError", message: "cannot record the step: \(error)"))
         }
         switch decision {
-        case .replay(let resultJSON):
+        case .replay(let resultJSON, let seq):
             observer?.stepEnded(action: action, seq: seq, kind: .task, name: name, status: "replayed", durationMilliseconds: 0, error: nil)
             return .replayTask(JSONValue(storedText: resultJSON) ?? .null)
-        case .execute(let stepID, _):
+        case .execute(let stepID, _, let seq):
             observer?.stepStarted(action: action, seq: seq, kind: .task, name: name, argsJSON: argsJSON)
             return .runTask(step: .array([.int(Int(stepID)), .int(seq), .string(name)]))
         }
@@ -184,15 +183,17 @@ struct ActionCallRouter: ActionCallHandler {
         case .failure(let error):
             (succeeded, value, errorJSON) = (false, nil, ["type": .string(error.type), "message": .string(masking.text(error.message)), "attempts": .int(attempts)])
         }
+        let duration: Double
         do {
-            guard try await journal.finishTask(stepID: RecordID(stepID), succeeded: succeeded, result: value, errorJSON: errorJSON?.jsonText) else {
+            guard let ran = try await journal.finishTask(stepID: RecordID(stepID), succeeded: succeeded, result: value, errorJSON: errorJSON?.jsonText) else {
                 return .failure(ActionError(type: "ProtocolError", message: "task end for step \(stepID), which this action did not start"))
             }
+            duration = ran
         } catch {
             return .failure(ActionError(type: "EngineError", message: "cannot record the end of step \(stepID): \(error)"))
         }
         let detail: String? = if case .failure(let error) = result { "\(error.type): \(error.message)" } else { attempts > 1 ? "succeeded after \(attempts) attempts" : nil }
-        observer?.stepEnded(action: action, seq: Int(seq), kind: .task, name: name, status: succeeded ? "succeeded" : "failed", durationMilliseconds: 0, error: detail)
+        observer?.stepEnded(action: action, seq: Int(seq), kind: .task, name: name, status: succeeded ? "succeeded" : "failed", durationMilliseconds: duration, error: detail)
         return .value(.null)
     }
 

@@ -20,12 +20,13 @@ import StateStore
 actor StepJournal {
     /// What to do with a call.
     enum Decision: Sendable {
-        /// Answer with this recorded result (JSON text); nothing runs.
-        case replay(resultJSON: String?)
+        /// Answer with this recorded result (JSON text); nothing runs. `seq`
+        /// is the step's recorded number (what `runs show` and `--from-step` use).
+        case replay(resultJSON: String?, seq: Int)
         /// Run it; the step was recorded as `running` with this id. A step
         /// cut off while running in earlier attempts adopts the job its first
         /// such attempt started (``JobOrigin``).
-        case execute(stepID: RecordID, adopting: JobOrigin?)
+        case execute(stepID: RecordID, adopting: JobOrigin?, seq: Int)
     }
 
     /// The step whose job (named after its position and attempt, ``JobNames``) a re-executed call adopts.
@@ -54,8 +55,8 @@ actor StepJournal {
     /// are matched this many positions further on.
     private var offset = 0
     private var highestPosition = 0
-    /// Task steps this attempt opened and has not closed: only these may be ended.
-    private var openTasks: [RecordID: Int] = [:]
+    /// Task steps this attempt opened and has not closed (position, start): only these may be ended.
+    private var openTasks: [RecordID: (seq: Int, started: ContinuousClock.Instant)] = [:]
     private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
     private var pendingReplays: [(step: NewStep, resultJSON: String?)] = []
 
@@ -177,7 +178,7 @@ actor StepJournal {
                 offset += Int(nested)
                 highestPosition = seq + Int(nested)
             }
-            return .replay(resultJSON: previous.resultJSON)
+            return .replay(resultJSON: previous.resultJSON, seq: seq)
         }
         var divergence: String?
         if strict, !diverged, policy.allowsReplay(of: seq), let previous = recorded[seq], previous.seq == seq,
@@ -195,22 +196,24 @@ actor StepJournal {
         if match?.status != .running { diverged = true }
         try await flush()
         let id = try await store.beginStep(step, divergenceJSON: divergence)
-        if kind == .task { openTasks[id] = seq }
-        return .execute(stepID: id, adopting: kind == .primitive ? jobOrigin(key: key, occurrence: occurrence) : nil)
+        if kind == .task { openTasks[id] = (seq, ContinuousClock.now) }
+        return .execute(stepID: id, adopting: kind == .primitive ? jobOrigin(key: key, occurrence: occurrence) : nil, seq: seq)
     }
 
     /// Records the end of a task this attempt opened; the calls the task made
     /// inside it are counted into its result (`nested_steps`), so a replay of
-    /// the task skips them. False for a step id this attempt did not open.
-    func finishTask(stepID: RecordID, succeeded: Bool, result: JSONValue?, errorJSON: String?) async throws(StateStoreError) -> Bool {
-        guard let position = openTasks.removeValue(forKey: stepID) else { return false }
+    /// the task skips them. Returns how long the task ran (milliseconds), or
+    /// nil for a step id this attempt did not open.
+    func finishTask(stepID: RecordID, succeeded: Bool, result: JSONValue?, errorJSON: String?) async throws(StateStoreError) -> Double? {
+        guard let open = openTasks.removeValue(forKey: stepID) else { return nil }
         var stored = result
         if case .object(var members)? = result {
-            members["nested_steps"] = .int(max(0, highestPosition - position))
+            members["nested_steps"] = .int(max(0, highestPosition - open.seq))
             stored = .object(members)
         }
         try await store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: stored?.jsonText, errorJSON: errorJSON)
-        return true
+        let elapsed = ContinuousClock.now - open.started
+        return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
     }
 
     /// Steps of this attempt still `running` when the action ended (a task

@@ -63,3 +63,33 @@ extension String {
         try handle.write(contentsOf: Data(utf8))
     }
 }
+
+@Suite("Live progress of long steps")
+struct LongStepProgressTests {
+    @Test("a long step says it still runs, with its elapsed time, when stdout is not a terminal")
+    func stillRunning() async throws {
+        let workspace = Workspace()
+        let fixture = workspace.directory + "/slow.yaml"
+        try "commands:\n  - {match: \"migrate*\", duration: 3}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
+        try await workspace.deployTestbed("lp", behaviour: "ok")
+        let result = try await FlowRunnerBinary.run(["upgrade", "lp", "--to", "1.1.0", "--fixture", fixture],
+                                                    environment: ["FLOWRUNNER_STATE": workspace.state, "FLOWRUNNER_PROGRESS_SECONDS": "1"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("… 2 still running ("), "\(result.stdout)")
+    }
+}
+
+@Suite("A job's output in the run's logs")
+struct JobOutputLogTests {
+    @Test("each line of a job's output is a log line of the run, named after the job")
+    func jobOutput() async throws {
+        let workspace = Workspace()
+        let fixture = workspace.directory + "/output.yaml"
+        try "commands:\n  - {match: \"migrate*\", output: \"migrated 3 tables\\nschema at v7\"}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
+        try await workspace.deployTestbed("jo", behaviour: "ok")
+        #expect(try await workspace.run(["upgrade", "jo", "--to", "1.1.0", "--fixture", fixture]).status == 0)
+        let logs = try await workspace.run(["runs", "logs", "2"]).stdout
+        #expect(logs.contains("job/fr-2-upgrade-2-a1: migrated 3 tables"), "\(logs)")
+        #expect(logs.contains("job/fr-2-upgrade-2-a1: schema at v7"))
+    }
+}

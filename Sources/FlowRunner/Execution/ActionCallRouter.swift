@@ -135,10 +135,30 @@ struct ActionCallRouter: ActionCallHandler {
     /// worker died is adopted (`adopting`); one that finished (and failed)
     /// is replaced by a new job, named after this step.
     func execute(name: String, arguments: JSONValue, job: StepJournal.JobOrigin) async -> Result<JSONValue, PrimitiveError> {
+        let result: Result<JSONValue, PrimitiveError>
         do {
-            return .success(try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment(job: job)))
+            result = .success(try await PrimitiveCatalogue.execute(name: name, arguments: arguments, in: environment(job: job)))
         } catch {
-            return .failure(error)
+            result = .failure(error)
+        }
+        if name == "execute_commands" { logJobOutput(result) }
+        return result
+    }
+
+    /// A job's output becomes log lines of the run (`runs logs`, `--follow`),
+    /// one per output line, logged by `job/<name>`.
+    func logJobOutput(_ result: Result<JSONValue, PrimitiveError>) {
+        let value: JSONValue? = switch result {
+        case .success(let value): value
+        case .failure(let error): error.details
+        }
+        guard let value, let job = value["job"]?.stringValue, let commands = value["results"]?.arrayValue else { return }
+        let now = Date().timeIntervalSince1970
+        for command in commands {
+            guard let output = command["output"]?.stringValue, !output.isEmpty else { continue }
+            for line in output.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
+                logs.append(level: "info", logger: "job/\(job)", message: masking.text(String(line)), time: now)
+            }
         }
     }
 

@@ -5,15 +5,64 @@ import Synchronization
 
 /// Live progress of a run in the terminal: one line per step as it starts
 /// and as it ends (on a terminal the start line is replaced by the end line),
-/// plain lines when stdout is not a terminal.
+/// plain lines when stdout is not a terminal. A step that runs long shows
+/// how long it has been running: on a terminal its start line counts up
+/// every second, otherwise a line every 30 s (`$FLOWRUNNER_PROGRESS_SECONDS`)
+/// says it still runs.
 final class ProgressPrinter: RunObserver {
     let interactive: Bool
     let showLogs: Bool
     private let pendingStart = Mutex<Bool>(false)
+    /// Steps running now: their start line and when they started.
+    private let running = Mutex<[Int: (line: String, started: ContinuousClock.Instant)]>([:])
+    private let ticker = Mutex<Task<Void, Never>?>(nil)
+
+    /// How often a line says a step still runs when stdout is not a terminal.
+    let reportEvery: Duration
 
     init(showLogs: Bool = false) {
         interactive = isatty(STDOUT_FILENO) == 1
         self.showLogs = showLogs
+        let seconds = ProcessInfo.processInfo.environment["FLOWRUNNER_PROGRESS_SECONDS"].flatMap(Int.init) ?? 30
+        reportEvery = .seconds(min(max(seconds, 1), 3600))
+    }
+
+    deinit {
+        ticker.withLock { $0?.cancel() }
+    }
+
+    /// Starts the elapsed-time ticker once.
+    private func startTicker() {
+        ticker.withLock { task in
+            guard task == nil else { return }
+            let period: Duration = interactive ? .seconds(1) : reportEvery
+            task = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: period)
+                    self?.tick()
+                }
+            }
+        }
+    }
+
+    private func tick() {
+        let now = ContinuousClock.now
+        let steps = running.withLock { $0 }
+        guard !steps.isEmpty else { return }
+        if interactive {
+            // Only the newest start line is still on screen to count up.
+            guard steps.count == 1, let step = steps.values.first, pendingStart.withLock({ $0 }) else { return }
+            Terminal.write("\r\u{1B}[K" + TerminalText.escaped(step.line) + " " + Self.elapsed(now - step.started))
+        } else {
+            for (seq, step) in steps.sorted(by: { $0.key < $1.key }) where now - step.started >= reportEvery {
+                emit("  … \(seq) still running (\(Self.elapsed(now - step.started)))")
+            }
+        }
+    }
+
+    static func elapsed(_ duration: Duration) -> String {
+        let seconds = Int(duration.components.seconds)
+        return seconds < 60 ? "\(seconds) s" : "\(seconds / 60) min \(seconds % 60) s"
     }
 
     private func emit(_ line: String, replacingStart: Bool = false) {
@@ -57,7 +106,10 @@ final class ProgressPrinter: RunObserver {
     }
 
     func stepStarted(action: String, seq: Int, kind: StepKind, name: String, argsJSON: String) {
-        emitStart("  \(seq) \(name) \(Self.shorten(argsJSON)) …")
+        let line = "  \(seq) \(name) \(Self.shorten(argsJSON)) …"
+        running.withLock { $0[seq] = (line, ContinuousClock.now) }
+        startTicker()
+        emitStart(line)
     }
 
     func stepEnded(action: String, seq: Int, kind: StepKind, name: String, status: String, durationMilliseconds: Double, error: String?) {
@@ -66,6 +118,7 @@ final class ProgressPrinter: RunObserver {
         case "replayed": "↺"
         default: "✗"
         }
+        running.withLock { _ = $0.removeValue(forKey: seq) }
         var line = "  \(mark) \(seq) \(name) \(status)"
         if status != "replayed" { line += " (\(Self.duration(durationMilliseconds)))" } else { line += " (recorded result, not executed)" }
         if let error { line += ": " + Self.shorten(error, 300) }

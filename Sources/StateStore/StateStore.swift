@@ -34,7 +34,7 @@ public protocol StateStore: Sendable {
     /// Stores a driver version. The same content (driver name and digest)
     /// again is a no-op returning the stored version with `created == false`;
     /// new content gets the driver's next `number` (1, 2, ...).
-    func storeDriverVersion(driver: String, specVersion: String, digest: String, files: [StoredDriverFile])
+    func storeDriverVersion(driver: String, specVersion: String, digest: String, files: [StoredDriverFile], sourceDirectory: String?)
         async throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool)
     /// Every stored driver version (of one driver, when named), by driver and number.
     func driverVersions(driver: String?) async throws(StateStoreError) -> [DriverVersionRecord]
@@ -162,6 +162,14 @@ public protocol StateStore: Sendable {
 
 extension StateStore {
     /// Every stored driver version, by driver and number.
+    /// Stores a driver version without a source directory.
+    @discardableResult
+    public func storeDriverVersion(
+        driver: String, specVersion: String, digest: String, files: [StoredDriverFile]
+    ) async throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool) {
+        try await storeDriverVersion(driver: driver, specVersion: specVersion, digest: digest, files: files, sourceDirectory: nil)
+    }
+
     public func driverVersions() async throws(StateStoreError) -> [DriverVersionRecord] {
         try await driverVersions(driver: nil)
     }

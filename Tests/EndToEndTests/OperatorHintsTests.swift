@@ -43,6 +43,24 @@ struct OperatorHintsTests {
         #expect(shown.stdout.contains("version 2 is loaded"))
     }
 
+    @Test("a traceback names the author's file in the directory the driver was loaded from, not the stored copy")
+    func tracebackAtAuthorsFile() async throws {
+        let workspace = Workspace()
+        let source = workspace.exchange + "/testbed-source"
+        try FileManager.default.copyItem(atPath: testbed, toPath: source)
+        try? FileManager.default.removeItem(atPath: source + "/__pycache__")
+        #expect(try await workspace.run(["drivers", "load", source]).status == 0)
+        let marker = workspace.exchange + "/cause"
+        _ = FileManager.default.createFile(atPath: marker, contents: Data())
+        try await workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=fail-after-two", "--param", "marker=\(marker)"])
+        #expect(try await workspace.run(["upgrade", "tb", "--to", "1.1.0"]).status == 1)
+        let action = (try await workspace.runShow(2)["actions"] as? [[String: Any]])?.first
+        let traceback = (action?["error"] as? [String: Any])?["traceback"] as? String ?? ""
+        let resolved = URL(fileURLWithPath: source).resolvingSymlinksInPath().path
+        #expect(traceback.contains("File \"\(resolved)/actions.py\", line"), "\(traceback)")
+        #expect(!traceback.contains("/drivers/"), "the stored copy is not named: \(traceback)")
+    }
+
     @Test("runs logs of a run without lines says so")
     func emptyLogs() async throws {
         let workspace = Workspace()

@@ -21,6 +21,22 @@ struct ActionExecution {
         case failed(ActionError, FlowOptions?)
         case cancelled(ActionError)
 
+        /// The same ending with the error's traceback naming files under
+        /// `directory` (the stored copy) at `source` (the author's directory).
+        func locating(_ directory: String, at source: String?) -> End {
+            guard let source, source != directory else { return self }
+            func moved(_ error: ActionError) -> ActionError {
+                var error = error
+                error.traceback = error.traceback?.replacingOccurrences(of: "\"" + directory + "/", with: "\"" + source + "/")
+                return error
+            }
+            switch self {
+            case .succeeded: return .succeeded
+            case .failed(let error, let options): return .failed(moved(error), options)
+            case .cancelled(let error): return .cancelled(moved(error))
+            }
+        }
+
         /// The same ending with the error's secrets masked.
         func masked(_ masking: SecretMasking) -> End {
             switch self {

@@ -43,7 +43,9 @@ extension Engine {
             engine: self, run: run, owner: owner, deployment: deployment, hook: run.hook, spec: driver.spec,
             driverDirectory: directory, cluster: cluster,
             observer: masking.isEmpty ? observer : observer.map { MaskingRunObserver(wrapped: $0, masking: masking) },
-            masking: masking
+            masking: masking,
+            // Tracebacks of stored files name the author's copy (where the driver was loaded from).
+            sourceDirectory: configuration.driverDirectoryOverride == nil ? driver.record.sourceDirectory : nil
         )
         let outcome: AttemptOutcome
         do {
@@ -88,6 +90,8 @@ struct RunAttempt {
     let observer: (any RunObserver)?
     /// The run's secret values, hidden in what is shown (see ``SecretMasking``).
     let masking: SecretMasking
+    /// Where the stored driver files were loaded from, if known.
+    let sourceDirectory: String?
 
     var store: any StateStore { engine.store }
 
@@ -121,7 +125,7 @@ struct RunAttempt {
             observer?.actionStarted(action: entry.name, mode: entry.mode, attempt: started.attempts)
             // Whatever the action's failure says, secret values are masked before it is stored or shown.
             let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs, previousErrorJSON: actionRun.errorJSON)
-                .run().masked(masking)
+                .run().masked(masking).locating(URL(fileURLWithPath: driverDirectory).resolvingSymlinksInPath().path, at: sourceDirectory)
             // A worker whose attempt was stopped (its lease was lost, or it is shutting down) writes nothing more.
             if Task.isCancelled {
                 return .released(run, reason: "the attempt was stopped before action \(entry.name) ended")

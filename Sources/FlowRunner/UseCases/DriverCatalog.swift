@@ -1,5 +1,6 @@
 public import DriverSpec
 public import StateStore
+import Foundation
 
 /// Driver versions in the store: validating a driver directory and storing
 /// it as an immutable snapshot (`drivers load`, `POST /v1/drivers`).
@@ -34,7 +35,10 @@ public struct DriverCatalog: Sendable {
         }
         let files = driver.snapshot.files.map { StoredDriverFile(path: $0.path, contents: $0.contents) }
         do {
-            let stored = try await store.storeDriverVersion(driver: spec.name, specVersion: spec.version, digest: driver.snapshot.digest, files: files)
+            let source = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
+            let stored = try await store.storeDriverVersion(
+                driver: spec.name, specVersion: spec.version, digest: driver.snapshot.digest, files: files, sourceDirectory: source
+            )
             return Stored(record: stored.record, created: stored.created, warnings: driver.diagnostics.warnings)
         } catch {
             throw EngineError(storeError: error)

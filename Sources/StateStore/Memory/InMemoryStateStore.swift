@@ -54,11 +54,12 @@ public actor InMemoryStateStore: StateStore {
     /// with the same path throw ``StateStoreError/Code/database`` (SQLite's
     /// unique constraint) and store nothing.
     public func storeDriverVersion(
-        driver: String, specVersion: String, digest: String, files: [StoredDriverFile]
+        driver: String, specVersion: String, digest: String, files: [StoredDriverFile], sourceDirectory: String?
     ) async throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool) {
         let now = clock.now.asStored
         if let existing = tables.driverVersions.rows.first(where: { StoredText.same($0.driver, driver) && StoredText.same($0.digest, digest) }) {
-            return (existing, false)
+            guard let sourceDirectory, sourceDirectory != existing.sourceDirectory else { return (existing, false) }
+            return (tables.driverVersions.update(existing.id) { $0.sourceDirectory = sourceDirectory } ?? existing, false)
         }
         var paths = Set<StoredText>()
         for file in files where !paths.insert(StoredText(file.path)).inserted {
@@ -66,7 +67,8 @@ public actor InMemoryStateStore: StateStore {
         }
         let number = (tables.driverVersions.rows.filter { StoredText.same($0.driver, driver) }.map(\.number).max() ?? 0) + 1
         let record = tables.driverVersions.insert { id in
-            DriverVersionRecord(id: id, driver: driver, number: number, specVersion: specVersion, digest: digest, loadedAt: now)
+            DriverVersionRecord(id: id, driver: driver, number: number, specVersion: specVersion, digest: digest, loadedAt: now,
+                                sourceDirectory: sourceDirectory)
         }
         tables.driverFiles[record.id] = files.sorted { StoredText.precedes($0.path, $1.path) }
         return (record, true)

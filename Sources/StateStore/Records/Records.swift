@@ -17,6 +17,10 @@ public struct DriverVersionRecord: Sendable, Hashable {
     /// SHA-256 of the snapshot (hex).
     public var digest: String
     public var loadedAt: Date
+    /// The absolute directory it was last loaded from (`drivers load DIR`):
+    /// tracebacks name the author's files there rather than the stored copy.
+    /// Nil for versions stored before this was kept.
+    public var sourceDirectory: String? = nil
 }
 
 /// One file of a stored driver version.

@@ -140,6 +140,10 @@ enum Migrations {
             // How each action's host was confined ("user nobody", "unisolated"); NULL before this version.
             try db.execute(sql: "ALTER TABLE action_runs ADD COLUMN isolation TEXT")
         }
+        migrator.registerMigration("v8-driver-source-directory") { db in
+            // Where each driver version was last loaded from; NULL before this version.
+            try db.execute(sql: "ALTER TABLE driver_versions ADD COLUMN source_directory TEXT")
+        }
         return migrator
     }()
 }

@@ -6,24 +6,30 @@ extension SQLiteStateStore {
     /// and digest) again is a no-op that returns the stored version with
     /// `created == false`; new content gets the next `number`.
     public func storeDriverVersion(
-        driver: String, specVersion: String, digest: String, files: [StoredDriverFile]
+        driver: String, specVersion: String, digest: String, files: [StoredDriverFile], sourceDirectory: String?
     ) async throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool) {
         let now = clock.now
         return try await write { db in
             if let existing = try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE driver = ? AND digest = ?", arguments: [driver, digest]) {
-                return (DriverVersionRecord(row: existing), false)
+                var record = DriverVersionRecord(row: existing)
+                if let sourceDirectory, sourceDirectory != record.sourceDirectory {
+                    try db.execute(sql: "UPDATE driver_versions SET source_directory = ? WHERE id = ?", arguments: [sourceDirectory, record.id])
+                    record.sourceDirectory = sourceDirectory
+                }
+                return (record, false)
             }
             let number = (try Int.fetchOne(db, sql: "SELECT MAX(number) FROM driver_versions WHERE driver = ?", arguments: [driver]) ?? 0) + 1
             try db.execute(
-                sql: "INSERT INTO driver_versions (driver, number, spec_version, digest, loaded_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [driver, number, specVersion, digest, now.storedValue]
+                sql: "INSERT INTO driver_versions (driver, number, spec_version, digest, loaded_at, source_directory) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [driver, number, specVersion, digest, now.storedValue, sourceDirectory]
             )
             let id = db.lastInsertedRowID
             let insert = try db.cachedStatement(sql: "INSERT INTO driver_files (driver_version_id, path, contents) VALUES (?, ?, ?)")
             for file in files {
                 try insert.execute(arguments: [id, file.path, Data(file.contents)])
             }
-            return (DriverVersionRecord(id: id, driver: driver, number: number, specVersion: specVersion, digest: digest, loadedAt: Date(storedValue: now.storedValue)), true)
+            return (DriverVersionRecord(id: id, driver: driver, number: number, specVersion: specVersion, digest: digest,
+                                        loadedAt: Date(storedValue: now.storedValue), sourceDirectory: sourceDirectory), true)
         }
     }
 
@@ -71,7 +77,7 @@ extension DriverVersionRecord {
     init(row: Row) {
         self.init(
             id: row["id"], driver: row["driver"], number: row["number"], specVersion: row["spec_version"],
-            digest: row["digest"], loadedAt: Date(storedValue: row["loaded_at"])
+            digest: row["digest"], loadedAt: Date(storedValue: row["loaded_at"]), sourceDirectory: row["source_directory"]
         )
     }
 }

@@ -27,6 +27,13 @@ struct DriverAndDeploymentConformance {
             #expect(try await store.driverFiles(versionID: first.record.id) == files)
             #expect(try await store.driverFiles(versionID: 99).isEmpty)
             #expect(try await store.driverVersions().count == 3)
+            // The directory it was last loaded from is kept, and follows a load of the same content from elsewhere.
+            #expect(first.record.sourceDirectory == nil)
+            let located = try await store.storeDriverVersion(driver: "my-app", specVersion: "1", digest: "aaa", files: files, sourceDirectory: "/src/my-app")
+            #expect(!located.created && located.record.id == first.record.id && located.record.sourceDirectory == "/src/my-app")
+            #expect(try await store.driverVersion(id: first.record.id)?.sourceDirectory == "/src/my-app")
+            let third = try await store.storeDriverVersion(driver: "my-app", specVersion: "3", digest: "ccc", files: [], sourceDirectory: "/src/v3")
+            #expect(try await store.driverVersion(id: third.record.id)?.sourceDirectory == "/src/v3")
         }
     }
 

@@ -13,7 +13,7 @@ struct FlowRunnerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flowrunner",
         abstract: "Run the lifecycle actions of application drivers, durably.",
-        version: "flowrunner \(version) (state schema v7, host protocol 1)",
+        version: "flowrunner \(version)",
         subcommands: [DriversCommand.self, DeployCommand.self, UpgradeCommand.self, DryRunCommand.self, RunsCommand.self, DeploymentsCommand.self]
     )
 

@@ -88,13 +88,22 @@ public struct RunReport: Sendable {
             "args": JSONValue(storedText: step.argsJSON) ?? .object([:]),
             "status": .string(step.status.rawValue),
             "replayed": .bool(step.replayed),
-            "result": JSONValue(storedText: step.resultJSON) ?? .null,
+            "result": shownResult(step),
             "error": JSONValue(storedText: step.errorJSON) ?? .null,
             "duration_ms": step.durationMilliseconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
             "started_at": time(step.startedAt),
             "ended_at": time(step.endedAt),
             "divergence": JSONValue(storedText: step.divergenceJSON) ?? .null,
         ])
+    }
+
+    /// A step's result as shown: a task's pickled value (kept for replay,
+    /// `_flowrunner/results.py`) is left out, the JSON view and repr stay.
+    public static func shownResult(_ step: StepRecord) -> JSONValue {
+        guard let result = JSONValue(storedText: step.resultJSON) else { return .null }
+        guard step.kind == .task, case .object(var members) = result, members["pickle"] != nil else { return result }
+        members.removeValue(forKey: "pickle")
+        return .object(members)
     }
 
     /// RFC 3339 UTC with milliseconds, or null.

@@ -40,7 +40,7 @@ enum RunText {
                     if let error = JSONValue(storedText: step.errorJSON) {
                         detail = "\(error["type"]?.stringValue ?? "Error"): \(error["message"]?.stringValue ?? "")"
                     } else {
-                        detail = step.resultJSON.map { ProgressPrinter.shorten($0, 60) } ?? ""
+                        detail = step.resultJSON == nil ? "" : ProgressPrinter.shorten(RunReport.shownResult(step).jsonText, 60)
                     }
                     return [String(step.attempt), String(step.seq), step.name, ProgressPrinter.shorten(step.argsJSON, 50), how, outcome,
                             step.durationMilliseconds.map(ProgressPrinter.duration) ?? "-", ProgressPrinter.shorten(detail.replacingOccurrences(of: "\n", with: " "), 80)]

@@ -7,11 +7,23 @@ C code or child processes can reach the protocol channel: it all lands on
 stderr, which the engine turns into log lines.
 
 Messages are JSON objects, one per line, UTF-8.
+
+After the handshake one reader thread owns the engine's side: it reads every
+message and hands each result to the call waiting for it (a future of the
+event loop that awaits it, or a slot a thread blocks on). So calls work from
+any thread, whatever the flow's thread is doing (blocked in synchronous code,
+waiting for a thread pool), and nothing waits for an event loop that cannot
+run. A cancel from the engine interrupts the action once (see
+``take_interruption``): whichever comes first of the cancel message and the
+engine's SIGTERM delivers it; after that, cleanup code (``finally`` blocks and
+the primitives they call) runs normally until the engine's grace period ends.
 """
 import _thread
 import json
 import os
-import select
+import sys
+
+from .safe import safe_repr, safe_text
 
 PROTOCOL_VERSION = 1
 
@@ -23,16 +35,84 @@ def _fallback(value):
         return model_dump()
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return {"$repr": repr(value)}
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    return {"$repr": safe_repr(value)}
 
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_fallback)
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_fallback)
+_NON_FINITE = {float("inf"): "Infinity", float("-inf"): "-Infinity"}
+_INT_LIMIT = 1 << 64
+
+
+def _plain_key(key):
+    if isinstance(key, str):
+        return safe_text(key)
+    if key is None or isinstance(key, bool):
+        return "null" if key is None else ("true" if key else "false")
+    if isinstance(key, (int, float)):
+        return safe_repr(key)
+    return safe_repr(key)
+
+
+def plain(value, _depth=0, _seen=None):
+    """`value` as plain JSON data, whatever it holds: strings that encode as
+    UTF-8 (undecodable bytes escaped), finite numbers (NaN and infinities
+    as strings), lists for tuples and sets, str keys; anything else is
+    described by its repr. Never raises."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, int):
+        value = int(value)
+        return value if -_INT_LIMIT < value < _INT_LIMIT else safe_repr(value)
+    if isinstance(value, float):
+        value = float(value)
+        if value != value:
+            return "NaN"
+        return _NON_FINITE.get(value, value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if _depth > 100:
+        return {"$repr": safe_repr(value, 200)}
+    if _seen is None:
+        _seen = set()
+    marker = id(value)
+    if marker in _seen:
+        return {"$repr": "<recursive reference to %s>" % type(value).__name__}
+    try:
+        if isinstance(value, dict):
+            _seen.add(marker)
+            return {_plain_key(k): plain(v, _depth + 1, _seen) for k, v in list(value.items())}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            _seen.add(marker)
+            items = list(value)
+            if isinstance(value, (set, frozenset)):
+                try:
+                    items = sorted(items)
+                except Exception:
+                    pass
+            return [plain(v, _depth + 1, _seen) for v in items]
+        model_dump = getattr(value, "model_dump", None)
+        if callable(model_dump):
+            _seen.add(marker)
+            return plain(model_dump(), _depth + 1, _seen)
+    except Exception:
+        pass
+    finally:
+        _seen.discard(marker)
+    return {"$repr": safe_repr(value)}
 
 
 def encode(message):
-    return (_encoder.encode(message) + "\n").encode("utf-8")
+    """One protocol line. Text that cannot be encoded (lone surrogates), NaN,
+    objects json does not know: the message is made plain (``plain``)
+    rather than failing."""
+    try:
+        return (_encoder.encode(message) + "\n").encode("utf-8")
+    except Exception:
+        return (_encoder.encode(plain(message)) + "\n").encode("utf-8")
 
 
 def _close_inherited(keep):
@@ -57,19 +137,60 @@ class ChannelClosed(Exception):
 
 class Cancelled(BaseException):
     """Raised into the action when the engine cancels it (a timeout or a
-    cancel) while no asyncio loop runs; ``finally`` blocks run."""
+    cancel) while it waits for a call without an event loop; ``finally``
+    blocks run."""
+
+
+class _Slot:
+    """Where a thread blocks for the reply to its call."""
+
+    __slots__ = ("message", "_lock", "_guard", "_signalled")
+
+    def __init__(self):
+        self.message = None
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+        self._guard = _thread.allocate_lock()
+        self._signalled = False
+
+    def signal(self, message=None):
+        """Wake the waiter (with its reply, or to look at the channel's state)."""
+        with self._guard:
+            if message is not None:
+                self.message = message
+            if not self._signalled:
+                self._signalled = True
+                self._lock.release()
+
+    def block(self):
+        """Until signalled; signals interrupt it (the exception propagates)."""
+        self._lock.acquire()
+        with self._guard:
+            self._signalled = False
+
+
+def _resolve(future, message):
+    if not future.done():
+        future.set_result(message)
+
+
+def _fail(future, error):
+    if not future.done():
+        future.set_exception(error)
 
 
 class Reply:
-    """The awaitable result of a request. Under asyncio it wraps a future;
-    otherwise the host's coroutine driver fills it in."""
+    """The awaitable result of a request. Awaited under an event loop it
+    wraps a future of that loop; otherwise the coroutine driver
+    (``Bridge.drive``) waits for it."""
 
-    __slots__ = ("call_id", "message", "future")
+    __slots__ = ("call_id", "message", "future", "slot")
 
-    def __init__(self, call_id, future):
+    def __init__(self, call_id, future, slot=None):
         self.call_id = call_id
         self.message = None
         self.future = future
+        self.slot = slot
 
     def __await__(self):
         if self.future is not None:
@@ -77,6 +198,9 @@ class Reply:
         if self.message is None:
             yield self
         return self.message
+
+    def __repr__(self):
+        return "<reply to FlowRunner call %s>" % self.call_id
 
 
 class Bridge:
@@ -89,42 +213,72 @@ class Bridge:
         os.dup2(2, 1)
         _close_inherited(keep=(self.fd_in, self.fd_out))
         self._write_lock = _thread.allocate_lock()
+        self._state_lock = _thread.allocate_lock()
         self._buffer = b""
         self._next_id = 0
-        self._futures = {}
-        self._replies = {}
-        self.loop = None
-        self.loop_thread = None
-        self.on_cancel = None
+        self._waiters = {}
+        self.main_thread = _thread.get_ident()
+        self._main_slot = None
+        # One token: the action is interrupted (cancel, SIGTERM) at most once.
+        self._interruption = [True]
+        self._critical = 0
+        self._pending = None
+        self._driving = {}
+        self.sending_threads = set()
+        self.closed = None
         self.cancel_requested = None
+        self.loop = None
+        self.flow_task = None
         self.before_call = None
 
     # -- sending -----------------------------------------------------------
 
     def send(self, message):
         data = encode(message)
+        ident = _thread.get_ident()
+        main = ident == self.main_thread
         with self._write_lock:
-            view = memoryview(data)
-            while view:
-                try:
-                    written = os.write(self.fd_out, view)
-                except InterruptedError:
-                    continue
-                except OSError as error:
-                    raise ChannelClosed("cannot write to the protocol channel (%s)" % (error.strerror or error))
-                view = view[written:]
+            # A signal handler must not raise into the middle of a line (the
+            # engine would see a malformed message): the flow's thread defers
+            # it to the end of the write; other threads are marked for the
+            # task time-limit watchdog.
+            if main:
+                self._critical += 1
+            else:
+                self.sending_threads.add(ident)
+            try:
+                view = memoryview(data)
+                while view:
+                    try:
+                        written = os.write(self.fd_out, view)
+                    except InterruptedError:
+                        continue
+                    except OSError as error:
+                        raise ChannelClosed("cannot write to the protocol channel (%s)" % (error.strerror or error))
+                    view = view[written:]
+            finally:
+                if main:
+                    self._critical -= 1
+                else:
+                    self.sending_threads.discard(ident)
+        if main and self._pending is not None and not self._critical:
+            pending, self._pending = self._pending, None
+            raise pending
+
+    def raise_in_main(self, error):
+        """For signal handlers (they run on the flow's thread): raise `error`
+        now, or right after the protocol write in progress."""
+        if self._critical:
+            self._pending = error
+            return
+        raise error
 
     # -- receiving ---------------------------------------------------------
 
-    def _read_chunk(self, blocking):
+    def _read_chunk(self):
         while True:
             try:
                 chunk = os.read(self.fd_in, 1 << 16)
-            except BlockingIOError:
-                if not blocking:
-                    return None
-                select.select([self.fd_in], [], [])
-                continue
             except InterruptedError:
                 continue
             except OSError as error:
@@ -134,133 +288,232 @@ class Bridge:
             return chunk
 
     def _next_message(self):
-        """The next message, blocking for it."""
+        """The next message, blocking for it (None for an empty line)."""
         while b"\n" not in self._buffer:
-            self._buffer += self._read_chunk(blocking=True)
+            self._buffer += self._read_chunk()
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line) if line.strip() else None
 
     def read_message_blocking(self):
+        """The handshake's read, before the reader thread starts."""
         message = None
         while message is None:
             message = self._next_message()
         return message
 
+    def start_reader(self):
+        """From now on a thread of its own reads the engine's messages."""
+        _thread.start_new_thread(self._reader, ())
+
+    def _reader(self):
+        try:
+            while True:
+                try:
+                    message = self._next_message()
+                except ValueError as error:
+                    self._warn("ignored a malformed message from the engine (%s)" % error)
+                    continue
+                if message is not None:
+                    self._dispatch(message)
+        except ChannelClosed as error:
+            self._close(str(error))
+        except BaseException as error:  # the reader must say why it stopped
+            self._close("the protocol reader failed: %s" % safe_repr(error))
+
+    def _warn(self, text):
+        try:
+            os.write(2, ("flowrunner host: %s\n" % text).encode("utf-8", "backslashreplace"))
+        except OSError:
+            pass
+
     def _dispatch(self, message):
         kind = message.get("type")
         if kind == "result":
-            call_id = message.get("id")
-            future = self._futures.pop(call_id, None)
-            if future is not None:
-                if not future.done():
-                    future.set_result(message)
+            with self._state_lock:
+                waiter = self._waiters.pop(message.get("id"), None)
+            if waiter is None:
+                return  # a call its caller gave up on (interrupted, timed out)
+            if isinstance(waiter, _Slot):
+                waiter.signal(message)
             else:
-                self._replies[call_id] = message
+                try:
+                    waiter.get_loop().call_soon_threadsafe(_resolve, waiter, message)
+                except RuntimeError:
+                    pass  # its event loop is closed
         elif kind == "cancel":
             self.cancel_requested = message.get("reason") or "cancelled"
-            if self.on_cancel:
-                self.on_cancel(self.cancel_requested)
+            slot = self._main_slot
+            if slot is not None:
+                slot.signal()
+            loop, task = self.loop, self.flow_task
+            if loop is not None and task is not None:
+                try:
+                    loop.call_soon_threadsafe(self.cancel_flow_task)
+                except RuntimeError:
+                    pass
+            # Whatever the flow's thread is doing (blocked in synchronous code,
+            # in a thread pool's wait), its SIGTERM handler delivers the one
+            # interruption now rather than when the engine's SIGTERM comes.
+            try:
+                import signal
+                signal.pthread_kill(self.main_thread, signal.SIGTERM)
+            except (AttributeError, OSError, ValueError):
+                pass
 
-    # -- waiting without asyncio ---------------------------------------------
+    def _close(self, reason):
+        self.closed = reason
+        with self._state_lock:
+            waiters = list(self._waiters.values())
+            self._waiters.clear()
+        for waiter in waiters:
+            if isinstance(waiter, _Slot):
+                waiter.signal()
+            else:
+                try:
+                    waiter.get_loop().call_soon_threadsafe(_fail, waiter, ChannelClosed(reason))
+                except RuntimeError:
+                    pass
+        slot = self._main_slot
+        if slot is not None:
+            slot.signal()
 
-    def wait_for(self, reply):
-        """Block until `reply` has its message; a cancel raises Cancelled."""
-        while reply.message is None:
-            if self.cancel_requested:
-                raise Cancelled("the engine cancelled the action (%s)" % self.cancel_requested)
-            if reply.call_id in self._replies:
-                reply.message = self._replies.pop(reply.call_id)
-                return
-            message = self._next_message()
-            if message is not None:
-                self._dispatch(message)
+    # -- cancellation --------------------------------------------------------
 
-    # -- asyncio mode --------------------------------------------------------
+    def take_interruption(self):
+        """True once per action: the one interruption a cancel may deliver."""
+        try:
+            self._interruption.pop()
+            return True
+        except IndexError:
+            return False
 
-    def attach(self, loop):
-        """Deliver results to futures on `loop` from now on."""
+    def attach(self, loop, task):
+        """The flow runs as `task` on `loop`: a cancel cancels that task."""
         self.loop = loop
-        self.loop_thread = _thread.get_ident()
-        os.set_blocking(self.fd_in, False)
-        loop.add_reader(self.fd_in, self._on_readable)
-        self._drain_buffer()
+        self.flow_task = task
+        if self.cancel_requested:
+            self.cancel_flow_task()
 
     def detach(self):
-        if self.loop is not None:
-            try:
-                self.loop.remove_reader(self.fd_in)
-            except Exception:
-                pass
-            os.set_blocking(self.fd_in, True)
         self.loop = None
+        self.flow_task = None
 
-    def _on_readable(self):
-        try:
-            chunk = self._read_chunk(blocking=False)
-        except ChannelClosed as error:
-            self.loop.remove_reader(self.fd_in)
-            for future in self._futures.values():
-                if not future.done():
-                    future.set_exception(ChannelClosed(str(error)))
-            self._futures.clear()
-            if self.on_cancel:
-                self.on_cancel("the engine closed the protocol channel")
-            return
-        if chunk is None:
-            return
-        self._buffer += chunk
-        self._drain_buffer()
-
-    def _drain_buffer(self):
-        while b"\n" in self._buffer:
-            line, self._buffer = self._buffer.split(b"\n", 1)
-            if line.strip():
-                self._dispatch(json.loads(line))
+    def cancel_flow_task(self):
+        """On the loop's thread: cancel the flow's task, unless the action was interrupted already."""
+        task = self.flow_task
+        if task is not None and not task.done() and self.take_interruption():
+            task.cancel()
 
     # -- calls -------------------------------------------------------------
 
+    def loop_for_call(self):
+        """The event loop that awaits a call made now on this thread, or None
+        (no loop runs here, or a coroutine is driven synchronously)."""
+        if self._driving.get(_thread.get_ident()):
+            return None
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None:
+            return None
+        return asyncio._get_running_loop()
+
+    def _abandon(self, call_id):
+        with self._state_lock:
+            self._waiters.pop(call_id, None)
+
+    def _request(self, message, loop):
+        if self.before_call is not None:
+            self.before_call()
+        if self.closed is not None:
+            raise ChannelClosed(self.closed)
+        future = loop.create_future() if loop is not None else None
+        slot = None if future is not None else _Slot()
+        with self._state_lock:
+            self._next_id += 1
+            call_id = self._next_id
+            self._waiters[call_id] = future if future is not None else slot
+        message["id"] = call_id
+        try:
+            self.send(message)
+        except BaseException:
+            self._abandon(call_id)
+            raise
+        return Reply(call_id, future, slot)
+
     def call(self, message):
         """Send a request; returns an awaitable of its result message."""
-        if self.before_call is not None:
-            self.before_call()
-        self._next_id += 1
-        call_id = self._next_id
-        message["id"] = call_id
-        future = None
-        if self.loop is not None:
-            future = self.loop.create_future()
-            self._futures[call_id] = future
-        self.send(message)
-        return Reply(call_id, future)
+        return self._request(message, self.loop_for_call())
 
     def call_sync(self, message):
-        """Send a request and block for its result: for synchronous code
-        (sync tasks), which cannot await. From a thread other than the event
-        loop's (asyncio.to_thread), the request goes through the loop, which
-        owns the channel."""
-        loop = self.loop
-        if loop is not None and _thread.get_ident() != self.loop_thread:
-            import asyncio
+        """Send a request and block for its result: for synchronous code, on
+        any thread (the reader thread delivers the reply)."""
+        return self.wait(self._request(message, None))
 
-            async def through_loop():
-                return await self.call(message)
+    def wait(self, reply):
+        """Block until `reply` has its message. On the flow's thread a cancel
+        raises Cancelled, once per action."""
+        slot = reply.slot
+        main = _thread.get_ident() == self.main_thread
+        if main:
+            outer, self._main_slot = self._main_slot, slot
+        try:
+            while True:
+                if slot.message is not None:
+                    reply.message = slot.message
+                    return reply.message
+                if self.closed is not None:
+                    raise ChannelClosed(self.closed)
+                if main and self.cancel_requested and self.take_interruption():
+                    raise Cancelled("the engine cancelled the action (%s)" % self.cancel_requested)
+                slot.block()
+        except BaseException:
+            if slot.message is None:
+                self._abandon(reply.call_id)
+            raise
+        finally:
+            if main:
+                self._main_slot = outer
 
-            return asyncio.run_coroutine_threadsafe(through_loop(), loop).result()
-        if self.before_call is not None:
-            self.before_call()
-        self._next_id += 1
-        call_id = self._next_id
-        message["id"] = call_id
-        self.send(message)
-        while True:
-            if call_id in self._replies:
-                return self._replies.pop(call_id)
-            message = self._next_message()
-            if message is None:
-                continue
-            if message.get("type") == "result" and message.get("id") == call_id:
-                return message
-            self._dispatch(message)
+    def drive(self, coroutine, what="the action"):
+        """Runs a coroutine to its end on this thread without an event loop
+        (its awaits must be FlowRunner calls) and returns its value. Whatever
+        interrupts a wait (a cancel, SIGTERM, a task's time limit) is raised
+        inside the coroutine, at its await, so its ``finally`` blocks run."""
+        if not hasattr(coroutine, "send"):
+            coroutine = coroutine.__await__()
+        ident = _thread.get_ident()
+        self._driving[ident] = self._driving.get(ident, 0) + 1
+        try:
+            value = None
+            error = None
+            while True:
+                try:
+                    if error is not None:
+                        thrown, error = error, None
+                        awaited = coroutine.throw(thrown)
+                    else:
+                        awaited = coroutine.send(value)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    value = None
+                    if awaited is None:
+                        continue  # a bare yield (asyncio.sleep(0)): nothing to wait for
+                    if isinstance(awaited, Reply) and awaited.slot is not None:
+                        self.wait(awaited)
+                    else:
+                        error = RuntimeError(
+                            "%s awaited %s, which needs an asyncio event loop; FlowRunner runs it without one "
+                            "(only FlowRunner's primitives and tasks can be awaited here). Import asyncio in the "
+                            "action's module and make the flow async, or await only primitives and tasks"
+                            % (what, safe_repr(awaited, 200)))
+                except BaseException as interruption:
+                    error = interruption
+        finally:
+            depth = self._driving.get(ident, 1) - 1
+            if depth:
+                self._driving[ident] = depth
+            else:
+                self._driving.pop(ident, None)
 
 
 bridge = None

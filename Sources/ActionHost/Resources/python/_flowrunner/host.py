@@ -1,9 +1,15 @@
 """The host's main program: handshake, import the action, call it with
 arguments by name, drive it to its end, report the outcome.
 
-Coroutines run on a minimal driver (no asyncio import: start-up speed)
-unless the action's module uses asyncio, in which case they run under
-asyncio.run with futures for concurrent calls."""
+A sync flow runs on the main thread without an event loop: the primitives
+and async tasks it calls run to their end where they are called. An async
+flow runs on a minimal driver (no asyncio import: start-up speed) unless the
+action's module uses asyncio, in which case it runs under asyncio.run with
+futures for concurrent calls.
+
+A cancel (or the engine's SIGTERM, whichever comes first) interrupts the
+action once; its finally blocks then run to their end, primitives included,
+until the engine's grace period ends."""
 import os
 import signal
 import sys
@@ -12,6 +18,7 @@ from . import bridge as _bridge_module
 from . import logs as _logs
 from . import runtime as _runtime
 from . import signature as _signature
+from .safe import exception_message, safe_repr, safe_text
 
 OFFERED = ("context", "deployment_id", "target_version", "current_version", "parameters")
 
@@ -28,9 +35,42 @@ class ActionSignatureError(Exception):
     """The action needs an argument the hook does not offer."""
 
 
+class NeverAwaitedError(RuntimeError):
+    """The action made primitive or task calls it never awaited: they did not run."""
+
+
+def _loop_is_idle(loop):
+    """The flow's event loop is waiting for events on this thread (no task's code runs)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or loop is None:
+        return False
+    try:
+        return asyncio._get_running_loop() is loop and asyncio.current_task(loop) is None
+    except Exception:
+        return False
+
+
 def _on_sigterm(_signum, _frame):
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    raise HostTerminated("terminated by the engine")
+    """SIGTERM: from the engine (after a cancel's first grace period, or when
+    the host outlived the engine), or sent by the reader thread to this
+    thread when a cancel message arrives. Delivers the action's one
+    interruption; later ones are ignored, so cleanup code runs on."""
+    channel = _bridge_module.bridge
+    if channel is None:
+        raise HostTerminated("terminated by the engine")
+    reason = channel.cancel_requested
+    if not reason:
+        channel.cancel_requested = "terminated"
+    if channel.flow_task is not None and not channel.flow_task.done() and _loop_is_idle(channel.loop):
+        # Awaiting: cancel the flow's task at its await, as a cancel message does.
+        channel.loop.call_soon_threadsafe(channel.cancel_flow_task)
+        return
+    if not channel.take_interruption():
+        # Interrupted once already: its cleanup runs on until the engine's grace period ends.
+        return
+    if reason:
+        channel.raise_in_main(_bridge_module.Cancelled("the engine cancelled the action (%s)" % reason))
+    channel.raise_in_main(HostTerminated("terminated by the engine"))
 
 
 def _author_traceback(error):
@@ -48,9 +88,16 @@ def _error(error):
     if isinstance(error, SyntaxError):
         message = "%s (%s, line %s)" % (error.msg, error.filename, error.lineno)
     else:
-        message = str(error)
-    result = {"type": type(error).__name__, "message": message, "traceback": _author_traceback(error)}
-    details = getattr(error, "details", None)
+        message = exception_message(error)
+    try:
+        trace = _author_traceback(error)
+    except Exception as failure:
+        trace = "(the traceback could not be formatted: %s)" % exception_message(failure)
+    result = {"type": type(error).__name__, "message": safe_text(message), "traceback": trace}
+    try:
+        details = getattr(error, "details", None)
+    except Exception:
+        details = None
     if isinstance(details, dict) and details:
         result["details"] = details
     return result
@@ -120,66 +167,70 @@ def _bind_arguments(function, offered, parameters, action_name):
 
 
 def _result_value(value):
-    try:
-        _bridge_module.encode(value)
-        return value
-    except Exception:
-        return {"$repr": repr(value)}
-
-
-def _drive(coroutine, channel):
-    """Runs a coroutine whose only awaits are bridge replies, without asyncio."""
-    value = None
-    error = None
-    while True:
-        try:
-            if error is not None:
-                awaited = coroutine.throw(error)
-                error = None
-            else:
-                awaited = coroutine.send(value)
-        except StopIteration as stop:
-            return stop.value
-        value = None
-        if not isinstance(awaited, _bridge_module.Reply):
-            error = RuntimeError(
-                "the action awaited %r, which FlowRunner can only run under asyncio; "
-                "import asyncio in the action's module" % (awaited,))
-            continue
-        try:
-            channel.wait_for(awaited)
-        except _bridge_module.Cancelled as cancelled:
-            error = cancelled
-
-
-async def _run_asyncio(function, arguments, channel):
-    import asyncio
-    loop = asyncio.get_running_loop()
-    channel.attach(loop)
-    result = function(**arguments)
-    if hasattr(result, "__await__"):
-        task = asyncio.ensure_future(result)
-
-        def cancel(_reason):
-            loop.call_soon_threadsafe(task.cancel)
-
-        channel.on_cancel = cancel
-        if channel.cancel_requested:
-            task.cancel()
-        result = await task
-    return result
+    """What the action returned, for the done message (its JSON; a note when that is huge)."""
+    size = len(_bridge_module.encode(value))
+    if size > (4 << 20):
+        return {"$repr": safe_repr(value, 4000), "$bytes": size}
+    return value
 
 
 def _run(function, arguments, channel, use_asyncio):
+    if not _signature.is_coroutine_function(function):
+        # A sync flow: runs here, without an event loop; the primitives and
+        # async tasks it calls without await run where they are called.
+        _runtime.enter("sync")
+        result = function(**arguments)
+        if not hasattr(result, "__await__"):
+            return result
+        if use_asyncio:
+            import asyncio
+            return asyncio.run(_run_asyncio(lambda: _awaiting(result), channel))
+        return channel.drive(result, "the action")
+    _runtime.enter("async")
     if use_asyncio:
         import asyncio
-        return asyncio.run(_run_asyncio(function, arguments, channel))
-    result = function(**arguments)
-    if hasattr(result, "__await__") and hasattr(result, "send"):
-        return _drive(result, channel)
-    if hasattr(result, "__await__"):
-        return _drive(result.__await__(), channel)
-    return result
+        return asyncio.run(_run_asyncio(lambda: function(**arguments), channel))
+    return channel.drive(function(**arguments), "the action")
+
+
+async def _awaiting(awaitable):
+    return await awaitable
+
+
+async def _run_asyncio(start, channel):
+    import asyncio
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(start())
+    channel.attach(loop, task)
+    try:
+        return await task
+    finally:
+        channel.detach()
+
+
+def _never_awaited_error(left):
+    """NeverAwaitedError for the calls made and never awaited, with a traceback of where."""
+    import linecache
+    places = []
+    frames = []
+    for what, (filename, line, function) in left:
+        shown = os.path.relpath(filename) if os.path.isabs(filename) and filename.startswith(os.getcwd() + os.sep) else filename
+        places.append("%s at %s:%s" % (what, shown, line))
+        source = linecache.getline(filename, line).strip()
+        frames.append('  File "%s", line %s, in %s\n%s' % (filename, line, function, ("    " + source + "\n") if source else ""))
+    count = len(left)
+    message = "%s never awaited, so %s never ran: %s. Add `await` before %s (in async code a primitive or " \
+        "async task call returns a coroutine; in a sync flow or task it runs where it is called)" % (
+            "a call was" if count == 1 else "%d calls were" % count, "it" if count == 1 else "they",
+            "; ".join(places[:10]) + ("; …" if count > 10 else ""), "it" if count == 1 else "each")
+    trace = "Traceback (calls never awaited):\n" + "".join(frames[:10]) + "NeverAwaitedError: " + message + "\n"
+    return {"type": "NeverAwaitedError", "message": safe_text(message), "traceback": safe_text(trace)}
+
+
+def _report_never_awaited():
+    """After the action failed: the calls it left unawaited are logged, not made its error."""
+    for what, (filename, line, _function) in _runtime.never_awaited():
+        _logs.emit("warning", "flowrunner", "%s at %s:%s was never awaited, so it never ran" % (what, filename, line))
 
 
 def _lost_channel(error):
@@ -253,6 +304,7 @@ def main():
 
     _logs.install()
     channel.before_call = _logs.bridge_logging_if_imported
+    channel.start_reader()
     directory = start.get("directory") or os.getcwd()
     try:
         os.chdir(directory)
@@ -279,7 +331,11 @@ def main():
         arguments = _bind_arguments(target, offered, parameters, action_name)
         _logs.bridge_logging_if_imported()
         value = _run(target, arguments, channel, _uses_asyncio(path))
-        outcome = {"type": "done", "ok": True, "value": _result_value(value)}
+        left = _runtime.never_awaited()
+        if left:
+            outcome = {"type": "done", "ok": False, "error": _never_awaited_error(left)}
+        else:
+            outcome = {"type": "done", "ok": True, "value": _result_value(value)}
     except _bridge_module.ChannelClosed as error:
         return _lost_channel(error)
     except HostTerminated as error:
@@ -297,6 +353,10 @@ def main():
             outcome = {"type": "done", "ok": False, "error": _error(error)}
     finally:
         channel.detach()
+        # The action is over: a late SIGTERM must not cut the report short.
+        channel.take_interruption()
+    if not outcome.get("ok") and outcome.get("error", {}).get("type") != "NeverAwaitedError":
+        _report_never_awaited()
     _logs.bridge_logging_if_imported()
     _logs.flush()
     dropped = _logs.dropped_bytes()

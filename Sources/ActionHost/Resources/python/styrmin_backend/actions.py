@@ -1,11 +1,20 @@
 """The primitives driver actions call, and the GlobalContext they receive.
 
-Every primitive is an async function executed by the FlowRunner engine (never
-in this process): the call becomes a checkpointed step of the run. Both
-calling styles are accepted: a ``context=`` keyword, or a leading
-``deployment_id`` string; with neither, the run's own deployment is meant.
+Every primitive is executed by the FlowRunner engine (never in this
+process): the call becomes a checkpointed step of the run. Both calling
+styles are accepted: a ``context=`` keyword, or a leading ``deployment_id``
+string; with neither, the run's own deployment is meant.
+
+Primitives are async and also sync-compatible, as Prefect's calls are: in
+async code (``async def``) a call returns a coroutine to ``await``; called
+from synchronous code (a ``def`` flow or task, a thread) it runs to its end
+and returns its value. A coroutine that is never awaited fails the action,
+naming the call and its line.
 """
+import sys
+
 from _flowrunner import bridge as _bridge
+from _flowrunner import runtime as _runtime
 
 __all__ = [
     "GlobalContext", "ActionError", "PrimitiveError", "CommandFailed", "UnknownComponent", "VersionNotSupported",
@@ -193,57 +202,50 @@ async def _call(name, args, kwargs):
     return reply.get("value")
 
 
-async def stop_components(*args, **kwargs):
-    """Scale each component's workloads to 0, remembering the replica count;
-    waits until no pod is left. Already stopped is a no-op."""
-    return await _call("stop_components", args, kwargs)
+def _call_now(name, args, kwargs):
+    deployment, arguments = _arguments(name, args, kwargs)
+    reply = _bridge.current().call_sync({"type": "call", "kind": "primitive", "name": name,
+                                         "deployment": deployment, "args": arguments})
+    if not reply.get("ok"):
+        _raise_for(reply)
+    return reply.get("value")
 
 
-async def start_components(*args, **kwargs):
-    """Restore each component's remembered replica count; waits until ready.
-    Already running is a no-op."""
-    return await _call("start_components", args, kwargs)
+def _primitive(name, doc):
+    """A primitive: a coroutine for async callers, its value for synchronous ones."""
+    def primitive(*args, **kwargs):
+        caller = sys._getframe(1)
+        if _bridge.bridge is None or _runtime.caller_is_async(caller):
+            return _runtime.track(_call(name, args, kwargs), name + "()", caller)
+        return _call_now(name, args, kwargs)
+
+    primitive.__name__ = primitive.__qualname__ = name
+    primitive.__doc__ = doc
+    return primitive
 
 
-async def stop_component(*args, **kwargs):
-    """``stop_components`` for one component."""
-    return await _call("stop_component", args, kwargs)
+stop_components = _primitive("stop_components", """Scale each component's workloads to 0, remembering the replica count;
+    waits until no pod is left. Already stopped is a no-op.""")
 
+start_components = _primitive("start_components", """Restore each component's remembered replica count; waits until ready.
+    Already running is a no-op.""")
 
-async def start_component(*args, **kwargs):
-    """``start_components`` for one component."""
-    return await _call("start_component", args, kwargs)
+stop_component = _primitive("stop_component", """``stop_components`` for one component.""")
 
+start_component = _primitive("start_component", """``start_components`` for one component.""")
 
-async def restart_components(*args, **kwargs):
-    """Restart the components' pods and wait until they are ready."""
-    return await _call("restart_components", args, kwargs)
+restart_components = _primitive("restart_components", """Restart the components' pods and wait until they are ready.""")
 
+wait_for_components = _primitive("wait_for_components", """Wait until the components are ready (``timeout`` in seconds).""")
 
-async def wait_for_components(*args, **kwargs):
-    """Wait until the components are ready (``timeout`` in seconds)."""
-    return await _call("wait_for_components", args, kwargs)
-
-
-async def execute_commands(*args, **kwargs):
-    """Run commands in order in one job (each via /bin/sh -c), stopping at the
+execute_commands = _primitive("execute_commands", """Run commands in order in one job (each via /bin/sh -c), stopping at the
     first failure. Returns exit codes and output; a non-zero exit raises
     CommandFailed with the output tail. Options: image, env_from_component,
-    labels_from_component, timeout."""
-    return await _call("execute_commands", args, kwargs)
+    labels_from_component, timeout.""")
 
+upgrade_deployment_version = _primitive("upgrade_deployment_version", """Set the deployment's app version (refusing one outside
+    supported_versions) and wait for the rollout; same version is a no-op.""")
 
-async def upgrade_deployment_version(*args, **kwargs):
-    """Set the deployment's app version (refusing one outside
-    supported_versions) and wait for the rollout; same version is a no-op."""
-    return await _call("upgrade_deployment_version", args, kwargs)
+get_component_images = _primitive("get_component_images", """The images (``repo:tag``) of the component's pods.""")
 
-
-async def get_component_images(*args, **kwargs):
-    """The images (``repo:tag``) of the component's pods."""
-    return await _call("get_component_images", args, kwargs)
-
-
-async def get_deployment_version(*args, **kwargs):
-    """The deployment's current app version."""
-    return await _call("get_deployment_version", args, kwargs)
+get_deployment_version = _primitive("get_deployment_version", """The deployment's current app version.""")

@@ -72,6 +72,17 @@ struct ActionSemanticsTests {
         #expect(logs.utf8.count < 9 << 20)
     }
 
+    @Test("a StopIteration turned into RuntimeError by a coroutine keeps the author's frame; the host's own frames are left out")
+    func stopIteration() async throws {
+        let (workspace, result, _) = try await upgrade("stop-iteration")
+        #expect(result.status == 1)
+        let action = (try await workspace.runShow(2)["actions"] as? [[String: Any]])?.last
+        let traceback = (action?["error"] as? [String: Any])?["traceback"] as? String ?? ""
+        #expect(traceback.contains("in first_pending"), "\(traceback)")
+        #expect(traceback.contains("StopIteration"))
+        #expect(!traceback.contains("_flowrunner/"), "\(traceback)")
+    }
+
     @Test("a replayed task returns what the first call returned, Python types included")
     func typedReplay() async throws {
         let workspace = Workspace()

@@ -53,6 +53,10 @@ def typed():
     return {1: ("a", 2), "k": frozenset()}
 
 
+def first_pending(items):
+    return next(iter(items))
+
+
 @flow
 async def upgrade(context, target_version, parameters):
     log = get_run_logger()
@@ -81,6 +85,8 @@ async def upgrade(context, target_version, parameters):
     if behaviour == "huge-log":
         log.info("x" * (10 << 20))
         log.info("after the huge record")
+    if behaviour == "stop-iteration":
+        first_pending([])
     if behaviour == "typed-replay":
         log.info("typed: %r", typed())
         if os.path.exists(parameters["marker"]):

@@ -74,13 +74,39 @@ def _on_sigterm(_signum, _frame):
 
 
 def _author_traceback(error):
-    """The traceback without the host's own frames, so it points at the author's lines."""
+    """The traceback without the host's own frames, so it points at the author's
+    lines. Chained exceptions are shown as Python shows them, so an error the
+    interpreter wraps (a StopIteration that became "coroutine raised
+    StopIteration", PEP 479) keeps the author's frame that raised it."""
     import traceback
-    frames = traceback.extract_tb(error.__traceback__)
     host_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    kept = [frame for frame in frames if not os.path.abspath(frame.filename).startswith(host_dir)]
-    lines = ["Traceback (most recent call last):\n"] + traceback.format_list(kept or frames)
-    lines += traceback.format_exception_only(type(error), error)
+
+    def section(exc, alone):
+        frames = traceback.extract_tb(exc.__traceback__)
+        kept = [frame for frame in frames if not os.path.abspath(frame.filename).startswith(host_dir)]
+        # The host's own frames are shown only when nothing else would be.
+        shown = kept or (frames if alone else [])
+        lines = ["Traceback (most recent call last):\n"] + traceback.format_list(shown) if shown else []
+        return lines + traceback.format_exception_only(type(exc), exc)
+
+    chain, seen, current = [], set(), error
+    while current is not None and id(current) not in seen and len(chain) < 10:
+        seen.add(id(current))
+        chain.append(current)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current = current.__context__
+        else:
+            current = None
+    lines = []
+    for position, exc in enumerate(reversed(chain)):
+        if position:
+            newer = chain[len(chain) - position - 1]
+            lines.append("\nThe above exception was the direct cause of the following exception:\n\n"
+                         if newer.__cause__ is exc else
+                         "\nDuring handling of the above exception, another exception occurred:\n\n")
+        lines += section(exc, len(chain) == 1)
     return "".join(lines)
 
 

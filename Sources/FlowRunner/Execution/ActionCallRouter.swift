@@ -116,7 +116,7 @@ struct ActionCallRouter: ActionCallHandler {
                 if let failure = await finish(stepID, succeeded: true, result: result, error: nil) { return .failure(failure) }
                 observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "succeeded", durationMilliseconds: milliseconds(since: started), error: nil)
                 return .value(result)
-            case .failure(let error) where error.code == .interrupted:
+            case .failure(let error) where error.code == .interrupted || (interruption.isCutOff && Task.isCancelled):
                 // Cut off with its host: the step stays running, for the next attempt to adopt.
                 observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "interrupted", durationMilliseconds: milliseconds(since: started), error: error.message)
                 return .failure(ActionError(type: "Interrupted", message: error.message))
@@ -222,12 +222,20 @@ struct ActionCallRouter: ActionCallHandler {
     /// Records a step's end; on a store failure the call fails with an
     /// engine error (returned), so the action cannot go on past an unrecorded step.
     func finish(_ stepID: RecordID, succeeded: Bool, result: JSONValue?, error: JSONValue?) async -> ActionError? {
-        do {
-            try await journal.finish(stepID: stepID, succeeded: succeeded, resultJSON: result?.jsonText, errorJSON: error?.masking(masking).jsonText)
-            return nil
-        } catch {
+        // Recorded outside the caller's task: a cancel must not cancel the record of how the step ended.
+        let journal = journal, resultJSON = result?.jsonText, errorJSON = error?.masking(masking).jsonText
+        let written = await Task { () async -> StateStoreError? in
+            do throws(StateStoreError) {
+                try await journal.finish(stepID: stepID, succeeded: succeeded, resultJSON: resultJSON, errorJSON: errorJSON)
+                return nil
+            } catch {
+                return error
+            }
+        }.value
+        if let error = written {
             return ActionError(type: "EngineError", message: "cannot record the end of step \(stepID): \(error)")
         }
+        return nil
     }
 
     func milliseconds(since start: ContinuousClock.Instant) -> Double {

@@ -88,7 +88,30 @@ def dropped_bytes():
     return _state["dropped"]
 
 
-class LineStream:
+class _WriteOnly:
+    """What a write-only, never-closed stream answers (shared by the text and binary log streams)."""
+
+    def isatty(self):
+        return False
+
+    def readable(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    @property
+    def closed(self):
+        return False
+
+    def close(self):
+        self.flush()
+
+
+class LineStream(_WriteOnly):
     """A text stream that turns each written line into a log line."""
 
     def __init__(self, logger, level, fd):
@@ -140,27 +163,9 @@ class LineStream:
         # the engine also turns into log lines.
         return self._fd
 
-    def isatty(self):
-        return False
-
-    def readable(self):
-        return False
-
-    def writable(self):
-        return True
-
-    def seekable(self):
-        return False
-
-    @property
-    def closed(self):
-        return False
-
-    def close(self):
-        self.flush()
 
 
-class _BinaryStream:
+class _BinaryStream(_WriteOnly):
     """``sys.stdout.buffer``: bytes written there are log lines too (undecodable bytes escaped)."""
 
     def __init__(self, text_stream):
@@ -180,24 +185,6 @@ class _BinaryStream:
     def fileno(self):
         return self._text.fileno()
 
-    def isatty(self):
-        return False
-
-    def readable(self):
-        return False
-
-    def writable(self):
-        return True
-
-    def seekable(self):
-        return False
-
-    @property
-    def closed(self):
-        return False
-
-    def close(self):
-        self.flush()
 
 
 class _Shown:

@@ -50,10 +50,20 @@ struct ActionSemanticsTests {
         let workspace = Workspace()
         let fixture = workspace.directory + "/slow.yaml"
         try "commands:\n  - {match: \"slow-job\", duration: 6}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
-        let (_, result, logs) = try await upgrade("task-timeouts", fixture: fixture)
+        let (ran, result, logs) = try await upgrade("task-timeouts", fixture: fixture)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(logs.contains("sync task TimeoutError"), "\(logs)")
         #expect(logs.contains("async task TimeoutError"), "\(logs)")
+        // The primitive the timed-out task was waiting for stops with it: its
+        // step is recorded cancelled (not left running) and its job is gone.
+        let steps = (try await ran.runShow(2)["actions"] as? [[String: Any]])?.last?["steps"] as? [[String: Any]] ?? []
+        let job = steps.first { $0["name"] as? String == "execute_commands" }
+        #expect(job?["status"] as? String == "failed", "\(steps)")
+        let jobError = "\(job?["error"] ?? "")"
+        #expect(jobError.contains("cancelled"), "\(steps)")
+        let shown = try await ran.json(["deployments", "show", "s", "--output", "json"]) as? [String: Any]
+        let jobs = (shown?["cluster"] as? [String: Any])?["jobs"] as? [[String: Any]] ?? []
+        #expect(!jobs.contains { $0["finished"] as? Bool != true }, "no job runs on unseen: \(jobs)")
     }
 
     @Test("sync tasks called from a thread pool inside a flow complete")
@@ -101,5 +111,29 @@ struct ActionSemanticsTests {
         #expect(replayed.contains { $0["name"] as? String == "typed" && $0["replayed"] as? Bool == true })
         let shown = replayed.first { $0["name"] as? String == "typed" }?["result"] as? [String: Any]
         #expect(shown?["pickle"] == nil && shown?["repr"] != nil, "runs show keeps the pickle out: \(shown ?? [:])")
+    }
+
+    @Test("a task whose result cannot be recorded runs again on retry: its step executes, the calls inside it replay")
+    func unrecordedResult() async throws {
+        let setup = Workspace()
+        let marker = setup.exchange + "/cause-unrecorded"
+        _ = FileManager.default.createFile(atPath: marker, contents: Data())
+        let (workspace, failed, firstLogs) = try await upgrade("unrecorded-result", marker: marker)
+        #expect(failed.status == 1)
+        #expect(firstLogs.contains("got a lock: lock"), "\(firstLogs)")
+        #expect(firstLogs.contains("not recorded for replay"), "\(firstLogs)")
+        try FileManager.default.removeItem(atPath: marker)
+        #expect(try await workspace.run(["runs", "retry", "2"]).status == 0)
+        let logs = try await workspace.run(["runs", "logs", "2"]).stdout
+        #expect(logs.components(separatedBy: "holds_lock body ran").count - 1 == 2, "\(logs)")
+        #expect(!logs.contains("cannot be replayed"), "the engine runs the task, the host never finds an unusable replay: \(logs)")
+        let report = try await workspace.runShow(2)
+        let steps = (report["actions"] as? [[String: Any]])?.last?["steps"] as? [[String: Any]] ?? []
+        let retried = steps.filter { $0["attempt"] as? Int == 2 }
+        let task = retried.first { $0["name"] as? String == "holds_lock" }
+        #expect(task?["replayed"] as? Bool == false && task?["status"] as? String == "succeeded", "\(retried)")
+        let stop = retried.first { $0["name"] as? String == "stop_components" }
+        #expect(stop?["replayed"] as? Bool == true, "the primitive inside the task is not run twice: \(retried)")
+        #expect(retried.contains { $0["name"] as? String == "upgrade_deployment_version" && $0["replayed"] as? Bool == false })
     }
 }

@@ -107,6 +107,20 @@ actor StepJournal {
         }
     }
 
+    /// Whether a recorded step can answer a call without running it: it
+    /// finished well, and (a task) its result was recorded for replay.
+    static func canReplay(_ step: StepRecord) -> Bool {
+        (step.status == .succeeded || step.status == .replayed) && !isUnrecordedTaskResult(step)
+    }
+
+    /// A task that succeeded but whose result the host could not record
+    /// (`"replayable": false`, see the host's `results.py`): a replay runs
+    /// its body again, and the calls it makes inside replay as usual.
+    static func isUnrecordedTaskResult(_ step: StepRecord) -> Bool {
+        step.kind == .task && (step.status == .succeeded || step.status == .replayed)
+            && JSONValue(storedText: step.resultJSON)?["replayable"]?.boolValue == false
+    }
+
     static func callKey(_ kind: StepKind, _ name: String, _ digest: String) -> String {
         kind.rawValue + "\u{0}" + name + "\u{0}" + digest
     }
@@ -170,8 +184,7 @@ actor StepJournal {
         let match = occurrence < candidates.count ? candidates[occurrence] : nil
         let step = NewStep(actionRunID: actionRunID, attempt: attempt, seq: seq, kind: kind, name: name, argsJSON: argsJSON, argsDigest: digest)
         let strict = policy.stopsAtDivergence
-        if !(strict && diverged), let previous = match, policy.allowsReplay(of: previous.seq),
-           previous.status == .succeeded || previous.status == .replayed {
+        if !(strict && diverged), let previous = match, policy.allowsReplay(of: previous.seq), Self.canReplay(previous) {
             pendingReplays.append((step, previous.resultJSON))
             if pendingReplays.count >= 256 { try await flush() }
             if kind == .task, let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
@@ -182,7 +195,7 @@ actor StepJournal {
         }
         var divergence: String?
         if strict, !diverged, policy.allowsReplay(of: seq), let previous = recorded[seq], previous.seq == seq,
-           previous.status == .succeeded || previous.status == .replayed {
+           previous.status == .succeeded || previous.status == .replayed, !(match.map(Self.isUnrecordedTaskResult) ?? false) {
             // A record exists but the call differs: replay stops here.
             divergence = JSONValue.object([
                 "expected": .object(["kind": .string(previous.kind.rawValue), "name": .string(previous.name),
@@ -192,8 +205,9 @@ actor StepJournal {
                 "message": .string("replay stopped: the action's call \(seq) is \(name) with different \(previous.name == name && previous.kind == kind ? "arguments" : "kind or name") than recorded (\(previous.name) in attempt \(previous.attempt)); it and every later call run for real"),
             ]).jsonText
         }
-        // A call cut off by a crash runs again (adopting its job): that is no divergence.
-        if match?.status != .running { diverged = true }
+        // A call cut off by a crash runs again (adopting its job), and a task
+        // whose result could not be recorded runs again: neither is a divergence.
+        if match?.status != .running, !(match.map(Self.isUnrecordedTaskResult) ?? false) { diverged = true }
         try await flush()
         let id = try await store.beginStep(step, divergenceJSON: divergence)
         if kind == .task { openTasks[id] = (seq, ContinuousClock.now) }

@@ -53,6 +53,16 @@ def typed():
     return {1: ("a", 2), "k": frozenset()}
 
 
+@task
+async def holds_lock(context):
+    # A result that cannot be pickled: the action gets it, the step records
+    # that it cannot be replayed, and a retry runs the body again.
+    import threading
+    get_run_logger().info("holds_lock body ran")
+    await stop_components(["api"], context=context)
+    return {"lock": threading.Lock()}
+
+
 def first_pending(items):
     return next(iter(items))
 
@@ -89,6 +99,11 @@ async def upgrade(context, target_version, parameters):
         first_pending([])
     if behaviour == "typed-replay":
         log.info("typed: %r", typed())
+        if os.path.exists(parameters["marker"]):
+            raise RuntimeError("the cause is still there")
+    if behaviour == "unrecorded-result":
+        held = await holds_lock(context)
+        log.info("got a lock: %s", type(held["lock"]).__name__)
         if os.path.exists(parameters["marker"]):
             raise RuntimeError("the cause is still there")
     await upgrade_deployment_version(target_version, context=context)

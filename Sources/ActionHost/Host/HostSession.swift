@@ -23,7 +23,7 @@ enum HostEvent: Sendable {
     case deadline
     case cancelRequested
     /// A call's reply was sent; its task handle can go.
-    case callFinished(Int)
+    case callFinished(Int, id: String)
     /// The stderr reader reached the end (every raw line was delivered).
     case stderrClosed
 }

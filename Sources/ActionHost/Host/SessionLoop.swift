@@ -19,6 +19,8 @@ struct SessionLoop<Handler: ActionCallHandler> {
     var callCount = 0
     /// Calls in flight, by an internal number; cancelled when the action stops.
     var calls: [Int: Task<Void, Never>] = [:]
+    /// The internal number of each call in flight, by the host's id (its JSON text).
+    var callNumbers: [String: Int] = [:]
     var timers: [Task<Void, Never>] = []
     var deadlineTimer: Task<Void, Never>?
     var deadlineReason = ""
@@ -105,8 +107,9 @@ struct SessionLoop<Handler: ActionCallHandler> {
             requestStop(.timedOut, "the action timed out after \(deadlineReason)")
         case .cancelRequested:
             requestStop(.cancelled, "the action was cancelled")
-        case .callFinished(let number):
+        case .callFinished(let number, let id):
             calls.removeValue(forKey: number)
+            if callNumbers[id] == number { callNumbers.removeValue(forKey: id) }
         case .stderrClosed:
             stderrClosed = true
         }
@@ -144,6 +147,8 @@ struct SessionLoop<Handler: ActionCallHandler> {
         case .call(let id, let call):
             sequence += 1
             dispatch(ActionCallRequest(sequence: sequence, call: call), id: id)
+        case .callCancel(let id):
+            if let number = callNumbers[id.jsonText] { calls[number]?.cancel() }
         case .taskEnd(let id, let step, let result, let attempts):
             dispatch(ActionCallRequest(sequence: 0, call: .taskEnd(step: step, result: result, attempts: attempts)), id: id)
         case .done(let report):
@@ -160,11 +165,12 @@ struct SessionLoop<Handler: ActionCallHandler> {
     mutating func dispatch(_ request: ActionCallRequest, id: JSONValue) {
         let handler = handler, session = session, continuation = continuation
         callCount += 1
-        let number = callCount
+        let number = callCount, key = id.jsonText
+        callNumbers[key] = number
         calls[number] = Task {
             let reply = await handler.handle(request)
             session.send(.result(id: id, reply: reply))
-            continuation.yield(.callFinished(number))
+            continuation.yield(.callFinished(number, id: key))
         }
     }
 

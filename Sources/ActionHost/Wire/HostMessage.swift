@@ -1,7 +1,7 @@
 import FlowModel
 
 /// A message from the Python host (`flowrunner_host.py`), decoded from one
-/// JSON line of protocol 1: `hello`, `flow`, `log`, `call`, `task_end`, `done`.
+/// JSON line of protocol 1: `hello`, `flow`, `log`, `call`, `call_cancel`, `task_end`, `done`.
 enum HostMessage: Sendable {
     /// The host started: the protocol it speaks and its Python version.
     case hello(protocolVersion: Int?, pythonVersion: String?)
@@ -11,6 +11,10 @@ enum HostMessage: Sendable {
     case log(ActionLogLine)
     /// A primitive or a task begins; `id` is echoed in the reply.
     case call(id: JSONValue, call: ActionCall)
+    /// The host stopped waiting for the call `id` (its task timed out or was
+    /// cancelled): the engine cancels the call, so a primitive gives up (and
+    /// deletes its job) instead of running on unseen. Unknown or answered ids are ignored.
+    case callCancel(id: JSONValue)
     /// A task ended; `step` is the engine's token from its `runTask` reply.
     case taskEnd(id: JSONValue, step: JSONValue, result: Result<JSONValue, ActionError>, attempts: Int)
     /// The action finished (the host exits next).
@@ -66,6 +70,9 @@ extension HostMessage {
             default:
                 throw HostMessageError(reason: "a call of unknown kind \(message["kind"]?.jsonText ?? "null")")
             }
+        case "call_cancel":
+            guard let id = message["id"] else { throw HostMessageError(reason: "a call cancel without id") }
+            self = .callCancel(id: id)
         case "task_end":
             guard let id = message["id"] else { throw HostMessageError(reason: "a task end without id") }
             let result: Result<JSONValue, ActionError> = message["ok"]?.boolValue == true

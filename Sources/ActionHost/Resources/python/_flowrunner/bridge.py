@@ -184,13 +184,14 @@ class Reply:
     wraps a future of that loop; otherwise the coroutine driver
     (``Bridge.drive``) waits for it."""
 
-    __slots__ = ("call_id", "message", "future", "slot")
+    __slots__ = ("call_id", "message", "future", "slot", "cancellable")
 
-    def __init__(self, call_id, future, slot=None):
+    def __init__(self, call_id, future, slot=None, cancellable=False):
         self.call_id = call_id
         self.message = None
         self.future = future
         self.slot = slot
+        self.cancellable = cancellable
 
     def __await__(self):
         if self.future is not None:
@@ -420,6 +421,20 @@ class Bridge:
         with self._state_lock:
             self._waiters.pop(call_id, None)
 
+    def _give_up(self, call_id):
+        """The caller stopped waiting for a primitive (its task timed out, it
+        was cancelled): the engine stops the primitive too (deleting its job)
+        rather than let it run on unseen (``call_cancel``)."""
+        with self._state_lock:
+            if self._waiters.pop(call_id, None) is None:
+                return  # answered already, or the channel closed
+        if self.closed is not None:
+            return
+        try:
+            self.send({"type": "call_cancel", "id": call_id})
+        except ChannelClosed:
+            pass
+
     def _request(self, message, loop):
         if self.before_call is not None:
             self.before_call()
@@ -437,7 +452,18 @@ class Bridge:
         except BaseException:
             self._abandon(call_id)
             raise
-        return Reply(call_id, future, slot)
+        cancellable = message.get("kind") == "primitive"
+        if future is not None and cancellable:
+            future.add_done_callback(lambda done: self._future_done(call_id, done))
+        return Reply(call_id, future, slot, cancellable)
+
+    def _future_done(self, call_id, future):
+        if not future.cancelled():
+            return
+        try:
+            self._give_up(call_id)
+        except BaseException as error:  # an interruption deferred past the write: deliver it at the next one
+            self._pending = error
 
     def call(self, message):
         """Send a request; returns an awaitable of its result message."""
@@ -467,7 +493,10 @@ class Bridge:
                 slot.block()
         except BaseException:
             if slot.message is None:
-                self._abandon(reply.call_id)
+                if reply.cancellable:
+                    self._give_up(reply.call_id)
+                else:
+                    self._abandon(reply.call_id)
             raise
         finally:
             if main:

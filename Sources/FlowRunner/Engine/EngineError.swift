@@ -8,8 +8,12 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
-        /// The request is malformed or not allowed (a version outside the range, a missing parameter).
+        /// The request is malformed (an invalid name, a version that does not parse).
         public static let badInput = Code("badInput")
+        /// The request is well-formed but refused: a version outside the
+        /// driver's `supported_versions`, a parameter unknown, missing or of
+        /// the wrong kind, an idempotency key reused for another request.
+        public static let refused = Code("refused")
         /// A named deployment, driver or run does not exist.
         public static let notFound = Code("notFound")
         /// The request conflicts with the current state (a deployment that exists, a run that is running).
@@ -23,17 +27,21 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     public var code: Code
     /// What is wrong, naming the input and what was expected.
     public var message: String
+    /// The request field at fault, as the HTTP API names it (`app_version`,
+    /// `target_version`, `parameters.NAME`), when one is.
+    public var field: String?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, field: String? = nil) {
         self.code = code
         self.message = message
+        self.field = field
     }
 
     public var description: String { message }
 
     /// True for refusals of the request itself (exit status 2 in the CLI).
-    public var isBadInput: Bool { code == .badInput || code == .notFound || code == .conflict }
+    public var isBadInput: Bool { code == .badInput || code == .refused || code == .notFound || code == .conflict }
 }
 
 extension EngineError {

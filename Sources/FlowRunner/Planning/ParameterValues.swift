@@ -18,7 +18,7 @@ enum ParameterResolver {
         for (name, input) in inputs.sorted(by: { $0.key < $1.key }) {
             guard let parameter = spec.parameter(named: name) else {
                 let list = declared.isEmpty ? "the driver declares no parameters" : "declared: " + declared.joined(separator: ", ")
-                throw EngineError(.badInput, "unknown parameter \"\(name)\" for driver \(spec.name) (\(list))")
+                throw EngineError(.refused, "unknown parameter \"\(name)\" for driver \(spec.name) (\(list))", field: "parameters.\(name)")
             }
             do {
                 switch input {
@@ -28,14 +28,14 @@ enum ParameterResolver {
                     values[name] = value
                 }
             } catch {
-                throw EngineError(.badInput, error.description)
+                throw EngineError(.refused, error.description, field: "parameters.\(name)")
             }
         }
         for parameter in spec.parameters where values[parameter.name] == nil {
             if let value = parameter.defaultValue {
                 values[parameter.name] = value
             } else if parameter.isRequired {
-                throw EngineError(.badInput, "missing required parameter \"\(parameter.name)\" of driver \(spec.name) (kind \(parameter.kind.rawValue)); pass --param \(parameter.name)=VALUE")
+                throw EngineError(.refused, "missing required parameter \"\(parameter.name)\" of driver \(spec.name) (kind \(parameter.kind.rawValue)); pass --param \(parameter.name)=VALUE", field: "parameters.\(parameter.name)")
             }
         }
         return values

@@ -10,11 +10,12 @@ extension Engine {
     /// parameter, ``EngineError/Code/notFound`` for an unknown driver or
     /// cluster, ``EngineError/Code/conflict`` when the deployment exists
     /// (unless `idempotencyKey` names its earlier setup run, which is then
-    /// returned). A refusal stores nothing.
+    /// returned), ``EngineError/Code/refused`` when that key came with another
+    /// `requestDigest`. A refusal stores nothing.
     public func requestSetup(
         deployment name: String, driver: String, appVersion: String, cluster: String,
         parameters: [String: ParameterInput] = [:], config: [String: JSONValue] = [:], secretConfig: [String: JSONValue] = [:],
-        idempotencyKey: String? = nil
+        idempotencyKey: String? = nil, requestDigest: String? = nil
     ) async throws(EngineError) -> (deployment: DeploymentRecord, run: RunRecord) {
         if let both = Set(config.keys).intersection(secretConfig.keys).sorted().first {
             throw EngineError(.badInput, "config key \"\(both)\" is given both plainly and as a secret; give it once")
@@ -24,7 +25,7 @@ extension Engine {
             throw EngineError(.badInput, "invalid deployment name \"\(name)\" (expected up to 53 letters, digits, '-', '_' or '.')")
         }
         if let existing = try await stored({ () async throws(StateStoreError) in try await store.deployment(named: name) }) {
-            if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name) {
+            if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name, requestDigest: requestDigest) {
                 return (existing, run)
             }
             throw EngineError(.conflict, "deployment \"\(name)\" already exists (driver \(existing.driver), version \(existing.appVersion)); use upgrade")
@@ -39,7 +40,7 @@ extension Engine {
             throw EngineError(.notFound, "unknown driver \"\(driver)\" (\(list))")
         }
         let spec = try await loadDriver(versionID: version.id).spec
-        try Self.checkVersion(appVersion, spec: spec)
+        try Self.checkVersion(appVersion, spec: spec, field: "app_version")
         try await checkCluster(cluster, against: spec)
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
         let context = GlobalContextBuilder(
@@ -59,7 +60,8 @@ extension Engine {
         let run = try await stored { () async throws(StateStoreError) in
             try await store.createRun(NewRun(
                 deploymentID: deployment.id, hook: .setup, inputsJSON: Self.json(inputs),
-                contextJSON: Self.json(context), driverVersionID: version.id, idempotencyKey: idempotencyKey
+                contextJSON: Self.json(context), driverVersionID: version.id, idempotencyKey: idempotencyKey,
+                requestDigest: requestDigest
             )).record
         }
         return (deployment, run)
@@ -76,7 +78,7 @@ extension Engine {
             throw EngineError(.badInput, "invalid deployment name \"\(name)\"")
         }
         let driver = try await loadDriver(versionID: driverVersionID)
-        try Self.checkVersion(appVersion, spec: driver.spec)
+        try Self.checkVersion(appVersion, spec: driver.spec, field: "app_version")
         let resolved = try ParameterResolver.resolve(parameters, spec: driver.spec)
         let new = NewDeployment(
             name: name, driver: driver.record.driver, driverVersionID: driver.record.id, appVersion: appVersion,
@@ -89,26 +91,28 @@ extension Engine {
     /// deployment's pinned version; 0 means the newest loaded version).
     /// Throws like ``requestSetup(deployment:driver:appVersion:cluster:parameters:config:secretConfig:idempotencyKey:)``.
     public func requestUpgrade(
-        deployment name: String, targetVersion: String, driverVersion: Int? = nil, idempotencyKey: String? = nil
+        deployment name: String, targetVersion: String, driverVersion: Int? = nil, idempotencyKey: String? = nil,
+        requestDigest: String? = nil
     ) async throws(EngineError) -> RunRecord {
         guard let deployment = try await stored({ () async throws(StateStoreError) in try await store.deployment(named: name) }) else {
             let known = (try? await store.deployments().map(\.name)) ?? []
             let list = known.isEmpty ? "there are no deployments" : "deployments: " + known.joined(separator: ", ")
             throw EngineError(.notFound, "unknown deployment \"\(name)\" (\(list))")
         }
-        if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name) {
+        if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name, requestDigest: requestDigest) {
             return run
         }
         try await refuseBehindAbandonedRun(deployment: name)
         let versionID = try await selectDriverVersion(deployment: deployment, number: driverVersion)
         let driver = try await loadDriver(versionID: versionID)
-        try Self.checkVersion(targetVersion, spec: driver.spec)
+        try Self.checkVersion(targetVersion, spec: driver.spec, field: "target_version")
         try await checkCluster(deployment.cluster, against: driver.spec)
         let (inputs, context) = Self.upgradeInputs(deployment: deployment, driver: driver, targetVersion: targetVersion)
         return try await stored { () async throws(StateStoreError) in
             try await store.createRun(NewRun(
                 deploymentID: deployment.id, hook: .upgrade, inputsJSON: Self.json(inputs),
-                contextJSON: Self.json(context), driverVersionID: driver.record.id, idempotencyKey: idempotencyKey
+                contextJSON: Self.json(context), driverVersionID: driver.record.id, idempotencyKey: idempotencyKey,
+                requestDigest: requestDigest
             )).record
         }
     }
@@ -143,11 +147,19 @@ extension Engine {
         }
     }
 
-    /// The run of `deployment` created with `key`, if any.
-    func runWithKey(_ key: String, deployment: String) async throws(EngineError) -> RunRecord? {
-        try await stored { () async throws(StateStoreError) in
+    /// The run of `deployment` created with `key`, if any. Throws
+    /// ``EngineError/Code/refused`` when that run was created by another
+    /// request (its digest differs from `requestDigest`), as the IETF
+    /// Idempotency-Key draft has it: a key names one request.
+    func runWithKey(_ key: String, deployment: String, requestDigest: String?) async throws(EngineError) -> RunRecord? {
+        let run = try await stored { () async throws(StateStoreError) in
             try await store.runs(matching: RunFilter(deployment: deployment, limit: 1_000)).first { $0.idempotencyKey == key }
         }
+        if let run, let requestDigest, let recorded = run.requestDigest, recorded != requestDigest {
+            throw EngineError(.refused, "Idempotency-Key \"\(key)\" was used for another request (run \(run.id), \(run.hook.rawValue) of \(deployment)); "
+                + "send a new key for a new request", field: "Idempotency-Key")
+        }
+        return run
     }
 
     /// The id of driver version `number` of the deployment's driver (0: the
@@ -172,15 +184,18 @@ extension Engine {
         return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }
     }
 
-    static func checkVersion(_ text: String, spec: DriverSpecification) throws(EngineError) {
+    /// Refuses a version that does not parse (``EngineError/Code/badInput``)
+    /// or lies outside the driver's `supported_versions` (``EngineError/Code/refused``);
+    /// `field` names the request field for the HTTP API.
+    static func checkVersion(_ text: String, spec: DriverSpecification, field: String) throws(EngineError) {
         let version: Version
         do {
             version = try Version(text)
         } catch {
-            throw EngineError(.badInput, error.description)
+            throw EngineError(.badInput, error.description, field: field)
         }
         if let supported = spec.supportedVersions, !supported.contains(version, includePrereleases: true) {
-            throw EngineError(.badInput, "version \(text) is outside supported_versions \"\(supported)\" of driver \(spec.name)")
+            throw EngineError(.refused, "version \(text) is outside supported_versions \"\(supported)\" of driver \(spec.name)", field: field)
         }
     }
 
@@ -198,7 +213,7 @@ extension Engine {
         do {
             try await clusters.check(cluster: cluster, against: spec)
         } catch {
-            throw EngineError(.badInput, error.message)
+            throw EngineError(.refused, error.message, field: "cluster")
         }
     }
 

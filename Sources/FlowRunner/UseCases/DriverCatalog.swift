@@ -1,4 +1,5 @@
 public import DriverSpec
+public import FlowModel
 public import StateStore
 import Foundation
 
@@ -43,6 +44,18 @@ public struct DriverCatalog: Sendable {
         } catch {
             throw EngineError(storeError: error)
         }
+    }
+
+    /// A driver version as JSON (`drivers list --output json`, `GET /v1/drivers`):
+    /// `{"name", "version", "spec_version", "digest", "loaded_at"}`, plus
+    /// `"created"` when `created` is given (a load).
+    public static func json(_ record: DriverVersionRecord, created: Bool? = nil) -> JSONValue {
+        var members: [String: JSONValue] = [
+            "name": .string(record.driver), "version": .int(record.number), "spec_version": .string(record.specVersion),
+            "digest": .string(record.digest), "loaded_at": RunReport.time(record.loadedAt),
+        ]
+        if let created { members["created"] = .bool(created) }
+        return .object(members)
     }
 
     /// Every stored driver version, by driver and number.

@@ -25,7 +25,7 @@ extension InMemoryStateStore {
                 inputsJSON: new.inputsJSON, contextJSON: new.contextJSON, driverVersionID: new.driverVersionID,
                 idempotencyKey: new.idempotencyKey, leaseOwner: nil, leaseExpiresAt: nil,
                 notBefore: new.notBefore?.storedValue, createdAt: now.storedValue,
-                startedAt: nil, endedAt: nil, errorJSON: nil, replayJSON: nil
+                startedAt: nil, endedAt: nil, errorJSON: nil, replayJSON: nil, requestDigest: new.requestDigest
             )
         }
         return (try existingRun(row.id), true)
@@ -46,6 +46,7 @@ extension InMemoryStateStore {
         }
         let matching = tables.runs.rows.reversed().lazy.filter { row in
             (deploymentID.map { row.deploymentID == $0 } ?? true) && (filter.status.map { row.status == $0 } ?? true)
+                && (filter.beforeID.map { row.id < $0 } ?? true)
         }
         return Array(matching.compactMap(runRecord).prefix(max(0, filter.limit)))
     }
@@ -162,7 +163,7 @@ extension InMemoryStateStore {
             leaseOwner: row.leaseOwner.flatMap(LeaseOwner.init), leaseExpiresAt: row.leaseExpiresAt.map(Date.init(storedValue:)),
             notBefore: row.notBefore.map(Date.init(storedValue:)), createdAt: Date(storedValue: row.createdAt),
             startedAt: row.startedAt.map(Date.init(storedValue:)), endedAt: row.endedAt.map(Date.init(storedValue:)),
-            errorJSON: row.errorJSON, replayJSON: row.replayJSON
+            errorJSON: row.errorJSON, replayJSON: row.replayJSON, requestDigest: row.requestDigest
         )
     }
 

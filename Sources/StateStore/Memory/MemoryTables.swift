@@ -92,6 +92,7 @@ struct RunRow: MemoryRow {
     var endedAt: Double?
     var errorJSON: String?
     var replayJSON: String?
+    var requestDigest: String?
 
     /// True while a worker holds or should hold the run.
     var isActive: Bool { status == .running || status == .cancelling }

@@ -112,6 +112,10 @@ public struct RunRecord: Sendable, Hashable {
     /// How the current attempt replays earlier steps (`{"from_step": N}`,
     /// `{"restart": true}`), a JSON object, or nil for the default.
     public var replayJSON: String?
+    /// A digest of the request that created the run with ``idempotencyKey``
+    /// (the HTTP API's body), to tell a repeat of that request from another
+    /// request reusing the key; nil when none was given.
+    public var requestDigest: String? = nil
 }
 
 /// What is needed to create a run.
@@ -123,9 +127,12 @@ public struct NewRun: Sendable, Hashable {
     public var driverVersionID: RecordID
     public var idempotencyKey: String?
     public var notBefore: Date?
+    /// See ``RunRecord/requestDigest``.
+    public var requestDigest: String?
 
     public init(deploymentID: RecordID, hook: Hook, inputsJSON: String, contextJSON: String,
-                driverVersionID: RecordID, idempotencyKey: String? = nil, notBefore: Date? = nil) {
+                driverVersionID: RecordID, idempotencyKey: String? = nil, notBefore: Date? = nil, requestDigest: String? = nil) {
+        self.requestDigest = requestDigest
         self.deploymentID = deploymentID
         self.hook = hook
         self.inputsJSON = inputsJSON
@@ -141,11 +148,14 @@ public struct RunFilter: Sendable, Hashable {
     public var deployment: String?
     public var status: RunStatus?
     public var limit: Int
+    /// Only runs with a smaller id (the next page after a page ending at this id).
+    public var beforeID: RecordID?
 
-    public init(deployment: String? = nil, status: RunStatus? = nil, limit: Int = 50) {
+    public init(deployment: String? = nil, status: RunStatus? = nil, limit: Int = 50, beforeID: RecordID? = nil) {
         self.deployment = deployment
         self.status = status
         self.limit = limit
+        self.beforeID = beforeID
     }
 }
 

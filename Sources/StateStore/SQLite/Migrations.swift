@@ -144,6 +144,10 @@ enum Migrations {
             // Where each driver version was last loaded from; NULL before this version.
             try db.execute(sql: "ALTER TABLE driver_versions ADD COLUMN source_directory TEXT")
         }
+        migrator.registerMigration("v9-request-digest") { db in
+            // The digest of the request that created a run with an idempotency key; NULL before this version.
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN request_digest TEXT")
+        }
         return migrator
     }()
 }

@@ -18,11 +18,12 @@ extension SQLiteStateStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO runs (deployment_id, hook, status, attempt, inputs, context, driver_version_id, idempotency_key, not_before, created_at)
-                    VALUES (?, ?, 'queued', 1, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO runs (deployment_id, hook, status, attempt, inputs, context, driver_version_id, idempotency_key,
+                                      not_before, created_at, request_digest)
+                    VALUES (?, ?, 'queued', 1, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [new.deploymentID, new.hook.rawValue, new.inputsJSON, new.contextJSON, new.driverVersionID,
-                            new.idempotencyKey, new.notBefore?.storedValue, now.storedValue]
+                            new.idempotencyKey, new.notBefore?.storedValue, now.storedValue, new.requestDigest]
             )
             let id = db.lastInsertedRowID
             guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) WHERE runs.id = ?", arguments: [id]) else {
@@ -53,6 +54,10 @@ extension SQLiteStateStore {
             if let status = filter.status {
                 conditions.append("runs.status = ?")
                 _ = arguments.append(contentsOf: [status.rawValue])
+            }
+            if let beforeID = filter.beforeID {
+                conditions.append("runs.id < ?")
+                _ = arguments.append(contentsOf: [beforeID])
             }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [max(0, filter.limit)])
@@ -244,7 +249,7 @@ extension RunRecord {
             idempotencyKey: row["idempotency_key"], leaseOwner: (row["lease_owner"] as String?).flatMap(LeaseOwner.init), leaseExpiresAt: row.date("lease_expires_at"),
             notBefore: row.date("not_before"), createdAt: Date(storedValue: row["created_at"]),
             startedAt: row.date("started_at"), endedAt: row.date("ended_at"), errorJSON: row["error"],
-            replayJSON: row["replay"]
+            replayJSON: row["replay"], requestDigest: row["request_digest"]
         )
     }
 }

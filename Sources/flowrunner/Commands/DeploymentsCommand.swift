@@ -25,29 +25,23 @@ struct DeploymentsListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try stateOptions.openForReading()
-        var rows: [(DeploymentRecord, DriverVersionRecord?, SecretParameters)] = []
-        var secretsByVersion: [RecordID: SecretParameters] = [:]
+        let rows: [DeploymentReport.Listed]
         do {
-            for deployment in try await store.deployments() {
-                let versionID = deployment.driverVersionID
-                if secretsByVersion[versionID] == nil {
-                    secretsByVersion[versionID] = try await SecretParameters.load(versionID: versionID, from: store)
-                }
-                rows.append((deployment, try await store.driverVersion(id: versionID), secretsByVersion[versionID] ?? SecretParameters()))
-            }
+            rows = try await DeploymentReport.list(store: store)
         } catch {
             throw error.commandFailure
         }
         switch output {
         case .json:
-            print(JSONValue.array(rows.map { DeploymentReport.summary($0.0, driver: $0.1, secrets: $0.2) }).prettyText)
+            print(JSONValue.array(rows.map(\.json)).prettyText)
         case .text:
             guard !rows.isEmpty else {
                 print("No deployments. Create one with: flowrunner deploy NAME --driver DRIVER --app-version V")
                 return
             }
-            Table.print(["NAME", "DRIVER", "DRIVER VERSION", "APP VERSION", "CLUSTER", "UPDATED"], rows.map { deployment, driver, _ in
-                [deployment.name, deployment.driver, driver.map { String($0.number) } ?? "?", deployment.appVersion, deployment.cluster,
+            Table.print(["NAME", "DRIVER", "DRIVER VERSION", "APP VERSION", "CLUSTER", "UPDATED"], rows.map { row in
+                let deployment = row.deployment, driver = row.driver
+                return [deployment.name, deployment.driver, driver.map { String($0.number) } ?? "?", deployment.appVersion, deployment.cluster,
                  TimeFormat.table(deployment.updatedAt)]
             })
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DriverSpec
+import FlowModel
 import FlowRunner
 import Foundation
 import StateStore
@@ -116,7 +117,7 @@ struct DriversLoadCommand: AsyncParsableCommand {
         let record = stored.record
         switch output {
         case .json:
-            try Terminal.printJSON(DriverVersionJSON(record, created: stored.created))
+            print(DriverCatalog.json(record, created: stored.created).prettyText)
         case .text:
             let note = stored.created ? "loaded" : "already loaded, unchanged"
             print("\(record.driver): spec version \(record.specVersion), driver version \(record.number), digest \(record.digest) (\(note))")
@@ -143,7 +144,7 @@ struct DriversListCommand: AsyncParsableCommand {
         }
         switch output {
         case .json:
-            try Terminal.printJSON(versions.map { DriverVersionJSON($0, created: nil) })
+            print(JSONValue.array(versions.map { DriverCatalog.json($0) }).prettyText)
         case .text:
             guard !versions.isEmpty else {
                 print("No drivers loaded. Load one with: flowrunner drivers load DIR")
@@ -156,27 +157,3 @@ struct DriversListCommand: AsyncParsableCommand {
     }
 }
 
-/// A driver version as JSON: `{"name", "version", "spec_version", "digest", "loaded_at"}`.
-struct DriverVersionJSON: Encodable {
-    var name: String
-    var version: Int
-    var specVersion: String
-    var digest: String
-    var loadedAt: String?
-    var created: Bool?
-
-    init(_ record: DriverVersionRecord, created: Bool?) {
-        name = record.driver
-        version = record.number
-        specVersion = record.specVersion
-        digest = record.digest
-        loadedAt = TimeText.rfc3339(record.loadedAt)
-        self.created = created
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case name, version, digest, created
-        case specVersion = "spec_version"
-        case loadedAt = "loaded_at"
-    }
-}

@@ -21,6 +21,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // The HTTP server; the swift-configuration bridge is not used.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        // HTTP client of the end-to-end tests (and, with its issue, of the Kubernetes API).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -62,20 +69,31 @@ let package = Package(
             name: "Scheduler",
             dependencies: [
                 "FlowModel", "FlowRunner", "StateStore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "RunnerServer",
-            dependencies: ["Scheduler"],
+            dependencies: [
+                "FlowModel", "DriverSpec", "StateStore", "Primitives", "FlowRunner", "Scheduler",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "FlowRunnerCLI",
             dependencies: [
-                "FlowModel", "DriverSpec", "StateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler",
+                "FlowModel", "DriverSpec", "StateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler", "RunnerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/flowrunner",
             swiftSettings: strictSettings
@@ -137,7 +155,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["FlowRunnerCLI", "StateStore", "HostileInput"],
+            dependencies: [
+                "FlowRunnerCLI", "StateStore", "HostileInput",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

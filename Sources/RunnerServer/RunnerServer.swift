@@ -1,1 +1,73 @@
-// The RunnerServer target is laid out now; its contents arrive with its issue (see DESIGN.md).
+public import FlowRunner
+public import Hummingbird
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+
+/// How the runner service listens.
+public struct RunnerServerConfiguration: Sendable {
+    /// The address to bind (`127.0.0.1` by default).
+    public var host: String
+    /// The TCP port (8420 by default; 0 picks a free one, reported to `onListening`).
+    public var port: Int
+    /// The bearer token every route but `/healthz` requires; nil: none.
+    public var token: String?
+    /// The largest request body accepted, in bytes (413 past it).
+    public var maximumBodyBytes: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8420, token: String? = nil, maximumBodyBytes: Int = 1 << 20) {
+        self.host = host
+        self.port = port
+        self.token = token
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+
+    /// True for addresses only this machine reaches (`127.0.0.0/8`, `::1`,
+    /// `localhost`): the only binds allowed without a token.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+}
+
+/// The HTTP API of DESIGN.md ("Outward interfaces", "Runner service") over
+/// one ``Engine``, as a Hummingbird 2 application. It records requests
+/// (hooks, retries, cancels) and reads reports; the Scheduler service
+/// beside it in the same `ServiceGroup` works the runs.
+public struct RunnerServer: Sendable {
+    /// The engine whose store and clusters the routes use.
+    public let engine: Engine
+    /// Where and how it listens.
+    public let configuration: RunnerServerConfiguration
+
+    public init(engine: Engine, configuration: RunnerServerConfiguration) {
+        self.engine = engine
+        self.configuration = configuration
+    }
+
+    /// Every route, behind the error shape, the request log and (with a
+    /// token) bearer authentication.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: LogRequestsMiddleware(.info))
+        if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        let limit = configuration.maximumBodyBytes
+        HealthRoutes(engine: engine).add(to: router)
+        DriverRoutes(engine: engine, bodyLimit: limit).add(to: router)
+        DeploymentRoutes(engine: engine, keys: IdempotencyKeys(), bodyLimit: limit).add(to: router)
+        RunRoutes(engine: engine, bodyLimit: limit).add(to: router)
+        LogRoutes(engine: engine).add(to: router)
+        return router
+    }
+
+    /// The server as a service for a `ServiceGroup`; `onListening` hears the
+    /// bound port once the socket listens (the real one when the port is 0).
+    public func service(logger: Logger, onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+        Application(
+            router: router(),
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "flowrunner"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+}

@@ -68,6 +68,7 @@ public struct Scheduler: Service {
                 continue
             }
             let grace = configuration.gracePeriod
+            log("run claimed", claimed)
             let work = Task { try await workClaimed(claimed, observer: nil) }
             // Once a shutdown begins the attempt gets the grace period, then is stopped (left to recovery).
             let deadline = Task {
@@ -77,12 +78,13 @@ public struct Scheduler: Service {
                 try? await Task.sleep(for: grace)
                 if !Task.isCancelled { work.cancel() }
             }
-            _ = try? await withTaskCancellationHandler {
-                try await work.value
+            let outcome = await withTaskCancellationHandler {
+                await work.result
             } onCancel: {
                 work.cancel()
             }
             deadline.cancel()
+            log(outcome, claimed)
         }
     }
 
@@ -108,7 +110,10 @@ public struct Scheduler: Service {
         }
         var seen = Set<RecordID>(), recovered: [RunRecord] = []
         for run in candidates where seen.insert(run.id).inserted && run.isAbandoned(now: now) {
-            if let record = try await recover(run) { recovered.append(record) }
+            if let record = try await recover(run) {
+                recovered.append(record)
+                log("run recovered", record, ["abandoned_by": "\(run.leaseOwner?.description ?? "unknown")"])
+            }
         }
         return recovered
     }

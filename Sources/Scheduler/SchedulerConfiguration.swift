@@ -1,3 +1,4 @@
+public import Logging
 public import StateStore
 
 /// How a ``Scheduler`` claims and keeps runs.
@@ -15,6 +16,10 @@ public struct SchedulerConfiguration: Sendable {
     /// How long running actions may go on after a graceful shutdown began,
     /// before they are stopped and left to recovery.
     public var gracePeriod: Duration
+    /// Where ``Scheduler/run()`` tells each run's transitions (claimed,
+    /// finished, retry scheduled, released, recovered), one line each with
+    /// `run_id`, `deployment`, `hook` and `attempt`; nil (the CLI): nowhere.
+    public var logger: Logger?
 
     /// One worker, 30 s leases, 200 ms polls, a 30 s grace period.
     public init(owner: LeaseOwner, workers: Int = 1) {

@@ -1,0 +1,93 @@
+public import FlowModel
+public import Hummingbird
+import NIOCore
+
+/// JSON bodies in and out.
+public enum JSONResponse {
+    /// A response with `value` as its JSON body (`application/json`).
+    public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        let bytes = value.jsonBytes
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers[.contentLength] = String(bytes.count)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// A request's JSON body, read up to the context's upload limit, with typed
+/// access to its members that fails with the member's name.
+struct JSONBody: Sendable {
+    /// The parsed body (an object).
+    let value: JSONValue
+    /// The raw bytes (for the Idempotency-Key digest).
+    let bytes: [UInt8]
+
+    /// Reads and parses the body. An empty body reads as `{}`.
+    ///
+    /// - Throws: ``APIError`` 413 past `limit` bytes, 400 when the body is
+    ///   not JSON or not an object.
+    static func read(_ request: Request, limit: Int) async throws -> JSONBody {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(.contentTooLarge, code: "payload_too_large", "the request body is larger than \(limit) bytes")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            return JSONBody(value: .object([:]), bytes: bytes)
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue(jsonBytes: bytes)
+        } catch {
+            throw APIError.badRequest("the request body is not JSON: \(error.reason)")
+        }
+        guard case .object = value else {
+            throw APIError.badRequest("the request body must be a JSON object, found \(value.typeName)")
+        }
+        return JSONBody(value: value, bytes: bytes)
+    }
+
+    /// Refuses members the route does not know, naming the first (and the known ones).
+    func allowOnly(_ names: Set<String>) throws(APIError) {
+        for key in (value.objectValue ?? [:]).keys.sorted() where !names.contains(key) {
+            throw APIError.badRequest("unknown member \"\(key)\" (known: \(names.sorted().joined(separator: ", ")))", field: key)
+        }
+    }
+
+    /// A required string member.
+    func string(_ name: String) throws(APIError) -> String {
+        guard let member = value[name], !member.isNull else { throw APIError.badRequest("\"\(name)\" is required", field: name) }
+        guard let text = member.stringValue else { throw APIError.badRequest("\"\(name)\" must be a string, found \(member.typeName)", field: name) }
+        return text
+    }
+
+    /// An optional string member.
+    func optionalString(_ name: String) throws(APIError) -> String? {
+        guard let member = value[name], !member.isNull else { return nil }
+        return try string(name)
+    }
+
+    /// An optional integer member within `range`.
+    func optionalInt(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
+        guard let member = value[name], !member.isNull else { return nil }
+        guard let number = member.intValue, range.contains(number) else {
+            throw APIError.badRequest("\"\(name)\" must be an integer from \(range.lowerBound) to \(range.upperBound), found \(member.description)", field: name)
+        }
+        return number
+    }
+
+    /// An optional boolean member.
+    func optionalBool(_ name: String) throws(APIError) -> Bool? {
+        guard let member = value[name], !member.isNull else { return nil }
+        guard let flag = member.boolValue else { throw APIError.badRequest("\"\(name)\" must be true or false, found \(member.typeName)", field: name) }
+        return flag
+    }
+
+    /// An optional object member.
+    func optionalObject(_ name: String) throws(APIError) -> [String: JSONValue] {
+        guard let member = value[name], !member.isNull else { return [:] }
+        guard let object = member.objectValue else { throw APIError.badRequest("\"\(name)\" must be an object, found \(member.typeName)", field: name) }
+        return object
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+/// `flowrunner serve` through real HTTP: routes, errors, auth, idempotency.
+@Suite("Runner service: the HTTP API")
+struct ServeAPITests {
+    static let token = "test-token-0123456789abcdef"
+
+    @Test("without the token every route but /healthz answers 401 in the API's error shape; with it, 200")
+    func bearerToken() async throws {
+        let workspace = Workspace()
+        let serve = try await ServeProcess(workspace, token: Self.token)
+        let health = try await serve.request(.GET, "/healthz", token: .some(nil))
+        #expect(health.status == 200 && health.object["status"] as? String == "ok")
+        for token: String? in [nil, "wrong-token-0123456789", "Bearer"] {
+            let refused = try await serve.request(.GET, "/v1/runs", token: .some(token))
+            #expect(refused.status == 401, "\(refused.text)")
+            #expect(refused.error["code"] as? String == "unauthorized")
+            #expect(!refused.text.contains(Self.token))
+            #expect(refused.headers.first(name: "WWW-Authenticate")?.hasPrefix("Bearer") == true)
+        }
+        #expect(try await serve.request(.GET, "/v1/runs").status == 200)
+        #expect(!serve.log.contains(Self.token), "the token is never logged")
+    }
+
+    @Test("a non-loopback bind without a token is refused with exit 2")
+    func nonLoopbackNeedsToken() async throws {
+        let workspace = Workspace()
+        let result = try await workspace.run(["serve", "--host", "0.0.0.0", "--port", "0"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("without a token"), "\(result.stderr)")
+    }
+
+    @Test("bad requests get one JSON error shape with the field; unknown routes 404; no paths or traces leak")
+    func errorShapes() async throws {
+        let workspace = Workspace()
+        let serve = try await ServeProcess(workspace)
+        let cases: [(method: String, path: String, body: Any?, raw: String?, status: Int, code: String, field: String?)] = [
+            ("GET", "/v1/nothing", nil, nil, 404, "not_found", nil),
+            ("GET", "/v1/runs/abc", nil, nil, 400, "bad_request", "id"),
+            ("GET", "/v1/runs/999", nil, nil, 404, "not_found", nil),
+            ("GET", "/v1/runs?status=done", nil, nil, 400, "bad_request", "status"),
+            ("GET", "/v1/runs?limit=0", nil, nil, 400, "bad_request", "limit"),
+            ("POST", "/v1/deployments", nil, "{not json", 400, "bad_request", nil),
+            ("POST", "/v1/deployments", [1, 2], nil, 400, "bad_request", nil),
+            ("POST", "/v1/deployments", ["name": "x"], nil, 400, "bad_request", "driver"),
+            ("POST", "/v1/deployments", ["name": "x", "driver": "testbed", "app_version": 1], nil, 400, "bad_request", "app_version"),
+            ("POST", "/v1/deployments", ["name": "x", "driver": "nope", "app_version": "1.0", "colour": 1], nil, 400, "bad_request", "colour"),
+            ("POST", "/v1/deployments", ["name": "x", "driver": "nope", "app_version": "1.0"], nil, 404, "not_found", nil),
+            ("POST", "/v1/deployments/x/hooks/upgrade", ["target_version": "1.0"], nil, 404, "not_found", nil),
+            ("POST", "/v1/deployments/x/hooks/explode", [:] as [String: Any], nil, 404, "not_found", nil),
+            ("POST", "/v1/runs/1/retry", ["from_step": 0], nil, 400, "bad_request", "from_step"),
+            ("POST", "/v1/drivers", ["path": "relative/dir"], nil, 400, "bad_request", "path"),
+            ("POST", "/v1/drivers", ["path": "/nonexistent/driver"], nil, 400, "bad_request", "path"),
+        ]
+        for item in cases {
+            var headers: [String: String] = [:]
+            var response: APIResponse
+            if let raw = item.raw {
+                headers["Content-Type"] = "application/json"
+                response = try await serve.rawRequest(item.method, item.path, body: raw)
+            } else {
+                response = try await serve.request(.init(rawValue: item.method), item.path, json: item.body, headers: headers)
+            }
+            #expect(response.status == item.status, "\(item.method) \(item.path): \(response.status) \(response.text)")
+            #expect(response.error["code"] as? String == item.code, "\(item.path): \(response.text)")
+            #expect((response.error["message"] as? String)?.isEmpty == false)
+            if let field = item.field { #expect(response.error["field"] as? String == field, "\(item.path): \(response.text)") }
+            #expect(!response.text.contains(workspace.directory) && !response.text.contains(".swift"), "\(response.text)")
+        }
+        let big = String(repeating: "x", count: 2 << 20)
+        let tooLarge = try await serve.request(.POST, "/v1/deployments", json: ["name": big])
+        #expect(tooLarge.status == 413 && tooLarge.error["code"] as? String == "payload_too_large", "\(tooLarge.status)")
+    }
+
+    @Test("load a driver, create a deployment (setup), upgrade it, list, show and page through runs")
+    func lifecycle() async throws {
+        let workspace = Workspace()
+        let serve = try await ServeProcess(workspace)
+        let loaded = try await serve.request(.POST, "/v1/drivers", json: ["path": testbed])
+        #expect(loaded.status == 201, "\(loaded.text)")
+        #expect(loaded.object["name"] as? String == "testbed" && loaded.object["version"] as? Int == 1)
+        #expect(try await serve.request(.POST, "/v1/drivers", json: ["path": testbed]).status == 200, "the same content again")
+        #expect(((try await serve.request(.GET, "/v1/drivers")).object["drivers"] as? [Any])?.count == 1)
+
+        let created = try await serve.request(.POST, "/v1/deployments", json: [
+            "name": "shop", "driver": "testbed", "app_version": "1.0.0",
+            "parameters": ["behaviour": "ok", "marker": workspace.exchange + "/shop"],
+        ])
+        #expect(created.status == 202, "\(created.text)")
+        #expect(created.headers.first(name: "Location") == "/v1/runs/1")
+        let setup = try await serve.waitForRun(try #require(created.runID))
+        #expect(setup["status"] as? String == "succeeded", "\(setup)")
+
+        let refused = try await serve.request(.POST, "/v1/deployments/shop/hooks/upgrade", json: ["target_version": "9.0"])
+        #expect(refused.status == 422 && refused.error["field"] as? String == "target_version", "\(refused.text)")
+        let badParameter = try await serve.request(.POST, "/v1/deployments", json: [
+            "name": "other", "driver": "testbed", "app_version": "1.0.0", "parameters": ["behaviour": "sometimes"],
+        ])
+        #expect(badParameter.status == 422 && badParameter.error["field"] as? String == "parameters.behaviour", "\(badParameter.text)")
+
+        var upgrades: [Int] = []
+        for version in ["1.1.0", "1.2.0", "1.3.0"] {
+            let upgrade = try await serve.request(.POST, "/v1/deployments/shop/hooks/upgrade", json: ["target_version": version])
+            #expect(upgrade.status == 202, "\(upgrade.text)")
+            upgrades.append(try #require(upgrade.runID))
+        }
+        for id in upgrades { #expect(try await serve.waitForRun(id)["status"] as? String == "succeeded") }
+        let shown = try await serve.request(.GET, "/v1/deployments/shop").object
+        #expect(shown["app_version"] as? String == "1.3.0", "\(shown)")
+
+        let first = try await serve.request(.GET, "/v1/runs?deployment=shop&limit=2").object
+        let firstPage = (first["runs"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int }
+        #expect(firstPage == [4, 3])
+        let next = try #require(first["next_before"] as? Int)
+        let second = try await serve.request(.GET, "/v1/runs?deployment=shop&limit=2&before=\(next)").object
+        #expect((second["runs"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int } == [2, 1])
+        #expect(second["next_before"] is NSNull)
+        #expect(try await serve.request(.GET, "/v1/runs?deployment=nobody").status == 404)
+    }
+
+    @Test("Idempotency-Key: the same key and body give the same run; another body 422; nothing doubles")
+    func idempotency() async throws {
+        let workspace = Workspace()
+        let serve = try await ServeProcess(workspace)
+        _ = try await serve.request(.POST, "/v1/drivers", json: ["path": testbed])
+        let body: [String: Any] = ["name": "shop", "driver": "testbed", "app_version": "1.0.0"]
+        let first = try await serve.request(.POST, "/v1/deployments", json: body, headers: ["Idempotency-Key": "create-shop"])
+        let again = try await serve.request(.POST, "/v1/deployments", json: body, headers: ["Idempotency-Key": "create-shop"])
+        #expect(first.status == 202 && again.status == 202, "\(first.text) \(again.text)")
+        #expect(first.runID != nil && first.runID == again.runID)
+        let withoutKey = try await serve.request(.POST, "/v1/deployments", json: body)
+        #expect(withoutKey.status == 409, "the deployment exists: \(withoutKey.text)")
+        _ = try await serve.waitForRun(try #require(first.runID))
+
+        let path = "/v1/deployments/shop/hooks/upgrade"
+        let upgrade = try await serve.request(.POST, path, json: ["target_version": "1.1.0"], headers: ["Idempotency-Key": "k1"])
+        let repeated = try await serve.request(.POST, path, json: ["target_version": "1.1.0"], headers: ["Idempotency-Key": "k1"])
+        #expect(upgrade.status == 202 && upgrade.runID == repeated.runID, "\(upgrade.text) \(repeated.text)")
+        let other = try await serve.request(.POST, path, json: ["target_version": "1.2.0"], headers: ["Idempotency-Key": "k1"])
+        #expect(other.status == 422 && other.error["field"] as? String == "Idempotency-Key", "\(other.text)")
+        // Many at once with one key: one run, every answer names it (or 409 while the first is handled).
+        let answers = try await withThrowingTaskGroup(of: APIResponse.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await serve.request(.POST, path, json: ["target_version": "1.3.0"], headers: ["Idempotency-Key": "burst"]) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let ids = Set(answers.filter { $0.status == 202 }.compactMap(\.runID))
+        #expect(ids.count == 1, "\(answers.map(\.text))")
+        #expect(answers.allSatisfy { $0.status == 202 || $0.status == 409 }, "\(answers.map(\.status))")
+        let runs = try await serve.request(.GET, "/v1/runs?deployment=shop&limit=100").object["runs"] as? [Any]
+        #expect(runs?.count == 3, "setup, k1 and burst: \(runs ?? [])")
+    }
+}

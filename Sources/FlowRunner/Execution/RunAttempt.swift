@@ -168,8 +168,10 @@ struct RunAttempt {
     func settleFailed(
         entry: HookPlan.Entry, actionRun: ActionRunRecord, error: ActionError, options: FlowOptions?, cancelRequested: Bool
     ) async throws(EngineError) -> AttemptOutcome {
+        // The flow's retry budget stays with the error, so a queued retry can say "retry k of n".
+        let retries = (options?.retries ?? 0) > 0 ? options?.retries : nil
         try await stored { () async throws(StateStoreError) in
-            _ = try await store.changeActionRunStatus(id: actionRun.id, to: .failed, errorJSON: Self.errorJSON(error))
+            _ = try await store.changeActionRunStatus(id: actionRun.id, to: .failed, errorJSON: Self.errorJSON(error, retries: retries))
         }
         observer?.actionEnded(action: entry.name, status: "failed", error: error.description)
         if cancelRequested {
@@ -197,8 +199,9 @@ struct RunAttempt {
         }
     }
 
-    static func errorJSON(_ error: ActionError) -> String {
+    static func errorJSON(_ error: ActionError, retries: Int? = nil) -> String {
         var members: [String: JSONValue] = ["type": .string(error.type), "message": .string(error.message)]
+        if let retries { members["retries"] = .int(retries) }
         members["traceback"] = error.traceback.map(JSONValue.string) ?? .null
         if let details = error.details { members["details"] = details }
         return JSONValue.object(members).jsonText

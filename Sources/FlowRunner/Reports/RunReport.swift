@@ -7,9 +7,10 @@ public import StateStore
 /// and `GET /v1/runs/{id}` (DESIGN.md):
 /// `{"id", "deployment", "hook", "status", "attempt", "inputs", "driver":
 /// {"name", "version", "digest"}, "created_at", "started_at", "ended_at",
-/// "error", "actions": [{"name", "mode", "status", "attempts", "isolation", "error",
+/// "error", "waiting_reason", "actions": [{"name", "mode", "status", "attempts", "isolation", "error",
 /// "steps": [{"seq", "attempt", "kind", "name", "args", "status", "replayed",
-/// "result", "error", "duration_ms", "started_at", "ended_at", "divergence"}]}]}`.
+/// "result", "error", "duration_ms", "started_at", "ended_at", "divergence",
+/// "waiting_reason"}]}]}` (`waiting_reason`: ``WaitingReason``, null once finished).
 public struct RunReport: Sendable {
     /// The run.
     public var run: RunRecord
@@ -19,6 +20,8 @@ public struct RunReport: Sendable {
     public var actions: [(action: ActionRunRecord, steps: [StepRecord])]
     /// The parameters its driver declares secret, shown as `***`.
     public var secrets = SecretParameters()
+    /// Why the run (and its running steps) has not finished; nothing when it has.
+    public var waiting = WaitingReason(run: nil)
 
     /// Reads the report of `runID` from `store`; nil when there is no such run.
     public static func load(runID: RecordID, from store: any StateStore) async throws(StateStoreError) -> RunReport? {
@@ -40,7 +43,8 @@ public struct RunReport: Sendable {
             action.errorJSON = masking.json(action.errorJSON)
             return (action, steps.map(masking.step))
         }
-        return RunReport(run: shown, driver: driver, actions: maskedActions, secrets: secrets)
+        let waiting = try await WaitingReason.load(run, store: store, now: try await store.currentTime())
+        return RunReport(run: shown, driver: driver, actions: maskedActions, secrets: secrets, waiting: waiting)
     }
 
     /// The run's inputs, secret parameters shown as `***`.
@@ -65,6 +69,7 @@ public struct RunReport: Sendable {
             "started_at": Self.time(run.startedAt),
             "ended_at": Self.time(run.endedAt),
             "error": JSONValue(storedText: run.errorJSON) ?? .null,
+            "waiting_reason": waiting.run.map(JSONValue.string) ?? .null,
             "actions": .array(actions.map { action, steps in
                 .object([
                     "name": .string(action.name),
@@ -73,13 +78,13 @@ public struct RunReport: Sendable {
                     "attempts": .int(action.attempts),
                     "isolation": action.isolation.map(JSONValue.string) ?? .null,
                     "error": JSONValue(storedText: action.errorJSON) ?? .null,
-                    "steps": .array(steps.map(Self.step)),
+                    "steps": .array(steps.map { Self.step($0, waitingReason: waiting.step($0, of: run)) }),
                 ])
             }),
         ])
     }
 
-    static func step(_ step: StepRecord) -> JSONValue {
+    static func step(_ step: StepRecord, waitingReason: String?) -> JSONValue {
         .object([
             "seq": .int(step.seq),
             "attempt": .int(step.attempt),
@@ -94,6 +99,7 @@ public struct RunReport: Sendable {
             "started_at": time(step.startedAt),
             "ended_at": time(step.endedAt),
             "divergence": JSONValue(storedText: step.divergenceJSON) ?? .null,
+            "waiting_reason": waitingReason.map(JSONValue.string) ?? .null,
         ])
     }
 

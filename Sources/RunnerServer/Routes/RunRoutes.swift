@@ -5,7 +5,8 @@ import StateStore
 
 /// Runs:
 /// - `GET /v1/runs?deployment=&status=&limit=&before=`: newest first,
-///   `{"runs": [...], "next_before": ID | null}` (pass `before=ID` for the next page);
+///   `{"runs": [...], "next_before": ID | null}` (pass `before=ID` for the next page),
+///   each run with its `waiting_reason` (null once finished);
 /// - `GET /v1/runs/{id}`: the run with its actions and steps (the shape of `runs show --output json`);
 /// - `POST /v1/runs/{id}/retry` `{"from_step"?, "restart"?, "driver_version"?}`: 202 `{"run"}`;
 /// - `POST /v1/runs/{id}/cancel`: 202 `{"run"}` (cancelled at once when
@@ -63,7 +64,15 @@ struct RunRoutes: Sendable {
         let runs = try await engine.store.runs(matching: page)
         let shown = Array(runs.prefix(filter.limit))
         let next: JSONValue = runs.count > filter.limit ? shown.last.map { .int(Int($0.id)) } ?? .null : .null
-        return JSONResponse.make(["runs": .array(shown.map(RunSummary.json)), "next_before": next])
+        // Runs that have not finished say why (``WaitingReason``).
+        let now = try await engine.store.currentTime()
+        var listed: [JSONValue] = []
+        for run in shown {
+            guard case .object(var members) = RunSummary.json(run) else { continue }
+            members["waiting_reason"] = try await WaitingReason.load(run, store: engine.store, now: now).run.map(JSONValue.string) ?? .null
+            listed.append(.object(members))
+        }
+        return JSONResponse.make(["runs": .array(listed), "next_before": next])
     }
 
     func show(_ runID: RecordID) async throws -> Response {

@@ -28,6 +28,7 @@ enum RunText {
         }
         lines.append("Created:  \(TimeFormat.table(run.createdAt))   started: \(TimeFormat.table(run.startedAt))   ended: \(TimeFormat.table(run.endedAt))   duration: \(duration(from: run.startedAt, to: run.endedAt))")
         if let error = RunSummary.errorText(run.errorJSON) { lines.append("Error:    \(error)") }
+        if let waiting = report.waiting.run { lines.append("Waiting:  \(waiting)") }
         for (action, steps) in report.actions {
             lines.append("")
             let unisolated = action.isolation == "unisolated" ? " — ran unisolated (--unisolated-actions): its code could reach the engine's files and environment" : ""
@@ -37,7 +38,9 @@ enum RunText {
                     let how = step.replayed ? "replayed" : (step.status == .running ? "running" : "executed")
                     let outcome = step.status == .replayed ? "succeeded" : step.status.rawValue
                     let detail: String
-                    if let error = JSONValue(storedText: step.errorJSON) {
+                    if let waiting = report.waiting.step(step, of: run), run.status != .running || step.attempt != run.attempt {
+                        detail = "waiting: \(waiting)"
+                    } else if let error = JSONValue(storedText: step.errorJSON) {
                         detail = "\(error["type"]?.stringValue ?? "Error"): \(error["message"]?.stringValue ?? "")"
                     } else {
                         detail = step.resultJSON == nil ? "" : ProgressPrinter.shorten(RunReport.shownResult(step).jsonText, 60)

@@ -146,6 +146,10 @@ struct ServeRunTests {
             (try? FlowRunnerBinary.runBlocking(["runs", "show", String(upgrade), "--output", "json"],
                                                environment: ["FLOWRUNNER_STATE": workspace.state], in: nil).stdout.contains("\"running\"")) == true
         }
+        let running = try await serve.request(.GET, "/v1/runs/\(upgrade)").object
+        #expect((running["waiting_reason"] as? String)?.hasPrefix("lease held by serve-") == true, "\(running["waiting_reason"] ?? "none")")
+        let open = steps(running).filter { $0["status"] as? String == "running" }
+        #expect(open.allSatisfy { $0["waiting_reason"] is String }, "every running step says why: \(open)")
         try await serve.stop(SIGTERM)
         #expect(!serve.process.isRunning)
         #expect(serve.process.terminationStatus == 0, "\(serve.log)")

@@ -1,7 +1,9 @@
 public import FlowRunner
 public import Hummingbird
 public import Logging
+import CoreMetrics
 import NIOCore
+public import Prometheus
 public import ServiceLifecycle
 
 /// How the runner service listens.
@@ -38,10 +40,22 @@ public struct RunnerServer: Sendable {
     public let engine: Engine
     /// Where and how it listens.
     public let configuration: RunnerServerConfiguration
+    /// What `GET /metrics` exposes (see ``bootstrapMetrics()``).
+    public let metrics: PrometheusCollectorRegistry
 
-    public init(engine: Engine, configuration: RunnerServerConfiguration) {
+    public init(engine: Engine, configuration: RunnerServerConfiguration, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.engine = engine
         self.configuration = configuration
+        self.metrics = metrics
+    }
+
+    /// Makes swift-metrics record into a new Prometheus registry, for
+    /// `GET /metrics`. Once per process (swift-metrics' bootstrap traps on a
+    /// second call); commands that serve nothing never call it.
+    public static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
     }
 
     /// Every route, behind the error shape, the request log and (with a
@@ -50,6 +64,7 @@ public struct RunnerServer: Sendable {
         let router = Router()
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: MetricsMiddleware())
         if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         let limit = configuration.maximumBodyBytes
         HealthRoutes(engine: engine).add(to: router)
@@ -57,6 +72,7 @@ public struct RunnerServer: Sendable {
         DeploymentRoutes(engine: engine, keys: IdempotencyKeys(), bodyLimit: limit).add(to: router)
         RunRoutes(engine: engine, bodyLimit: limit).add(to: router)
         LogRoutes(engine: engine).add(to: router)
+        MetricsRoutes(engine: engine, registry: metrics).add(to: router)
         return router
     }
 

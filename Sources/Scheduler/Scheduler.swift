@@ -39,12 +39,12 @@ public struct Scheduler: Service {
     /// Works the queue with the configured number of workers until the task
     /// is cancelled or a graceful shutdown is asked for.
     public func run() async throws {
-        let stopping = StopFlag()
+        let stopping = StopFlag(), busy = BusyCount()
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await recoveryLoop(until: stopping) }
                 for _ in 0..<configuration.workers {
-                    group.addTask { await workerLoop(until: stopping) }
+                    group.addTask { await workerLoop(until: stopping, busy: busy) }
                 }
                 await group.waitForAll()
             }
@@ -55,7 +55,7 @@ public struct Scheduler: Service {
 
     /// One worker: claims the oldest runnable run, works it, and looks again;
     /// sleeps a poll interval when nothing is runnable.
-    func workerLoop(until stopping: StopFlag) async {
+    func workerLoop(until stopping: StopFlag, busy: BusyCount) async {
         while !stopping.isSet, !Task.isCancelled {
             let claimed: RunRecord?
             do {
@@ -69,6 +69,10 @@ public struct Scheduler: Service {
             }
             let grace = configuration.gracePeriod
             log("run claimed", claimed)
+            if configuration.recordsMetrics {
+                SchedulerMetrics.claimed(claimed)
+                SchedulerMetrics.busyWorkers(busy.add(1))
+            }
             let work = Task { try await workClaimed(claimed, observer: nil) }
             // Once a shutdown begins the attempt gets the grace period, then is stopped (left to recovery).
             let deadline = Task {
@@ -85,6 +89,10 @@ public struct Scheduler: Service {
             }
             deadline.cancel()
             log(outcome, claimed)
+            if configuration.recordsMetrics {
+                SchedulerMetrics.busyWorkers(busy.add(-1))
+                if case .success(let ended) = outcome { await SchedulerMetrics.attemptEnded(ended.run, store: store) }
+            }
         }
     }
 
@@ -261,6 +269,14 @@ public struct Scheduler: Service {
         }
         try? await Task.sleep(for: configuration.pollInterval)
     }
+}
+
+/// How many workers work an attempt now.
+final class BusyCount: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// Adds `delta`; returns the new count.
+    func add(_ delta: Int) -> Int { value.wrappingAdd(delta, ordering: .relaxed).newValue }
 }
 
 /// Set once when a graceful shutdown begins.

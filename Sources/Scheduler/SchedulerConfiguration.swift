@@ -20,6 +20,10 @@ public struct SchedulerConfiguration: Sendable {
     /// finished, retry scheduled, released, recovered), one line each with
     /// `run_id`, `deployment`, `hook` and `attempt`; nil (the CLI): nowhere.
     public var logger: Logger?
+    /// Whether ``Scheduler/run()`` records its metrics through swift-metrics
+    /// (`serve`, which bootstraps a Prometheus backend); false by default,
+    /// so the CLI reads nothing extra.
+    public var recordsMetrics = false
 
     /// One worker, 30 s leases, 200 ms polls, a 30 s grace period.
     public init(owner: LeaseOwner, workers: Int = 1) {

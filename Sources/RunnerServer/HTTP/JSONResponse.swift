@@ -18,8 +18,11 @@ public enum JSONResponse {
 struct JSONBody: Sendable {
     /// The parsed body (an object).
     let value: JSONValue
-    /// The raw bytes (for the Idempotency-Key digest).
-    let bytes: [UInt8]
+
+    /// The body as canonical JSON (keys sorted, no insignificant space):
+    /// what an Idempotency-Key's request digest covers, so two clients that
+    /// order members differently send the same request.
+    var canonicalBytes: [UInt8] { Array(value.jsonBytes) }
 
     /// Reads and parses the body. An empty body reads as `{}`.
     ///
@@ -34,7 +37,7 @@ struct JSONBody: Sendable {
         }
         let bytes = Array(buffer.readableBytesView)
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            return JSONBody(value: .object([:]), bytes: bytes)
+            return JSONBody(value: .object([:]))
         }
         let value: JSONValue
         do {
@@ -45,7 +48,7 @@ struct JSONBody: Sendable {
         guard case .object = value else {
             throw APIError.badRequest("the request body must be a JSON object, found \(value.typeName)")
         }
-        return JSONBody(value: value, bytes: bytes)
+        return JSONBody(value: value)
     }
 
     /// Refuses members the route does not know, naming the first (and the known ones).

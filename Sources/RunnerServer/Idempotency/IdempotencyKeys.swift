@@ -26,7 +26,8 @@ final class IdempotencyKeys: Sendable {
         return key
     }
 
-    /// The digest of a request that a key names: the route and its body.
+    /// The digest of a request that a key names: SHA-256 (hex) of the route
+    /// and its body as canonical JSON (``JSONBody/canonicalBytes``).
     static func digest(route: String, body: [UInt8]) -> String {
         var hasher = SHA256()
         hasher.update(data: Array(route.utf8))

@@ -46,7 +46,7 @@ struct DeploymentRoutes: Sendable {
         let config = try body.optionalObject("config"), secrets = try body.optionalObject("secret_config")
         let cluster = try body.optionalString("cluster") ?? SimulatedClusterProvider.clusterName
         let key = try IdempotencyKeys.key(of: request)
-        let digest = key.map { _ in IdempotencyKeys.digest(route: "POST /v1/deployments", body: body.bytes) }
+        let digest = key.map { _ in IdempotencyKeys.digest(route: "POST /v1/deployments", body: body.canonicalBytes) }
         let created = try await keys.holding(key, scope: name) {
             try await engine.requestSetup(
                 deployment: name, driver: driver, appVersion: version, cluster: cluster, parameters: parameters,
@@ -76,7 +76,7 @@ struct DeploymentRoutes: Sendable {
         let target = try body.string("target_version")
         let driverVersion = try Self.driverVersion(body)
         let key = try IdempotencyKeys.key(of: request)
-        let digest = key.map { _ in IdempotencyKeys.digest(route: "POST hooks/\(hook)", body: body.bytes) }
+        let digest = key.map { _ in IdempotencyKeys.digest(route: "POST hooks/\(hook)", body: body.canonicalBytes) }
         let run = try await keys.holding(key, scope: deployment) {
             try await engine.requestUpgrade(deployment: deployment, targetVersion: target, driverVersion: driverVersion,
                                             idempotencyKey: key, requestDigest: digest)

@@ -77,9 +77,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "flowrunner.serve")
         schedulerConfiguration.logger = Logger(label: "flowrunner.scheduler")
+        schedulerConfiguration.recordsMetrics = true
+        let metrics = RunnerServer.bootstrapMetrics()
         let scheduler = Scheduler(engine: engine, configuration: schedulerConfiguration)
         let statePath = stateOptions.path, workerCount = workers, boundHost = host
-        let http = RunnerServer(engine: engine, configuration: server).service(logger: logger) { port in
+        let http = RunnerServer(engine: engine, configuration: server, metrics: metrics).service(logger: logger) { port in
             Terminal.line("flowrunner serve: listening on http://\(boundHost.contains(":") ? "[\(boundHost)]" : boundHost):\(port) "
                 + "(\(workerCount) worker\(workerCount == 1 ? "" : "s"), state \(statePath))")
         }

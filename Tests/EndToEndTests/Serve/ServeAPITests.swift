@@ -117,6 +117,16 @@ struct ServeAPITests {
         #expect((second["runs"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int } == [2, 1])
         #expect(second["next_before"] is NSNull)
         #expect(try await serve.request(.GET, "/v1/runs?deployment=nobody").status == 404)
+
+        let metrics = try await serve.request(.GET, "/metrics")
+        #expect(metrics.status == 200 && metrics.headers.first(name: "Content-Type")?.hasPrefix("text/plain") == true)
+        for expected in [
+            "flowrunner_runs_finished_total{hook=\"upgrade\",status=\"succeeded\"} 3",
+            "flowrunner_runs_finished_total{hook=\"setup\",status=\"succeeded\"} 1",
+            "flowrunner_queue_depth 0", "flowrunner_workers_busy 0", "flowrunner_step_duration_seconds_bucket{",
+        ] {
+            #expect(metrics.text.contains(expected), "/metrics lacks \(expected):\n\(metrics.text)")
+        }
     }
 
     @Test("Idempotency-Key: the same key and body give the same run; another body 422; nothing doubles")
@@ -137,6 +147,12 @@ struct ServeAPITests {
         let upgrade = try await serve.request(.POST, path, json: ["target_version": "1.1.0"], headers: ["Idempotency-Key": "k1"])
         let repeated = try await serve.request(.POST, path, json: ["target_version": "1.1.0"], headers: ["Idempotency-Key": "k1"])
         #expect(upgrade.status == 202 && upgrade.runID == repeated.runID, "\(upgrade.text) \(repeated.text)")
+        // The same request with its members in another order and other spacing is the same request.
+        let reordered = try await serve.rawRequest("POST", path, body: "{ \"driver_version\": null,\n \"target_version\": \"1.1.5\" }",
+                                                   headers: ["Idempotency-Key": "k2"])
+        let sameAgain = try await serve.rawRequest("POST", path, body: "{\"target_version\":\"1.1.5\",\"driver_version\":null}",
+                                                   headers: ["Idempotency-Key": "k2"])
+        #expect(reordered.status == 202 && reordered.runID == sameAgain.runID, "\(reordered.text) \(sameAgain.text)")
         let other = try await serve.request(.POST, path, json: ["target_version": "1.2.0"], headers: ["Idempotency-Key": "k1"])
         #expect(other.status == 422 && other.error["field"] as? String == "Idempotency-Key", "\(other.text)")
         // Many at once with one key: one run, every answer names it (or 409 while the first is handled).
@@ -150,6 +166,6 @@ struct ServeAPITests {
         #expect(ids.count == 1, "\(answers.map(\.text))")
         #expect(answers.allSatisfy { $0.status == 202 || $0.status == 409 }, "\(answers.map(\.status))")
         let runs = try await serve.request(.GET, "/v1/runs?deployment=shop&limit=100").object["runs"] as? [Any]
-        #expect(runs?.count == 3, "setup, k1 and burst: \(runs ?? [])")
+        #expect(runs?.count == 4, "setup, k1, k2 and burst: \(runs ?? [])")
     }
 }

@@ -128,11 +128,12 @@ struct APIResponse: Sendable {
 
 extension ServeProcess {
     /// A request with a raw body (for bodies that are not JSON).
-    func rawRequest(_ method: String, _ path: String, body: String) async throws -> APIResponse {
+    func rawRequest(_ method: String, _ path: String, body: String, headers: [String: String] = [:]) async throws -> APIResponse {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method)
         request.headers.add(name: "Content-Type", value: "application/json")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let text = String(buffer: try await response.body.collect(upTo: 64 << 20))

@@ -1,3 +1,4 @@
+import Foundation
 public import FlowRunner
 public import Hummingbird
 public import Logging
@@ -24,10 +25,15 @@ public struct RunnerServerConfiguration: Sendable {
         self.maximumBodyBytes = maximumBodyBytes
     }
 
-    /// True for addresses only this machine reaches (`127.0.0.0/8`, `::1`,
-    /// `localhost`): the only binds allowed without a token.
+    /// True for addresses only this machine reaches: an IPv4 literal in
+    /// `127.0.0.0/8` (dotted quad, as `inet_pton` reads it), `::1`, or
+    /// `localhost`; the only binds allowed without a token. A name that
+    /// merely starts with `127.` is not one (DNS could point it anywhere).
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        var address = in_addr()
+        guard inet_pton(AF_INET, host, &address) == 1 else { return false }
+        return UInt32(bigEndian: address.s_addr) >> 24 == 127
     }
 }
 
@@ -73,6 +79,7 @@ public struct RunnerServer: Sendable {
         RunRoutes(engine: engine, bodyLimit: limit).add(to: router)
         LogRoutes(engine: engine).add(to: router)
         MetricsRoutes(engine: engine, registry: metrics).add(to: router)
+        OpenAPIRoutes().add(to: router)
         return router
     }
 

@@ -1,0 +1,276 @@
+import FlowModel
+
+/// The OpenAPI 3.1 document of every route (`GET /v1/openapi.json`): paths,
+/// parameters, the schema of every request and response body, and the one
+/// error shape. Kept beside the routes it describes; the end-to-end tests
+/// check it against the running server (every path answers, and a
+/// property-based run of schemathesis finds no 5xx).
+enum OpenAPIDocument {
+    /// The document as JSON text.
+    static let text = #"""
+    {
+      "openapi": "3.1.0",
+      "info": {
+        "title": "FlowRunner runner service",
+        "version": "1",
+        "description": "Durable hook runs of application drivers: load drivers, create deployments (their setup hook), queue upgrade hooks, follow, retry and cancel runs. Every route but /healthz needs Authorization: Bearer TOKEN when serve has a token."
+      },
+      "servers": [{"url": "/"}],
+      "security": [{"bearer": []}],
+      "paths": {
+        "/healthz": {
+          "get": {
+            "operationId": "health", "security": [],
+            "responses": {
+              "200": {"description": "The state store answers.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+              "503": {"description": "The state store does not answer.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+            }
+          }
+        },
+        "/metrics": {
+          "get": {
+            "operationId": "metrics",
+            "responses": {
+              "200": {"description": "Prometheus text exposition format 0.0.4.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+              "401": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/openapi.json": {
+          "get": {
+            "operationId": "openAPIDocument",
+            "responses": {
+              "200": {"description": "This document.", "content": {"application/json": {"schema": {"type": "object"}}}},
+              "401": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/drivers": {
+          "get": {
+            "operationId": "listDrivers",
+            "responses": {
+              "200": {"description": "Every stored driver version.", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["drivers"],
+                "properties": {"drivers": {"type": "array", "items": {"$ref": "#/components/schemas/DriverVersion"}}}}}}},
+              "401": {"$ref": "#/components/responses/Error"}
+            }
+          },
+          "post": {
+            "operationId": "loadDriver",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+              "type": "object", "required": ["path"], "additionalProperties": false,
+              "properties": {"path": {"type": "string", "description": "An absolute directory on the server's machine holding driver.styrmin.yml and its action files."}}}}}},
+            "responses": {
+              "200": {"description": "The same content was stored before.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
+              "201": {"description": "A new driver version.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"},
+              "422": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/deployments": {
+          "get": {
+            "operationId": "listDeployments",
+            "responses": {
+              "200": {"description": "Every deployment.", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["deployments"],
+                "properties": {"deployments": {"type": "array", "items": {"$ref": "#/components/schemas/Deployment"}}}}}}},
+              "401": {"$ref": "#/components/responses/Error"}
+            }
+          },
+          "post": {
+            "operationId": "createDeployment",
+            "description": "Creates the deployment and queues its setup hook.",
+            "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+              "type": "object", "required": ["name", "driver", "app_version"], "additionalProperties": false,
+              "properties": {
+                "name": {"type": "string"}, "driver": {"type": "string"}, "app_version": {"type": "string"},
+                "parameters": {"type": "object", "description": "Values of the driver's parameters, by name."},
+                "config": {"type": "object"}, "secret_config": {"type": "object"},
+                "cluster": {"type": "string", "description": "The cluster to act on (simulated by default)."}}}}}},
+            "responses": {
+              "202": {"description": "The deployment and its queued setup run.", "headers": {"Location": {"schema": {"type": "string"}}},
+                      "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["deployment", "run"],
+                        "properties": {"deployment": {"$ref": "#/components/schemas/Deployment"}, "run": {"$ref": "#/components/schemas/RunSummary"}}}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+              "413": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/deployments/{name}": {
+          "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+          "get": {
+            "operationId": "showDeployment",
+            "responses": {
+              "200": {"description": "The deployment, its cluster's view and its recent runs.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Deployment"}}}},
+              "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/deployments/{name}/hooks/{hook}": {
+          "parameters": [
+            {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+            {"name": "hook", "in": "path", "required": true, "schema": {"type": "string", "enum": ["upgrade", "setup"]},
+             "description": "upgrade; setup runs when the deployment is created (409 here)."}
+          ],
+          "post": {
+            "operationId": "runHook",
+            "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+              "type": "object", "required": ["target_version"], "additionalProperties": false,
+              "properties": {
+                "target_version": {"type": "string"},
+                "driver_version": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "const": "latest"}, {"type": "null"}]}}}}}},
+            "responses": {
+              "202": {"description": "The queued run.", "headers": {"Location": {"schema": {"type": "string"}}},
+                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunEnvelope"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+              "413": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/runs": {
+          "get": {
+            "operationId": "listRuns",
+            "parameters": [
+              {"name": "deployment", "in": "query", "schema": {"type": "string"}},
+              {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]}},
+              {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}},
+              {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "next_before of the previous page."}
+            ],
+            "responses": {
+              "200": {"description": "Runs, newest first.", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["runs", "next_before"],
+                "properties": {"runs": {"type": "array", "items": {"$ref": "#/components/schemas/RunSummary"}},
+                               "next_before": {"type": ["integer", "null"]}}}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "404": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/runs/{id}": {
+          "parameters": [{"$ref": "#/components/parameters/RunID"}],
+          "get": {
+            "operationId": "showRun",
+            "responses": {
+              "200": {"description": "The run with its actions and steps (runs show --output json).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunReport"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "404": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/runs/{id}/retry": {
+          "parameters": [{"$ref": "#/components/parameters/RunID"}],
+          "post": {
+            "operationId": "retryRun",
+            "requestBody": {"required": false, "content": {"application/json": {"schema": {
+              "type": "object", "additionalProperties": false,
+              "properties": {
+                "from_step": {"type": ["integer", "null"], "minimum": 1},
+                "restart": {"type": ["boolean", "null"]},
+                "driver_version": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "const": "latest"}, {"type": "null"}]}}}}}},
+            "responses": {
+              "202": {"description": "The run, queued for its next attempt.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunEnvelope"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},
+              "413": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/runs/{id}/cancel": {
+          "parameters": [{"$ref": "#/components/parameters/RunID"}],
+          "post": {
+            "operationId": "cancelRun",
+            "responses": {
+              "202": {"description": "Cancelled (queued) or cancelling (its worker stops the action).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunEnvelope"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/runs/{id}/logs": {
+          "parameters": [{"$ref": "#/components/parameters/RunID"}],
+          "get": {
+            "operationId": "runLogs",
+            "parameters": [
+              {"name": "follow", "in": "query", "schema": {"type": "string", "enum": ["1", "true", "0", "false"]},
+               "description": "1: Server-Sent Events until the run ends."},
+              {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "Only lines after this id."},
+              {"name": "Last-Event-ID", "in": "header", "schema": {"type": "integer", "minimum": 0}, "description": "Resume a stream after this line id."}
+            ],
+            "responses": {
+              "200": {"description": "The lines as JSON, or as text/event-stream: one log event per line (id: the line's id, data: a LogLine), then an end event {status, last_id}.",
+                      "content": {
+                        "application/json": {"schema": {"type": "object", "required": ["lines", "run_status"],
+                          "properties": {"lines": {"type": "array", "items": {"$ref": "#/components/schemas/LogLine"}}, "run_status": {"type": "string"}}}},
+                        "text/event-stream": {"schema": {"type": "string"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "404": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        }
+      },
+      "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "parameters": {
+          "RunID": {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}},
+          "IdempotencyKey": {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                             "description": "The same key with the same body returns the same run; another body 422; still in flight 409."}
+        },
+        "responses": {
+          "Error": {"description": "An error.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        },
+        "schemas": {
+          "Error": {
+            "type": "object", "required": ["error"],
+            "properties": {"error": {"type": "object", "required": ["code", "message"],
+              "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}
+          },
+          "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}}},
+          "DriverVersion": {
+            "type": "object", "required": ["name", "version", "digest"],
+            "properties": {"name": {"type": "string"}, "version": {"type": "integer"}, "spec_version": {"type": "string"},
+                           "digest": {"type": "string"}, "loaded_at": {"type": ["string", "null"]}, "created": {"type": "boolean"},
+                           "warnings": {"type": "array", "items": {"type": "string"}}}
+          },
+          "Deployment": {
+            "type": "object", "required": ["name", "driver", "app_version"],
+            "properties": {"name": {"type": "string"}, "driver": {"type": "string"}, "driver_version": {"type": ["integer", "null"]},
+                           "app_version": {"type": "string"}, "parameters": {"type": "object"}, "config": {"type": "object"},
+                           "cluster_name": {"type": "string"}, "created_at": {"type": ["string", "null"]}, "updated_at": {"type": ["string", "null"]}}
+          },
+          "RunSummary": {
+            "type": "object", "required": ["id", "deployment", "hook", "status", "attempt"],
+            "properties": {"id": {"type": "integer"}, "deployment": {"type": "string"}, "hook": {"type": "string"},
+                           "status": {"type": "string", "enum": ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]},
+                           "attempt": {"type": "integer"}, "created_at": {"type": ["string", "null"]}, "started_at": {"type": ["string", "null"]},
+                           "ended_at": {"type": ["string", "null"]}, "error": {"type": ["object", "null"]},
+                           "waiting_reason": {"type": ["string", "null"]}}
+          },
+          "RunEnvelope": {"type": "object", "required": ["run"], "properties": {"run": {"$ref": "#/components/schemas/RunSummary"}}},
+          "RunReport": {
+            "type": "object", "required": ["id", "deployment", "hook", "status", "attempt", "actions"],
+            "properties": {"id": {"type": "integer"}, "deployment": {"type": "string"}, "hook": {"type": "string"}, "status": {"type": "string"},
+                           "attempt": {"type": "integer"}, "inputs": {"type": "object"}, "driver": {"type": ["object", "null"]},
+                           "error": {"type": ["object", "null"]}, "waiting_reason": {"type": ["string", "null"]},
+                           "actions": {"type": "array", "items": {"type": "object", "properties": {
+                             "name": {"type": "string"}, "mode": {"type": "string"}, "status": {"type": "string"}, "attempts": {"type": "integer"},
+                             "steps": {"type": "array", "items": {"type": "object", "properties": {
+                               "seq": {"type": "integer"}, "attempt": {"type": "integer"}, "kind": {"type": "string"}, "name": {"type": "string"},
+                               "status": {"type": "string"}, "replayed": {"type": "boolean"}, "waiting_reason": {"type": ["string", "null"]}}}}}}}}
+          },
+          "LogLine": {
+            "type": "object", "required": ["id", "level", "message"],
+            "properties": {"id": {"type": "integer"}, "time": {"type": ["string", "null"]}, "level": {"type": "string"}, "logger": {"type": "string"},
+                           "action": {"type": ["string", "null"]}, "attempt": {"type": "integer"}, "message": {"type": "string"}}
+          }
+        }
+      }
+    }
+    """#
+}

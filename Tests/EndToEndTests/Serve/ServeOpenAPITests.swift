@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// `GET /v1/openapi.json` against the server it describes.
+@Suite("Runner service: the OpenAPI document")
+struct ServeOpenAPITests {
+    @Test("the document is OpenAPI 3.1 JSON, every operation it lists is a route of the server, and every error it names has the error shape")
+    func everyOperationExists() async throws {
+        let workspace = Workspace()
+        let serve = try await ServeProcess(workspace, token: ServeAPITests.token)
+        let answer = try await serve.request(.GET, "/v1/openapi.json")
+        #expect(answer.status == 200)
+        let document = answer.object
+        #expect(document["openapi"] as? String == "3.1.0")
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        var operations = 0
+        for (path, item) in paths {
+            let concrete = path.replacingOccurrences(of: "{name}", with: "nobody").replacingOccurrences(of: "{id}", with: "424242")
+                .replacingOccurrences(of: "{hook}", with: "upgrade")
+            for method in item.keys where ["get", "post", "put", "patch", "delete"].contains(method) {
+                operations += 1
+                let response = try await serve.request(.init(rawValue: method.uppercased()), concrete,
+                                                       json: method == "post" ? [:] as [String: Any] : nil)
+                #expect(!response.text.contains("no route"), "\(method.uppercased()) \(path) is in the document but not a route: \(response.text)")
+                #expect(response.status < 500, "\(method.uppercased()) \(path): \(response.status) \(response.text)")
+                if response.status >= 400 { #expect(response.error["code"] is String, "\(path): \(response.text)") }
+            }
+        }
+        #expect(operations >= 14, "every route of the service is described (\(operations) operations)")
+        // The document stands without the token only where it says so.
+        #expect(try await serve.request(.GET, "/v1/openapi.json", token: .some(nil)).status == 401)
+    }
+
+    @Test("schemathesis (from PyPI, in a venv this test makes) generates requests from the document: no 5xx", .timeLimit(.minutes(15)))
+    func propertyBased() async throws {
+        let workspace = Workspace()
+        let venv = workspace.directory + "/venv"
+        let python = ProcessInfo.processInfo.environment["FLOWRUNNER_TEST_PYTHON"] ?? "python3"
+        try await shell(["/usr/bin/env", python, "-m", "venv", venv])
+        try await shell([venv + "/bin/pip", "install", "--quiet", "--disable-pip-version-check", "schemathesis>=4,<5"])
+        let serve = try await ServeProcess(workspace, token: ServeAPITests.token)
+        _ = try await serve.request(.POST, "/v1/drivers", json: ["path": testbed])
+        let created = try await serve.request(.POST, "/v1/deployments", json: ["name": "shop", "driver": "testbed", "app_version": "1.0.0"])
+        _ = try await serve.waitForRun(try #require(created.runID))
+        let output = try await shell([
+            venv + "/bin/schemathesis", "run", serve.baseURL + "/v1/openapi.json",
+            "--header", "Authorization: Bearer \(ServeAPITests.token)",
+            "--checks", "not_a_server_error", "--max-examples", "30", "--seed", "1",
+        ], allowFailure: true)
+        #expect(output.status == 0, "schemathesis found failures:\n\(output.text.suffix(6_000))")
+        #expect(output.text.contains("passed"), "\(output.text.suffix(2_000))")
+        #expect(!serve.log.contains("Fatal error"), "\(serve.log.suffix(2_000))")
+    }
+
+    /// Runs a command to its end (off the cooperative pool), its output gathered.
+    @discardableResult
+    func shell(_ arguments: [String], allowFailure: Bool = false) async throws -> (status: Int32, text: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = OutputBuffer()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil; return }
+            output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .milliseconds(100))
+        let text = output.text.withLock { $0 }
+        if !allowFailure && process.terminationStatus != 0 {
+            throw ServeError(message: "\(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text.suffix(3_000))")
+        }
+        return (process.terminationStatus, text)
+    }
+}

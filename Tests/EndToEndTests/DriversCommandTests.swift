@@ -44,6 +44,24 @@ struct DriversValidateEndToEndTests {
         #expect(result.stderr.contains("/no/such/driver: no such directory"))
     }
 
+    @Test("a symbolic link to a file outside the driver is refused, naming the link; one inside is read", arguments: [true, false])
+    func symbolicLinks(outside: Bool) async throws {
+        let workspace = Workspace()
+        let driver = workspace.directory + "/linked"
+        try FileManager.default.copyItem(atPath: testbed, toPath: driver)
+        let secret = workspace.directory + "/secret.txt"
+        try "not for actions".write(toFile: secret, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: driver + "/data.txt", withDestinationPath: outside ? secret : driver + "/actions.py")
+        let result = try await workspace.run(["drivers", "load", driver])
+        if outside {
+            #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("data.txt") && result.stderr.contains("outside the driver directory"), "\(result.stderr)")
+            #expect(!result.stderr.contains("not for actions"))
+        } else {
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        }
+    }
+
     @Test("bad usage is exit 2")
     func usage() async throws {
         let result = try await FlowRunnerBinary.run(["drivers", "validate"])

@@ -31,6 +31,10 @@ public enum DriverLoader {
     /// - Throws: ``DriverDirectoryError`` when the directory does not exist or
     ///   cannot be read. Everything wrong *inside* the driver is a diagnostic.
     public static func load(directory: String) throws(DriverDirectoryError) -> LoadedDriver {
+        guard !directory.utf8.contains(0) else {
+            throw DriverDirectoryError(.notFound, path: directory.replacingOccurrences(of: "\0", with: "\\0"),
+                                       "no such directory (a path cannot hold a NUL character)")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             throw DriverDirectoryError(.notFound, path: directory, "no such directory")

@@ -58,7 +58,8 @@ public struct DriverSnapshot: Sendable, Hashable {
     public init(directory: String) throws(DriverDirectoryError) {
         var files: [DriverFile] = []
         var total = 0
-        try Self.collect(directory: directory, relative: "", into: &files, total: &total)
+        let root = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
+        try Self.collect(directory: directory, root: root, relative: "", into: &files, total: &total)
         self.init(files: files)
     }
 
@@ -88,7 +89,7 @@ public struct DriverSnapshot: Sendable, Hashable {
     }
 
     private static func collect(
-        directory: String, relative: String, into files: inout [DriverFile], total: inout Int
+        directory: String, root: String, relative: String, into files: inout [DriverFile], total: inout Int
     ) throws(DriverDirectoryError) {
         let manager = FileManager.default
         let names: [String]
@@ -104,8 +105,14 @@ public struct DriverSnapshot: Sendable, Hashable {
             guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else { continue } // dangling link
             let isLink = (try? manager.destinationOfSymbolicLink(atPath: path)) != nil
             if isDirectory.boolValue {
-                if !isLink { try collect(directory: path, relative: relativePath, into: &files, total: &total) }
+                if !isLink { try collect(directory: path, root: root, relative: relativePath, into: &files, total: &total) }
                 continue
+            }
+            // A link may name a file of the driver itself, never one outside it: the
+            // loader reads as its own user and the file's contents reach the actions.
+            if isLink, !URL(fileURLWithPath: path).resolvingSymlinksInPath().path.hasPrefix(root + "/") {
+                throw DriverDirectoryError(.unreadable, path: path,
+                                           "a symbolic link to a file outside the driver directory (a driver holds its own files: copy the file in)")
             }
             let data: Data
             do {

@@ -1,4 +1,5 @@
 public import FlowModel
+import Foundation
 public import Hummingbird
 import NIOCore
 
@@ -26,9 +27,17 @@ struct JSONBody: Sendable {
 
     /// Reads and parses the body. An empty body reads as `{}`.
     ///
-    /// - Throws: ``APIError`` 413 past `limit` bytes, 400 when the body is
-    ///   not JSON or not an object.
+    /// - Throws: ``APIError`` 415 when a Content-Type other than
+    ///   `application/json` (or `application/*+json`) is sent, 413 past
+    ///   `limit` bytes, 400 when the body is not JSON or not an object.
     static func read(_ request: Request, limit: Int) async throws -> JSONBody {
+        if let type = request.headers[.contentType] {
+            let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
+                throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
+                               "the request body must be JSON (Content-Type: application/json), found Content-Type \(type)", field: "Content-Type")
+            }
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)

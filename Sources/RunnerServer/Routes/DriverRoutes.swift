@@ -22,13 +22,10 @@ struct DriverRoutes: Sendable {
     }
 
     func load(_ request: Request) async throws -> Response {
-        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
-            throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
-                           "send the driver as JSON {\"path\": DIR} (a directory on the server); uploads of \(type) are not supported yet")
-        }
         let body = try await JSONBody.read(request, limit: bodyLimit)
         try body.allowOnly(["path"])
         let path = try body.string("path")
+        guard !path.utf8.contains(0) else { throw APIError.badRequest("\"path\" cannot hold a NUL character", field: "path") }
         guard path.hasPrefix("/") else { throw APIError.badRequest("\"path\" must be an absolute directory path on the server", field: "path") }
         let driver = try await DriverCatalog.loadChecked(directory: path)
         guard driver.isValid else {

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 import StateStore
 
 /// `GET /v1/runs/{id}/logs`: the run's log lines.
@@ -87,6 +88,12 @@ struct EventStream: Sendable {
         var quietSince = ContinuousClock.now
         try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
         while !Task.isCancelled {
+            // A server shutting down ends its streams (clients resume elsewhere with Last-Event-ID)
+            // instead of holding the drain open for as long as a follower stays.
+            if Task.isShuttingDownGracefully {
+                try await writer.write(ByteBuffer(string: ": the server is stopping; reconnect with Last-Event-ID\n\n"))
+                break
+            }
             // The status first: a run that had ended then has every line stored.
             let status = try await store.run(id: runID)?.status
             let lines = try await store.logs(runID: runID, afterID: last, limit: 1_000)

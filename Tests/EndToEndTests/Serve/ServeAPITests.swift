@@ -26,9 +26,12 @@ struct ServeAPITests {
     @Test("a non-loopback bind without a token is refused with exit 2")
     func nonLoopbackNeedsToken() async throws {
         let workspace = Workspace()
-        let result = try await workspace.run(["serve", "--host", "0.0.0.0", "--port", "0"])
-        #expect(result.status == 2)
-        #expect(result.stderr.contains("without a token"), "\(result.stderr)")
+        for host in ["0.0.0.0", "::", "10.0.0.1", "127.example", "127.0.0.1.nip.io", "::ffff:127.0.0.1"] {
+            let result = try await workspace.run(["serve", "--host", host, "--port", "0"])
+            #expect(result.status == 2, "\(host)")
+            #expect(result.stderr.contains("without a token"), "\(host): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.state), "a refused serve creates no state file")
     }
 
     @Test("bad requests get one JSON error shape with the field; unknown routes 404; no paths or traces leak")
@@ -52,13 +55,15 @@ struct ServeAPITests {
             ("POST", "/v1/runs/1/retry", ["from_step": 0], nil, 400, "bad_request", "from_step"),
             ("POST", "/v1/drivers", ["path": "relative/dir"], nil, 400, "bad_request", "path"),
             ("POST", "/v1/drivers", ["path": "/nonexistent/driver"], nil, 400, "bad_request", "path"),
+            ("POST", "/v1/drivers", ["path": "/tmp/a\u{0}b"], nil, 400, "bad_request", "path"),
+            ("POST", "/v1/deployments", nil, "name=x", 415, "unsupported_media_type", "Content-Type"),
         ]
         for item in cases {
             var headers: [String: String] = [:]
             var response: APIResponse
             if let raw = item.raw {
-                headers["Content-Type"] = "application/json"
-                response = try await serve.rawRequest(item.method, item.path, body: raw)
+                headers["Content-Type"] = item.status == 415 ? "application/x-www-form-urlencoded" : "application/json"
+                response = try await serve.rawRequest(item.method, item.path, body: raw, headers: headers)
             } else {
                 response = try await serve.request(.init(rawValue: item.method), item.path, json: item.body, headers: headers)
             }
@@ -71,6 +76,7 @@ struct ServeAPITests {
         let big = String(repeating: "x", count: 2 << 20)
         let tooLarge = try await serve.request(.POST, "/v1/deployments", json: ["name": big])
         #expect(tooLarge.status == 413 && tooLarge.error["code"] as? String == "payload_too_large", "\(tooLarge.status)")
+        #expect(try await serve.request(.GET, "/healthz").status == 200, "still serving after every bad request")
     }
 
     @Test("load a driver, create a deployment (setup), upgrade it, list, show and page through runs")

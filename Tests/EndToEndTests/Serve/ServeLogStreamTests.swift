@@ -110,6 +110,19 @@ struct ServeLogStreamTests {
         #expect(Set(received.compactMap(\.id)).count == received.count)
     }
 
+    @Test("SIGTERM ends followed streams instead of waiting for their clients: serve exits", .timeLimit(.minutes(5)))
+    func shutdownEndsStreams() async throws {
+        let workspace = Workspace()
+        let serve = try await ServeProcess(workspace, arguments: ["--grace", "1"])
+        let run = try await chattyRun(serve, lines: 100_000, pauseMS: 20)
+        let follower = Task { try await readEvents(serve, "/v1/runs/\(run)/logs?follow=1") }
+        try await Task.sleep(for: .seconds(1))
+        try await serve.stop(SIGTERM)
+        #expect(!serve.process.isRunning, "serve still runs a minute after SIGTERM with a follower connected")
+        let events = try await follower.value
+        #expect(!events.contains { $0.event == "end" }, "the run did not end; the stream just closed")
+    }
+
     @Test("a bad Last-Event-ID or after is a 400 naming it; an unknown run a 404")
     func badResume() async throws {
         let workspace = Workspace()

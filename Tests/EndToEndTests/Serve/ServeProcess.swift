@@ -131,9 +131,9 @@ extension ServeProcess {
     func rawRequest(_ method: String, _ path: String, body: String, headers: [String: String] = [:]) async throws -> APIResponse {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method)
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Content-Type", value: headers["Content-Type"] ?? "application/json")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        for (name, value) in headers where name != "Content-Type" { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let text = String(buffer: try await response.body.collect(upTo: 64 << 20))

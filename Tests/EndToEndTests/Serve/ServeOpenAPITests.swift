@@ -46,7 +46,7 @@ struct ServeOpenAPITests {
             venv + "/bin/schemathesis", "run", serve.baseURL + "/v1/openapi.json",
             "--header", "Authorization: Bearer \(ServeAPITests.token)",
             "--checks", "not_a_server_error", "--max-examples", "30", "--seed", "1",
-        ], allowFailure: true)
+        ], allowFailure: true, in: workspace.directory)
         #expect(output.status == 0, "schemathesis found failures:\n\(output.text.suffix(6_000))")
         #expect(output.text.contains("passed"), "\(output.text.suffix(2_000))")
         #expect(!serve.log.contains("Fatal error"), "\(serve.log.suffix(2_000))")
@@ -54,8 +54,9 @@ struct ServeOpenAPITests {
 
     /// Runs a command to its end (off the cooperative pool), its output gathered.
     @discardableResult
-    func shell(_ arguments: [String], allowFailure: Bool = false) async throws -> (status: Int32, text: String) {
+    func shell(_ arguments: [String], allowFailure: Bool = false, in directory: String? = nil) async throws -> (status: Int32, text: String) {
         let process = Process()
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
         let pipe = Pipe()

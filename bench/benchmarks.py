@@ -14,6 +14,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from measure import peak_rss_of_tree  # noqa: E402
+from serve_bench import bench_serve  # noqa: E402
 RESULTS = os.path.join(HERE, "results")
 
 
@@ -337,6 +338,7 @@ BENCHMARKS = {
     "upgrade": bench_upgrade_process,
     "steps": bench_steps,
     "validate": bench_validate_large_spec,
+    "serve": bench_serve,
     "state-store": bench_state_store,
     "action-host": bench_action_host,
     "primitives": bench_primitives,

@@ -23,6 +23,8 @@ public final class Engine: Sendable {
     public let clusters: any ClusterProvider
     /// How actions run.
     public let configuration: EngineConfiguration
+    /// Driver versions parsed before, by digest.
+    let parsedDrivers = ParsedDriverCache()
 
     /// An engine over `store`, acting on the clusters `clusters` serves.
     public init(store: any StateStore, clusters: any ClusterProvider, configuration: EngineConfiguration) {
@@ -58,6 +60,10 @@ public final class Engine: Sendable {
         guard let record = try await stored({ () async throws(StateStoreError) in try await store.driverVersion(id: versionID) }) else {
             throw EngineError(.notFound, "driver version \(versionID) is not stored")
         }
+        if var cached = parsedDrivers.version(digest: record.digest) {
+            cached.record = record
+            return cached
+        }
         let files = try await stored { () async throws(StateStoreError) in try await store.driverFiles(versionID: versionID) }
         let snapshot = DriverSnapshot(files: files.map { DriverFile(path: $0.path, contents: $0.contents) })
         let loaded = DriverLoader.load(snapshot: snapshot, displayDirectory: "\(record.driver)@\(record.number)")
@@ -65,7 +71,9 @@ public final class Engine: Sendable {
             let first = loaded.diagnostics.errors.first.map(\.description) ?? "no spec"
             throw EngineError(.failed, "stored driver \(record.driver) version \(record.number) is invalid: \(first)")
         }
-        return LoadedDriverVersion(record: record, spec: spec, snapshot: snapshot)
+        let version = LoadedDriverVersion(record: record, spec: spec, snapshot: snapshot)
+        parsedDrivers.keep(version)
+        return version
     }
 
     /// The directory holding the files of a driver version, written out once

@@ -18,6 +18,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 context.logger.error("request failed", metadata: ["error": "\(error.message)"])
             }
             throw APIError(error, requestID: context.id)
+        } catch let error as HTTPError where error.status == .notFound && AllowedMethods.methods(for: request.uri.path) != nil {
+            let allowed = AllowedMethods.methods(for: request.uri.path) ?? []
+            var refusal = APIError(.methodNotAllowed, code: "method_not_allowed",
+                                   "\(request.method.rawValue) is not allowed on \(request.uri.path) (allowed: \(allowed.joined(separator: ", ")))")
+            refusal.headers[.allow] = allowed.joined(separator: ", ")
+            throw refusal
         } catch let error as HTTPError {
             let code = switch error.status.code {
             case 404: "not_found"

@@ -73,6 +73,11 @@ struct ServeAPITests {
             if let field = item.field { #expect(response.error["field"] as? String == field, "\(item.path): \(response.text)") }
             #expect(!response.text.contains(workspace.directory) && !response.text.contains(".swift"), "\(response.text)")
         }
+        for (method, path, allow) in [("DELETE", "/v1/runs/1", "GET"), ("PUT", "/v1/deployments", "GET, POST"), ("POST", "/healthz", "GET")] {
+            let refused = try await serve.rawRequest(method, path, body: "{}")
+            #expect(refused.status == 405 && refused.error["code"] as? String == "method_not_allowed", "\(method) \(path): \(refused.text)")
+            #expect(refused.headers.first(name: "Allow") == allow, "\(method) \(path): \(refused.headers)")
+        }
         let big = String(repeating: "x", count: 2 << 20)
         let tooLarge = try await serve.request(.POST, "/v1/deployments", json: ["name": big])
         #expect(tooLarge.status == 413 && tooLarge.error["code"] as? String == "payload_too_large", "\(tooLarge.status)")

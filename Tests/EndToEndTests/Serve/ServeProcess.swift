@@ -26,15 +26,7 @@ final class ServeProcess: Sendable {
         process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
         process.arguments = ["serve", "--port", "0", "--log-level", "warning"] + extra
         process.environment = FlowRunnerBinary.baseEnvironment.merging(["FLOWRUNNER_STATE": workspace.state]) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let output = OutputBuffer()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; return }
-            output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
-        }
+        let output = OutputBuffer(gathering: process)
         try process.run()
         var port: Int?
         let start = ContinuousClock.now
@@ -101,9 +93,21 @@ final class ServeProcess: Sendable {
     }
 }
 
-/// Everything a process wrote, gathered as it comes.
+/// Everything a process wrote (stdout and stderr), gathered as it comes.
 final class OutputBuffer: Sendable {
     let text = Mutex("")
+
+    /// Gathers what `process` will write; call before it runs.
+    init(gathering process: Process) {
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil; return }
+            self.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+    }
 }
 
 struct ServeError: Error, CustomStringConvertible {

@@ -57,4 +57,16 @@ struct HostileInputTests {
         #expect(newer["status"] as? String == "succeeded")
         #expect((newer["inputs"] as? [String: Any])?["current_version"] as? String == "1.1.0")
     }
+
+    @Test("dry-run refuses a bad fixture first, before the driver's Python files are checked")
+    func badFixtureFirst() async throws {
+        let workspace = Workspace()
+        let fixture = workspace.directory + "/broken-fixture.yaml"
+        try "commands: [unclosed\n".write(toFile: fixture, atomically: true, encoding: .utf8)
+        let emptyDriver = workspace.directory + "/no-driver"
+        try FileManager.default.createDirectory(atPath: emptyDriver, withIntermediateDirectories: true)
+        let result = try await workspace.run(["dry-run", emptyDriver, "--hook", "upgrade", "--from", "1.0", "--to", "1.1", "--fixture", fixture])
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("broken-fixture.yaml"), "the fixture is named, not the driver: \(result.stderr)")
+    }
 }

@@ -45,6 +45,8 @@ struct DryRunCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
+        // A bad fixture is refused before the driver's Python files are checked (that starts Python).
+        _ = try runOptions.fixtureAppVersion()
         let loaded = try await DriverLoader.loadForCommand(directory, python: runOptions.python)
         guard loaded.isValid, let spec = loaded.specification else {
             for diagnostic in loaded.diagnostics { print(diagnostic) }

@@ -18,6 +18,25 @@ extension Engine {
     /// ``EngineError/Code/notFound`` for an unknown run or driver version and
     /// ``EngineError/Code/conflict`` for a run that succeeded, is still worked
     /// by a live worker, or is queued and a replay policy or driver version was asked.
+    /// What ``requestRetry(runID:replay:driverVersion:)`` would do, without
+    /// doing it (nothing is written). Throws what it would throw, and
+    /// ``EngineError/Code/conflict`` for a run a retry cannot start (it
+    /// succeeded, or is queued or worked).
+    public func planRetry(runID: RecordID, replay: ReplayMode = .matching, driverVersion: Int? = nil) async throws(EngineError) -> RetryPlan {
+        guard let run = try await stored({ () async throws(StateStoreError) in try await store.run(id: runID) }) else {
+            throw EngineError(.notFound, "no run \(runID)")
+        }
+        if let driverVersion, let deployment = try await stored({ () async throws(StateStoreError) in try await store.deployment(id: run.deploymentID) }) {
+            _ = try await loadDriver(versionID: try await selectDriverVersion(deployment: deployment, number: driverVersion))
+        }
+        let now = try await stored { () async throws(StateStoreError) in try await store.currentTime() }
+        let abandoned = (run.status == .running || run.status == .cancelling) && run.isAbandoned(now: now)
+        guard run.status == .failed || run.status == .cancelled || abandoned else {
+            throw EngineError(.conflict, "run \(runID) is \(run.status.rawValue): a retry starts the next attempt of a failed, cancelled or abandoned run")
+        }
+        return try await stored { () async throws(StateStoreError) in try await RetryPlan.load(run: run, replay: replay, store: store) }
+    }
+
     public func requestRetry(runID: RecordID, replay: ReplayMode = .matching, driverVersion: Int? = nil) async throws(EngineError) -> RunRecord {
         guard let run = try await stored({ () async throws(StateStoreError) in try await store.run(id: runID) }) else {
             throw EngineError(.notFound, "no run \(runID)")

@@ -173,8 +173,11 @@ enum OpenAPIDocument {
               "properties": {
                 "from_step": {"type": ["integer", "null"], "minimum": 1},
                 "restart": {"type": ["boolean", "null"]},
+                "plan_only": {"type": ["boolean", "null"], "description": "true: answer what the retry would replay and run; queue nothing."},
                 "driver_version": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "const": "latest"}, {"type": "null"}]}}}}}},
             "responses": {
+              "200": {"description": "With plan_only: the plan, per action and step (plan: replay, adopt or run).", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["plan"], "properties": {"plan": {"type": "object", "required": ["run", "attempt", "replay", "actions"]}}}}}},
               "202": {"description": "The run, queued for its next attempt.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunEnvelope"}}}},
               "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
               "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"},

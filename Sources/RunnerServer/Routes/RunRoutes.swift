@@ -8,7 +8,8 @@ import StateStore
 ///   `{"runs": [...], "next_before": ID | null}` (pass `before=ID` for the next page),
 ///   each run with its `waiting_reason` (null once finished);
 /// - `GET /v1/runs/{id}`: the run with its actions and steps (the shape of `runs show --output json`);
-/// - `POST /v1/runs/{id}/retry` `{"from_step"?, "restart"?, "driver_version"?}`: 202 `{"run"}`;
+/// - `POST /v1/runs/{id}/retry` `{"from_step"?, "restart"?, "driver_version"?, "plan_only"?}`: 202 `{"run"}`,
+///   or with `"plan_only": true` 200 `{"plan"}` (``RetryPlan``; nothing is queued);
 /// - `POST /v1/runs/{id}/cancel`: 202 `{"run"}` (cancelled at once when
 ///   queued, else `cancelling` until its worker stops the action).
 struct RunRoutes: Sendable {
@@ -84,14 +85,18 @@ struct RunRoutes: Sendable {
 
     func retry(_ request: Request, runID: RecordID) async throws -> Response {
         let body = try await JSONBody.read(request, limit: bodyLimit)
-        try body.allowOnly(["from_step", "restart", "driver_version"])
+        try body.allowOnly(["from_step", "restart", "driver_version", "plan_only"])
         let fromStep = try body.optionalInt("from_step", in: 1...Int(Int32.max))
         let restart = try body.optionalBool("restart") ?? false
         if fromStep != nil && restart {
             throw APIError.badRequest("\"from_step\" and \"restart\" cannot be combined", field: "restart")
         }
         let replay: Engine.ReplayMode = restart ? .restart : fromStep.map { .fromStep($0) } ?? .matching
-        let run = try await engine.requestRetry(runID: runID, replay: replay, driverVersion: try DeploymentRoutes.driverVersion(body))
+        let driverVersion = try DeploymentRoutes.driverVersion(body)
+        if try body.optionalBool("plan_only") == true {
+            return JSONResponse.make(["plan": try await engine.planRetry(runID: runID, replay: replay, driverVersion: driverVersion).json])
+        }
+        let run = try await engine.requestRetry(runID: runID, replay: replay, driverVersion: driverVersion)
         return JSONResponse.make(["run": RunSummary.json(run)], status: .accepted)
     }
 

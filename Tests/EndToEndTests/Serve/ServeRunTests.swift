@@ -155,4 +155,36 @@ struct ServeRunTests {
         #expect(serve.process.terminationStatus == 0, "\(serve.log)")
         #expect(try await workspace.runShow(upgrade)["status"] as? String == "succeeded", "the action ran to its end during the drain")
     }
+
+    @Test("retry with plan_only answers which steps would replay and which would run, and queues nothing")
+    func retryPlan() async throws {
+        let workspace = Workspace()
+        let serve = try await ServeProcess(workspace)
+        _ = try await serve.request(.POST, "/v1/drivers", json: ["path": testbed])
+        let marker = workspace.exchange + "/cause"
+        _ = FileManager.default.createFile(atPath: marker, contents: Data())
+        let created = try await serve.request(.POST, "/v1/deployments", json: [
+            "name": "shop", "driver": "testbed", "app_version": "1.0.0", "parameters": ["behaviour": "fail-after-two", "marker": marker],
+        ])
+        let setup = try await serve.waitForRun(try #require(created.runID))
+        #expect(setup["status"] as? String == "succeeded")
+        let upgrade = try #require(try await serve.request(.POST, "/v1/deployments/shop/hooks/upgrade", json: ["target_version": "1.1.0"]).runID)
+        let failed = try await serve.waitForRun(upgrade)
+        #expect(failed["status"] as? String == "failed")
+
+        func plans(_ body: [String: Any]) async throws -> [String] {
+            let answer = try await serve.request(.POST, "/v1/runs/\(upgrade)/retry", json: body.merging(["plan_only": true]) { $1 })
+            #expect(answer.status == 200, "\(answer.text)")
+            let plan = answer.object["plan"] as? [String: Any] ?? [:]
+            let steps = (plan["actions"] as? [[String: Any]])?.first?["steps"] as? [[String: Any]] ?? []
+            return steps.map { "\($0["seq"] ?? "?") \($0["name"] ?? "?") \($0["plan"] ?? "?")" }
+        }
+        #expect(try await plans([:]) == ["1 stop_components replay", "2 execute_commands replay"])
+        #expect(try await plans(["from_step": 2]) == ["1 stop_components replay", "2 execute_commands run"])
+        #expect(try await plans(["restart": true]) == ["1 stop_components run", "2 execute_commands run"])
+        let after = try await serve.request(.GET, "/v1/runs/\(upgrade)").object
+        #expect(after["status"] as? String == "failed" && after["attempt"] as? Int == failed["attempt"] as? Int, "a plan queues nothing")
+        let onSucceeded = try await serve.request(.POST, "/v1/runs/\(try #require(created.runID))/retry", json: ["plan_only": true])
+        #expect(onSucceeded.status == 409 && onSucceeded.error["code"] as? String == "conflict", "\(onSucceeded.text)")
+    }
 }

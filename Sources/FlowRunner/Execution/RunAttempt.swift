@@ -177,17 +177,21 @@ struct RunAttempt {
         if cancelRequested {
             return .finished(try await settleCancelled(action: entry.name, message: "cancelled (the action had failed: \(error.description))"))
         }
-        let runError = Engine.json(["action": .string(entry.name), "type": .string(error.type), "message": .string(error.message)])
-        let failed = try await stored { () async throws(StateStoreError) in try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: runError) }
         guard let options, options.retries > 0, actionRun.attempts <= options.retries, error.type != "Cancelled" else {
-            return .finished(failed)
+            let runError = Engine.json(["action": .string(entry.name), "type": .string(error.type), "message": .string(error.message)])
+            return .finished(try await stored { () async throws(StateStoreError) in
+                try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: runError)
+            })
         }
         let delay = options.delay(beforeRetry: actionRun.attempts)
         let due = delay > 0 ? Date().addingTimeInterval(delay) : nil
+        // The worker hands its own run back to the queue in one transaction:
+        // the run never shows `failed` between its attempts (no webhook or
+        // metric sees an end), and a crash cannot lose the retry.
         let queued = try await stored { () async throws(StateStoreError) in
-            try await store.retryRun(id: run.id, replayJSON: nil, driverVersionID: nil, notBefore: due, abandonedOwner: nil)
+            try await store.retryRun(id: run.id, replayJSON: nil, driverVersionID: nil, notBefore: due, abandonedOwner: owner)
         }
-        observer?.retryScheduled(attempt: failed.attempt + 1, delaySeconds: delay, reason: error.description)
+        observer?.retryScheduled(attempt: queued.attempt, delaySeconds: delay, reason: error.description)
         return .retryScheduled(queued, notBefore: due)
     }
 

@@ -158,6 +158,32 @@ public protocol StateStore: Sendable {
     func appendLogs(_ lines: [NewLogLine]) async throws(StateStoreError)
     /// A run's log lines with an id above `afterID`, oldest first, at most `limit`.
     func logs(runID: RecordID, afterID: RecordID, limit: Int) async throws(StateStoreError) -> [LogRecord]
+
+    // MARK: Completion webhooks
+
+    /// Registers the webhook at `url`; the same URL again returns the stored
+    /// one unchanged. A new webhook is told only of runs that end after it
+    /// was registered. Every run's end (to `succeeded`, `failed` or
+    /// `cancelled`, by any process on the store) is kept in the same
+    /// transaction as the status change, so none is missed while no sender runs.
+    func registerWebhook(url: String) async throws(StateStoreError) -> WebhookRecord
+    /// Creates a `pending` delivery, due now, for each run end the webhook
+    /// has not seen yet, oldest first, at most `limit`; returns how many.
+    /// Each run end gets at most one delivery per webhook, however many
+    /// senders call this at once.
+    @discardableResult
+    func enqueueWebhookDeliveries(webhookID: RecordID, limit: Int) async throws(StateStoreError) -> Int
+    /// Claims up to `limit` pending deliveries of the webhook that are due,
+    /// oldest due first: each counts an attempt and is not due again until
+    /// now + `leaseDuration`, so no other sender posts it meanwhile.
+    func claimWebhookDeliveries(webhookID: RecordID, leaseDuration: Duration, limit: Int) async throws(StateStoreError) -> [WebhookDeliveryRecord]
+    /// Records how a claimed attempt went: `delivered`, `pending` again at
+    /// `retryAt`, or `failed` (given up). A delivery already delivered or
+    /// failed is left as it is; an unknown id throws ``StateStoreError/Code/notFound``.
+    @discardableResult
+    func recordWebhookAttempt(id: RecordID, outcome: WebhookAttemptOutcome) async throws(StateStoreError) -> WebhookDeliveryRecord
+    /// The deliveries of a run's ends, oldest first.
+    func webhookDeliveries(runID: RecordID) async throws(StateStoreError) -> [WebhookDeliveryRecord]
 }
 
 extension StateStore {

@@ -10,7 +10,9 @@ public import StateStore
 /// "error", "waiting_reason", "actions": [{"name", "mode", "status", "attempts", "isolation", "error",
 /// "steps": [{"seq", "attempt", "kind", "name", "args", "status", "replayed",
 /// "result", "error", "duration_ms", "started_at", "ended_at", "divergence",
-/// "waiting_reason"}]}]}` (`waiting_reason`: ``WaitingReason``, null once finished).
+/// "waiting_reason"}]}], "webhook_deliveries": [...]}` (`waiting_reason`:
+/// ``WaitingReason``, null once finished; `webhook_deliveries`: one
+/// ``RunEndEvent/listing(_:)`` per completion webhook told of each end).
 public struct RunReport: Sendable {
     /// The run.
     public var run: RunRecord
@@ -22,6 +24,8 @@ public struct RunReport: Sendable {
     public var secrets = SecretParameters()
     /// Why the run (and its running steps) has not finished; nothing when it has.
     public var waiting = WaitingReason(run: nil)
+    /// The completion webhooks told (or being told) of its ends, oldest first.
+    public var webhookDeliveries: [WebhookDeliveryRecord] = []
 
     /// Reads the report of `runID` from `store`; nil when there is no such run.
     public static func load(runID: RecordID, from store: any StateStore) async throws(StateStoreError) -> RunReport? {
@@ -44,7 +48,8 @@ public struct RunReport: Sendable {
             return (action, steps.map(masking.step))
         }
         let waiting = try await WaitingReason.load(run, store: store, now: try await store.currentTime())
-        return RunReport(run: shown, driver: driver, actions: maskedActions, secrets: secrets, waiting: waiting)
+        let deliveries = try await store.webhookDeliveries(runID: runID)
+        return RunReport(run: shown, driver: driver, actions: maskedActions, secrets: secrets, waiting: waiting, webhookDeliveries: deliveries)
     }
 
     /// The run's inputs, secret parameters shown as `***`.
@@ -81,6 +86,7 @@ public struct RunReport: Sendable {
                     "steps": .array(steps.map { Self.step($0, waitingReason: waiting.step($0, of: run)) }),
                 ])
             }),
+            "webhook_deliveries": .array(webhookDeliveries.map(RunEndEvent.listing)),
         ])
     }
 

@@ -77,6 +77,7 @@ extension InMemoryStateStore {
             }
             row.replayJSON = nil
         }
+        if tables.runs[id]?.status == .cancelled { recordRunEnd(id) }
         releaseActions(runID: id)
         return tables.runs[id].flatMap(runRecord)
     }

@@ -82,6 +82,7 @@ extension InMemoryStateStore {
                 row.leaseExpiresAt = nil
             }
         }
+        if next.isFinished { recordRunEnd(id) }
         return try existingRun(id)
     }
 
@@ -147,6 +148,8 @@ extension InMemoryStateStore {
         tables.actionRuns.removeAll { actionRunIDs.contains($0.id) }
         tables.steps.removeAll { actionRunIDs.contains($0.actionRunID) }
         tables.logs.removeAll { runIDs.contains($0.runID) }
+        tables.runEnds.removeAll { runIDs.contains($0.runID) }
+        tables.webhookDeliveries.removeAll { runIDs.contains($0.runID) }
         return runIDs.count
     }
 

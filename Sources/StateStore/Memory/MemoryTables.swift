@@ -130,6 +130,49 @@ struct MemoryTables: Sendable {
     var actionRuns = MemoryTable<ActionRunRecord>()
     var steps = MemoryTable<StepRecord>()
     var logs = MemoryTable<LogRecord>()
+    /// The outbox of run ends, oldest first.
+    var runEnds: [RunEndRow] = []
+    /// The id the next run end gets (SQLite's AUTOINCREMENT: never reused).
+    var nextRunEndID: RecordID = 1
+    var webhooks = MemoryTable<WebhookRow>()
+    var webhookDeliveries = MemoryTable<WebhookDeliveryRow>()
+}
+
+/// One run's end, as the `run_ends` outbox holds it.
+struct RunEndRow: Sendable {
+    var id: RecordID
+    var runID: RecordID
+    var attempt: Int
+    var status: RunStatus
+    var errorJSON: String?
+    var endedAt: Double
+}
+
+/// A webhook with the id of the last run end it has seen.
+struct WebhookRow: MemoryRow {
+    var record: WebhookRecord
+    var cursor: RecordID
+    var id: RecordID { record.id }
+}
+
+/// A delivery without the joined webhook URL, deployment name and hook.
+struct WebhookDeliveryRow: MemoryRow {
+    var id: RecordID
+    var deliveryID: String
+    var webhookID: RecordID
+    var runEndID: RecordID
+    var runID: RecordID
+    var runAttempt: Int
+    var runStatus: RunStatus
+    var runErrorJSON: String?
+    var runEndedAt: Double
+    var status: WebhookDeliveryStatus
+    var attempts: Int
+    var nextAttemptAt: Double?
+    var lastStatusCode: Int?
+    var lastError: String?
+    var createdAt: Double
+    var deliveredAt: Double?
 }
 
 /// Text compared the way SQLite compares `TEXT` with its default `BINARY`

@@ -148,6 +148,55 @@ enum Migrations {
             // The digest of the request that created a run with an idempotency key; NULL before this version.
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN request_digest TEXT")
         }
+        migrator.registerMigration("v10-webhooks") { db in
+            // run_ends is the outbox of run ends, written by a trigger in the
+            // same transaction as the status change, whichever process ends
+            // the run; AUTOINCREMENT so an id never comes back after pruning
+            // (each webhook's cursor only moves forward).
+            try db.execute(sql: """
+                CREATE TABLE run_ends (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    attempt INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    error TEXT,
+                    ended_at REAL NOT NULL
+                );
+                CREATE TRIGGER runs_record_end AFTER UPDATE OF status ON runs
+                WHEN NEW.status IN ('succeeded', 'failed', 'cancelled') AND OLD.status NOT IN ('succeeded', 'failed', 'cancelled')
+                BEGIN
+                    INSERT INTO run_ends (run_id, attempt, status, error, ended_at)
+                    VALUES (NEW.id, NEW.attempt, NEW.status, NEW.error, COALESCE(NEW.ended_at, 0));
+                END;
+                CREATE TABLE webhooks (
+                    id INTEGER PRIMARY KEY,
+                    url TEXT NOT NULL UNIQUE,
+                    cursor INTEGER NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE webhook_deliveries (
+                    id INTEGER PRIMARY KEY,
+                    delivery_id TEXT NOT NULL UNIQUE,
+                    webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+                    run_end_id INTEGER NOT NULL REFERENCES run_ends(id) ON DELETE CASCADE,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    run_attempt INTEGER NOT NULL,
+                    run_status TEXT NOT NULL,
+                    run_error TEXT,
+                    run_ended_at REAL NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL,
+                    last_status_code INTEGER,
+                    last_error TEXT,
+                    created_at REAL NOT NULL,
+                    delivered_at REAL,
+                    UNIQUE (webhook_id, run_end_id)
+                );
+                CREATE INDEX webhook_deliveries_due ON webhook_deliveries (webhook_id, next_attempt_at) WHERE status = 'pending';
+                CREATE INDEX webhook_deliveries_by_run ON webhook_deliveries (run_id, id);
+                """)
+        }
         return migrator
     }()
 }

@@ -8,7 +8,7 @@ import Scheduler
 import ServiceLifecycle
 import StateStore
 
-/// `flowrunner serve [--host] [--port] [--workers N] [--token-file F] [--grace SECONDS]`:
+/// `flowrunner serve [--host] [--port] [--workers N] [--token-file F] [--grace SECONDS] [--webhook URL --webhook-secret-file F]`:
 /// the runner service. The Scheduler (a pool of workers over the durable
 /// queue) and the HTTP API run in one `ServiceGroup`; SIGTERM or SIGINT
 /// stops claiming, lets running actions finish for up to `--grace` seconds,
@@ -39,6 +39,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "The largest request body accepted.")
     var maximumBodyBytes = 1 << 20
 
+    @Option(name: .long, help: ArgumentHelp("Post each run's end to this http(s) URL (signed, retried for 24 hours).", valueName: "url"))
+    var webhook: String?
+
+    @Option(name: .customLong("webhook-secret-file"), help: ArgumentHelp("A file holding the secret --webhook posts are signed with (HMAC-SHA256, Standard Webhooks).", valueName: "file"))
+    var webhookSecretFile: String?
+
     @Option(name: .customLong("log-level"), help: "The service log's level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -49,6 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }
         guard (1_024...(1 << 30)).contains(maximumBodyBytes) else { throw ValidationError("--max-body-bytes must be from 1024 to 1073741824") }
+        guard (webhook == nil) == (webhookSecretFile == nil) else {
+            throw ValidationError(webhook == nil ? "--webhook-secret-file needs --webhook URL" : "--webhook needs --webhook-secret-file FILE: every post is signed")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
     }
 
@@ -64,6 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.badInput("--grace: \(error)")
         }
+        let webhookConfiguration = try readWebhook()
         let store = try stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         var schedulerConfiguration = SchedulerConfiguration(owner: LeaseOwner.current(role: "serve"), workers: workers)
@@ -85,9 +95,15 @@ struct ServeCommand: AsyncParsableCommand {
             Terminal.line("flowrunner serve: listening on http://\(boundHost.contains(":") ? "[\(boundHost)]" : boundHost):\(port) "
                 + "(\(workerCount) worker\(workerCount == 1 ? "" : "s"), state \(statePath))")
         }
-        // Shut down in reverse order: the scheduler drains first while the API still answers.
+        // Shut down in reverse order: the scheduler drains first while the API
+        // still answers, then the webhook sender tells of the runs that ended meanwhile.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http)]
+        if let webhookConfiguration {
+            services.append(.init(service: WebhookSender(store: store, configuration: webhookConfiguration, logger: Logger(label: "flowrunner.webhooks"))))
+        }
+        services.append(.init(service: scheduler))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: http), .init(service: scheduler)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
@@ -95,6 +111,16 @@ struct ServeCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             throw CommandFailure.failed("serve stopped: \(error)")
+        }
+    }
+
+    /// The completion webhook of `--webhook` and `--webhook-secret-file`, or nil.
+    func readWebhook() throws -> WebhookConfiguration? {
+        guard let webhook, let webhookSecretFile else { return nil }
+        do {
+            return try WebhookConfiguration(url: webhook, secretFile: webhookSecretFile)
+        } catch {
+            throw CommandFailure.badInput(error.description)
         }
     }
 

@@ -64,7 +64,27 @@ enum RunText {
                 }
             }
         }
+        if !report.webhookDeliveries.isEmpty {
+            lines.append("")
+            lines.append("Webhooks:")
+            for delivery in report.webhookDeliveries {
+                lines.append("  " + webhookLine(delivery))
+            }
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// One completion webhook delivery: which end, to where, how it went.
+    static func webhookLine(_ delivery: WebhookDeliveryRecord) -> String {
+        let attempts = "\(delivery.attempts) attempt\(delivery.attempts == 1 ? "" : "s")"
+        var how: String
+        switch delivery.status {
+        case .delivered: how = "delivered \(TimeFormat.table(delivery.deliveredAt)) (\(attempts))"
+        case .pending: how = "pending, next attempt \(TimeFormat.table(delivery.nextAttemptAt)) (\(attempts))"
+        case .failed: how = "given up (\(attempts))"
+        }
+        if delivery.status != .delivered, let error = delivery.lastError { how += ": \(error)" }
+        return "attempt \(delivery.runAttempt) \(delivery.runStatus.rawValue) → \(RunEndEvent.shownURL(delivery.url)) \(how) [id \(delivery.deliveryID)]"
     }
 
     /// One log line as `runs logs` prints it.

@@ -1,0 +1,142 @@
+import AsyncHTTPClient
+import CoreMetrics
+import FlowModel
+import FlowRunner
+import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+public import ServiceLifecycle
+public import StateStore
+
+/// The completion webhook of `serve --webhook`: posts each run's end, as
+/// the store's outbox keeps it, to one endpoint, signed (``WebhookSigner``),
+/// at least once (``WebhookConfiguration``), and records every attempt on
+/// the delivery (listed on the run).
+///
+/// Several servers on one store may each run a sender for the same URL: a
+/// run end gets one delivery per URL, and each attempt is claimed in the
+/// store, so no two senders post it at once.
+///
+/// Every attempt is a `POST` with `content-type: application/json`, the body
+/// of ``RunEndEvent/body(of:store:)``, and the Standard Webhooks headers
+/// `webhook-id` (the delivery id, the same on every attempt),
+/// `webhook-timestamp` (Unix seconds) and `webhook-signature`.
+///
+/// On graceful shutdown it makes one last pass (run ends recorded while the
+/// scheduler drained), then stops; deliveries still pending are sent by the
+/// next start, or by another server on the store.
+public struct WebhookSender: Service {
+    let store: any StateStore
+    let configuration: WebhookConfiguration
+    let logger: Logger
+
+    public init(store: any StateStore, configuration: WebhookConfiguration, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let webhook = try await store.registerWebhook(url: configuration.url.absoluteString)
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.seconds * 1e9))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: HTTPClient.Configuration.Timeout(connect: timeout, read: timeout)))
+        logger.info("completion webhook", metadata: ["url": .string(RunEndEvent.shownURL(webhook.url))])
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await pass(webhook: webhook, client: client)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.pollInterval) }
+        }
+        if !Task.isCancelled { await pass(webhook: webhook, client: client) }
+        try? await client.shutdown()
+    }
+
+    /// Enqueues new run ends and sends every due delivery, batch by batch.
+    func pass(webhook: WebhookRecord, client: HTTPClient) async {
+        do {
+            while try await store.enqueueWebhookDeliveries(webhookID: webhook.id, limit: 500) == 500 {}
+            // A claim outlives the attempt, so a crashed sender's deliveries come due again.
+            let lease = configuration.requestTimeout + .seconds(60)
+            while true {
+                let due = try await store.claimWebhookDeliveries(webhookID: webhook.id, leaseDuration: lease, limit: configuration.concurrency)
+                guard !due.isEmpty else { return }
+                await withTaskGroup(of: Void.self) { group in
+                    for delivery in due {
+                        group.addTask { await attempt(delivery, client: client) }
+                    }
+                }
+                if Task.isCancelled { return }
+            }
+        } catch {
+            logger.error("webhook deliveries cannot be read or written; trying again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Posts one claimed delivery and records how it went.
+    func attempt(_ delivery: WebhookDeliveryRecord, client: HTTPClient) async {
+        var metadata: Logger.Metadata = ["run": "\(delivery.runID)", "delivery": .string(delivery.deliveryID), "attempt": "\(delivery.attempts)"]
+        let outcome: WebhookAttemptOutcome
+        do {
+            let statusCode = try await post(delivery, client: client)
+            metadata["status"] = "\(statusCode)"
+            if (200..<300).contains(statusCode) {
+                outcome = .delivered(statusCode: statusCode)
+            } else {
+                outcome = failure(delivery, statusCode: statusCode, error: "the endpoint answered HTTP \(statusCode)")
+            }
+        } catch {
+            outcome = failure(delivery, statusCode: nil, error: Self.describe(error))
+        }
+        do {
+            let recorded = try await store.recordWebhookAttempt(id: delivery.id, outcome: outcome)
+            Counter(label: "flowrunner_webhook_attempts_total", dimensions: [("outcome", recorded.status.rawValue)]).increment()
+            switch recorded.status {
+            case .delivered: logger.info("webhook delivered", metadata: metadata)
+            case .pending:
+                metadata["retry_at"] = .string(recorded.nextAttemptAt.map(TimeText.rfc3339) ?? "-")
+                logger.warning("webhook attempt failed: \(recorded.lastError ?? "")", metadata: metadata)
+            case .failed: logger.error("webhook given up after its retry window: \(recorded.lastError ?? "")", metadata: metadata)
+            }
+        } catch {
+            logger.error("webhook attempt not recorded (it will be tried again): \(error)", metadata: metadata)
+        }
+    }
+
+    /// The failed outcome of an attempt: retried later, or given up past the window.
+    func failure(_ delivery: WebhookDeliveryRecord, statusCode: Int?, error: String) -> WebhookAttemptOutcome {
+        let now = Date()
+        let retryAt = configuration.nextAttempt(after: delivery.attempts, since: delivery.createdAt, now: now)
+        return .failed(statusCode: statusCode, error: error, retryAt: retryAt)
+    }
+
+    /// Sends the signed body; returns the answer's HTTP status.
+    func post(_ delivery: WebhookDeliveryRecord, client: HTTPClient) async throws -> Int {
+        let body = Array(try await RunEndEvent.body(of: delivery, store: store).jsonText.utf8)
+        let timestamp = Int(Date().timeIntervalSince1970)
+        var request = HTTPClientRequest(url: configuration.url.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "flowrunner-webhook")
+        request.headers.add(name: "webhook-id", value: delivery.deliveryID)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: configuration.signer.signature(id: delivery.deliveryID, timestamp: timestamp, body: body))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.seconds * 1e9))
+        let response = try await client.execute(request, timeout: timeout, logger: logger)
+        // The answer's body is read (up to 64 KiB) so the connection can be reused, and otherwise ignored.
+        _ = try? await response.body.collect(upTo: 64 * 1024)
+        return Int(response.status.code)
+    }
+
+    /// A transport failure as one short line.
+    static func describe(_ error: any Error) -> String {
+        let text: String
+        if let error = error as? HTTPClientError {
+            text = error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
+                ? "no answer within the request timeout" : "\(error)"
+        } else {
+            text = "\(error)"
+        }
+        return String(text.prefix(500))
+    }
+}

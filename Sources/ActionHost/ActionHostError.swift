@@ -17,6 +17,8 @@ public struct ActionHostError: Error, Sendable, Hashable, CustomStringConvertibl
         /// such action user, or files the action user cannot read), and the
         /// operator did not opt out with `--unisolated-actions`.
         public static let isolationUnavailable = Code("isolationUnavailable")
+        /// An input the host's helpers read was refused (a driver archive with a link, say).
+        public static let refused = Code("refused")
         public var description: String { name }
     }
 

@@ -31,46 +31,11 @@ public enum PythonSourceCheck {
         } catch {
             throw ActionHostError(.spawnFailed, "cannot encode the Python check's request: \(error)")
         }
-        let result: Result<[PythonFinding], ActionHostError> = await withCheckedContinuation { continuation in
-            BlockingThread.start("flowrunner-python-check") {
-                continuation.resume(returning: runBlocking(interpreter: interpreter, pythonDirectory: pythonDirectory, request: request))
-            }
+        let output = try await PythonHelper.run("check", input: request, interpreter: interpreter, pythonDirectory: pythonDirectory,
+                                                purpose: "check the driver's Python files")
+        guard output.status == 0, let findings = try? JSONDecoder().decode([PythonFinding].self, from: output.stdout) else {
+            throw ActionHostError(.spawnFailed, "the check of the driver's Python files failed (status \(output.status)): \(output.stderrTail)")
         }
-        return try result.get()
-    }
-
-    private static func runBlocking(interpreter: PythonInterpreter, pythonDirectory: String, request: Data) -> Result<[PythonFinding], ActionHostError> {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: interpreter.path)
-        process.arguments = ["-S", "-B", "-m", "_flowrunner.check"]
-        var environment = ProcessInfo.processInfo.environment.filter { ActionRunner.inheritedNames.contains($0.key) }
-        environment["PYTHONPATH"] = pythonDirectory
-        environment["PYTHONIOENCODING"] = "utf-8"
-        process.environment = environment
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        do {
-            try process.run()
-        } catch {
-            return .failure(ActionHostError(.spawnFailed, "cannot run \(interpreter.path) to check the driver's Python files: \(error.localizedDescription)"))
-        }
-        try? input.fileHandleForWriting.write(contentsOf: request)
-        try? input.fileHandleForWriting.close()
-        nonisolated(unsafe) var errorText = Data()
-        let drained = DispatchSemaphore(value: 0)
-        BlockingThread.start("flowrunner-python-check-stderr") {
-            errorText = errors.fileHandleForReading.readDataToEndOfFile()
-            drained.signal()
-        }
-        let answer = output.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let findings = try? JSONDecoder().decode([PythonFinding].self, from: answer) else {
-            let detail = String(decoding: errorText.suffix(2000), as: UTF8.self)
-            return .failure(ActionHostError(.spawnFailed, "the check of the driver's Python files failed (status \(process.terminationStatus)): \(detail)"))
-        }
-        return .success(findings)
+        return findings
     }
 }

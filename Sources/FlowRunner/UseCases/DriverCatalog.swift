@@ -26,17 +26,19 @@ public struct DriverCatalog: Sendable {
 
     /// Validates `driver` (from ``DriverLoader``) and stores it. The same
     /// content again returns the stored version with `created == false`.
+    /// `directory` is where it was loaded from (kept so tracebacks name the
+    /// author's files); nil for an upload, whose directory is gone.
     /// Throws ``EngineError/Code/failed`` naming the directory and the error
     /// count when the driver is invalid (nothing is stored then), or the
     /// store's error.
-    public func store(_ driver: LoadedDriver, directory: String) async throws(EngineError) -> Stored {
+    public func store(_ driver: LoadedDriver, directory: String?) async throws(EngineError) -> Stored {
         guard driver.isValid, let spec = driver.specification else {
             let count = driver.diagnostics.errors.count
-            throw EngineError(.failed, "\(directory): the driver is invalid (\(count) error\(count == 1 ? "" : "s")); nothing was loaded")
+            throw EngineError(.failed, "\(directory ?? "the uploaded driver"): the driver is invalid (\(count) error\(count == 1 ? "" : "s")); nothing was loaded")
         }
         let files = driver.snapshot.files.map { StoredDriverFile(path: $0.path, contents: $0.contents) }
         do {
-            let source = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
+            let source = directory.map { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path }
             let stored = try await store.storeDriverVersion(
                 driver: spec.name, specVersion: spec.version, digest: driver.snapshot.digest, files: files, sourceDirectory: source
             )

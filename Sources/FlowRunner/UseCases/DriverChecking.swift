@@ -41,4 +41,43 @@ extension DriverCatalog {
         }
         return driver
     }
+
+    /// Unpacks an uploaded driver archive (``DriverArchive``) into a fresh
+    /// temporary directory, loads and checks it as ``loadChecked(directory:python:)``
+    /// does, and removes the directory again. Diagnostics name the files
+    /// inside the driver (`driver.styrmin.yml:3:5`), never the temporary path.
+    ///
+    /// - Throws: ``EngineError/Code/badInput`` (field `body`) when the archive
+    ///   is refused (not a tar archive, a link, a name leaving the directory,
+    ///   too large) or no interpreter can unpack it.
+    public static func loadCheckedArchive(_ archive: [UInt8], python: String? = nil) async throws(EngineError) -> LoadedDriver {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowrunner-upload-\(UUID().uuidString)").path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw EngineError(.failed, "cannot make a directory to unpack the driver into: \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let unpacked: DriverArchive.Unpacked
+        do {
+            let environment = ProcessInfo.processInfo.environment
+            unpacked = try await DriverArchive.unpack(
+                archive, into: directory, interpreter: try PythonInterpreter.resolve(explicit: python, environment: environment),
+                pythonDirectory: try HostResources.pythonDirectory(environment: environment))
+        } catch {
+            throw EngineError(.badInput, error.reason, field: "body")
+        }
+        var driver = try await loadChecked(directory: unpacked.root, python: python)
+        let prefix = unpacked.root + "/"
+        func inside(_ path: String) -> String { path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path == unpacked.root ? "." : path }
+        driver.specFile = inside(driver.specFile)
+        driver.diagnostics = driver.diagnostics.map { diagnostic in
+            var diagnostic = diagnostic
+            diagnostic.location.file = inside(diagnostic.location.file)
+            diagnostic.message = diagnostic.message.replacingOccurrences(of: prefix, with: "").replacingOccurrences(of: unpacked.root, with: ".")
+            return diagnostic
+        }
+        return driver
+    }
 }

@@ -59,7 +59,9 @@ enum OpenAPIDocument {
             "operationId": "loadDriver",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {
               "type": "object", "required": ["path"], "additionalProperties": false,
-              "properties": {"path": {"type": "string", "description": "An absolute directory on the server's machine holding driver.styrmin.yml and its action files."}}}}}},
+              "properties": {"path": {"type": "string", "description": "An absolute directory on the server's machine holding driver.styrmin.yml and its action files."}}}},
+              "application/gzip": {"schema": {"type": "string", "format": "binary",
+                "description": "The driver directory as a tar archive (gzip, bzip2, xz or uncompressed; also as application/x-tar): regular files and directories only, its files at the top or in one top-level directory."}}}},
             "responses": {
               "200": {"description": "The same content was stored before.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
               "201": {"description": "A new driver version.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
@@ -265,7 +267,17 @@ enum OpenAPIDocument {
                              "name": {"type": "string"}, "mode": {"type": "string"}, "status": {"type": "string"}, "attempts": {"type": "integer"},
                              "steps": {"type": "array", "items": {"type": "object", "properties": {
                                "seq": {"type": "integer"}, "attempt": {"type": "integer"}, "kind": {"type": "string"}, "name": {"type": "string"},
-                               "status": {"type": "string"}, "replayed": {"type": "boolean"}, "waiting_reason": {"type": ["string", "null"]}}}}}}}}
+                               "status": {"type": "string"}, "replayed": {"type": "boolean"}, "waiting_reason": {"type": ["string", "null"]}}}}}}},
+                           "webhook_deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}}}
+          },
+          "WebhookDelivery": {
+            "type": "object", "required": ["id", "url", "run_attempt", "run_status", "status", "attempts"],
+            "properties": {"id": {"type": "string", "description": "the webhook-id header of every attempt"}, "url": {"type": "string"},
+                           "run_attempt": {"type": "integer"}, "run_status": {"type": "string"},
+                           "status": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer"},
+                           "last_status_code": {"type": ["integer", "null"]}, "last_error": {"type": ["string", "null"]},
+                           "next_attempt_at": {"type": ["string", "null"]}, "delivered_at": {"type": ["string", "null"]},
+                           "created_at": {"type": ["string", "null"]}}
           },
           "LogLine": {
             "type": "object", "required": ["id", "level", "message"],

@@ -2,12 +2,21 @@ import DriverSpec
 import FlowModel
 import FlowRunner
 import Hummingbird
+import NIOCore
 
-/// `GET /v1/drivers` (every stored driver version) and `POST /v1/drivers`
-/// (`{"path": DIR}`: a driver directory on the server's machine, validated
-/// with its Python files checked and stored as a driver version; 201 when
-/// new, 200 when the same content was stored before).
+/// `GET /v1/drivers` (every stored driver version) and `POST /v1/drivers`:
+/// a driver validated with its Python files checked and stored as a driver
+/// version (201 when new, 200 when the same content was stored before),
+/// either `{"path": DIR}`, a driver directory on the server's machine, or
+/// the directory uploaded as a tar archive (``archiveTypes``; gzip, bzip2,
+/// xz or none, as ``DriverArchive`` reads it).
 struct DriverRoutes: Sendable {
+    /// The Content-Types of an uploaded driver archive.
+    static let archiveTypes: Set<String> = [
+        "application/gzip", "application/x-gzip", "application/x-tar", "application/x-gtar", "application/x-compressed-tar",
+        "application/x-bzip2", "application/x-xz", "application/octet-stream",
+    ]
+
     let engine: Engine
     let bodyLimit: Int
 
@@ -22,18 +31,42 @@ struct DriverRoutes: Sendable {
     }
 
     func load(_ request: Request) async throws -> Response {
+        let media = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if let media, Self.archiveTypes.contains(media) { return try await upload(request) }
+        if let media, media != "application/json", !(media.hasPrefix("application/") && media.hasSuffix("+json")) {
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
+                           "a driver is sent as JSON ({\"path\"}, Content-Type: application/json) or as a tar archive (Content-Type: application/gzip), found Content-Type \(media)",
+                           field: "Content-Type")
+        }
         let body = try await JSONBody.read(request, limit: bodyLimit)
         try body.allowOnly(["path"])
         let path = try body.string("path")
         guard !path.utf8.contains(0) else { throw APIError.badRequest("\"path\" cannot hold a NUL character", field: "path") }
         guard path.hasPrefix("/") else { throw APIError.badRequest("\"path\" must be an absolute directory path on the server", field: "path") }
-        let driver = try await DriverCatalog.loadChecked(directory: path)
+        return try await store(try await DriverCatalog.loadChecked(directory: path), directory: path, field: "path")
+    }
+
+    /// A driver directory uploaded as a tar archive.
+    func upload(_ request: Request) async throws -> Response {
+        let archive: ByteBuffer
+        do {
+            archive = try await request.body.collect(upTo: bodyLimit)
+        } catch {
+            throw APIError(.contentTooLarge, code: "payload_too_large", "the driver archive is larger than \(bodyLimit) bytes (serve --max-body-bytes)")
+        }
+        guard archive.readableBytes > 0 else { throw APIError.badRequest("the driver archive is empty", field: "body") }
+        return try await store(try await DriverCatalog.loadCheckedArchive(Array(archive.readableBytesView)), directory: nil, field: "body")
+    }
+
+    /// Stores a valid driver; an invalid one is refused (422) with its first
+    /// errors, naming `field` (where the driver came from).
+    func store(_ driver: LoadedDriver, directory: String?, field: String) async throws -> Response {
         guard driver.isValid else {
             let errors = driver.diagnostics.errors
             let shown = errors.prefix(5).map(\.description).joined(separator: "; ")
-            throw APIError.unprocessable("the driver is invalid (\(errors.count) error\(errors.count == 1 ? "" : "s")): \(shown)", field: "path")
+            throw APIError.unprocessable("the driver is invalid (\(errors.count) error\(errors.count == 1 ? "" : "s")): \(shown)", field: field)
         }
-        let stored = try await DriverCatalog(store: engine.store).store(driver, directory: path)
+        let stored = try await DriverCatalog(store: engine.store).store(driver, directory: directory)
         var json = DriverCatalog.json(stored.record, created: stored.created)
         if case .object(var members) = json {
             members["warnings"] = .array(stored.warnings.map { .string($0.description) })

@@ -144,3 +144,21 @@ extension ServeProcess {
         return APIResponse(status: Int(response.status.code), headers: response.headers, text: text)
     }
 }
+
+/// Runs a command to its end (off the cooperative pool), its output gathered.
+@discardableResult
+func shell(_ arguments: [String], allowFailure: Bool = false, in directory: String? = nil) async throws -> (status: Int32, text: String) {
+    let process = Process()
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    process.executableURL = URL(fileURLWithPath: arguments[0])
+    process.arguments = Array(arguments.dropFirst())
+    let output = OutputBuffer(gathering: process)
+    try process.run()
+    while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+    try await Task.sleep(for: .milliseconds(100))
+    let text = output.text.withLock { $0 }
+    if !allowFailure && process.terminationStatus != 0 {
+        throw ServeError(message: "\(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text.suffix(3_000))")
+    }
+    return (process.terminationStatus, text)
+}

@@ -164,6 +164,17 @@ struct HookRunTests {
         #expect(try await workspace.jobCount("tb") == 1)
 
         try FileManager.default.removeItem(atPath: cause)
+        // --plan says what the retry would do and changes nothing.
+        let attempts = report["attempt"] as? Int ?? 0
+        let plan = try await workspace.run(["runs", "retry", "2", "--plan"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("would be attempt \(attempts + 1)") && plan.stdout.contains("2 steps would be replayed"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("stop_components") && plan.stdout.contains("replay"), "\(plan.stdout)")
+        let planJSON = try await workspace.json(["runs", "retry", "2", "--plan", "--from-step", "2", "--output", "json"]) as? [String: Any]
+        let planned = ((planJSON?["actions"] as? [[String: Any]])?.first?["steps"] as? [[String: Any]]) ?? []
+        #expect(planned.map { $0["plan"] as? String ?? "" } == ["replay", "run"], "\(planJSON ?? [:])")
+        #expect(try await workspace.runShow(2)["attempt"] as? Int == attempts, "a plan queues nothing")
+        #expect(try await workspace.run(["runs", "retry", "2", "--plan", "--detach"]).status == 2)
         let retried = try await workspace.run(["runs", "retry", "2"])
         #expect(retried.status == 0, "\(retried.stdout)\(retried.stderr)")
         report = try await workspace.runShow(2)

@@ -157,18 +157,38 @@ struct RunsRetryCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Only queue the retry; `flowrunner serve` works it.")
     var detach = false
 
+    @Flag(name: .long, help: "Print which recorded steps the retry would replay and which it would run; change nothing.")
+    var plan = false
+
+    @Option(name: .long, help: "With --plan, the output format: text or json.")
+    var output: OutputFormat = .text
+
     @OptionGroup var stateOptions: StateOptions
     @OptionGroup var runOptions: RunOptions
 
     func validate() throws {
         if fromStep != nil && restart { throw ValidationError("--from-step and --restart cannot be combined") }
         if let fromStep, fromStep < 1 { throw ValidationError("--from-step must be 1 or more") }
+        if plan && detach { throw ValidationError("--plan changes nothing, so there is nothing to --detach") }
+        if output == .json && !plan { throw ValidationError("--output json goes with --plan (a retry prints its progress as text)") }
     }
 
     func run() async throws {
+        let replay: Engine.ReplayMode = restart ? .restart : fromStep.map { .fromStep($0) } ?? .matching
+        if plan {
+            let store = try stateOptions.openForReading()
+            let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
+            let retryPlan: RetryPlan
+            do {
+                retryPlan = try await engine.planRetry(runID: runArgument.run, replay: replay, driverVersion: driverVersion?.number)
+            } catch {
+                throw error.commandFailure
+            }
+            print(output == .json ? retryPlan.json.prettyText : RetryPlanText.show(retryPlan))
+            return
+        }
         let store = try stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
-        let replay: Engine.ReplayMode = restart ? .restart : fromStep.map { .fromStep($0) } ?? .matching
         let run: RunRecord
         do {
             run = try await engine.requestRetry(runID: runArgument.run, replay: replay, driverVersion: driverVersion?.number)

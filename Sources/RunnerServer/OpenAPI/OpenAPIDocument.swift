@@ -57,11 +57,25 @@ enum OpenAPIDocument {
           },
           "post": {
             "operationId": "loadDriver",
+            "description": "A driver directory on the server's machine. The same route also takes the directory as a tar archive (the body of uploadDriver).",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {
               "type": "object", "required": ["path"], "additionalProperties": false,
-              "properties": {"path": {"type": "string", "description": "An absolute directory on the server's machine holding driver.styrmin.yml and its action files."}}}},
-              "application/gzip": {"schema": {"type": "string", "format": "binary",
-                "description": "The driver directory as a tar archive (gzip, bzip2, xz or uncompressed; also as application/x-tar): regular files and directories only, its files at the top or in one top-level directory."}}}},
+              "properties": {"path": {"type": "string", "description": "An absolute directory on the server's machine holding driver.styrmin.yml and its action files."}}}}}},
+            "responses": {
+              "200": {"description": "The same content was stored before.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
+              "201": {"description": "A new driver version.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"},
+              "422": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
+        "/v1/drivers/archive": {
+          "post": {
+            "operationId": "uploadDriver",
+            "description": "The driver directory uploaded as a tar archive; one body type per operation, so every client generator handles it.",
+            "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary",
+              "description": "A tar archive (gzip, bzip2, xz or uncompressed; also sent as application/gzip or application/x-tar): regular files and directories only, the driver's files at the top or in one top-level directory."}}}},
             "responses": {
               "200": {"description": "The same content was stored before.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
               "201": {"description": "A new driver version.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},

@@ -9,7 +9,9 @@ import NIOCore
 /// version (201 when new, 200 when the same content was stored before),
 /// either `{"path": DIR}`, a driver directory on the server's machine, or
 /// the directory uploaded as a tar archive (``archiveTypes``; gzip, bzip2,
-/// xz or none, as ``DriverArchive`` reads it).
+/// xz or none, as ``DriverArchive`` reads it). `POST /v1/drivers/archive`
+/// takes only the archive: the OpenAPI document describes one body type per
+/// operation, which every client generator handles.
 struct DriverRoutes: Sendable {
     /// The Content-Types of an uploaded driver archive.
     static let archiveTypes: Set<String> = [
@@ -23,6 +25,19 @@ struct DriverRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>) {
         router.get("/v1/drivers") { _, _ in try await list() }
         router.post("/v1/drivers") { request, _ in try await load(request) }
+        router.post("/v1/drivers/archive") { request, _ in
+            if let media = Self.mediaType(request), !Self.archiveTypes.contains(media) {
+                throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
+                               "this route takes a tar archive (Content-Type: application/octet-stream, application/gzip or application/x-tar), found Content-Type \(media)",
+                               field: "Content-Type")
+            }
+            return try await upload(request)
+        }
+    }
+
+    /// The request's media type (Content-Type without parameters, lower case), if sent.
+    static func mediaType(_ request: Request) -> String? {
+        request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
     }
 
     func list() async throws -> Response {
@@ -31,7 +46,7 @@ struct DriverRoutes: Sendable {
     }
 
     func load(_ request: Request) async throws -> Response {
-        let media = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let media = Self.mediaType(request)
         if let media, Self.archiveTypes.contains(media) { return try await upload(request) }
         if let media, media != "application/json", !(media.hasPrefix("application/") && media.hasSuffix("+json")) {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type",

@@ -19,7 +19,7 @@ struct ServeDriverUploadTests {
         let first = try await serve.upload(try bytes(flat))
         #expect(first.status == 201, "\(first.text)")
         #expect(first.object["name"] as? String == "testbed" && first.object["version"] as? Int == 1)
-        let again = try await serve.upload(try bytes(nested), contentType: "application/x-gzip")
+        let again = try await serve.upload(try bytes(nested), contentType: "application/x-gzip", path: "/v1/drivers/archive")
         #expect(again.status == 200, "the same content in another layout is the same driver version: \(again.text)")
         #expect(again.object["created"] as? Bool == false && again.object["digest"] as? String == first.object["digest"] as? String)
 
@@ -58,6 +58,8 @@ struct ServeDriverUploadTests {
         #expect(garbage.error["field"] as? String == "body")
         let text = try await serve.upload(Array("x".utf8), contentType: "text/plain")
         #expect(text.status == 415 && text.text.contains("application/gzip"), "\(text.text)")
+        let json = try await serve.upload(Array("{}".utf8), contentType: "application/json", path: "/v1/drivers/archive")
+        #expect(json.status == 415 && json.text.contains("tar archive"), "\(json.text)")
         let drivers = try await serve.request(.GET, "/v1/drivers").object["drivers"] as? [Any]
         #expect(drivers?.isEmpty == true, "nothing stored: \(drivers ?? [])")
     }
@@ -106,8 +108,8 @@ struct ServeDriverUploadTests {
 
 extension ServeProcess {
     /// `POST /v1/drivers` with `archive` as the body.
-    func upload(_ archive: [UInt8], contentType: String = "application/gzip") async throws -> APIResponse {
-        var request = HTTPClientRequest(url: baseURL + "/v1/drivers")
+    func upload(_ archive: [UInt8], contentType: String = "application/gzip", path: String = "/v1/drivers") async throws -> APIResponse {
+        var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: contentType)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }

@@ -31,6 +31,38 @@ struct ServeOpenAPITests {
         #expect(try await serve.request(.GET, "/v1/openapi.json", token: .some(nil)).status == 401)
     }
 
+    @Test("the document validates, and openapi-python-client (from PyPI) generates a client from it without edits that drives the server",
+          .timeLimit(.minutes(15)))
+    func generatedClient() async throws {
+        let workspace = Workspace()
+        let venv = workspace.directory + "/venv"
+        let python = ProcessInfo.processInfo.environment["FLOWRUNNER_TEST_PYTHON"] ?? "python3"
+        try await shell(["/usr/bin/env", python, "-m", "venv", venv])
+        try await shell([venv + "/bin/pip", "install", "--quiet", "--disable-pip-version-check",
+                         "openapi-python-client>=0.29,<0.30", "openapi-spec-validator>=0.7,<1"])
+        let serve = try await ServeProcess(workspace, token: ServeAPITests.token)
+        let document = workspace.directory + "/openapi.json"
+        try await serve.request(.GET, "/v1/openapi.json").text.write(toFile: document, atomically: true, encoding: .utf8)
+        let validated = try await shell([venv + "/bin/openapi-spec-validator", document], allowFailure: true)
+        #expect(validated.status == 0 && validated.text.contains("OK"), "\(validated.text)")
+
+        // No post hooks: the generated code is used exactly as generated (no formatter in between).
+        let config = workspace.directory + "/generator.yml"
+        try "post_hooks: []\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let client = workspace.directory + "/client"
+        try FileManager.default.createDirectory(atPath: client, withIntermediateDirectories: true)
+        let generated = try await shell([venv + "/bin/openapi-python-client", "generate", "--path", document, "--meta", "none", "--config", config],
+                                        allowFailure: true, in: client)
+        #expect(generated.status == 0, "\(generated.text)")
+        #expect(!generated.text.contains("Warning") && !generated.text.contains("Unsupported"), "every route and body generated: \(generated.text)")
+
+        let archive = workspace.directory + "/testbed.tgz"
+        try await shell(["/usr/bin/env", "tar", "czf", archive, "-C", testbed, "."])
+        let used = try await shell([venv + "/bin/python", FlowRunnerBinary.repository + "/Tests/EndToEndTests/Fixtures/openapi_client_check.py",
+                                    serve.baseURL, ServeAPITests.token, client, archive], allowFailure: true)
+        #expect(used.status == 0 && used.text.contains("ok"), "\(used.text.suffix(4_000))")
+    }
+
     @Test("schemathesis (from PyPI, in a venv this test makes) generates requests from the document: no 5xx", .timeLimit(.minutes(15)))
     func propertyBased() async throws {
         let workspace = Workspace()

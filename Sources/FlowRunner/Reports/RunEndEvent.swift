@@ -55,14 +55,17 @@ public enum RunEndEvent {
         ])
     }
 
-    /// `url` without what may carry a secret: user and password, query and fragment.
+    /// `url` as logs and listings show it: scheme, host and port, and `/…`
+    /// for a path; user, password, path, query and fragment may all carry a
+    /// secret (Slack-style URLs keep theirs in the path).
     public static func shownURL(_ url: String) -> String {
-        guard var components = URLComponents(string: url) else { return "(unparsable URL)" }
-        components.user = nil
-        components.password = nil
-        components.query = nil
-        components.fragment = nil
-        return components.string ?? "(unparsable URL)"
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
+            return "(a URL, not shown)"
+        }
+        var shown = scheme + "://" + (host.contains(":") ? "[\(host)]" : host)
+        if let port = components.port { shown += ":\(port)" }
+        let path = components.percentEncodedPath
+        return shown + (path.isEmpty || path == "/" ? path : "/…")
     }
 
     /// The masking of a run's secret parameters and config values.

@@ -30,8 +30,12 @@ public struct SecretMasking: Sendable, Hashable {
 
     /// Stored JSON text with every string value masked (parsed and written
     /// again, so a secret that looks like a number never breaks the JSON).
+    /// Text without a secret in it is returned as it is without parsing; a
+    /// backslash means an escape (a secret holding `"` or `\`, or written as
+    /// `\uXXXX`) could hide one from that check, so such text is always parsed.
     public func json(_ stored: String?) -> String? {
-        guard !isEmpty, let stored, texts.contains(where: stored.contains), let value = JSONValue(storedText: stored) else { return stored }
+        guard !isEmpty, let stored, texts.contains(where: stored.contains) || stored.contains("\\"),
+              let value = JSONValue(storedText: stored) else { return stored }
         return value.masking(self).jsonText
     }
 

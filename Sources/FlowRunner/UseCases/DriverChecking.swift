@@ -48,8 +48,9 @@ extension DriverCatalog {
     /// inside the driver (`driver.styrmin.yml:3:5`), never the temporary path.
     ///
     /// - Throws: ``EngineError/Code/badInput`` (field `body`) when the archive
-    ///   is refused (not a tar archive, a link, a name leaving the directory,
-    ///   too large) or no interpreter can unpack it.
+    ///   is refused (not a tar archive, damaged, a link, a name leaving the
+    ///   directory, too large); ``EngineError/Code/failed`` when no
+    ///   interpreter can unpack it.
     public static func loadCheckedArchive(_ archive: [UInt8], python: String? = nil) async throws(EngineError) -> LoadedDriver {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowrunner-upload-\(UUID().uuidString)").path
         do {
@@ -65,8 +66,11 @@ extension DriverCatalog {
             unpacked = try await DriverArchive.unpack(
                 archive, into: directory, interpreter: try PythonInterpreter.resolve(explicit: python, environment: environment),
                 pythonDirectory: try HostResources.pythonDirectory(environment: environment))
-        } catch {
+        } catch where error.code == .refused {
             throw EngineError(.badInput, error.reason, field: "body")
+        } catch {
+            // No interpreter, or the helper broke: the server's fault, its details (paths) for the log only.
+            throw EngineError(.failed, "the driver archive could not be unpacked: \(error.reason)")
         }
         var driver = try await loadChecked(directory: unpacked.root, python: python)
         let prefix = unpacked.root + "/"

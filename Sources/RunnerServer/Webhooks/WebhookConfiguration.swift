@@ -1,4 +1,5 @@
 public import Foundation
+import FlowRunner
 import StateStore
 
 /// Where and how `serve --webhook URL --webhook-secret-file F` tells of run
@@ -35,10 +36,26 @@ public struct WebhookConfiguration: Sendable {
     public init(url: String, secret: String) throws(WebhookConfigurationError) {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
               let host = parsed.host, !host.isEmpty else {
-            throw WebhookConfigurationError(field: "webhook", "expected an http:// or https:// URL with a host, got \(url.debugDescription)")
+            throw WebhookConfigurationError(field: "webhook", "expected an http:// or https:// URL with a host, got \(RunEndEvent.shownURL(url).debugDescription)")
         }
         self.url = parsed
         self.signer = try WebhookSigner(secret: secret)
+    }
+
+    /// The URL posted to: ``url`` without its user and password, which go
+    /// in ``basicAuthorization`` instead (as curl sends them).
+    public var endpoint: String {
+        guard var components = URLComponents(url: url, resolvingAgainstBaseURL: false), components.user != nil else { return url.absoluteString }
+        components.user = nil
+        components.password = nil
+        return components.string ?? url.absoluteString
+    }
+
+    /// `Basic base64(user:password)` (RFC 7617) when the URL names a user; nil otherwise.
+    public var basicAuthorization: String? {
+        guard let components = URLComponents(url: url, resolvingAgainstBaseURL: false), let user = components.user else { return nil }
+        let credentials = user + ":" + (components.password ?? "")
+        return "Basic " + Data(credentials.utf8).base64EncodedString()
     }
 
     /// Reads the secret from `secretFile` (its contents without surrounding

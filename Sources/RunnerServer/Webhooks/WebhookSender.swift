@@ -40,8 +40,11 @@ public struct WebhookSender: Service {
     public func run() async throws {
         let webhook = try await store.registerWebhook(url: configuration.url.absoluteString)
         let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.seconds * 1e9))
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: HTTPClient.Configuration.Timeout(connect: timeout, read: timeout)))
+        var clientConfiguration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: HTTPClient.Configuration.Timeout(connect: timeout, read: timeout))
+        // A refused connection is a failed attempt at once; the sender's own backoff retries it.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         logger.info("completion webhook", metadata: ["url": .string(RunEndEvent.shownURL(webhook.url))])
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await pass(webhook: webhook, client: client)
@@ -77,7 +80,10 @@ public struct WebhookSender: Service {
         var metadata: Logger.Metadata = ["run": "\(delivery.runID)", "delivery": .string(delivery.deliveryID), "attempt": "\(delivery.attempts)"]
         let outcome: WebhookAttemptOutcome
         do {
-            let statusCode = try await post(delivery, client: client)
+            // The whole attempt (connecting, sending, the answer's head and body) is bounded.
+            let statusCode = try await Self.withTimeLimit(configuration.requestTimeout) {
+                try await post(delivery, client: client)
+            }
             metadata["status"] = "\(statusCode)"
             if (200..<300).contains(statusCode) {
                 outcome = .delivered(statusCode: statusCode)
@@ -109,19 +115,40 @@ public struct WebhookSender: Service {
         return .failed(statusCode: statusCode, error: error, retryAt: retryAt)
     }
 
+    /// The result of `body`, or ``AttemptTimedOut`` once `limit` has passed
+    /// (`body` is cancelled then: the client drops the connection).
+    static func withTimeLimit<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else { throw AttemptTimedOut() }
+            return result
+        }
+    }
+
+    /// An attempt that took longer than the request timeout.
+    struct AttemptTimedOut: Error, CustomStringConvertible {
+        var description: String { "no complete answer within the request timeout" }
+    }
+
     /// Sends the signed body; returns the answer's HTTP status.
     func post(_ delivery: WebhookDeliveryRecord, client: HTTPClient) async throws -> Int {
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.seconds * 1e9))
         let body = Array(try await RunEndEvent.body(of: delivery, store: store).jsonText.utf8)
         let timestamp = Int(Date().timeIntervalSince1970)
-        var request = HTTPClientRequest(url: configuration.url.absoluteString)
+        var request = HTTPClientRequest(url: configuration.endpoint)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.headers.add(name: "user-agent", value: "flowrunner-webhook")
+        if let authorization = configuration.basicAuthorization { request.headers.add(name: "authorization", value: authorization) }
         request.headers.add(name: "webhook-id", value: delivery.deliveryID)
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
         request.headers.add(name: "webhook-signature", value: configuration.signer.signature(id: delivery.deliveryID, timestamp: timestamp, body: body))
         request.body = .bytes(ByteBuffer(bytes: body))
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.seconds * 1e9))
         let response = try await client.execute(request, timeout: timeout, logger: logger)
         // The answer's body is read (up to 64 KiB) so the connection can be reused, and otherwise ignored.
         _ = try? await response.body.collect(upTo: 64 * 1024)
@@ -131,7 +158,9 @@ public struct WebhookSender: Service {
     /// A transport failure as one short line.
     static func describe(_ error: any Error) -> String {
         let text: String
-        if let error = error as? HTTPClientError {
+        if error is AttemptTimedOut {
+            text = "\(error)"
+        } else if let error = error as? HTTPClientError {
             text = error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
                 ? "no answer within the request timeout" : "\(error)"
         } else {

@@ -175,22 +175,16 @@ struct RunsRetryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let replay: Engine.ReplayMode = restart ? .restart : fromStep.map { .fromStep($0) } ?? .matching
-        if plan {
-            let store = try stateOptions.openForReading()
-            let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
-            let retryPlan: RetryPlan
-            do {
-                retryPlan = try await engine.planRetry(runID: runArgument.run, replay: replay, driverVersion: driverVersion?.number)
-            } catch {
-                throw error.commandFailure
-            }
-            print(output == .json ? retryPlan.json.prettyText : RetryPlanText.show(retryPlan))
-            return
-        }
-        let store = try stateOptions.open()
+        // A plan only reads: it opens the state read-only.
+        let store: any StateStore = plan ? try stateOptions.openForReading() : try stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let run: RunRecord
         do {
+            if plan {
+                let retryPlan = try await engine.planRetry(runID: runArgument.run, replay: replay, driverVersion: driverVersion?.number)
+                print(output == .json ? retryPlan.json.prettyText : RetryPlanText.show(retryPlan))
+                return
+            }
             run = try await engine.requestRetry(runID: runArgument.run, replay: replay, driverVersion: driverVersion?.number)
         } catch {
             throw error.commandFailure

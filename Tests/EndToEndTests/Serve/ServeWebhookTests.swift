@@ -60,7 +60,7 @@ struct ServeWebhookTests {
         #expect(deliveries.first?["attempts"] as? Int == upgradePosts.count)
         #expect(deliveries.first?["last_status_code"] as? Int == 204)
         let text = try await workspace.run(["runs", "show", String(upgrade)]).stdout
-        #expect(text.contains("Webhooks:") && text.contains("attempt \(lastAttempt) failed → http://127.0.0.1:\(receiver.port)/hooks delivered"), "\(text)")
+        #expect(text.contains("Webhooks:") && text.contains("attempt \(lastAttempt) failed → http://127.0.0.1:\(receiver.port)/… delivered"), "\(text)")
     }
 
     @Test("a run that ends while no server runs is posted when serve starts again; an earlier run's end is not",
@@ -84,6 +84,31 @@ struct ServeWebhookTests {
         #expect(posts.map(\.run) == [upgrade], "only the run that ended after the webhook was first registered: \(posts)")
         #expect(posts.first?.body?["data"].flatMap { ($0 as? [String: Any])?["status"] as? String } == "succeeded")
         _ = second
+    }
+
+    @Test("a 2xx whose body never finishes is no delivery: the attempt ends at the request timeout and is retried; credentials in the URL go as Basic authorization, never shown",
+          .timeLimit(.minutes(5)))
+    func slowAnswerAndCredentials() async throws {
+        let workspace = Workspace()
+        let receiver = try await WebhookReceiver(workspace, failFirst: 0, slowFirst: true)
+        let url = "http://hook-user:pa55word@127.0.0.1:\(receiver.port)/services/T0/B0/PATHSECRET"
+        let serve = try await ServeProcess(workspace, arguments: ["--webhook", url, "--webhook-secret-file", receiver.secretFile])
+        _ = try await serve.request(.POST, "/v1/drivers", json: ["path": testbed])
+        let created = try await serve.request(.POST, "/v1/deployments", json: ["name": "shop", "driver": "testbed", "app_version": "1.0.0"])
+        let setup = try #require(created.runID)
+        #expect(try await serve.waitForRun(setup)["status"] as? String == "succeeded")
+
+        let posts = try await receiver.waitForPosts { $0.contains { $0.answered == 204 } }
+        #expect(posts.count == 2 && posts.first?.answered == 0, "the slow answer, then the retry: \(posts)")
+        #expect(Set(posts.map(\.id)).count == 1, "one delivery: \(posts)")
+        let basic = "Basic " + Data("hook-user:pa55word".utf8).base64EncodedString()
+        #expect(posts.allSatisfy { $0.authorization == basic }, "\(posts.map { $0.authorization ?? "none" })")
+
+        let shown = try await serve.request(.GET, "/v1/runs/\(setup)").text + (try await workspace.run(["runs", "show", String(setup)]).stdout)
+        #expect(shown.contains("http://127.0.0.1:\(receiver.port)/…"), "\(shown)")
+        for secret in ["pa55word", "PATHSECRET", "hook-user"] {
+            #expect(!shown.contains(secret) && !serve.log.contains(secret), "\(secret) is shown")
+        }
     }
 
     @Test("bad webhook settings are refused before serve starts, naming the option")
@@ -122,17 +147,20 @@ final class WebhookReceiver: Sendable {
         var id: String
         var signatureOK: Bool
         var contentType: String?
+        var authorization: String?
         var answered: Int
         var body: [String: Any]?
         var run: Int? { (body?["data"] as? [String: Any])?["run"] as? Int }
-        var description: String { "\(id) run \(run ?? -1) → \(answered) signature \(signatureOK)" }
+        var description: String { "\(id) run \(run ?? -1) → \(answered == 0 ? "slow" : String(answered)) signature \(signatureOK)" }
     }
 
     var serveArguments: [String] {
         ["--webhook", "http://127.0.0.1:\(port)/hooks", "--webhook-secret-file", secretFile]
     }
 
-    init(_ workspace: Workspace, failFirst: Int) async throws {
+    /// A receiver failing the first `failFirst` posts with 503; with
+    /// `slowFirst`, answering the first 200 with a body that never finishes in time.
+    init(_ workspace: Workspace, failFirst: Int, slowFirst: Bool = false) async throws {
         let base = workspace.directory + "/webhook-\(UUID().uuidString)"
         secretFile = base + ".secret"
         logFile = base + ".log"
@@ -144,7 +172,7 @@ final class WebhookReceiver: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let python = ProcessInfo.processInfo.environment["FLOWRUNNER_TEST_PYTHON"] ?? "python3"
         process.arguments = [python, FlowRunnerBinary.repository + "/Tests/EndToEndTests/Fixtures/webhook_receiver.py",
-                             secretFile, logFile, portFile, "--fail", String(failFirst)]
+                             secretFile, logFile, portFile, "--fail", String(failFirst)] + (slowFirst ? ["--slow-first"] : [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process
@@ -167,7 +195,8 @@ final class WebhookReceiver: Sendable {
         return text.split(separator: "\n").compactMap { line in
             guard let entry = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             return Post(id: entry["id"] as? String ?? "", signatureOK: entry["signature_ok"] as? Bool ?? false,
-                        contentType: entry["content_type"] as? String, answered: entry["answered"] as? Int ?? 0,
+                        contentType: entry["content_type"] as? String, authorization: entry["authorization"] as? String,
+                        answered: entry["answered"] as? Int ?? 0,
                         body: entry["body"] as? [String: Any])
         }
     }

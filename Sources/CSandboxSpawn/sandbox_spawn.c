@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -102,6 +103,8 @@ static void child(const fr_spawn_request *request, int report_fd) {
     }
     sigprocmask(SIG_SETMASK, &none, NULL);
     setpgid(0, 0);
+    // Best effort: a child that keeps the parent's priority is still correct.
+    if (request->niceness != 0) setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0) + request->niceness);
 
     int in = lift(request->stdin_fd), out = lift(request->stdout_fd), err = lift(request->stderr_fd);
     if (in < 0 || out < 0 || err < 0) report_and_exit(report_fd, STAGE_DESCRIPTORS, -1);

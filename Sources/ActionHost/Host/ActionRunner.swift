@@ -50,6 +50,10 @@ public struct ActionRunner: Sendable {
     public var isolation: ActionIsolation = .unisolated
     /// The engine's files an isolated host must not see.
     public var protectedPaths = ProtectedPaths()
+    /// Added to each host's nice value (5): when hosts keep every core busy,
+    /// the engine's own threads (lease heartbeats, `serve`'s API) still get
+    /// the processor first. 0 runs hosts at the engine's priority.
+    public var hostNiceness: Int32 = 5
 
     /// The variables a host inherits from the engine; everything else (tokens,
     /// kubeconfigs, the engine's own settings) stays out.
@@ -69,7 +73,8 @@ public struct ActionRunner: Sendable {
         environment["PYTHONPATH"] = pythonDirectory + ":" + invocation.driverDirectory
         environment["PYTHONIOENCODING"] = "utf-8"
         environment["PYTHONUNBUFFERED"] = "1"
-        // Nothing is written into the driver directory (a dry-run's is the author's own).
+        // Hosts write no bytecode: a dry-run's driver directory is the author's
+        // own, and only the engine writes what hosts load (``BytecodeCache``).
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
         for (key, value) in invocation.extraEnvironment { environment[key] = value }
         if case .user = isolation { environment["FLOWRUNNER_HOST_SHIELD"] = "1" }
@@ -85,6 +90,10 @@ public struct ActionRunner: Sendable {
         }
         invocation.driverDirectory = String(cString: directory)
         free(directory)
+        await BytecodeCache.shared.prepare(directory: pythonDirectory, interpreter: interpreter, pythonDirectory: pythonDirectory)
+        if invocation.driverDirectoryIsEngineCopy {
+            await BytecodeCache.shared.prepare(directory: invocation.driverDirectory, interpreter: interpreter, pythonDirectory: pythonDirectory)
+        }
         let child: ChildProcess
         do {
             var confinement: Confinement?
@@ -94,7 +103,7 @@ public struct ActionRunner: Sendable {
             child = try ChildProcess.spawn(
                 executable: interpreter.path, arguments: ["-S", pythonDirectory + "/flowrunner_host.py"],
                 environment: environment(for: invocation), workingDirectory: invocation.driverDirectory,
-                confinement: confinement
+                confinement: confinement, niceness: hostNiceness
             )
         } catch {
             return ActionOutcome(status: .failed, error: ActionError(type: "HostStartFailed", message: error.reason), logBytesDropped: 0)

@@ -19,6 +19,10 @@ public struct ActionInvocation: Sendable {
     public var timeout: Duration?
     /// Added to the host's minimal environment.
     public var extraEnvironment: [String: String]
+    /// True when the driver directory is the engine's own copy of a stored
+    /// driver version, which ``BytecodeCache`` may byte-compile; false for an
+    /// author's directory (a dry-run's), into which nothing is written.
+    public var driverDirectoryIsEngineCopy = false
 
     /// Creates an invocation.
     public init(

@@ -43,7 +43,7 @@ final class ChildProcess: @unchecked Sendable {
     /// laid out by its plan and becomes its user (see ``ActionIsolation``).
     static func spawn(
         executable: String, arguments: [String], environment: [String: String],
-        workingDirectory: String? = nil, confinement: Confinement? = nil
+        workingDirectory: String? = nil, confinement: Confinement? = nil, niceness: Int32 = 0
     ) throws(ActionHostError) -> ChildProcess {
         _ = ignoreSIGPIPE
         // Pipes are created close-on-exec under a lock shared by every spawn,
@@ -66,7 +66,7 @@ final class ChildProcess: @unchecked Sendable {
             executable: executable, argv: [executable] + arguments,
             envp: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
             workingDirectory: workingDirectory, stdio: (stdinPipe[0], stdoutPipe[1], stderrPipe[1]),
-            confinement: confinement
+            confinement: confinement, niceness: niceness
         )
         let result = launch.start(pid: &pid)
         close(stdinPipe[0])

@@ -23,6 +23,8 @@ struct Launch {
     var workingDirectory: String?
     var stdio: (Int32, Int32, Int32)
     var confinement: Confinement?
+    /// Added to the child's nice value.
+    var niceness: Int32 = 0
 
     enum Result {
         case started
@@ -64,6 +66,7 @@ struct Launch {
         request.stdin_fd = stdio.0
         request.stdout_fd = stdio.1
         request.stderr_fd = stdio.2
+        request.niceness = niceness
         if let confinement {
             request.isolate = 1
             request.uid = confinement.user.uid

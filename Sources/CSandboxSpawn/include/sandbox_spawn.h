@@ -45,6 +45,8 @@ typedef struct {
     size_t step_count;
     /// Scratch space of `step_count` ints for the child's descriptors of bind sources.
     int *scratch;
+    /// Added to the child's nice value (setpriority(2)); 0 leaves it as the parent's.
+    int niceness;
 } fr_spawn_request;
 
 /// Forks, prepares the child as `request` says (its own process group,

@@ -111,7 +111,7 @@ struct ActionExecution {
             return Task { await BuiltInCore.run(hook: hook, spec: spec, inputs: inputs, router: router) }
         }
         let deployment = attempt.deployment
-        let invocation = ActionInvocation(
+        var invocation = ActionInvocation(
             action: entry.name, driverDirectory: attempt.driverDirectory, file: action.location.file, function: action.location.function,
             arguments: [
                 "context": JSONValue(storedText: run.contextJSON) ?? .object([:]),
@@ -126,6 +126,7 @@ struct ActionExecution {
             ],
             timeout: attempt.engine.configuration.actionTimeout
         )
+        invocation.driverDirectoryIsEngineCopy = attempt.engine.configuration.driverDirectoryOverride == nil
         let runner = attempt.engine.configuration.actionRunner
         return Task { await runner.run(invocation, handler: router) }
     }

@@ -50,17 +50,19 @@ public struct WebhookSender: Service {
             await pass(webhook: webhook, client: client)
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.pollInterval) }
         }
-        if !Task.isCancelled { await pass(webhook: webhook, client: client) }
+        // One last batch, bounded by the request timeout: what is left waits for the next start.
+        if !Task.isCancelled { await pass(webhook: webhook, client: client, batches: 1) }
         try? await client.shutdown()
     }
 
-    /// Enqueues new run ends and sends every due delivery, batch by batch.
-    func pass(webhook: WebhookRecord, client: HTTPClient) async {
+    /// Enqueues new run ends and sends the due deliveries, batch by batch
+    /// (at most `batches` batches of ``WebhookConfiguration/concurrency``).
+    func pass(webhook: WebhookRecord, client: HTTPClient, batches: Int = .max) async {
         do {
             while try await store.enqueueWebhookDeliveries(webhookID: webhook.id, limit: 500) == 500 {}
             // A claim outlives the attempt, so a crashed sender's deliveries come due again.
             let lease = configuration.requestTimeout + .seconds(60)
-            while true {
+            for _ in 0..<batches {
                 let due = try await store.claimWebhookDeliveries(webhookID: webhook.id, leaseDuration: lease, limit: configuration.concurrency)
                 guard !due.isEmpty else { return }
                 await withTaskGroup(of: Void.self) { group in

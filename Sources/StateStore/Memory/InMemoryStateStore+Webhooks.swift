@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 extension InMemoryStateStore {
     /// Keeps a run's end in the outbox, as SQLite's `runs_record_end` trigger does.

@@ -12,21 +12,19 @@ extension SQLiteStateStore {
         let now = clock.now
         return try await write { db in
             if let key = new.idempotencyKey,
-               let existing = try Row.fetchOne(db, sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) WHERE runs.deployment_id = ? AND runs.idempotency_key = ?",
+               let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) WHERE runs.deployment_id = ? AND runs.idempotency_key = ?"),
                                                arguments: [new.deploymentID, key]) {
                 return (try RunRecord(row: existing), false)
             }
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO runs (deployment_id, hook, status, attempt, inputs, context, driver_version_id, idempotency_key,
                                       not_before, created_at, request_digest)
                     VALUES (?, ?, 'queued', 1, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [new.deploymentID, new.hook.rawValue, new.inputsJSON, new.contextJSON, new.driverVersionID,
+                    """).execute(arguments: [new.deploymentID, new.hook.rawValue, new.inputsJSON, new.contextJSON, new.driverVersionID,
                             new.idempotencyKey, new.notBefore?.storedValue, now.storedValue, new.requestDigest]
             )
             let id = db.lastInsertedRowID
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) WHERE runs.id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) WHERE runs.id = ?"), arguments: [id]) else {
                 throw StateStoreError(.notFound, location: self.path, "no deployment with id \(new.deploymentID)")
             }
             return (try RunRecord(row: row), true)
@@ -39,7 +37,7 @@ extension SQLiteStateStore {
     }
 
     static func fetchRun(_ db: Database, id: RecordID) throws -> RunRecord? {
-        try Row.fetchOne(db, sql: "SELECT \(runColumns) FROM \(runFrom) WHERE runs.id = ?", arguments: [id]).map(RunRecord.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(runColumns) FROM \(runFrom) WHERE runs.id = ?"), arguments: [id]).map(RunRecord.init(row:))
     }
 
     /// The newest runs matching `filter`, newest first.
@@ -61,7 +59,7 @@ extension SQLiteStateStore {
             }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [max(0, filter.limit)])
-            return try Row.fetchAll(db, sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) \(whereClause) ORDER BY runs.id DESC LIMIT ?",
+            return try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.runColumns) FROM \(Self.runFrom) \(whereClause) ORDER BY runs.id DESC LIMIT ?"),
                                     arguments: arguments).map(RunRecord.init(row:))
         }
     }
@@ -80,22 +78,16 @@ extension SQLiteStateStore {
             }
             switch next {
             case .queued:
-                try db.execute(
-                    sql: """
+                try db.cachedStatement(sql: """
                         UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL,
                             ended_at = NULL, error = NULL, not_before = ? WHERE id = ?
-                        """,
-                    arguments: [notBefore?.storedValue, id]
+                        """).execute(arguments: [notBefore?.storedValue, id]
                 )
             case .running, .cancelling:
-                try db.execute(
-                    sql: "UPDATE runs SET status = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
-                    arguments: [next.rawValue, now.storedValue, id]
+                try db.cachedStatement(sql: "UPDATE runs SET status = ?, started_at = COALESCE(started_at, ?) WHERE id = ?").execute(arguments: [next.rawValue, now.storedValue, id]
                 )
             case .succeeded, .failed, .cancelled:
-                try db.execute(
-                    sql: "UPDATE runs SET status = ?, ended_at = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-                    arguments: [next.rawValue, now.storedValue, errorJSON, id]
+                try db.cachedStatement(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?").execute(arguments: [next.rawValue, now.storedValue, errorJSON, id]
                 )
             }
             guard let updated = try Self.fetchRun(db, id: id) else {
@@ -122,13 +114,11 @@ extension SQLiteStateStore {
                     : "it is \(run.status.rawValue) (only failed, cancelled, or abandoned running runs can be retried)"
                 throw StateStoreError(.illegalTransition, location: self.path, "run \(id) cannot be retried: \(reason)")
             }
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     UPDATE runs SET status = 'queued', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL,
                         ended_at = NULL, error = NULL, not_before = ?, replay = ?, driver_version_id = COALESCE(?, driver_version_id)
                     WHERE id = ?
-                    """,
-                arguments: [notBefore?.storedValue, replayJSON, driverVersionID, id]
+                    """).execute(arguments: [notBefore?.storedValue, replayJSON, driverVersionID, id]
             )
             try Self.releaseActions(db, runID: id)
             guard let updated = try Self.fetchRun(db, id: id) else {
@@ -143,11 +133,11 @@ extension SQLiteStateStore {
         let path = path
         return try await write { db in
             guard let run = try Self.fetchRun(db, id: id) else { throw StateStoreError(.notFound, location: path, "no run \(id)") }
-            let actions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM action_runs WHERE run_id = ?", arguments: [id]) ?? 0
+            let actions = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM action_runs WHERE run_id = ?"), arguments: [id]) ?? 0
             guard run.attempt == 1, actions == 0, !run.status.isFinished else {
                 throw StateStoreError(.illegalTransition, location: path, "run \(id) has started its actions; its context stays as it was frozen")
             }
-            try db.execute(sql: "UPDATE runs SET inputs = ?, context = ? WHERE id = ?", arguments: [inputsJSON, contextJSON, id])
+            try db.cachedStatement(sql: "UPDATE runs SET inputs = ?, context = ? WHERE id = ?").execute(arguments: [inputsJSON, contextJSON, id])
             guard let updated = try Self.fetchRun(db, id: id) else { throw StateStoreError(.notFound, location: path, "no run \(id)") }
             return updated
         }
@@ -155,9 +145,7 @@ extension SQLiteStateStore {
 
     public func pruneRuns(endedBefore date: Date) async throws(StateStoreError) -> Int {
         try await write { db in
-            try db.execute(
-                sql: "DELETE FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') AND ended_at < ?",
-                arguments: [date.storedValue]
+            try db.cachedStatement(sql: "DELETE FROM runs WHERE status IN ('succeeded', 'failed', 'cancelled') AND ended_at < ?").execute(arguments: [date.storedValue]
             )
             return db.changesCount
         }
@@ -172,19 +160,17 @@ extension SQLiteStateStore {
             let onlyThis = runID == nil ? "" : "AND r.id = ?"
             var arguments: StatementArguments = [now.storedValue]
             if let runID { _ = arguments.append(contentsOf: [runID]) }
-            guard let id = try RecordID.fetchOne(db, sql: """
+            guard let id = try RecordID.fetchOne(db.cachedStatement(sql: """
                 SELECT r.id FROM runs r
                 WHERE r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= ?) \(onlyThis)
                   AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.deployment_id = r.deployment_id AND o.status IN ('running', 'cancelling'))
                   AND NOT EXISTS (SELECT 1 FROM runs p WHERE p.deployment_id = r.deployment_id AND p.status = 'queued' AND p.id < r.id)
                 ORDER BY r.id LIMIT 1
-                """, arguments: arguments) else { return nil }
-            try db.execute(
-                sql: """
+                """), arguments: arguments) else { return nil }
+            try db.cachedStatement(sql: """
                     UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?, started_at = COALESCE(started_at, ?)
                     WHERE id = ?
-                    """,
-                arguments: [owner.description, expires.storedValue, now.storedValue, id]
+                    """).execute(arguments: [owner.description, expires.storedValue, now.storedValue, id]
             )
             return try Self.fetchRun(db, id: id)
         }
@@ -193,9 +179,7 @@ extension SQLiteStateStore {
     public func renewLease(runID: RecordID, owner: LeaseOwner, leaseDuration: Duration) async throws(StateStoreError) -> Bool {
         let until = clock.now.addingTimeInterval(leaseDuration.seconds)
         return try await write { db in
-            try db.execute(
-                sql: "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND status IN ('running', 'cancelling')",
-                arguments: [until.storedValue, runID, owner.description]
+            try db.cachedStatement(sql: "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND status IN ('running', 'cancelling')").execute(arguments: [until.storedValue, runID, owner.description]
             )
             return db.changesCount == 1
         }
@@ -204,26 +188,24 @@ extension SQLiteStateStore {
     public func runsWithExpiredLease() async throws(StateStoreError) -> [RunRecord] {
         let now = clock.now
         return try await read { db in
-            try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT \(Self.runColumns) FROM \(Self.runFrom)
                 WHERE runs.status IN ('running', 'cancelling') AND runs.lease_expires_at < ? ORDER BY runs.id
-                """, arguments: [now.storedValue]).map(RunRecord.init(row:))
+                """), arguments: [now.storedValue]).map(RunRecord.init(row:))
         }
     }
 
     public func requeueExpiredRun(id: RecordID, abandonedOwner: LeaseOwner? = nil) async throws(StateStoreError) -> RunRecord? {
         let now = clock.now
         return try await write { db in
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     UPDATE runs SET
                         status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END,
                         attempt = CASE status WHEN 'cancelling' THEN attempt ELSE attempt + 1 END,
                         ended_at = CASE status WHEN 'cancelling' THEN ? ELSE NULL END,
                         lease_owner = NULL, lease_expires_at = NULL, not_before = NULL, replay = NULL
                     WHERE id = ? AND status IN ('running', 'cancelling') AND (lease_expires_at < ? OR lease_owner = ?)
-                    """,
-                arguments: [now.storedValue, id, now.storedValue, abandonedOwner?.description]
+                    """).execute(arguments: [now.storedValue, id, now.storedValue, abandonedOwner?.description]
             )
             guard db.changesCount == 1 else { return nil }
             try Self.releaseActions(db, runID: id)
@@ -236,7 +218,7 @@ extension SQLiteStateStore {
     /// Actions a dead or finished attempt left `running` go back to `pending`
     /// for the next attempt (their steps stay as recorded).
     static func releaseActions(_ db: Database, runID: RecordID) throws {
-        try db.execute(sql: "UPDATE action_runs SET status = 'pending', ended_at = NULL WHERE run_id = ? AND status = 'running'", arguments: [runID])
+        try db.cachedStatement(sql: "UPDATE action_runs SET status = 'pending', ended_at = NULL WHERE run_id = ? AND status = 'running'").execute(arguments: [runID])
     }
 }
 

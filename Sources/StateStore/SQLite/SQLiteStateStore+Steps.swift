@@ -10,7 +10,7 @@ extension SQLiteStateStore {
     @discardableResult
     public func planActionRuns(runID: RecordID, actions: [(name: String, mode: ActionMode)]) async throws(StateStoreError) -> [ActionRunRecord] {
         try await write { db in
-            let start = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM action_runs WHERE run_id = ?", arguments: [runID]) ?? 0
+            let start = try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM action_runs WHERE run_id = ?"), arguments: [runID]) ?? 0
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO action_runs (run_id, name, mode, position, status) VALUES (?, ?, ?, ?, 'pending')
                 ON CONFLICT (run_id, name) DO NOTHING
@@ -28,7 +28,7 @@ extension SQLiteStateStore {
     }
 
     static func fetchActionRuns(_ db: Database, runID: RecordID) throws -> [ActionRunRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM action_runs WHERE run_id = ? ORDER BY position", arguments: [runID])
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM action_runs WHERE run_id = ? ORDER BY position"), arguments: [runID])
             .map(ActionRunRecord.init(row:))
     }
 
@@ -41,7 +41,7 @@ extension SQLiteStateStore {
     ) async throws(StateStoreError) -> ActionRunRecord {
         let now = clock.now
         return try await write { db in
-            guard let current = try Row.fetchOne(db, sql: "SELECT * FROM action_runs WHERE id = ?", arguments: [id]).map(ActionRunRecord.init(row:)) else {
+            guard let current = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM action_runs WHERE id = ?"), arguments: [id]).map(ActionRunRecord.init(row:)) else {
                 throw StateStoreError(.notFound, location: self.path, "no action run \(id)")
             }
             guard current.status.canChange(to: next) else {
@@ -50,19 +50,15 @@ extension SQLiteStateStore {
             }
             switch next {
             case .running:
-                try db.execute(
-                    sql: "UPDATE action_runs SET status = 'running', attempts = attempts + 1, error = NULL, started_at = ?, ended_at = NULL, isolation = ? WHERE id = ?",
-                    arguments: [now.storedValue, isolation, id]
+                try db.cachedStatement(sql: "UPDATE action_runs SET status = 'running', attempts = attempts + 1, error = NULL, started_at = ?, ended_at = NULL, isolation = ? WHERE id = ?").execute(arguments: [now.storedValue, isolation, id]
                 )
             case .pending:
-                try db.execute(sql: "UPDATE action_runs SET status = 'pending', ended_at = NULL WHERE id = ?", arguments: [id])
+                try db.cachedStatement(sql: "UPDATE action_runs SET status = 'pending', ended_at = NULL WHERE id = ?").execute(arguments: [id])
             case .succeeded, .failed, .cancelled, .skipped:
-                try db.execute(
-                    sql: "UPDATE action_runs SET status = ?, error = ?, ended_at = ? WHERE id = ?",
-                    arguments: [next.rawValue, errorJSON, now.storedValue, id]
+                try db.cachedStatement(sql: "UPDATE action_runs SET status = ?, error = ?, ended_at = ? WHERE id = ?").execute(arguments: [next.rawValue, errorJSON, now.storedValue, id]
                 )
             }
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM action_runs WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM action_runs WHERE id = ?"), arguments: [id]) else {
                 throw StateStoreError(.notFound, location: self.path, "no action run \(id)")
             }
             return try ActionRunRecord(row: row)
@@ -115,7 +111,7 @@ extension SQLiteStateStore {
             try db.cachedStatement(sql: "UPDATE steps SET status = ?, result = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
                 .execute(arguments: [status.rawValue, resultJSON, errorJSON, now.storedValue, id])
             if db.changesCount == 0 {
-                guard let current = try String.fetchOne(db, sql: "SELECT status FROM steps WHERE id = ?", arguments: [id]) else {
+                guard let current = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM steps WHERE id = ?"), arguments: [id]) else {
                     throw StateStoreError(.notFound, location: self.path, "no step \(id)")
                 }
                 throw StateStoreError(.illegalTransition, location: self.path, "step \(id) cannot go from \(current) to \(status.rawValue)")
@@ -126,7 +122,7 @@ extension SQLiteStateStore {
     /// The steps of an action run, by attempt and sequence number.
     public func steps(actionRunID: RecordID) async throws(StateStoreError) -> [StepRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM steps WHERE action_run_id = ? ORDER BY attempt, seq", arguments: [actionRunID])
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM steps WHERE action_run_id = ? ORDER BY attempt, seq"), arguments: [actionRunID])
                 .map(StepRecord.init(row:))
         }
     }
@@ -148,7 +144,7 @@ extension SQLiteStateStore {
     /// A run's log lines with an id above `afterID`, oldest first, at most `limit`.
     public func logs(runID: RecordID, afterID: RecordID = 0, limit: Int = 10_000) async throws(StateStoreError) -> [LogRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?"),
                              arguments: [runID, afterID, limit]).map(LogRecord.init(row:))
         }
     }

@@ -188,6 +188,27 @@ struct HookRunTests {
         #expect(shown.stdout.contains("replayed"))
     }
 
+    @Test("the engine byte-compiles its own copy of a driver once; the author's directory gets no bytecode, and the run is the same")
+    func bytecodeOfTheEngineCopy() async throws {
+        let workspace = Workspace()
+        let author = workspace.directory + "/author-driver"
+        try FileManager.default.copyItem(atPath: testbed, toPath: author)
+        try await workspace.run(["drivers", "load", author])
+        try await workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0"])
+        let upgraded = try await workspace.run(["upgrade", "tb", "--to", "1.1.0"])
+        #expect(upgraded.status == 0, "\(upgraded.stderr)")
+        let copies = try FileManager.default.contentsOfDirectory(atPath: workspace.directory + "/drivers").filter { !$0.hasPrefix(".") }
+        let copy = workspace.directory + "/drivers/" + (try #require(copies.first))
+        let bytecode = (try? FileManager.default.contentsOfDirectory(atPath: copy + "/__pycache__")) ?? []
+        #expect(bytecode.contains { $0.hasPrefix("actions.") && $0.hasSuffix(".pyc") }, "the engine's copy is compiled: \(bytecode)")
+        #expect(!FileManager.default.fileExists(atPath: author + "/__pycache__"), "nothing is written into the author's directory")
+        // A dry-run runs the author's directory itself: still nothing written there.
+        let dry = try await workspace.run(["dry-run", author, "--hook", "upgrade", "--from", "1.0.0", "--to", "1.1.0"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: author + "/__pycache__"), "a dry-run writes no bytecode into the author's directory")
+        #expect(try await workspace.run(["upgrade", "tb", "--to", "1.2.0"]).status == 0, "a run with the bytecode in place")
+    }
+
     @Test("a replayed task skips the calls it made inside it: later steps still replay")
     func replayedTaskWithInnerCalls() async throws {
         let workspace = Workspace()

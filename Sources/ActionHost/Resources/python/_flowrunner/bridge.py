@@ -19,10 +19,10 @@ engine's SIGTERM delivers it; after that, cleanup code (``finally`` blocks and
 the primitives they call) runs normally until the engine's grace period ends.
 """
 import _thread
-import json
 import os
 import sys
 
+from . import jsonline as _jsonline
 from .safe import safe_repr, safe_text
 
 PROTOCOL_VERSION = 1
@@ -40,7 +40,7 @@ def _fallback(value):
     return {"$repr": safe_repr(value)}
 
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_fallback)
+_encode = _jsonline.make_encoder(_fallback)
 _NON_FINITE = {float("inf"): "Infinity", float("-inf"): "-Infinity"}
 _INT_LIMIT = 1 << 64
 
@@ -110,9 +110,9 @@ def encode(message):
     objects json does not know: the message is made plain (``plain``)
     rather than failing."""
     try:
-        return (_encoder.encode(message) + "\n").encode("utf-8")
+        return (_encode(message) + "\n").encode("utf-8")
     except Exception:
-        return (_encoder.encode(plain(message)) + "\n").encode("utf-8")
+        return (_encode(plain(message)) + "\n").encode("utf-8")
 
 
 def _close_inherited(keep):
@@ -293,7 +293,7 @@ class Bridge:
         while b"\n" not in self._buffer:
             self._buffer += self._read_chunk()
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line) if line.strip() else None
+        return _jsonline.loads(line) if line.strip() else None
 
     def read_message_blocking(self):
         """The handshake's read, before the reader thread starts."""

@@ -11,7 +11,7 @@ A cancel (or the engine's SIGTERM, whichever comes first) interrupts the
 action once; its finally blocks then run to their end, primitives included,
 until the engine's grace period ends."""
 import os
-import signal
+import _signal as signal  # the C module: the public one imports enum (slow), for names we do not need
 import sys
 
 from . import bridge as _bridge_module
@@ -301,14 +301,33 @@ def _shield():
     """Make this host non-dumpable before it learns anything (parameters
     arrive with the start message): other hosts running as the same action
     user can then neither read its memory nor trace it. Isolated hosts only
-    (the engine sets FLOWRUNNER_HOST_SHIELD=1); it costs the ctypes import."""
+    (the engine sets FLOWRUNNER_HOST_SHIELD=1)."""
     if os.environ.pop("FLOWRUNNER_HOST_SHIELD", None) != "1":
         return
     try:
-        import ctypes
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
-    except (OSError, AttributeError):
+        _prctl()(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError, TypeError, ValueError):
         pass
+
+
+def _prctl():
+    """libc's prctl through ``_ctypes``, the C module behind ctypes: the
+    ctypes package costs a tenth of a host's start. ctypes itself when
+    ``_ctypes`` is not as expected."""
+    try:
+        import _ctypes
+
+        class CInt(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class Function(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL
+            _restype_ = CInt
+
+        return Function(_ctypes.dlsym(_ctypes.dlopen(None), "prctl"))
+    except (ImportError, AttributeError, TypeError, OSError):
+        import ctypes
+        return ctypes.CDLL(None).prctl
 
 
 def main():

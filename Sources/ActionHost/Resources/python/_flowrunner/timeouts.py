@@ -11,7 +11,7 @@ The exception raised into the task's body is a BaseException (so neither
 the body's ``except Exception`` nor an inner task's retries swallow it); the
 task that owns the limit turns it into ``TimeoutError`` at its boundary."""
 import _thread
-import signal
+import _signal as signal  # the C module: the public one imports enum (slow), for names we do not need
 import time
 
 from . import bridge as _bridge

@@ -199,7 +199,10 @@ def bench_steps(bin_dir, repeat):
     for round_index in range(max(3, repeat // 10)):
         directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
         env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
-        marker = os.path.join(directory, "fail")
+        # The marker lives outside the state directory, which isolated actions cannot see.
+        exchange = tempfile.mkdtemp(prefix="flowrunner-bench-exchange-")
+        os.chmod(exchange, 0o1777)
+        marker = os.path.join(exchange, "fail")
         try:
             open(marker, "w").close()
             subprocess.run([binary, "drivers", "load", os.path.join(HERE, "fixtures", "steps-driver")], env=env, check=True, stdout=subprocess.DEVNULL)
@@ -217,6 +220,7 @@ def bench_steps(bin_dir, repeat):
             rows["replayed"].append(per_step)
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+            shutil.rmtree(exchange, ignore_errors=True)
     return [
         {"metric": "per executed step in a 1,000-step action (bridge + checkpoint + primitive)", "samples": rows["executed"], "unit": "ms", "goal": 0.5},
         {"metric": "per replayed step in a 1,000-step action (bridge + replay record)", "samples": rows["replayed"], "unit": "ms", "goal": 0.2},
@@ -230,7 +234,10 @@ def bench_crash_resume(binary, repeat):
     for _ in range(repeat):
         directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
         env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
-        marker = os.path.join(directory, "crash")
+        # The action writes beside the marker: outside the state directory, open to the action user.
+        exchange = tempfile.mkdtemp(prefix="flowrunner-bench-exchange-")
+        os.chmod(exchange, 0o1777)
+        marker = os.path.join(exchange, "crash")
         try:
             open(marker, "w").close()
             subprocess.run([binary, "drivers", "load", os.path.join(HERE, "fixtures", "crash-driver")], env=env, check=True, stdout=subprocess.DEVNULL)
@@ -253,6 +260,7 @@ def bench_crash_resume(binary, repeat):
             assert [s["replayed"] for s in last] == [True] * 4 + [False] * 6, [s["replayed"] for s in last]
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+            shutil.rmtree(exchange, ignore_errors=True)
     return samples
 
 

@@ -23,8 +23,11 @@ extension DriverCatalog {
             throw EngineError(.badInput, error.description, field: "path")
         }
         let files = driver.snapshot.files.map(\.path).filter { $0.hasSuffix(".py") }
-        guard !files.isEmpty else { return driver }
         let prefix = String(driver.specFile.dropLast(driver.specFile.split(separator: "/").last?.count ?? 0))
+        guard !files.isEmpty else {
+            driver.diagnostics += await valuesFindings(driver, displayPrefix: prefix, python: python)
+            return driver
+        }
         let location = SourceLocation(file: prefix.isEmpty ? directory : prefix)
         do {
             let environment = ProcessInfo.processInfo.environment
@@ -39,7 +42,30 @@ extension DriverCatalog {
         } catch {
             driver.diagnostics.append(Diagnostic(.warning, at: location, "the Python files were not checked: \(error.reason)"))
         }
+        driver.diagnostics += await valuesFindings(driver, displayPrefix: prefix, python: python)
         return driver
+    }
+
+    /// Renders the driver's `values.j2.yml` once with its defaults (a
+    /// deployment called `validate` at `default_version`), so a template
+    /// syntax error, an undefined name or a result that is not a mapping is
+    /// an error with its line now, not at the first hook. Without `jinja2`,
+    /// or without defaults for every required parameter, a warning says the
+    /// template was not rendered.
+    static func valuesFindings(_ driver: LoadedDriver, displayPrefix: String, python: String?) async -> [Diagnostic] {
+        guard driver.isValid, let spec = driver.specification, let template = HelmValues.template(of: driver.snapshot) else { return [] }
+        let location = SourceLocation(file: displayPrefix + HelmValues.file)
+        do {
+            let context = try HelmValues.context(spec: spec, deployment: "validate", appVersion: nil, parameters: [:], config: [:])
+            guard case .failure(var finding) = try await HelmValues.render(template, context: context, python: python) else { return [] }
+            finding.location.file = displayPrefix + finding.location.file
+            if HelmValues.isMissingJinja2(finding) {
+                return [Diagnostic(.warning, at: location, "\(HelmValues.file) was not rendered: \(finding.message)")]
+            }
+            return [finding]
+        } catch {
+            return [Diagnostic(.warning, at: location, "\(HelmValues.file) was not rendered with the driver's defaults: \(error.message)")]
+        }
     }
 
     /// Unpacks an uploaded driver archive (``DriverArchive``) into a fresh

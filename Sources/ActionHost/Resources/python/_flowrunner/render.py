@@ -1,0 +1,85 @@
+"""Renders a driver's values.j2.yml with Jinja2 (the ``jinja2`` package,
+the engine Styrmin drivers are written for), as the guide's "Creating a
+Driver" Step 5 has it: the run's GlobalContext as the template's names, and
+the guide's filters over ``components``:
+
+- ``component_env_vars(name)``: the component's env vars, ``[{"name", "value"}]``;
+- ``component_command(name)`` / ``component_args(name)``: its container
+  override lists, ``[]`` when unset;
+- ``tojson`` (Jinja2's own).
+
+An undefined name is an error (StrictUndefined). Input (stdin):
+``{"template": TEXT, "file": NAME, "context": {...}}``. Output (stdout):
+``{"rendered": TEXT}`` or ``{"error": MESSAGE, "line": N or null,
+"missing_jinja2": BOOL}``.
+"""
+import json
+import sys
+
+
+def _component(components, name, what):
+    if not isinstance(components, dict) or name not in components:
+        known = ", ".join(sorted(components)) if isinstance(components, dict) else "none"
+        raise ValueError(f"{what}({name!r}): no component {name!r} (components: {known})")
+    return components[name]
+
+
+def component_env_vars(components, name):
+    return list(_component(components, name, "component_env_vars").get("env_vars") or [])
+
+
+def component_command(components, name):
+    return list(_component(components, name, "component_command").get("command") or [])
+
+
+def component_args(components, name):
+    return list(_component(components, name, "component_args").get("args") or [])
+
+
+def _template_line(traceback, file):
+    """The template line the error was raised at (Jinja2 rewrites tracebacks to template lines)."""
+    line = None
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == file:
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+def render(request):
+    from . import sitepaths
+    sitepaths.install()  # the host runs as python -S: site-packages (where jinja2 lives) on the path
+    try:
+        import jinja2
+    except ImportError:
+        return {"error": "the jinja2 package is not installed for this Python; install it with: python3 -m pip install jinja2 "
+                         "(Debian: apt-get install python3-jinja2)", "line": None, "missing_jinja2": True}
+    file = request.get("file") or "values.j2.yml"
+    environment = jinja2.Environment(
+        # The template's file name is its code's file name, so errors map back to its lines.
+        loader=jinja2.FunctionLoader(lambda name: (request["template"], file, lambda: True) if name == file else None),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    environment.filters.update(
+        component_env_vars=component_env_vars, component_command=component_command, component_args=component_args,
+    )
+    try:
+        template = environment.get_template(file)
+    except jinja2.TemplateSyntaxError as error:
+        return {"error": f"template syntax: {error.message}", "line": error.lineno, "missing_jinja2": False}
+    try:
+        return {"rendered": template.render(**request.get("context", {}))}
+    except jinja2.UndefinedError as error:
+        return {"error": f"undefined: {error.message}", "line": _template_line(error.__traceback__, file), "missing_jinja2": False}
+    except Exception as error:  # noqa: BLE001 - a template's own failure, reported with its line
+        return {"error": f"{type(error).__name__}: {error}", "line": _template_line(error.__traceback__, file), "missing_jinja2": False}
+
+
+def main():
+    sys.stdout.write(json.dumps(render(json.loads(sys.stdin.buffer.read()))))
+
+
+if __name__ == "__main__":
+    main()

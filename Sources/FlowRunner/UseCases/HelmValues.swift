@@ -1,0 +1,82 @@
+import ActionHost
+public import DriverSpec
+public import FlowModel
+import Foundation
+
+/// The Helm values a hook applies: the driver's `values.j2.yml` rendered
+/// with Jinja2 against the run's GlobalContext (DESIGN.md "Helm values", the
+/// guide's Step 5), and parsed as the YAML mapping Helm takes.
+public enum HelmValues {
+    /// The template's name in a driver directory.
+    public static let file = "values.j2.yml"
+
+    /// Rendered values: the text Helm would receive and its parsed mapping.
+    public struct Rendered: Sendable, Hashable {
+        public var text: String
+        public var values: JSONValue
+    }
+
+    /// The template of a driver, or nil when it has none.
+    public static func template(of snapshot: DriverSnapshot) -> String? {
+        snapshot.files.first { $0.path == file }.flatMap { String(validating: $0.contents, as: UTF8.self) }
+    }
+
+    /// The GlobalContext a hook of `spec` would give the template for a
+    /// deployment called `deployment` at `appVersion` (the driver's
+    /// `default_version` when nil), with `parameters` (defaults filled in)
+    /// and `config` over the instance defaults.
+    ///
+    /// - Throws: ``EngineError/Code/refused`` for an unknown parameter or a
+    ///   value of the wrong kind, naming it.
+    public static func context(
+        spec: DriverSpecification, deployment: String, appVersion: String?, previousVersion: String? = nil,
+        parameters: [String: ParameterInput], config: [String: JSONValue], cluster: String = "simulated"
+    ) throws(EngineError) -> JSONValue {
+        let resolved = try ParameterResolver.resolve(parameters, spec: spec)
+        return GlobalContextBuilder(
+            spec: spec, deployment: deployment, driverVersion: 0, appVersion: appVersion ?? spec.defaultVersion?.description ?? "",
+            previousVersion: previousVersion, parameters: resolved, config: config, clusterName: cluster
+        ).build()
+    }
+
+    /// Renders `template` with `context`, and parses the result as a mapping.
+    ///
+    /// - Returns: the values, or the ``Diagnostic`` that stops them (at
+    ///   `values.j2.yml:LINE` where the line is known): a template syntax
+    ///   error, an undefined name, a filter naming an unknown component, a
+    ///   result that is not YAML or not a mapping, or no `jinja2` package
+    ///   (its message names the install command).
+    /// - Throws: ``EngineError/Code/failed`` when no interpreter can run the renderer.
+    public static func render(_ template: String, context: JSONValue, python: String? = nil) async throws(EngineError) -> Result<Rendered, Diagnostic> {
+        let outcome: ValuesTemplate.Outcome
+        do {
+            let environment = ProcessInfo.processInfo.environment
+            outcome = try await ValuesTemplate.render(
+                template, file: file, context: context, interpreter: try PythonInterpreter.resolve(explicit: python, environment: environment),
+                pythonDirectory: try HostResources.pythonDirectory(environment: environment))
+        } catch {
+            throw EngineError(.failed, "cannot render \(file): \(error.reason)")
+        }
+        switch outcome {
+        case .failed(let message, let line, _):
+            return .failure(Diagnostic(.error, at: SourceLocation(file: file, line: line ?? 0, column: 0), message))
+        case .rendered(let text):
+            let values: JSONValue
+            do {
+                values = try YAMLData.load(text: text, file: file + " (rendered)")
+            } catch {
+                return .failure(error)
+            }
+            guard case .object = values else {
+                let found = values == .null ? "nothing" : values.typeName
+                return .failure(Diagnostic(.error, at: SourceLocation(file: file), "the rendered values must be a YAML mapping (Helm's values), found \(found)"))
+            }
+            return .success(Rendered(text: text, values: values))
+        }
+    }
+
+    /// Whether `diagnostic` comes from a missing `jinja2` package rather than the template.
+    public static func isMissingJinja2(_ diagnostic: Diagnostic) -> Bool {
+        diagnostic.message.hasPrefix("the jinja2 package is not installed")
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import DriverSpec
+import FlowModel
+import FlowRunner
+import Foundation
+
+/// The formats `render` prints.
+enum ValuesFormat: String, ExpressibleByArgument, CaseIterable {
+    case yaml, json
+}
+
+/// `flowrunner render DIR [--hook setup|upgrade] [--from V] [--to V] [--param K=V]... [--config K=V]... [--deployment NAME] [--output yaml|json]`:
+/// the Helm values a hook would apply, rendered from the driver's
+/// `values.j2.yml` with Jinja2 (DESIGN.md "Helm values").
+struct RenderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render a driver's values.j2.yml as a hook would, and print the Helm values.",
+        discussion: """
+            The template sees the GlobalContext a hook of a deployment called --deployment (default: preview) \
+            would get: app.version is --to (the driver's default_version when not given), and for --hook upgrade \
+            app.previous_version is --from. Undefined names are errors with the template's line. Needs the jinja2 \
+            package for the Python FlowRunner runs. Exit status: 0 rendered, 1 the template or driver failed, 2 bad input.
+            """
+    )
+
+    @Argument(help: "The driver directory.")
+    var directory: String
+
+    @Option(name: .long, help: "The hook: setup or upgrade.")
+    var hook: Hook = .setup
+
+    @Option(name: .customLong("from"), help: "With --hook upgrade, the version installed before.")
+    var fromVersion: String?
+
+    @Option(name: .customLong("to"), help: "The version the hook installs or upgrades to.")
+    var toVersion: String?
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("A driver parameter (repeatable).", valueName: "name=value"))
+    var parameters: [String] = []
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("Deployment configuration, instance.config.NAME (repeatable).", valueName: "name=value"))
+    var config: [String] = []
+
+    @Option(name: .long, help: "The deployment name the context is built for.")
+    var deployment = "preview"
+
+    @Option(name: .long, help: "Output format: yaml (what Helm receives) or json.")
+    var output: ValuesFormat = .yaml
+
+    @Option(name: .long, help: "The Python interpreter (default: $FLOWRUNNER_PYTHON, else python3 on PATH).")
+    var python: String?
+
+    func run() async throws {
+        let loaded = try await DriverLoader.loadForCommand(directory, python: python)
+        guard loaded.isValid, let spec = loaded.specification else {
+            // Standard output is for the values; the findings (a template fault among them) go with the error.
+            for diagnostic in loaded.diagnostics { Terminal.write("\(diagnostic)\n", to: STDERR_FILENO) }
+            throw CommandFailure.failed("\(directory): the driver is invalid; nothing was rendered")
+        }
+        guard let target = toVersion ?? spec.defaultVersion?.description else {
+            throw CommandFailure.badInput("no --to given and driver \(spec.name) has no default_version")
+        }
+        guard let template = HelmValues.template(of: loaded.snapshot) else {
+            throw CommandFailure.badInput("\(directory) has no \(HelmValues.file) (the guide's Step 5): there are no values to render")
+        }
+        let context: JSONValue
+        do {
+            context = try HelmValues.context(
+                spec: spec, deployment: deployment, appVersion: target,
+                previousVersion: hook == .upgrade ? (fromVersion ?? spec.defaultVersion?.description) : nil,
+                parameters: try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text),
+                config: try Pairs.parse(config, option: "--config").mapValues(JSONValue.string))
+        } catch let error as EngineError {
+            throw error.commandFailure
+        }
+        let rendered: HelmValues.Rendered
+        do {
+            switch try await HelmValues.render(template, context: context, python: python) {
+            case .success(let values): rendered = values
+            case .failure(let diagnostic):
+                // Named like the other findings: the driver directory, then the template's line.
+                throw CommandFailure.failed(diagnostic.location.file.hasPrefix(HelmValues.file)
+                    ? directory + "/" + diagnostic.description : diagnostic.description)
+            }
+        } catch let error as EngineError {
+            throw error.commandFailure
+        }
+        switch output {
+        case .yaml: print(rendered.text, terminator: rendered.text.hasSuffix("\n") ? "" : "\n")
+        case .json: print(rendered.values.prettyText)
+        }
+    }
+}

@@ -51,6 +51,8 @@ struct RenderTests {
         ("a: 1\nargs: {{ components | component_args(\"ghost\") | tojson }}\n", "values.j2.yml:2", "no component 'ghost' (components: database, server)"),
         ("- a\n- b\n", "values.j2.yml", "must be a YAML mapping"),
         ("a: [1, 2\n", "values.j2.yml (rendered)", "YAML"),
+        ("a: {{ ''.__class__.__mro__ }}\n", "values.j2.yml:1", "not allowed in a values template"),
+        ("a: {% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n", "values.j2.yml", "rendering was stopped"),
     ])
     func templateFaults(template: String, place: String, message: String) async throws {
         let workspace = Workspace()

@@ -7,6 +7,8 @@ enum PythonHelper {
     /// What the helper wrote and how it ended.
     struct Output: Sendable {
         var status: Int32
+        /// True when a signal ended the helper (a resource limit, say), `status` its number.
+        var killedBySignal = false
         var stdout: Data
         /// The last 2,000 bytes of stderr.
         var stderrTail: String
@@ -66,7 +68,7 @@ enum PythonHelper {
         let answer = stdout.fileHandleForReading.readDataToEndOfFile()
         finished.wait()
         process.waitUntilExit()
-        return .success(Output(status: process.terminationStatus, stdout: answer,
-                               stderrTail: String(decoding: errorText.suffix(2000), as: UTF8.self)))
+        return .success(Output(status: process.terminationStatus, killedBySignal: process.terminationReason == .uncaughtSignal,
+                               stdout: answer, stderrTail: String(decoding: errorText.suffix(2000), as: UTF8.self)))
     }
 }

@@ -30,6 +30,11 @@ public enum ValuesTemplate {
         let output = try await PythonHelper.run("render", input: Data(request.jsonBytes), interpreter: interpreter,
                                                 pythonDirectory: pythonDirectory, purpose: "render \(file)")
         guard output.status == 0, let answer = try? JSONValue(jsonBytes: Array(output.stdout)) else {
+            if output.killedBySignal {
+                // The renderer's own limits (render.py): the template's fault, not the engine's.
+                return .failed(message: "rendering was stopped after using its limits (5 s of processor time, 1 GiB of memory): "
+                                   + "a loop or a value that grows without end?", line: nil, missingJinja2: false)
+            }
             throw ActionHostError(.spawnFailed, "the renderer of \(file) failed (status \(output.status)): \(output.stderrTail)")
         }
         if let text = answer["rendered"]?.stringValue { return .rendered(text) }

@@ -8,7 +8,9 @@ the guide's filters over ``components``:
   override lists, ``[]`` when unset;
 - ``tojson`` (Jinja2's own).
 
-An undefined name is an error (StrictUndefined). Input (stdin):
+An undefined name is an error (StrictUndefined); the environment is Jinja2's
+sandbox, so a template cannot reach Python's internals (the engine renders
+outside the action isolation). Input (stdin):
 ``{"template": TEXT, "file": NAME, "context": {...}}``. Output (stdout):
 ``{"rendered": TEXT}`` or ``{"error": MESSAGE, "line": N or null,
 "missing_jinja2": BOOL}``.
@@ -51,11 +53,14 @@ def render(request):
     sitepaths.install()  # the host runs as python -S: site-packages (where jinja2 lives) on the path
     try:
         import jinja2
+        import jinja2.sandbox
     except ImportError:
         return {"error": "the jinja2 package is not installed for this Python; install it with: python3 -m pip install jinja2 "
                          "(Debian: apt-get install python3-jinja2)", "line": None, "missing_jinja2": True}
     file = request.get("file") or "values.j2.yml"
-    environment = jinja2.Environment(
+    # Sandboxed: the engine renders a driver's template outside the action
+    # isolation, so the template must not reach Python's internals.
+    environment = jinja2.sandbox.SandboxedEnvironment(
         # The template's file name is its code's file name, so errors map back to its lines.
         loader=jinja2.FunctionLoader(lambda name: (request["template"], file, lambda: True) if name == file else None),
         undefined=jinja2.StrictUndefined,
@@ -73,12 +78,28 @@ def render(request):
         return {"rendered": template.render(**request.get("context", {}))}
     except jinja2.UndefinedError as error:
         return {"error": f"undefined: {error.message}", "line": _template_line(error.__traceback__, file), "missing_jinja2": False}
+    except jinja2.sandbox.SecurityError as error:
+        return {"error": f"not allowed in a values template: {error}", "line": _template_line(error.__traceback__, file), "missing_jinja2": False}
     except Exception as error:  # noqa: BLE001 - a template's own failure, reported with its line
         return {"error": f"{type(error).__name__}: {error}", "line": _template_line(error.__traceback__, file), "missing_jinja2": False}
 
 
+# A template that loops or grows without end is stopped by the kernel: the
+# engine reports a renderer killed by these limits as the template's fault.
+CPU_SECONDS = 5
+MEMORY_BYTES = 1 << 30
+
+
 def main():
-    sys.stdout.write(json.dumps(render(json.loads(sys.stdin.buffer.read()))))
+    import resource
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    request = json.loads(sys.stdin.buffer.read())
+    try:
+        answer = render(request)
+    except MemoryError:
+        answer = {"error": f"the template needs more than {MEMORY_BYTES >> 20} MiB to render", "line": None, "missing_jinja2": False}
+    sys.stdout.write(json.dumps(answer))
 
 
 if __name__ == "__main__":

@@ -24,14 +24,24 @@ public struct DryRun: Sendable {
         public var clusterAfter: String
         /// The run's log lines.
         public var logs: [LogRecord]
+        /// The Helm values the hook applies (`values.j2.yml` rendered with the
+        /// run's GlobalContext), and for an upgrade those at the installed
+        /// version; nil without a template. `valuesError` says why they are missing.
+        public var values: JSONValue? = nil
+        public var valuesBefore: JSONValue? = nil
+        public var valuesError: String? = nil
 
         /// The final run.
         public var run: RunRecord { report.run }
 
         /// `runs show --output json`'s shape plus `cluster_before`,
-        /// `cluster_after`, `plan` (`[{"mode", "actions"}]`) and `logs`.
+        /// `cluster_after`, `plan` (`[{"mode", "actions"}]`), `logs`,
+        /// `values` and `values_before` (null without a template or before a setup).
         public var json: JSONValue {
             guard case .object(var members) = report.json else { return report.json }
+            members["values"] = values ?? .null
+            members["values_before"] = valuesBefore ?? .null
+            if let valuesError { members["values_error"] = .string(valuesError) }
             members["cluster_before"] = JSONValue(storedText: clusterBefore) ?? .null
             members["cluster_after"] = JSONValue(storedText: clusterAfter) ?? .null
             members["plan"] = .array(DryRun.planByMode(plan).map { .object(["mode": .string($0.mode), "actions": .array($0.actions.map(JSONValue.string))]) })
@@ -110,6 +120,30 @@ public struct DryRun: Sendable {
         }
         guard let report else { throw EngineError(.failed, "run \(final.id) vanished from the scratch store") }
         return Result(report: report, plan: plan, clusterBefore: clusterBefore, clusterAfter: await snapshot() ?? clusterBefore, logs: logs)
+    }
+
+    /// Renders the driver's `values.j2.yml` with the run's GlobalContext and,
+    /// for an upgrade, with the context at `installedVersion`; sets them on `result`.
+    public func renderValues(
+        into result: inout Result, driver: LoadedDriver, hook: Hook, installedVersion: String,
+        parameters: [String: ParameterInput], python: String?
+    ) async {
+        guard let template = HelmValues.template(of: driver.snapshot), let spec = driver.specification,
+              let context = JSONValue(storedText: result.run.contextJSON) else { return }
+        do {
+            switch try await HelmValues.render(template, context: context, python: python) {
+            case .success(let rendered): result.values = rendered.values
+            case .failure(let finding): result.valuesError = finding.description
+            }
+            guard hook == .upgrade else { return }
+            let before = try HelmValues.context(spec: spec, deployment: deploymentName, appVersion: installedVersion,
+                                                parameters: parameters, config: [:], cluster: cluster)
+            if case .success(let rendered) = try await HelmValues.render(template, context: before, python: python) {
+                result.valuesBefore = rendered.values
+            }
+        } catch {
+            result.valuesError = error.message
+        }
     }
 
     func snapshot() async -> String? {

@@ -435,12 +435,17 @@ struct DryRunTests {
         #expect((report["cluster_after"] as? [String: Any])?["app_version"] as? String == "0.2.0")
         #expect(((report["cluster_after"] as? [String: Any])?["jobs"] as? [Any])?.count == 1)
         #expect(!FileManager.default.fileExists(atPath: workspace.state))
+        // The Helm values the upgrade applies, and those at the installed version.
+        let values = report["values"] as? [String: Any], before = report["values_before"] as? [String: Any]
+        #expect((values?["image"] as? [String: Any])?["tag"] as? String == "0.2.0", "\(report["values"] ?? "none")")
+        #expect((before?["image"] as? [String: Any])?["tag"] as? String == "0.1.0", "\(report["values_before"] ?? "none")")
 
         let text = try await workspace.run(["dry-run", "actions-examples/my-app", "--hook", "upgrade", "--from", "0.1.0", "--to", "0.2.0"])
         #expect(text.status == 0)
         #expect(text.stdout.contains("Plan: pre: - | core: upgrade | post: -"))
         #expect(text.stdout.contains("app version: 0.1.0 → 0.2.0"))
         #expect(text.stdout.contains("+ job fr-"))
+        #expect(text.stdout.contains("Helm values (values.j2.yml), what the upgrade changes:\n  ~ image.tag: \"0.1.0\" → \"0.2.0\"\n"), "\(text.stdout)")
         #expect(text.stdout.contains("The upgrade hook would succeed."))
     }
 

@@ -75,6 +75,39 @@ public enum HelmValues {
         }
     }
 
+    /// What changed from `before` to `after`, one line per leaf (paths as
+    /// `a.b[0].c`, values as JSON): `+ path: value`, `- path: value`,
+    /// `~ path: old → new`, in path order; nothing when they are equal.
+    public static func diff(before: JSONValue, after: JSONValue) -> [String] {
+        let old = leaves(before, path: ""), new = leaves(after, path: "")
+        var lines: [String] = []
+        for path in Set(old.keys).union(new.keys).sorted() {
+            switch (old[path], new[path]) {
+            case (nil, let added?): lines.append("+ \(path): \(added.jsonText)")
+            case (let removed?, nil): lines.append("- \(path): \(removed.jsonText)")
+            case (let was?, let now?) where was != now: lines.append("~ \(path): \(was.jsonText) → \(now.jsonText)")
+            default: break
+            }
+        }
+        return lines
+    }
+
+    /// Every leaf (a scalar, or an empty array or object) of `value` by its path.
+    static func leaves(_ value: JSONValue, path: String) -> [String: JSONValue] {
+        switch value {
+        case .object(let members) where !members.isEmpty:
+            return members.reduce(into: [:]) { found, member in
+                found.merge(leaves(member.value, path: path.isEmpty ? member.key : path + "." + member.key)) { first, _ in first }
+            }
+        case .array(let items) where !items.isEmpty:
+            return items.enumerated().reduce(into: [:]) { found, item in
+                found.merge(leaves(item.element, path: path + "[\(item.offset)]")) { first, _ in first }
+            }
+        default:
+            return [path.isEmpty ? "(values)" : path: value]
+        }
+    }
+
     /// Whether `diagnostic` comes from a missing `jinja2` package rather than the template.
     public static func isMissingJinja2(_ diagnostic: Diagnostic) -> Bool {
         diagnostic.message.hasPrefix("the jinja2 package is not installed")

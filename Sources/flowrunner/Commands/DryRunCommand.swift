@@ -83,10 +83,13 @@ struct DryRunCommand: AsyncParsableCommand {
                 Terminal.line("Dry-run of \(hook.rawValue) for driver \(spec.name) (\(versions)) on a simulated cluster")
                 Terminal.line("Plan: " + DryRun.planByMode(prepared.plan).map { "\($0.mode): \($0.actions.isEmpty ? "-" : $0.actions.joined(separator: ", "))" }.joined(separator: " | "))
             }
-            result = try await dryRun.execute(
+            var worked = try await dryRun.execute(
                 run: prepared.run, plan: prepared.plan, clusterBefore: prepared.clusterBefore,
                 observer: output == .text ? ProgressPrinter(showLogs: true) : nil
             )
+            await dryRun.renderValues(into: &worked, driver: loaded, hook: hook, installedVersion: installed, parameters: inputs,
+                                      python: runOptions.python)
+            result = worked
         } catch {
             throw error.isBadInput ? CommandFailure.badInput(error.message) : CommandFailure.failed(error.message)
         }
@@ -98,6 +101,7 @@ struct DryRunCommand: AsyncParsableCommand {
             print("Cluster changes:")
             let changes = ClusterDiff.describe(beforeJSON: result.clusterBefore, afterJSON: result.clusterAfter)
             print(changes.isEmpty ? "  (none)" : changes.map { "  " + $0 }.joined(separator: "\n"))
+            printValues(result)
             print("")
             if result.run.status == .succeeded {
                 print("The \(hook.rawValue) hook would succeed.")
@@ -111,6 +115,28 @@ struct DryRunCommand: AsyncParsableCommand {
             }
         }
         if result.run.status != .succeeded { throw ExitCode(CommandFailure.failedCode) }
+    }
+}
+
+extension DryRunCommand {
+    /// The Helm values the hook applies: all of them for a setup, what
+    /// changes for an upgrade.
+    func printValues(_ result: DryRun.Result) {
+        if let error = result.valuesError {
+            print("")
+            print("Helm values: not rendered: \(error)")
+            return
+        }
+        guard let values = result.values else { return }
+        print("")
+        if let before = result.valuesBefore {
+            let changes = HelmValues.diff(before: before, after: values)
+            print("Helm values (values.j2.yml), what the upgrade changes:")
+            print(changes.isEmpty ? "  (none)" : changes.map { "  " + $0 }.joined(separator: "\n"))
+        } else {
+            print("Helm values (values.j2.yml):")
+            print(values.prettyText.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
     }
 }
 

@@ -55,6 +55,9 @@ public protocol StateStore: Sendable {
     func deployment(id: RecordID) async throws(StateStoreError) -> DeploymentRecord?
     /// Every deployment, by name.
     func deployments() async throws(StateStoreError) -> [DeploymentRecord]
+    /// Replaces a deployment's component inputs (``DeploymentRecord/componentsJSON``);
+    /// an unknown id throws ``StateStoreError/Code/notFound``.
+    func setDeploymentComponents(id: RecordID, componentsJSON: String) async throws(StateStoreError)
     /// Changes what is not nil of a deployment; an unknown id throws ``StateStoreError/Code/notFound``.
     func updateDeployment(id: RecordID, appVersion: String?, driverVersionID: RecordID?, parametersJSON: String?)
         async throws(StateStoreError)

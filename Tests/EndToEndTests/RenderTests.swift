@@ -69,6 +69,59 @@ struct RenderTests {
                 "\(validated.stdout)\(validated.stderr)")
     }
 
+    /// my-app with a declared env var on its server component.
+    static func myAppWithEnv(_ workspace: Workspace) throws -> String {
+        let driver = workspace.directory + "/my-app-env"
+        try FileManager.default.copyItem(atPath: myApp, toPath: driver)
+        var spec = try String(contentsOfFile: driver + "/driver.styrmin.yml", encoding: .utf8)
+        spec = spec.replacingOccurrences(of: "          app.kubernetes.io/name: my-app\n",
+                                         with: "          app.kubernetes.io/name: my-app\n      env_vars:\n        - name: LOG_LEVEL\n          value: info\n")
+        try spec.write(toFile: driver + "/driver.styrmin.yml", atomically: true, encoding: .utf8)
+        return driver
+    }
+
+    @Test("--env and container overrides reach the filters; clearing renders []; what the driver does not declare is refused")
+    func componentInputs() async throws {
+        let workspace = Workspace()
+        let driver = try Self.myAppWithEnv(workspace)
+        let base = ["render", driver, "--to", "0.2.0", "--output", "json"]
+        func values(_ extra: [String]) async throws -> [String: Any] {
+            try await workspace.json(base + extra) as? [String: Any] ?? [:]
+        }
+        #expect("\(try await values([])["extraEnv"] ?? "")".contains("info"))
+        let given = try await values(["--env", "server.LOG_LEVEL=debug", "--env", "server.EXTRA=1", "--args", #"server=["--workers","2"]"#])
+        let env = given["extraEnv"] as? [[String: Any]] ?? []
+        #expect(env.map { "\($0["name"] ?? "")=\($0["value"] ?? "")" } == ["LOG_LEVEL=debug", "EXTRA=1"], "\(env)")
+        #expect(given["args"] as? [String] == ["--workers", "2"])
+        #expect((try await values(["--args", "server=null"]))["args"] as? [String] == [])
+        for (extra, message) in [
+            (["--env", "database.LOG_LEVEL=x"], "env var LOG_LEVEL is declared for server, not for database"),
+            (["--command", #"database=["x"]"#], "component database of driver my-app declares no command override"),
+            (["--env", "ghost.X=1"], "no component \"ghost\""),
+            (["--args", "server=[1]"], "expected a JSON list of strings"),
+            (["--env", "nodot=1"], "expected COMPONENT.NAME=VALUE"),
+        ] {
+            let refused = try await workspace.run(base + extra)
+            #expect(refused.status == 2 && refused.stderr.contains(message), "\(extra): \(refused.stderr)")
+        }
+
+        // A deployment keeps its inputs; deployments set changes them for the next hook.
+        try await workspace.run(["drivers", "load", driver])
+        let deployed = try await workspace.run(["deploy", "shop", "--driver", "my-app", "--app-version", "0.1.0", "--args", #"server=["--a"]"#])
+        #expect(deployed.status == 0, "\(deployed.stderr)")
+        func components() async throws -> String {
+            let shown = try await workspace.json(["deployments", "show", "shop", "--output", "json"]) as? [String: Any]
+            return String(decoding: try JSONSerialization.data(withJSONObject: shown?["components"] ?? [:], options: .sortedKeys), as: UTF8.self)
+        }
+        #expect(try await components() == #"{"server":{"args":["--a"]}}"#)
+        let set = try await workspace.run(["deployments", "set", "shop", "--args", "server=null", "--env", "server.LOG_LEVEL=warn"])
+        #expect(set.status == 0, "\(set.stderr)")
+        #expect(try await components() == #"{"server":{"env":{"LOG_LEVEL":"warn"}}}"#)
+        let refused = try await workspace.run(["deployments", "set", "shop", "--env", "database.LOG_LEVEL=x"])
+        #expect(refused.status == 2 && refused.stderr.contains("declared for server"), "\(refused.stderr)")
+        #expect(try await components() == #"{"server":{"env":{"LOG_LEVEL":"warn"}}}"#, "a refused change changes nothing")
+    }
+
     @Test("render refuses a driver without values.j2.yml and bad inputs with exit 2")
     func badInputs() async throws {
         let workspace = Workspace()

@@ -15,6 +15,8 @@ struct GlobalContextBuilder {
     /// The deployment's cluster (DESIGN.md "Clusters").
     var clusterName: String
     var environmentName = "local"
+    /// The operator's env values and container overrides (`--env`, `--command`, `--args`).
+    var inputs = ComponentInputs()
 
     /// Configuration every instance has unless the deployment sets it.
     static let defaultConfig: [String: JSONValue] = ["ingress_class": "nginx", "fqdn_suffix": "apps.localhost"]
@@ -24,12 +26,21 @@ struct GlobalContextBuilder {
         let suffix = instanceConfig["fqdn_suffix"].flatMap { if case .string(let text) = $0 { text } else { nil } } ?? "apps.localhost"
         var components: [String: JSONValue] = [:]
         for component in spec.components {
+            // Declared vars with the operator's values, then the operator's own, by name.
+            let given = inputs.env[component.name] ?? [:]
+            var envVars: [JSONValue] = component.envVars.map { variable in
+                .object(["name": .string(variable.name), "value": given[variable.name].map(JSONValue.string) ?? variable.value])
+            }
+            let declared = Set(component.envVars.map(\.name))
+            for name in given.keys.sorted() where !declared.contains(name) {
+                envVars.append(.object(["name": .string(name), "value": .string(given[name] ?? "")]))
+            }
             var entry: [String: JSONValue] = [
                 "name": .string(component.name),
                 "labels": .object(component.labels.mapValues(JSONValue.string)),
-                "env_vars": .array(component.envVars.map { .object(["name": .string($0.name), "value": $0.value]) }),
-                "command": .array([]),
-                "args": .array([]),
+                "env_vars": .array(envVars),
+                "command": .array((inputs.command[component.name] ?? []).map(JSONValue.string)),
+                "args": .array((inputs.args[component.name] ?? []).map(JSONValue.string)),
             ]
             if let backup = component.backup {
                 var backupValue = backup.options

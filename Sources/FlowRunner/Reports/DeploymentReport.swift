@@ -6,6 +6,7 @@ public import StateStore
 /// Everything shown about a deployment, in the shape of `deployments show
 /// --output json` and `GET /v1/deployments/{name}`: `{"name", "driver",
 /// "driver_version", "driver_digest", "app_version", "parameters", "config",
+/// "components" (the operator's inputs, ``ComponentInputs``),
 /// "created_at", "updated_at", "cluster": {"name", "app_version",
 /// "workloads", "jobs"} | null, "runs": [run summary]}` (the list of
 /// deployments has the same members without `cluster` and `runs`).
@@ -49,6 +50,7 @@ public struct DeploymentReport: Sendable {
             "app_version": .string(deployment.appVersion),
             "parameters": secrets.masked(parameters: JSONValue(storedText: deployment.parametersJSON) ?? .object([:])),
             "config": SecretParameters(configKeys: Set(deployment.secretConfigKeys)).masked(config: JSONValue(storedText: deployment.configJSON) ?? .object([:])),
+            "components": ComponentInputs(storedText: deployment.componentsJSON).json,
             "cluster_name": .string(deployment.cluster),
             "created_at": RunReport.time(deployment.createdAt), "updated_at": RunReport.time(deployment.updatedAt),
         ])

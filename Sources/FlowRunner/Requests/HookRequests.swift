@@ -15,7 +15,7 @@ extension Engine {
     public func requestSetup(
         deployment name: String, driver: String, appVersion: String, cluster: String,
         parameters: [String: ParameterInput] = [:], config: [String: JSONValue] = [:], secretConfig: [String: JSONValue] = [:],
-        idempotencyKey: String? = nil, requestDigest: String? = nil
+        components: ComponentInputs = ComponentInputs(), idempotencyKey: String? = nil, requestDigest: String? = nil
     ) async throws(EngineError) -> (deployment: DeploymentRecord, run: RunRecord) {
         if let both = Set(config.keys).intersection(secretConfig.keys).sorted().first {
             throw EngineError(.badInput, "config key \"\(both)\" is given both plainly and as a secret; give it once")
@@ -43,9 +43,10 @@ extension Engine {
         try Self.checkVersion(appVersion, spec: spec, field: "app_version")
         try await checkCluster(cluster, against: spec)
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
+        try components.check(against: spec)
         let context = GlobalContextBuilder(
             spec: spec, deployment: name, driverVersion: version.number, appVersion: appVersion, previousVersion: nil,
-            parameters: resolved, config: config, clusterName: cluster
+            parameters: resolved, config: config, clusterName: cluster, inputs: components
         ).build()
         let inputs: JSONValue = [
             "target_version": .string(appVersion), "current_version": .null,
@@ -54,7 +55,7 @@ extension Engine {
         let new = NewDeployment(
             name: name, driver: spec.name, driverVersionID: version.id, appVersion: appVersion,
             parametersJSON: Self.json(.object(resolved)), configJSON: Self.json(.object(config)), cluster: cluster,
-            secretConfigKeys: Array(secretConfig.keys)
+            secretConfigKeys: Array(secretConfig.keys), componentsJSON: Self.json(components.json)
         )
         let deployment = try await stored { () async throws(StateStoreError) in try await store.createDeployment(new) }
         let run = try await stored { () async throws(StateStoreError) in
@@ -123,7 +124,7 @@ extension Engine {
         let context = GlobalContextBuilder(
             spec: driver.spec, deployment: deployment.name, driverVersion: driver.record.number, appVersion: targetVersion,
             previousVersion: deployment.appVersion, parameters: parameters, config: object(deployment.configJSON),
-            clusterName: deployment.cluster
+            clusterName: deployment.cluster, inputs: ComponentInputs(storedText: deployment.componentsJSON)
         ).build()
         let inputs: JSONValue = [
             "target_version": .string(targetVersion), "current_version": .string(deployment.appVersion),

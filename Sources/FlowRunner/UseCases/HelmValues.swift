@@ -24,18 +24,20 @@ public enum HelmValues {
     /// The GlobalContext a hook of `spec` would give the template for a
     /// deployment called `deployment` at `appVersion` (the driver's
     /// `default_version` when nil), with `parameters` (defaults filled in)
-    /// and `config` over the instance defaults.
+    /// and `config` over the instance defaults, and the operator's component inputs.
     ///
     /// - Throws: ``EngineError/Code/refused`` for an unknown parameter or a
     ///   value of the wrong kind, naming it.
     public static func context(
         spec: DriverSpecification, deployment: String, appVersion: String?, previousVersion: String? = nil,
-        parameters: [String: ParameterInput], config: [String: JSONValue], cluster: String = "simulated"
+        parameters: [String: ParameterInput], config: [String: JSONValue], components: ComponentInputs = ComponentInputs(),
+        cluster: String = "simulated"
     ) throws(EngineError) -> JSONValue {
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
+        try components.check(against: spec)
         return GlobalContextBuilder(
             spec: spec, deployment: deployment, driverVersion: 0, appVersion: appVersion ?? spec.defaultVersion?.description ?? "",
-            previousVersion: previousVersion, parameters: resolved, config: config, clusterName: cluster
+            previousVersion: previousVersion, parameters: resolved, config: config, clusterName: cluster, inputs: components
         ).build()
     }
 

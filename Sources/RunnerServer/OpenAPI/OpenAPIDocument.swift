@@ -105,7 +105,9 @@ enum OpenAPIDocument {
                 "name": {"type": "string"}, "driver": {"type": "string"}, "app_version": {"type": "string"},
                 "parameters": {"type": "object", "description": "Values of the driver's parameters, by name."},
                 "config": {"type": "object"}, "secret_config": {"type": "object"},
-                "cluster": {"type": "string", "description": "The cluster to act on (simulated by default)."}}}}}},
+                "cluster": {"type": "string", "description": "The cluster to act on (simulated by default)."},
+                "env": {"$ref": "#/components/schemas/ComponentEnv"}, "command": {"$ref": "#/components/schemas/ComponentOverrides"},
+                "args": {"$ref": "#/components/schemas/ComponentOverrides"}}}}}},
             "responses": {
               "202": {"description": "The deployment and its queued setup run.", "headers": {"Location": {"schema": {"type": "string"}}},
                       "content": {"application/json": {"schema": {
@@ -124,6 +126,20 @@ enum OpenAPIDocument {
             "responses": {
               "200": {"description": "The deployment, its cluster's view and its recent runs.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Deployment"}}}},
               "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}
+            }
+          },
+          "patch": {
+            "operationId": "changeDeployment",
+            "description": "Changes the deployment's component inputs; they apply from its next hook run.",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+              "type": "object", "additionalProperties": false,
+              "properties": {"env": {"$ref": "#/components/schemas/ComponentEnv"}, "command": {"$ref": "#/components/schemas/ComponentOverrides"},
+                             "args": {"$ref": "#/components/schemas/ComponentOverrides"}}}}}},
+            "responses": {
+              "200": {"description": "The deployment as it is now.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Deployment"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "404": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
+              "415": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}
             }
           }
         },
@@ -261,7 +277,8 @@ enum OpenAPIDocument {
             "type": "object", "required": ["name", "driver", "app_version"],
             "properties": {"name": {"type": "string"}, "driver": {"type": "string"}, "driver_version": {"type": ["integer", "null"]},
                            "app_version": {"type": "string"}, "parameters": {"type": "object"}, "config": {"type": "object"},
-                           "cluster_name": {"type": "string"}, "created_at": {"type": ["string", "null"]}, "updated_at": {"type": ["string", "null"]}}
+                           "cluster_name": {"type": "string"}, "created_at": {"type": ["string", "null"]}, "updated_at": {"type": ["string", "null"]},
+                           "components": {"type": "object", "description": "The operator's inputs per component: {COMPONENT: {\"env\", \"command\", \"args\"}}."}}
           },
           "RunSummary": {
             "type": "object", "required": ["id", "deployment", "hook", "status", "attempt"],
@@ -283,6 +300,14 @@ enum OpenAPIDocument {
                                "seq": {"type": "integer"}, "attempt": {"type": "integer"}, "kind": {"type": "string"}, "name": {"type": "string"},
                                "status": {"type": "string"}, "replayed": {"type": "boolean"}, "waiting_reason": {"type": ["string", "null"]}}}}}}},
                            "webhook_deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}}}
+          },
+          "ComponentEnv": {
+            "type": "object", "description": "Env var values per component: {COMPONENT: {NAME: VALUE}}.",
+            "additionalProperties": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
+          },
+          "ComponentOverrides": {
+            "type": "object", "description": "A container override per component (command or args): a list of strings, or null to clear it.",
+            "additionalProperties": {"type": ["array", "null"], "items": {"type": "string"}}
           },
           "WebhookDelivery": {
             "type": "object", "required": ["id", "url", "run_attempt", "run_status", "status", "attempts"],

@@ -7,8 +7,11 @@ import StateStore
 /// Deployments and their hooks:
 /// - `GET /v1/deployments`, `GET /v1/deployments/{name}` (its cluster and recent runs);
 /// - `POST /v1/deployments` `{"name", "driver", "app_version", "parameters"?,
-///   "config"?, "secret_config"?, "cluster"?}`: creates the deployment and
-///   queues its setup hook, 202 `{"deployment", "run"}`;
+///   "config"?, "secret_config"?, "cluster"?, "env"?, "command"?, "args"?}`:
+///   creates the deployment and queues its setup hook, 202 `{"deployment", "run"}`;
+/// - `PATCH /v1/deployments/{name}` `{"env"?, "command"?, "args"?}`: changes
+///   its component inputs (``ComponentInputs``; `null` clears an override),
+///   which apply from its next hook run, 200 with the deployment;
 /// - `POST /v1/deployments/{name}/hooks/upgrade` `{"target_version",
 ///   "driver_version"?: N | "latest"}`: queues an upgrade, 202 `{"run"}`.
 ///
@@ -22,6 +25,7 @@ struct DeploymentRoutes: Sendable {
         router.get("/v1/deployments") { _, _ in try await list() }
         router.get("/v1/deployments/:name") { _, context in try await show(try context.parameters.require("name")) }
         router.post("/v1/deployments") { request, _ in try await create(request) }
+        router.patch("/v1/deployments/:name") { request, context in try await change(request, deployment: try context.parameters.require("name")) }
         router.post("/v1/deployments/:name/hooks/:hook") { request, context in
             try await hook(request, deployment: try context.parameters.require("name"), hook: try context.parameters.require("hook"))
         }
@@ -40,17 +44,19 @@ struct DeploymentRoutes: Sendable {
 
     func create(_ request: Request) async throws -> Response {
         let body = try await JSONBody.read(request, limit: bodyLimit)
-        try body.allowOnly(["name", "driver", "app_version", "parameters", "config", "secret_config", "cluster"])
+        try body.allowOnly(["name", "driver", "app_version", "parameters", "config", "secret_config", "cluster", "env", "command", "args"])
         let name = try body.string("name"), driver = try body.string("driver"), version = try body.string("app_version")
         let parameters = try body.optionalObject("parameters").mapValues(ParameterInput.value)
         let config = try body.optionalObject("config"), secrets = try body.optionalObject("secret_config")
         let cluster = try body.optionalString("cluster") ?? SimulatedClusterProvider.clusterName
+        let components = try ComponentInputs.parse(
+            env: try body.optionalObject("env"), command: try body.optionalObject("command"), args: try body.optionalObject("args")).inputs
         let key = try IdempotencyKeys.key(of: request)
         let digest = key.map { _ in IdempotencyKeys.digest(route: "POST /v1/deployments", body: body.canonicalBytes) }
         let created = try await keys.holding(key, scope: name) {
             try await engine.requestSetup(
                 deployment: name, driver: driver, appVersion: version, cluster: cluster, parameters: parameters,
-                config: config, secretConfig: secrets, idempotencyKey: key, requestDigest: digest
+                config: config, secretConfig: secrets, components: components, idempotencyKey: key, requestDigest: digest
             )
         }
         let listed = try await DeploymentReport.list(store: engine.store).first { $0.deployment.id == created.deployment.id }
@@ -60,6 +66,18 @@ struct DeploymentRoutes: Sendable {
         ], status: .accepted)
         response.headers[.location] = "/v1/runs/\(created.run.id)"
         return response
+    }
+
+    func change(_ request: Request, deployment name: String) async throws -> Response {
+        let body = try await JSONBody.read(request, limit: bodyLimit)
+        for key in ["parameters", "config"] where body.value[key] != nil {
+            throw APIError.unprocessable("\"\(key)\" cannot be changed yet: a deployment's \(key) are set when it is created", field: key)
+        }
+        try body.allowOnly(["env", "command", "args"])
+        let (changes, clearing) = try ComponentInputs.parse(
+            env: try body.optionalObject("env"), command: try body.optionalObject("command"), args: try body.optionalObject("args"))
+        try await engine.changeComponentInputs(deployment: name, changes: changes, clearing: clearing)
+        return try await show(name)
     }
 
     func hook(_ request: Request, deployment: String, hook: String) async throws -> Response {

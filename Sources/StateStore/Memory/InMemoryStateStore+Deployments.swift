@@ -18,8 +18,16 @@ extension InMemoryStateStore {
             DeploymentRecord(
                 id: id, name: new.name, driver: new.driver, driverVersionID: new.driverVersionID,
                 appVersion: new.appVersion, parametersJSON: new.parametersJSON, configJSON: new.configJSON, cluster: new.cluster,
-                createdAt: now, updatedAt: now, secretConfigKeys: new.secretConfigKeys
+                createdAt: now, updatedAt: now, secretConfigKeys: new.secretConfigKeys, componentsJSON: new.componentsJSON
             )
+        }
+    }
+
+    /// Replaces a deployment's component inputs; an unknown id throws ``StateStoreError/Code/notFound``.
+    public func setDeploymentComponents(id: RecordID, componentsJSON: String) async throws(StateStoreError) {
+        let now = clock.now.asStored
+        guard tables.deployments.update(id, { $0.componentsJSON = componentsJSON; $0.updatedAt = now }) != nil else {
+            throw failure(.notFound, "no deployment \(id)")
         }
     }
 

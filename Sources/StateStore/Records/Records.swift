@@ -54,6 +54,9 @@ public struct DeploymentRecord: Sendable, Hashable {
     public var updatedAt: Date
     /// Keys of `configJSON` given with `--secret-config`: shown as `***`.
     public var secretConfigKeys: [String] = []
+    /// The operator's inputs per component (`--env`, `--command`, `--args`),
+    /// a JSON object `{COMPONENT: {"env": {NAME: VALUE}, "command": [..], "args": [..]}}`.
+    public var componentsJSON: String = "{}"
 }
 
 /// What is needed to create a deployment.
@@ -68,9 +71,13 @@ public struct NewDeployment: Sendable, Hashable {
     public var cluster: String
     /// Keys of `configJSON` whose values are secret (shown as `***`).
     public var secretConfigKeys: [String]
+    /// The operator's inputs per component (see ``DeploymentRecord/componentsJSON``).
+    public var componentsJSON: String
 
     public init(name: String, driver: String, driverVersionID: RecordID, appVersion: String,
-                parametersJSON: String = "{}", configJSON: String = "{}", cluster: String, secretConfigKeys: [String] = []) {
+                parametersJSON: String = "{}", configJSON: String = "{}", cluster: String, secretConfigKeys: [String] = [],
+                componentsJSON: String = "{}") {
+        self.componentsJSON = componentsJSON
         self.cluster = cluster
         self.secretConfigKeys = secretConfigKeys.sorted()
         self.name = name

@@ -197,6 +197,10 @@ enum Migrations {
                 CREATE INDEX webhook_deliveries_by_run ON webhook_deliveries (run_id, id);
                 """)
         }
+        migrator.registerMigration("v11-component-inputs") { db in
+            // The operator's --env/--command/--args per component; '{}' for deployments made before.
+            try db.execute(sql: "ALTER TABLE deployments ADD COLUMN components TEXT NOT NULL DEFAULT '{}'")
+        }
         return migrator
     }()
 }

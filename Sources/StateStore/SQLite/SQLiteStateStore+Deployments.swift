@@ -12,18 +12,30 @@ extension SQLiteStateStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO deployments (name, driver, driver_version_id, app_version, parameters, config, cluster, created_at, updated_at, secret_config_keys)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO deployments (name, driver, driver_version_id, app_version, parameters, config, cluster, created_at, updated_at,
+                                             secret_config_keys, components)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [new.name, new.driver, new.driverVersionID, new.appVersion, new.parametersJSON, new.configJSON,
-                            new.cluster, now.storedValue, now.storedValue, JSONValue.array(new.secretConfigKeys.map(JSONValue.string)).jsonText]
+                            new.cluster, now.storedValue, now.storedValue, JSONValue.array(new.secretConfigKeys.map(JSONValue.string)).jsonText,
+                            new.componentsJSON]
             )
             return DeploymentRecord(
                 id: db.lastInsertedRowID, name: new.name, driver: new.driver, driverVersionID: new.driverVersionID,
                 appVersion: new.appVersion, parametersJSON: new.parametersJSON, configJSON: new.configJSON, cluster: new.cluster,
                 createdAt: Date(storedValue: now.storedValue), updatedAt: Date(storedValue: now.storedValue),
-                secretConfigKeys: new.secretConfigKeys
+                secretConfigKeys: new.secretConfigKeys, componentsJSON: new.componentsJSON
             )
+        }
+    }
+
+    /// Replaces a deployment's component inputs; an unknown id throws ``StateStoreError/Code/notFound``.
+    public func setDeploymentComponents(id: RecordID, componentsJSON: String) async throws(StateStoreError) {
+        let now = clock.now
+        let path = path
+        try await write { db in
+            try db.execute(sql: "UPDATE deployments SET components = ?, updated_at = ? WHERE id = ?", arguments: [componentsJSON, now.storedValue, id])
+            guard db.changesCount == 1 else { throw StateStoreError(.notFound, location: path, "no deployment \(id)") }
         }
     }
 
@@ -116,7 +128,8 @@ extension DeploymentRecord {
             id: row["id"], name: row["name"], driver: row["driver"], driverVersionID: row["driver_version_id"],
             appVersion: row["app_version"], parametersJSON: row["parameters"], configJSON: row["config"], cluster: row["cluster"],
             createdAt: Date(storedValue: row["created_at"]), updatedAt: Date(storedValue: row["updated_at"]),
-            secretConfigKeys: JSONValue(storedText: row["secret_config_keys"])?.arrayValue?.compactMap(\.stringValue) ?? []
+            secretConfigKeys: JSONValue(storedText: row["secret_config_keys"])?.arrayValue?.compactMap(\.stringValue) ?? [],
+            componentsJSON: row["components"]
         )
     }
 }

@@ -9,9 +9,38 @@ import StateStore
 /// `flowrunner deployments list|show`.
 struct DeploymentsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "deployments", abstract: "List and show deployments.",
-        subcommands: [DeploymentsListCommand.self, DeploymentsShowCommand.self]
+        commandName: "deployments", abstract: "List, show and change deployments.",
+        subcommands: [DeploymentsListCommand.self, DeploymentsShowCommand.self, DeploymentsSetCommand.self]
     )
+}
+
+/// `flowrunner deployments set NAME [--env COMPONENT.NAME=VALUE]... [--command COMPONENT=JSON]... [--args COMPONENT=JSON]...`.
+struct DeploymentsSetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set", abstract: "Change a deployment's component inputs; they apply at its next hook run.",
+        discussion: "--env sets or replaces one env var; --command and --args replace an override, and null clears it (the values template then renders [])."
+    )
+
+    @Argument(help: "The deployment.")
+    var name: String
+
+    @OptionGroup var componentOptions: ComponentOptions
+    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var runOptions: RunOptions
+
+    func run() async throws {
+        guard !componentOptions.isEmpty else { throw CommandFailure.badInput("nothing to set: give --env, --command or --args") }
+        let (changes, clearing) = try componentOptions.parsed()
+        let store = try stateOptions.open()
+        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
+        let now: ComponentInputs
+        do {
+            now = try await engine.changeComponentInputs(deployment: name, changes: changes, clearing: clearing)
+        } catch {
+            throw error.commandFailure
+        }
+        print("deployment \(name): component inputs \(now.json.jsonText) (from its next hook run)")
+    }
 }
 
 /// `flowrunner deployments list [--output json]`.

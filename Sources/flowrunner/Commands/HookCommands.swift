@@ -38,6 +38,7 @@ struct DeployCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Only queue the run; `flowrunner serve` works it.")
     var detach = false
 
+    @OptionGroup var componentOptions: ComponentOptions
     @OptionGroup var stateOptions: StateOptions
     @OptionGroup var runOptions: RunOptions
 
@@ -47,11 +48,12 @@ struct DeployCommand: AsyncParsableCommand {
         let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
         let configValues = try Pairs.parse(config, option: "--config").mapValues(JSONValue.string)
         let secretValues = try Pairs.parse(secretConfig, option: "--secret-config").mapValues(JSONValue.string)
+        let components = try componentOptions.parsed().inputs
         let created: (deployment: DeploymentRecord, run: RunRecord)
         do {
             created = try await engine.requestSetup(
                 deployment: name, driver: driver, appVersion: appVersion, cluster: cluster, parameters: parameterInputs, config: configValues,
-                secretConfig: secretValues
+                secretConfig: secretValues, components: components
             )
         } catch {
             throw error.commandFailure

@@ -9,7 +9,8 @@ enum ValuesFormat: String, ExpressibleByArgument, CaseIterable {
     case yaml, json
 }
 
-/// `flowrunner render DIR [--hook setup|upgrade] [--from V] [--to V] [--param K=V]... [--config K=V]... [--deployment NAME] [--output yaml|json]`:
+/// `flowrunner render DIR [--hook setup|upgrade] [--from V] [--to V] [--param K=V]... [--config K=V]...
+/// [--env COMPONENT.NAME=VALUE]... [--command COMPONENT=JSON] [--args COMPONENT=JSON] [--deployment NAME] [--output yaml|json]`:
 /// the Helm values a hook would apply, rendered from the driver's
 /// `values.j2.yml` with Jinja2 (DESIGN.md "Helm values").
 struct RenderCommand: AsyncParsableCommand {
@@ -42,6 +43,8 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(name: .customLong("config"), help: ArgumentHelp("Deployment configuration, instance.config.NAME (repeatable).", valueName: "name=value"))
     var config: [String] = []
 
+    @OptionGroup var componentOptions: ComponentOptions
+
     @Option(name: .long, help: "The deployment name the context is built for.")
     var deployment = "preview"
 
@@ -70,7 +73,8 @@ struct RenderCommand: AsyncParsableCommand {
                 spec: spec, deployment: deployment, appVersion: target,
                 previousVersion: hook == .upgrade ? (fromVersion ?? spec.defaultVersion?.description) : nil,
                 parameters: try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text),
-                config: try Pairs.parse(config, option: "--config").mapValues(JSONValue.string))
+                config: try Pairs.parse(config, option: "--config").mapValues(JSONValue.string),
+                components: try componentOptions.parsed().inputs)
         } catch let error as EngineError {
             throw error.commandFailure
         }

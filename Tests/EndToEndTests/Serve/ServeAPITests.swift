@@ -179,4 +179,32 @@ struct ServeAPITests {
         let runs = try await serve.request(.GET, "/v1/runs?deployment=shop&limit=100").object["runs"] as? [Any]
         #expect(runs?.count == 4, "setup, k1, k2 and burst: \(runs ?? [])")
     }
+
+    @Test("component inputs over HTTP: POST /v1/deployments takes env, command and args; PATCH changes them; what the driver does not declare is 422")
+    func componentInputs() async throws {
+        let workspace = Workspace()
+        let serve = try await ServeProcess(workspace)
+        _ = try await serve.request(.POST, "/v1/drivers", json: ["path": RenderTests.myApp])
+        let created = try await serve.request(.POST, "/v1/deployments", json: [
+            "name": "shop", "driver": "my-app", "app_version": "0.1.0", "args": ["server": ["--a"]], "env": ["server": ["LOG_LEVEL": "debug", "WORKERS": 2]],
+        ])
+        #expect(created.status == 202, "\(created.text)")
+        _ = try await serve.waitForRun(try #require(created.runID))
+        let shown = try await serve.request(.GET, "/v1/deployments/shop").object["components"] as? [String: Any]
+        let server = shown?["server"] as? [String: Any]
+        #expect(server?["args"] as? [String] == ["--a"] && (server?["env"] as? [String: String]) == ["LOG_LEVEL": "debug", "WORKERS": "2"], "\(shown ?? [:])")
+
+        let patched = try await serve.request(.PATCH, "/v1/deployments/shop", json: ["args": ["server": NSNull()], "command": ["server": ["run"]]])
+        #expect(patched.status == 200, "\(patched.text)")
+        let now = (patched.object["components"] as? [String: Any])?["server"] as? [String: Any]
+        #expect(now?["args"] == nil && now?["command"] as? [String] == ["run"], "\(patched.text)")
+
+        let refused = try await serve.request(.PATCH, "/v1/deployments/shop", json: ["command": ["database": ["x"]]])
+        #expect(refused.status == 422 && refused.error["field"] as? String == "command", "\(refused.text)")
+        let badShape = try await serve.request(.PATCH, "/v1/deployments/shop", json: ["args": ["server": "--x"]])
+        #expect(badShape.status == 400 && badShape.error["field"] as? String == "args.server", "\(badShape.text)")
+        let parameters = try await serve.request(.PATCH, "/v1/deployments/shop", json: ["parameters": ["storage_size": 20]])
+        #expect(parameters.status == 422 && parameters.error["field"] as? String == "parameters", "\(parameters.text)")
+        #expect(try await serve.request(.PATCH, "/v1/deployments/ghost", json: ["args": [:] as [String: Any]]).status == 404)
+    }
 }

@@ -166,4 +166,25 @@ struct DriverAndDeploymentConformance {
             #expect(try await store.simulatedJobs(deployment: "other") == ["other"])
         }
     }
+
+    @Test("a deployment keeps its component inputs; setting them replaces them, an unknown id is notFound", arguments: StoreKind.allCases)
+    func componentInputs(kind: StoreKind) async throws {
+        try await withFreshStore(kind) { store, time in
+            let version = try await store.storeDriverVersion(driver: "drv", specVersion: "1", digest: "d", files: []).record
+            let created = try await store.createDeployment(NewDeployment(
+                name: "app", driver: "drv", driverVersionID: version.id, appVersion: "1", cluster: "simulated",
+                componentsJSON: #"{"server":{"args":["--a"]}}"#))
+            #expect(created.componentsJSON == #"{"server":{"args":["--a"]}}"#)
+            #expect(try await store.deployment(named: "app")?.componentsJSON == #"{"server":{"args":["--a"]}}"#)
+            time.advance(by: 5)
+            try await store.setDeploymentComponents(id: created.id, componentsJSON: "{}")
+            let changed = try await store.deployment(id: created.id)
+            #expect(changed?.componentsJSON == "{}" && changed?.updatedAt == time.now)
+            await #expect(throws: StateStoreError.self) {
+                try await store.setDeploymentComponents(id: 999, componentsJSON: "{}")
+            }
+            let other = try await store.createDeployment(NewDeployment(name: "b", driver: "drv", driverVersionID: version.id, appVersion: "1", cluster: "simulated"))
+            #expect(other.componentsJSON == "{}")
+        }
+    }
 }

@@ -1,0 +1,179 @@
+public import DriverSpec
+public import FlowModel
+
+/// The operator's inputs per component of one deployment (the guide's
+/// Step 5): env var values (`--env COMPONENT.NAME=VALUE`) and container
+/// command/args overrides (`--command COMPONENT=JSON`, `--args COMPONENT=JSON`),
+/// which the values template reads through `component_env_vars`,
+/// `component_command` and `component_args`.
+///
+/// Stored with the deployment as `{COMPONENT: {"env": {NAME: VALUE},
+/// "command": [..], "args": [..]}}`; a hook's GlobalContext is built from them.
+public struct ComponentInputs: Sendable, Hashable {
+    /// Env var values by component and name.
+    public var env: [String: [String: String]] = [:]
+    /// Container entrypoint overrides by component.
+    public var command: [String: [String]] = [:]
+    /// Container argument overrides by component.
+    public var args: [String: [String]] = [:]
+
+    public init() {}
+
+    /// The inputs stored with a deployment (``StateStore``'s `componentsJSON`); empty when unreadable.
+    public init(storedText: String?) {
+        guard case .object(let components)? = JSONValue(storedText: storedText) else { return }
+        for (component, value) in components {
+            if case .object(let variables)? = value["env"] {
+                env[component] = variables.compactMapValues(\.stringValue)
+            }
+            if let list = value["command"]?.arrayValue { command[component] = list.compactMap(\.stringValue) }
+            if let list = value["args"]?.arrayValue { args[component] = list.compactMap(\.stringValue) }
+        }
+    }
+
+    public var isEmpty: Bool { env.isEmpty && command.isEmpty && args.isEmpty }
+
+    /// An override to remove (`--command COMPONENT=null`, `--args COMPONENT=null`).
+    public struct Clearing: Sendable, Hashable {
+        /// `command` or `args`.
+        public var kind: String
+        public var component: String
+    }
+
+    /// The stored form.
+    public var json: JSONValue {
+        var components: [String: JSONValue] = [:]
+        for name in Set(env.keys).union(command.keys).union(args.keys) {
+            var entry: [String: JSONValue] = [:]
+            if let variables = env[name], !variables.isEmpty { entry["env"] = .object(variables.mapValues(JSONValue.string)) }
+            if let list = command[name] { entry["command"] = .array(list.map(JSONValue.string)) }
+            if let list = args[name] { entry["args"] = .array(list.map(JSONValue.string)) }
+            if !entry.isEmpty { components[name] = .object(entry) }
+        }
+        return .object(components)
+    }
+
+    /// These inputs with `changes` applied: env values set or replaced, and
+    /// overrides set, or removed where `changes` clears them (`null`).
+    public func applying(_ changes: ComponentInputs, clearing: Set<Clearing> = []) -> ComponentInputs {
+        var merged = self
+        for (component, variables) in changes.env { merged.env[component, default: [:]].merge(variables) { _, new in new } }
+        for (component, list) in changes.command { merged.command[component] = list }
+        for (component, list) in changes.args { merged.args[component] = list }
+        for cleared in clearing {
+            if cleared.kind == "command" { merged.command[cleared.component] = nil } else { merged.args[cleared.component] = nil }
+        }
+        return merged
+    }
+
+    /// Reads `--env COMPONENT.NAME=VALUE`, `--command COMPONENT=JSON` and
+    /// `--args COMPONENT=JSON` (a JSON list of strings, or `null` to clear:
+    /// returned in `clearing`).
+    ///
+    /// - Throws: ``EngineError/Code/badInput`` naming the option and what was expected.
+    public static func parse(env: [String], command: [String], args: [String]) throws(EngineError) -> (inputs: ComponentInputs, clearing: Set<Clearing>) {
+        var inputs = ComponentInputs()
+        var clearing = Set<Clearing>()
+        for item in env {
+            guard let equals = item.firstIndex(of: "="), let dot = item[..<equals].firstIndex(of: "."),
+                  dot != item.startIndex, item.index(after: dot) < equals else {
+                throw EngineError(.badInput, "--env \"\(item)\": expected COMPONENT.NAME=VALUE", field: "env")
+            }
+            inputs.env[String(item[..<dot]), default: [:]][String(item[item.index(after: dot)..<equals])] = String(item[item.index(after: equals)...])
+        }
+        for (option, items) in [("command", command), ("args", args)] {
+            for item in items {
+                guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                    throw EngineError(.badInput, "--\(option) \"\(item)\": expected COMPONENT=JSON (a list of strings, or null)", field: option)
+                }
+                let component = String(item[..<equals]), text = String(item[item.index(after: equals)...])
+                guard let value = try? JSONValue(jsonText: text) else {
+                    throw EngineError(.badInput, "--\(option) \(component): \(text.debugDescription) is not JSON; expected a list of strings such as [\"--debug\"], or null", field: option)
+                }
+                if value == .null {
+                    clearing.insert(Clearing(kind: option, component: component))
+                    continue
+                }
+                guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+                    throw EngineError(.badInput, "--\(option) \(component): expected a JSON list of strings, found \(value.typeName)", field: option)
+                }
+                if option == "command" { inputs.command[component] = list.compactMap(\.stringValue) } else { inputs.args[component] = list.compactMap(\.stringValue) }
+            }
+        }
+        return (inputs, clearing)
+    }
+
+    /// Reads the API's form: `env` `{COMPONENT: {NAME: VALUE}}` (a value a
+    /// string, number or boolean, taken as its text), `command` and `args`
+    /// `{COMPONENT: [strings] | null}` (null clears, returned in `clearing`).
+    ///
+    /// - Throws: ``EngineError/Code/badInput`` naming the member (`env.server.X`, `args.server`).
+    public static func parse(
+        env: [String: JSONValue], command: [String: JSONValue], args: [String: JSONValue]
+    ) throws(EngineError) -> (inputs: ComponentInputs, clearing: Set<Clearing>) {
+        var inputs = ComponentInputs()
+        var clearing = Set<Clearing>()
+        for (component, variables) in env {
+            guard let object = variables.objectValue else {
+                throw EngineError(.badInput, "env.\(component) must be an object of NAME: VALUE, found \(variables.typeName)", field: "env.\(component)")
+            }
+            for (name, value) in object {
+                let text: String
+                switch value {
+                case .string(let string): text = string
+                case .int, .double, .bool: text = value.jsonText
+                default: throw EngineError(.badInput, "env.\(component).\(name) must be a string, number or boolean, found \(value.typeName)", field: "env.\(component).\(name)")
+                }
+                inputs.env[component, default: [:]][name] = text
+            }
+        }
+        for (kind, overrides) in [("command", command), ("args", args)] {
+            for (component, value) in overrides {
+                if value == .null {
+                    clearing.insert(Clearing(kind: kind, component: component))
+                    continue
+                }
+                guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+                    throw EngineError(.badInput, "\(kind).\(component) must be a list of strings or null, found \(value.typeName)", field: "\(kind).\(component)")
+                }
+                if kind == "command" { inputs.command[component] = list.compactMap(\.stringValue) } else { inputs.args[component] = list.compactMap(\.stringValue) }
+            }
+        }
+        return (inputs, clearing)
+    }
+
+    /// Refuses inputs `spec` does not allow: an unknown component, an env var
+    /// declared only for other components, an override for a component
+    /// without a `container_overrides` entry allowing it. Clearing is checked
+    /// like setting.
+    ///
+    /// - Throws: ``EngineError/Code/refused`` naming the component (and var) and what the driver declares.
+    public func check(against spec: DriverSpecification, clearing: Set<Clearing> = []) throws(EngineError) {
+        let names = spec.components.map(\.name)
+        func known(_ component: String, _ field: String) throws(EngineError) {
+            guard spec.component(named: component) != nil else {
+                throw EngineError(.refused, "no component \"\(component)\" in driver \(spec.name) (components: \(names.joined(separator: ", ")))", field: field)
+            }
+        }
+        for (component, variables) in env.sorted(by: { $0.key < $1.key }) {
+            try known(component, "env")
+            let own = Set(spec.component(named: component)?.envVars.map(\.name) ?? [])
+            for name in variables.keys.sorted() where !own.contains(name) {
+                let owners = spec.components.filter { $0.envVars.contains { $0.name == name } }.map(\.name)
+                if !owners.isEmpty {
+                    throw EngineError(.refused, "env var \(name) is declared for \(owners.joined(separator: ", ")), not for \(component)", field: "env")
+                }
+            }
+        }
+        for (kind, overrides) in [("command", command), ("args", args)] {
+            let named = Set(overrides.keys).union(clearing.filter { $0.kind == kind }.map(\.component))
+            for component in named.sorted() {
+                try known(component, kind)
+                let allowed = spec.containerOverrides.contains { $0.component == component && (kind == "command" ? $0.command : $0.args) }
+                guard allowed else {
+                    throw EngineError(.refused, "component \(component) of driver \(spec.name) declares no \(kind) override (container_overrides)", field: kind)
+                }
+            }
+        }
+    }
+}

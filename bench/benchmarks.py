@@ -154,6 +154,45 @@ def bench_validate_large_spec(bin_dir, repeat):
     }]
 
 
+def write_large_values(directory):
+    """my-app with a values.j2.yml of 1,000 lines in the guide's style
+    (expressions, the component filters, tojson); returns the line count."""
+    shutil.copytree(os.path.join(os.path.dirname(HERE), "actions-examples", "my-app"), directory, dirs_exist_ok=True)
+    lines = []
+    for index in range(100):
+        lines += [
+            f"service{index}:",
+            f"  name: styrmin-{{{{ app.name }}}}-{index}",
+            f"  image: \"my-app:{{{{ app.version }}}}\"",
+            f"  host: \"{{{{ services['my-app'].primary_fqdn }}}}\"",
+            f"  className: \"{{{{ instance.config.ingress_class }}}}\"",
+            f"  env: {{{{ components | component_env_vars(\"server\") | tojson }}}}",
+            f"  command: {{{{ components | component_command(\"server\") | tojson }}}}",
+            f"  args: {{{{ components | component_args(\"server\") | tojson }}}}",
+            f"  replicas: {{{{ parameters.storage_size }}}}",
+            "  enabled: true",
+        ]
+    with open(os.path.join(directory, "values.j2.yml"), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def bench_render(bin_dir, repeat):
+    """Issue 17: a 1,000-line values template through `flowrunner render` (the
+    whole process: driver check, Jinja2 in a short-lived Python, YAML parse)."""
+    binary = os.path.join(bin_dir, "flowrunner")
+    directory = tempfile.mkdtemp(prefix="flowrunner-bench-render-")
+    try:
+        line_count = write_large_values(directory)
+        samples = time_command([binary, "render", directory, "--to", "0.2.0"], repeat)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return [{
+        "metric": f"render a {line_count}-line values.j2.yml (whole `flowrunner render` process)",
+        "samples": samples, "unit": "ms", "goal": 100.0,
+    }]
+
+
 def bench_upgrade_process(bin_dir, repeat):
     """The seed my-app upgrade hook as a whole `flowrunner upgrade` process."""
     binary = os.path.join(bin_dir, "flowrunner")
@@ -346,6 +385,7 @@ BENCHMARKS = {
     "upgrade": bench_upgrade_process,
     "steps": bench_steps,
     "validate": bench_validate_large_spec,
+    "render": bench_render,
     "serve": bench_serve,
     "state-store": bench_state_store,
     "action-host": bench_action_host,

@@ -59,7 +59,7 @@ struct RenderTests {
         let driver = workspace.directory + "/driver"
         try FileManager.default.copyItem(atPath: Self.myApp, toPath: driver)
         try template.write(toFile: driver + "/values.j2.yml", atomically: true, encoding: .utf8)
-        let rendered = try await workspace.run(["render", driver])
+        let rendered = try await workspace.run(["render", driver, "--to", "0.2.0"])
         #expect(rendered.status == 1, "\(rendered.stdout)\(rendered.stderr)")
         #expect(rendered.stderr.contains(driver + "/" + place), "\(rendered.stderr)")
         #expect(rendered.stderr.contains(message), "\(rendered.stderr)")

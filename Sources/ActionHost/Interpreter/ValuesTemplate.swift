@@ -19,14 +19,20 @@ public enum ValuesTemplate {
 
     /// Renders `template` (named `file` in errors) with `context`'s members as
     /// its names (the run's GlobalContext: `app`, `instance`, `components`,
-    /// `services`, ...).
+    /// `services`, ...). `cacheDirectory`, an engine-owned directory, keeps
+    /// compiled templates by checksum (compiling costs far more than rendering).
     ///
     /// - Throws: ``ActionHostError/Code/spawnFailed`` when the interpreter
     ///   cannot run or answers with something other than the renderer's JSON.
     public static func render(
-        _ template: String, file: String, context: JSONValue, interpreter: PythonInterpreter, pythonDirectory: String
+        _ template: String, file: String, context: JSONValue, interpreter: PythonInterpreter, pythonDirectory: String,
+        cacheDirectory: String? = nil
     ) async throws(ActionHostError) -> Outcome {
-        let request: JSONValue = ["template": .string(template), "file": .string(file), "context": context]
+        var request: JSONValue = ["template": .string(template), "file": .string(file), "context": context]
+        if let cacheDirectory, case .object(var members) = request {
+            members["cache"] = .string(cacheDirectory)
+            request = .object(members)
+        }
         let output = try await PythonHelper.run("render", input: Data(request.jsonBytes), interpreter: interpreter,
                                                 pythonDirectory: pythonDirectory, purpose: "render \(file)")
         guard output.status == 0, let answer = try? JSONValue(jsonBytes: Array(output.stdout)) else {

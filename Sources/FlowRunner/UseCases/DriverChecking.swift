@@ -13,9 +13,15 @@ extension DriverCatalog {
     /// - Parameters:
     ///   - directory: the driver directory (holding `driver.styrmin.yml`).
     ///   - python: an explicit interpreter, else `$FLOWRUNNER_PYTHON` or `python3` on `PATH`.
+    ///   - rendersValues: whether `values.j2.yml` is rendered once with the
+    ///     driver's defaults (``valuesFindings(_:displayPrefix:python:)``);
+    ///     `render`, which renders it itself, skips that.
+    ///   - checksPython: whether the Python files are checked (`render` needs only the spec and the template).
     /// - Throws: ``EngineError/Code/badInput`` when the directory is missing
     ///   or unreadable (its message names the path).
-    public static func loadChecked(directory: String, python: String? = nil) async throws(EngineError) -> LoadedDriver {
+    public static func loadChecked(
+        directory: String, python: String? = nil, rendersValues: Bool = true, checksPython: Bool = true
+    ) async throws(EngineError) -> LoadedDriver {
         var driver: LoadedDriver
         do {
             driver = try DriverLoader.load(directory: directory)
@@ -24,8 +30,8 @@ extension DriverCatalog {
         }
         let files = driver.snapshot.files.map(\.path).filter { $0.hasSuffix(".py") }
         let prefix = String(driver.specFile.dropLast(driver.specFile.split(separator: "/").last?.count ?? 0))
-        guard !files.isEmpty else {
-            driver.diagnostics += await valuesFindings(driver, displayPrefix: prefix, python: python)
+        guard !files.isEmpty, checksPython else {
+            if rendersValues { driver.diagnostics += await valuesFindings(driver, displayPrefix: prefix, python: python) }
             return driver
         }
         let location = SourceLocation(file: prefix.isEmpty ? directory : prefix)
@@ -42,7 +48,7 @@ extension DriverCatalog {
         } catch {
             driver.diagnostics.append(Diagnostic(.warning, at: location, "the Python files were not checked: \(error.reason)"))
         }
-        driver.diagnostics += await valuesFindings(driver, displayPrefix: prefix, python: python)
+        if rendersValues { driver.diagnostics += await valuesFindings(driver, displayPrefix: prefix, python: python) }
         return driver
     }
 

@@ -48,14 +48,17 @@ public enum HelmValues {
     ///   error, an undefined name, a filter naming an unknown component, a
     ///   result that is not YAML or not a mapping, or no `jinja2` package
     ///   (its message names the install command).
+    /// `cacheDirectory` (engine-owned, such as the state directory's) keeps compiled templates.
     /// - Throws: ``EngineError/Code/failed`` when no interpreter can run the renderer.
-    public static func render(_ template: String, context: JSONValue, python: String? = nil) async throws(EngineError) -> Result<Rendered, Diagnostic> {
+    public static func render(
+        _ template: String, context: JSONValue, python: String? = nil, cacheDirectory: String? = nil
+    ) async throws(EngineError) -> Result<Rendered, Diagnostic> {
         let outcome: ValuesTemplate.Outcome
         do {
             let environment = ProcessInfo.processInfo.environment
             outcome = try await ValuesTemplate.render(
                 template, file: file, context: context, interpreter: try PythonInterpreter.resolve(explicit: python, environment: environment),
-                pythonDirectory: try HostResources.pythonDirectory(environment: environment))
+                pythonDirectory: try HostResources.pythonDirectory(environment: environment), cacheDirectory: cacheDirectory)
         } catch {
             throw EngineError(.failed, "cannot render \(file): \(error.reason)")
         }

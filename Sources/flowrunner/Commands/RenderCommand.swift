@@ -54,8 +54,13 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The Python interpreter (default: $FLOWRUNNER_PYTHON, else python3 on PATH).")
     var python: String?
 
+    /// Where compiled templates are kept (beside the state file; the state itself is not opened).
+    @OptionGroup var stateOptions: StateOptions
+
     func run() async throws {
-        let loaded = try await DriverLoader.loadForCommand(directory, python: python)
+        // Only the spec and the template matter here (no Python files checked);
+        // the template is rendered below with the given inputs, its faults reported there.
+        let loaded = try await DriverLoader.loadForCommand(directory, python: python, rendersValues: false, checksPython: false)
         guard loaded.isValid, let spec = loaded.specification else {
             // Standard output is for the values; the findings (a template fault among them) go with the error.
             for diagnostic in loaded.diagnostics { Terminal.write("\(diagnostic)\n", to: STDERR_FILENO) }
@@ -80,7 +85,7 @@ struct RenderCommand: AsyncParsableCommand {
         }
         let rendered: HelmValues.Rendered
         do {
-            switch try await HelmValues.render(template, context: context, python: python) {
+            switch try await HelmValues.render(template, context: context, python: python, cacheDirectory: stateOptions.directory + "/values-cache") {
             case .success(let values): rendered = values
             case .failure(let diagnostic):
                 // Named like the other findings: the driver directory, then the template's line.

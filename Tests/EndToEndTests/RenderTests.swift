@@ -122,6 +122,31 @@ struct RenderTests {
         #expect(try await components() == #"{"server":{"env":{"LOG_LEVEL":"warn"}}}"#, "a refused change changes nothing")
     }
 
+    @Test("the Infrahub pattern: the override when set, a literal null when unset (the chart's default applies)")
+    func infrahubArgsNull() async throws {
+        let workspace = Workspace()
+        let driver = workspace.directory + "/infrahub-style"
+        try FileManager.default.copyItem(atPath: Self.myApp, toPath: driver)
+        try """
+            server:
+            {%- if components | component_args("server") %}
+              args: {{ components | component_args("server") | tojson }}
+            {%- else %}
+              args: null
+            {%- endif %}
+              command: {{ components | component_command("server") | tojson }}
+
+            """.write(toFile: driver + "/values.j2.yml", atomically: true, encoding: .utf8)
+        let unset = try await workspace.run(["render", driver, "--to", "0.2.0"])
+        #expect(unset.stdout == "server:\n  args: null\n  command: []\n", "\(unset.stdout)\(unset.stderr)")
+        let set = try await workspace.run(["render", driver, "--to", "0.2.0", "--args", #"server=["--debug"]"#, "--command", #"server=["run"]"#])
+        #expect(set.stdout == "server:\n  args: [\"--debug\"]\n  command: [\"run\"]\n", "\(set.stdout)\(set.stderr)")
+        let json = try await workspace.json(["render", driver, "--to", "0.2.0", "--output", "json"]) as? [String: Any]
+        #expect((json?["server"] as? [String: Any])?["args"] is NSNull, "null is YAML's null: \(json ?? [:])")
+        let outside = try await workspace.run(["render", driver, "--to", "3.0.0"])
+        #expect(outside.status == 2 && outside.stderr.contains("outside supported_versions"), "\(outside.stderr)")
+    }
+
     @Test("render refuses a driver without values.j2.yml and bad inputs with exit 2")
     func badInputs() async throws {
         let workspace = Workspace()

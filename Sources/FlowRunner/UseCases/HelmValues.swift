@@ -26,13 +26,15 @@ public enum HelmValues {
     /// `default_version` when nil), with `parameters` (defaults filled in)
     /// and `config` over the instance defaults, and the operator's component inputs.
     ///
-    /// - Throws: ``EngineError/Code/refused`` for an unknown parameter or a
-    ///   value of the wrong kind, naming it.
+    /// - Throws: ``EngineError/Code/refused`` for a version outside
+    ///   `supported_versions`, an unknown parameter, a value of the wrong
+    ///   kind or a component input the driver does not allow, naming it.
     public static func context(
         spec: DriverSpecification, deployment: String, appVersion: String?, previousVersion: String? = nil,
         parameters: [String: ParameterInput], config: [String: JSONValue], components: ComponentInputs = ComponentInputs(),
         cluster: String = "simulated"
     ) throws(EngineError) -> JSONValue {
+        if let appVersion { try Engine.checkVersion(appVersion, spec: spec, field: "to") }
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
         try components.check(against: spec)
         return GlobalContextBuilder(

@@ -53,6 +53,8 @@ struct RenderTests {
         ("a: [1, 2\n", "values.j2.yml (rendered)", "YAML"),
         ("a: {{ ''.__class__.__mro__ }}\n", "values.j2.yml:1", "not allowed in a values template"),
         ("a: {% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n", "values.j2.yml", "rendering was stopped"),
+        ("a: {{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}\n", "values.j2.yml", "nests too deeply"),
+        ("a: \"{{ 'x' * (10 ** 7) }}\"\n", "values.j2.yml", "larger than 4 MiB"),
     ])
     func templateFaults(template: String, place: String, message: String) async throws {
         let workspace = Workspace()
@@ -61,6 +63,7 @@ struct RenderTests {
         try template.write(toFile: driver + "/values.j2.yml", atomically: true, encoding: .utf8)
         let rendered = try await workspace.run(["render", driver, "--to", "0.2.0"])
         #expect(rendered.status == 1, "\(rendered.stdout)\(rendered.stderr)")
+        #expect(!rendered.stderr.contains("Traceback") && !rendered.stderr.contains("site-packages"), "\(rendered.stderr)")
         #expect(rendered.stderr.contains(driver + "/" + place), "\(rendered.stderr)")
         #expect(rendered.stderr.contains(message), "\(rendered.stderr)")
         let validated = try await workspace.run(["drivers", "validate", driver])
@@ -117,6 +120,10 @@ struct RenderTests {
         let set = try await workspace.run(["deployments", "set", "shop", "--args", "server=null", "--env", "server.LOG_LEVEL=warn"])
         #expect(set.status == 0, "\(set.stderr)")
         #expect(try await components() == #"{"server":{"env":{"LOG_LEVEL":"warn"}}}"#)
+        // Clearing an override is always allowed, even one the driver does not declare (a newer version may have dropped it).
+        #expect(try await workspace.run(["deployments", "set", "shop", "--command", "database=null"]).status == 0)
+        let badName = try await workspace.run(["deployments", "set", "shop", "--env", "server.A\u{1}B=x"])
+        #expect(badName.status == 2 && badName.stderr.contains("expected a name without '=' or control characters"), "\(badName.stderr)")
         let refused = try await workspace.run(["deployments", "set", "shop", "--env", "database.LOG_LEVEL=x"])
         #expect(refused.status == 2 && refused.stderr.contains("declared for server"), "\(refused.stderr)")
         #expect(try await components() == #"{"server":{"env":{"LOG_LEVEL":"warn"}}}"#, "a refused change changes nothing")
@@ -145,6 +152,24 @@ struct RenderTests {
         #expect((json?["server"] as? [String: Any])?["args"] is NSNull, "null is YAML's null: \(json ?? [:])")
         let outside = try await workspace.run(["render", driver, "--to", "3.0.0"])
         #expect(outside.status == 2 && outside.stderr.contains("outside supported_versions"), "\(outside.stderr)")
+    }
+
+    @Test("a var declared with valueFrom reaches the chart in Kubernetes' shape; a dry-run whose values do not render fails")
+    func valueFromAndDryRunFailure() async throws {
+        let workspace = Workspace()
+        let queueApp = FlowRunnerBinary.repository + "/actions-examples/queue-app"
+        let values = try await workspace.json(["render", queueApp, "--output", "json"]) as? [String: Any]
+        let env = (values?["api"] as? [String: Any])?["extraEnv"] as? [[String: Any]] ?? []
+        let password = env.first { $0["name"] as? String == "DATABASE_PASSWORD" }
+        #expect(password?["valueFrom"] is [String: Any] && password?["value"] == nil, "\(password ?? [:])")
+
+        let driver = workspace.directory + "/quoted"
+        try FileManager.default.copyItem(atPath: Self.myApp, toPath: driver)
+        try "a: \"{{ app.version }}\"\nb: {% if app.version == '0.3.0' %}[1, 2{% else %}1{% endif %}\n"
+            .write(toFile: driver + "/values.j2.yml", atomically: true, encoding: .utf8)
+        let dry = try await workspace.run(["dry-run", driver, "--hook", "setup", "--to", "0.3.0"])
+        #expect(dry.status == 1, "\(dry.stdout)")
+        #expect(dry.stdout.contains("would FAIL: its Helm values do not render"), "\(dry.stdout)")
     }
 
     @Test("render refuses a driver without values.j2.yml and bad inputs with exit 2")

@@ -17,6 +17,14 @@ struct HelmValuesDiffTests {
             "+ y: null",
         ])
         #expect(HelmValues.diff(before: after, after: after).isEmpty)
+        // Keys with dots (annotations) are quoted, so a nested a.b and a key "a.b" stay apart.
+        let dotted = try JSONValue(jsonText: #"{"a": {"b": 4}, "a.b": 3, "metadata": {"annotations": {"nginx.ingress.kubernetes.io/x": "1"}}}"#)
+        let dottedAfter = try JSONValue(jsonText: #"{"a": {"b": 3}, "a.b": 4, "metadata": {"annotations": {"nginx.ingress.kubernetes.io/x": "2"}}}"#)
+        #expect(HelmValues.diff(before: dotted, after: dottedAfter) == [
+            "~ a.b: 4 → 3",
+            "~ [\"a.b\"]: 3 → 4",
+            "~ metadata.annotations[\"nginx.ingress.kubernetes.io/x\"]: \"1\" → \"2\"",
+        ].sorted { $0.dropFirst(2) < $1.dropFirst(2) })
         #expect(HelmValues.diff(before: .object([:]), after: .string("x")) == ["~ (values): {} → \"x\""])
     }
 }

@@ -41,7 +41,8 @@ public enum ValuesTemplate {
                 return .failed(message: "rendering was stopped after using its limits (5 s of processor time, 1 GiB of memory): "
                                    + "a loop or a value that grows without end?", line: nil, missingJinja2: false)
             }
-            throw ActionHostError(.spawnFailed, "the renderer of \(file) failed (status \(output.status)): \(output.stderrTail)")
+            // Its stderr (a traceback with the server's paths) stays out of the message.
+            throw ActionHostError(.spawnFailed, "the renderer of \(file) failed (status \(output.status)) without an answer")
         }
         if let text = answer["rendered"]?.stringValue { return .rendered(text) }
         let line: Int? = if case .int(let number)? = answer["line"] { number } else { nil }

@@ -144,8 +144,10 @@ public struct ComponentInputs: Sendable, Hashable {
 
     /// Refuses inputs `spec` does not allow: an unknown component, an env var
     /// declared only for other components, an override for a component
-    /// without a `container_overrides` entry allowing it. Clearing is checked
-    /// like setting.
+    /// without a `container_overrides` entry allowing it, an env var name
+    /// Kubernetes refuses (empty, with `=` or a control character), NUL in a
+    /// value. Clearing an override is always allowed (a newer driver version
+    /// may no longer declare it).
     ///
     /// - Throws: ``EngineError/Code/refused`` naming the component (and var) and what the driver declares.
     public func check(against spec: DriverSpecification, clearing: Set<Clearing> = []) throws(EngineError) {
@@ -157,6 +159,14 @@ public struct ComponentInputs: Sendable, Hashable {
         }
         for (component, variables) in env.sorted(by: { $0.key < $1.key }) {
             try known(component, "env")
+            for (name, value) in variables.sorted(by: { $0.key < $1.key }) {
+                guard !name.isEmpty, !name.contains("="), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                    throw EngineError(.refused, "env var name \(name.debugDescription) of \(component): expected a name without '=' or control characters", field: "env.\(component)")
+                }
+                guard !value.contains("\u{0}") else {
+                    throw EngineError(.refused, "env var \(name) of \(component): the value holds a NUL character", field: "env.\(component).\(name)")
+                }
+            }
             let own = Set(spec.component(named: component)?.envVars.map(\.name) ?? [])
             for name in variables.keys.sorted() where !own.contains(name) {
                 let owners = spec.components.filter { $0.envVars.contains { $0.name == name } }.map(\.name)
@@ -166,12 +176,14 @@ public struct ComponentInputs: Sendable, Hashable {
             }
         }
         for (kind, overrides) in [("command", command), ("args", args)] {
-            let named = Set(overrides.keys).union(clearing.filter { $0.kind == kind }.map(\.component))
-            for component in named.sorted() {
+            for component in overrides.keys.sorted() {
                 try known(component, kind)
                 let allowed = spec.containerOverrides.contains { $0.component == component && (kind == "command" ? $0.command : $0.args) }
                 guard allowed else {
                     throw EngineError(.refused, "component \(component) of driver \(spec.name) declares no \(kind) override (container_overrides)", field: kind)
+                }
+                if let list = overrides[component], list.contains(where: { $0.contains("\u{0}") }) {
+                    throw EngineError(.refused, "the \(kind) of \(component) holds a NUL character", field: "\(kind).\(component)")
                 }
             }
         }

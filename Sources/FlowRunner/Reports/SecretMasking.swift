@@ -1,5 +1,5 @@
 public import ActionHost
-import FlowModel
+public import FlowModel
 public import StateStore
 
 /// Hiding secret values (``SecretParameters``) wherever the engine shows
@@ -37,6 +37,11 @@ public struct SecretMasking: Sendable, Hashable {
         guard !isEmpty, let stored, texts.contains(where: stored.contains) || stored.contains("\\"),
               let value = JSONValue(storedText: stored) else { return stored }
         return value.masking(self).jsonText
+    }
+
+    /// `value` with every string (at any depth) masked: rendered Helm values, say.
+    public func value(_ value: JSONValue) -> JSONValue {
+        isEmpty ? value : value.masking(self)
     }
 
     /// An action's failure with its message, traceback and details masked.

@@ -83,7 +83,8 @@ public enum HelmValues {
     }
 
     /// What changed from `before` to `after`, one line per leaf (paths as
-    /// `a.b[0].c`, values as JSON): `+ path: value`, `- path: value`,
+    /// `a.b[0].c`, a key holding `.`, `[`, `]`, `"` or a space quoted as
+    /// `a["x.y/z"]`, values as JSON): `+ path: value`, `- path: value`,
     /// `~ path: old → new`, in path order; nothing when they are equal.
     public static func diff(before: JSONValue, after: JSONValue) -> [String] {
         let old = leaves(before, path: ""), new = leaves(after, path: "")
@@ -104,7 +105,9 @@ public enum HelmValues {
         switch value {
         case .object(let members) where !members.isEmpty:
             return members.reduce(into: [:]) { found, member in
-                found.merge(leaves(member.value, path: path.isEmpty ? member.key : path + "." + member.key)) { first, _ in first }
+                let plain = !member.key.isEmpty && !member.key.contains(where: { ".[]\" ".contains($0) })
+                let step = plain ? (path.isEmpty ? member.key : path + "." + member.key) : path + "[" + JSONValue.string(member.key).jsonText + "]"
+                found.merge(leaves(member.value, path: step)) { first, _ in first }
             }
         case .array(let items) where !items.isEmpty:
             return items.enumerated().reduce(into: [:]) { found, item in

@@ -104,7 +104,8 @@ struct DryRunCommand: AsyncParsableCommand {
             printValues(result)
             print("")
             if result.run.status == .succeeded {
-                print("The \(hook.rawValue) hook would succeed.")
+                // With values that do not render, the failure is said below.
+                if result.valuesError == nil { print("The \(hook.rawValue) hook would succeed.") }
             } else {
                 print("The \(hook.rawValue) hook would FAIL: \(RunSummary.errorText(result.run.errorJSON) ?? result.run.status.rawValue)")
                 for (action, _) in result.report.actions {
@@ -115,6 +116,11 @@ struct DryRunCommand: AsyncParsableCommand {
             }
         }
         if result.run.status != .succeeded { throw ExitCode(CommandFailure.failedCode) }
+        if let error = result.valuesError {
+            // The hook itself would succeed, but a cluster could not take values that do not render.
+            if output == .text { print("The \(hook.rawValue) hook would FAIL: its Helm values do not render: \(error)") }
+            throw ExitCode(CommandFailure.failedCode)
+        }
     }
 }
 

@@ -85,7 +85,9 @@ struct RenderCommand: AsyncParsableCommand {
         }
         let rendered: HelmValues.Rendered
         do {
-            switch try await HelmValues.render(template, context: context, python: python, cacheDirectory: stateOptions.directory + "/values-cache") {
+            // The cache sits beside a state file; a state URL (a database) has no directory of ours.
+            let cache = stateOptions.path.contains("://") ? nil : stateOptions.directory + "/values-cache"
+            switch try await HelmValues.render(template, context: context, python: python, cacheDirectory: cache) {
             case .success(let values): rendered = values
             case .failure(let diagnostic):
                 // Named like the other findings: the driver directory, then the template's line.

@@ -28,7 +28,16 @@ def _component(components, name, what):
 
 
 def component_env_vars(components, name):
-    return list(_component(components, name, "component_env_vars").get("env_vars") or [])
+    """The component's env vars as Kubernetes takes them: ``{"name", "value"}``,
+    or ``{"name", "valueFrom"}`` for a var declared with a ``valueFrom`` block."""
+    shaped = []
+    for variable in _component(components, name, "component_env_vars").get("env_vars") or []:
+        value = variable.get("value") if isinstance(variable, dict) else None
+        if isinstance(value, dict) and set(value) == {"valueFrom"}:
+            shaped.append({"name": variable.get("name"), "valueFrom": value["valueFrom"]})
+        else:
+            shaped.append(variable)
+    return shaped
 
 
 def component_command(components, name):
@@ -62,10 +71,19 @@ def render(request):
     cache = None
     if request.get("cache"):
         # Compiling a template costs far more than rendering it (a 1,000-line
-        # one: ~200 ms against ~3 ms); the engine's own cache keeps the code, by the source's checksum.
+        # one: ~200 ms against ~3 ms); the engine's own cache keeps the code,
+        # one entry per source (every driver's template has the same name).
         import os
-        os.makedirs(request["cache"], mode=0o700, exist_ok=True)
-        cache = jinja2.FileSystemBytecodeCache(request["cache"])
+
+        class BySource(jinja2.FileSystemBytecodeCache):
+            def get_bucket(self, environment, name, filename, source):
+                return super().get_bucket(environment, name + "#" + self.get_source_checksum(source), filename, source)
+
+        try:
+            os.makedirs(request["cache"], mode=0o700, exist_ok=True)
+            cache = BySource(request["cache"])
+        except OSError:
+            cache = None  # only an optimisation
     # Sandboxed: the engine renders a driver's template outside the action
     # isolation, so the template must not reach Python's internals.
     environment = jinja2.sandbox.SandboxedEnvironment(
@@ -83,8 +101,15 @@ def render(request):
         template = environment.get_template(file)
     except jinja2.TemplateSyntaxError as error:
         return {"error": f"template syntax: {error.message}", "line": error.lineno, "missing_jinja2": False}
+    except RecursionError:
+        return {"error": "the template nests too deeply to compile", "line": None, "missing_jinja2": False}
+    except Exception as error:  # noqa: BLE001 - whatever stops compiling is the template's fault, said in one line
+        return {"error": f"the template cannot be compiled: {type(error).__name__}: {error}", "line": None, "missing_jinja2": False}
     try:
-        return {"rendered": template.render(**request.get("context", {}))}
+        rendered = template.render(**request.get("context", {}))
+        if len(rendered) > MAX_OUTPUT:
+            return {"error": f"the rendered values are larger than {MAX_OUTPUT >> 20} MiB", "line": None, "missing_jinja2": False}
+        return {"rendered": rendered}
     except jinja2.UndefinedError as error:
         return {"error": f"undefined: {error.message}", "line": _template_line(error.__traceback__, file), "missing_jinja2": False}
     except jinja2.sandbox.SecurityError as error:
@@ -97,6 +122,8 @@ def render(request):
 # engine reports a renderer killed by these limits as the template's fault.
 CPU_SECONDS = 5
 MEMORY_BYTES = 1 << 30
+# Helm values are kilobytes; a HelmRelease (an etcd object) holds at most about 1.5 MiB.
+MAX_OUTPUT = 4 << 20
 
 
 def main():
@@ -108,6 +135,10 @@ def main():
         answer = render(request)
     except MemoryError:
         answer = {"error": f"the template needs more than {MEMORY_BYTES >> 20} MiB to render", "line": None, "missing_jinja2": False}
+    except RecursionError:
+        answer = {"error": "the template nests too deeply to render", "line": None, "missing_jinja2": False}
+    except Exception as error:  # noqa: BLE001 - one line, never a traceback with the server's paths
+        answer = {"error": f"the template cannot be rendered: {type(error).__name__}: {error}", "line": None, "missing_jinja2": False}
     sys.stdout.write(json.dumps(answer))
 
 

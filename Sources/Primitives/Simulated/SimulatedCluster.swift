@@ -11,6 +11,12 @@ public actor SimulatedCluster: ClusterBackend {
     let fixture: ClusterFixture
     private var cached: SimulatedClusterState?
     private var unsaved = false
+    /// Whether an update is between reading the state and saving it. The
+    /// actor is re-entrant at every `await`, so two interleaved updates (two
+    /// `asyncio.gather` branches creating and finishing jobs) would each save
+    /// a state without the other's change; later updates wait their turn.
+    private var updating = false
+    private var waitingUpdates: [CheckedContinuation<Void, Never>] = []
 
     /// A cluster over `storage`, behaving as `fixture` says.
     public init(storage: any SimulatedClusterStorage, fixture: ClusterFixture = ClusterFixture()) {
@@ -33,12 +39,28 @@ public actor SimulatedCluster: ClusterBackend {
     }
 
     private func update<T>(_ change: (inout SimulatedClusterState) throws(ClusterError) -> T) async throws(ClusterError) -> T {
+        await beginUpdate()
+        defer { endUpdate() }
         var current = try await state()
         let result = try change(&current)
         if current != cached || unsaved {
             try await save(current)
         }
         return result
+    }
+
+    /// Waits until no other update is between its read and its save.
+    private func beginUpdate() async {
+        if updating {
+            await withCheckedContinuation { waitingUpdates.append($0) }
+        } else {
+            updating = true
+        }
+    }
+
+    /// Hands the turn to the oldest waiting update, or ends it.
+    private func endUpdate() {
+        if waitingUpdates.isEmpty { updating = false } else { waitingUpdates.removeFirst().resume() }
     }
 
     private func save(_ state: SimulatedClusterState) async throws(ClusterError) {
@@ -57,6 +79,8 @@ public actor SimulatedCluster: ClusterBackend {
 
     /// Saves changes kept in memory only (the primitive call counts).
     public func commit() async throws(ClusterError) {
+        await beginUpdate()
+        defer { endUpdate() }
         if unsaved, let cached { try await save(cached) }
     }
 
@@ -115,6 +139,8 @@ public actor SimulatedCluster: ClusterBackend {
     /// (``ClusterError/Code/injected``); an injected failure is saved at once,
     /// so a retry in another process sees that it happened.
     public func primitiveWillRun(_ primitive: String) async throws(ClusterError) {
+        await beginUpdate()
+        defer { endUpdate() }
         var current = try await state()
         let count = (current.primitiveCalls[primitive] ?? 0) + 1
         current.primitiveCalls[primitive] = count

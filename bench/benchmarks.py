@@ -231,6 +231,15 @@ def _per_step_ms(binary, env, run_id, attempt):
     return span * 1000 / (len(steps) - 1), steps
 
 
+def exchange_directory():
+    """A scratch directory the test and isolated actions share for marker
+    files: outside the state directory (which actions cannot see), open to
+    the action user (sticky and world-writable, like /tmp)."""
+    directory = tempfile.mkdtemp(prefix="flowrunner-bench-exchange-")
+    os.chmod(directory, 0o1777)
+    return directory
+
+
 def bench_steps(bin_dir, repeat):
     """Per-step cost inside a 1,000-step action, executed and replayed."""
     binary = os.path.join(bin_dir, "flowrunner")
@@ -238,9 +247,7 @@ def bench_steps(bin_dir, repeat):
     for round_index in range(max(3, repeat // 10)):
         directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
         env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
-        # The marker lives outside the state directory, which isolated actions cannot see.
-        exchange = tempfile.mkdtemp(prefix="flowrunner-bench-exchange-")
-        os.chmod(exchange, 0o1777)
+        exchange = exchange_directory()
         marker = os.path.join(exchange, "fail")
         try:
             open(marker, "w").close()
@@ -273,9 +280,7 @@ def bench_crash_resume(binary, repeat):
     for _ in range(repeat):
         directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
         env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
-        # The action writes beside the marker: outside the state directory, open to the action user.
-        exchange = tempfile.mkdtemp(prefix="flowrunner-bench-exchange-")
-        os.chmod(exchange, 0o1777)
+        exchange = exchange_directory()
         marker = os.path.join(exchange, "crash")
         try:
             open(marker, "w").close()

@@ -131,18 +131,18 @@ public struct DryRun: Sendable {
         guard let template = HelmValues.template(of: driver.snapshot), let spec = driver.specification,
               let context = JSONValue(storedText: result.run.contextJSON) else { return }
         // Secret parameters are shown as *** in the values too, as everywhere else in the report.
-        let masking = SecretMasking(secrets: result.report.secrets, inputsJSON: result.run.inputsJSON, configJSON: nil)
+        let masking = result.report.masking
         do {
             switch try await HelmValues.render(template, context: context, python: python) {
             case .success(let rendered): result.values = masking.value(rendered.values)
-            case .failure(let finding): result.valuesError = finding.description
+            case .failure(let failure): result.valuesError = failure.diagnostic.description
             }
             guard hook == .upgrade else { return }
             let before = try HelmValues.context(spec: spec, deployment: deploymentName, appVersion: installedVersion,
                                                 parameters: parameters, config: [:], cluster: cluster)
             switch try await HelmValues.render(template, context: before, python: python) {
             case .success(let rendered): result.valuesBefore = masking.value(rendered.values)
-            case .failure(let finding): result.valuesError = "at \(installedVersion): \(finding.description)"
+            case .failure(let failure): result.valuesError = "at \(installedVersion): \(failure.diagnostic.description)"
             }
         } catch {
             result.valuesError = error.message

@@ -92,7 +92,8 @@ public protocol StateStore: Sendable {
         async throws(StateStoreError) -> RunRecord
     /// Starts the next attempt of a failed or cancelled run, or of a running
     /// one whose lease expired or whose owner is `abandonedOwner` (the caller
-    /// knows it is gone): status `queued`, attempt + 1, the replay policy and
+    /// knows it is gone, or is that owner handing its own run back, as a
+    /// flow's retry does): status `queued`, attempt + 1, the replay policy and
     /// optionally another driver version; actions left `running` go back to
     /// `pending`. Anything else throws ``StateStoreError/Code/illegalTransition``.
     @discardableResult

@@ -30,7 +30,7 @@ public actor BytecodeCache {
     }
 
     private static func compile(directory: String, interpreter: PythonInterpreter, pythonDirectory: String) async {
-        let marker = directory + "/.flowrunner-bytecode-" + interpreter.path.map { $0.isLetter || $0.isNumber ? $0 : "_" }.reduce("") { $0 + String($1) }
+        let marker = directory + "/.flowrunner-bytecode-" + String(interpreter.path.map { $0.isLetter || $0.isNumber ? $0 : "_" })
         if FileManager.default.fileExists(atPath: marker) || access(directory, W_OK) != 0 { return }
         let output = try? await PythonHelper.run("precompile", arguments: [directory], input: Data(), interpreter: interpreter,
                                                  pythonDirectory: pythonDirectory, purpose: "byte-compile \(directory)")

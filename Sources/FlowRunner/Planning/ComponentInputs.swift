@@ -61,9 +61,27 @@ public struct ComponentInputs: Sendable, Hashable {
         for (component, list) in changes.command { merged.command[component] = list }
         for (component, list) in changes.args { merged.args[component] = list }
         for cleared in clearing {
-            if cleared.kind == "command" { merged.command[cleared.component] = nil } else { merged.args[cleared.component] = nil }
+            merged[keyPath: Self.overrides(cleared.kind)][cleared.component] = nil
         }
         return merged
+    }
+
+    /// The overrides of `kind`: `command`, else `args`.
+    static func overrides(_ kind: String) -> WritableKeyPath<ComponentInputs, [String: [String]]> {
+        kind == "command" ? \.command : \.args
+    }
+
+    /// Sets the `kind` override of `component` from `value`: a list of
+    /// strings, or null to clear it (added to `clearing`). False, changing
+    /// nothing, when `value` is neither.
+    mutating func setOverride(_ kind: String, of component: String, to value: JSONValue, clearing: inout Set<Clearing>) -> Bool {
+        if value == .null {
+            clearing.insert(Clearing(kind: kind, component: component))
+            return true
+        }
+        guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else { return false }
+        self[keyPath: Self.overrides(kind)][component] = list.compactMap(\.stringValue)
+        return true
     }
 
     /// Reads `--env COMPONENT.NAME=VALUE`, `--command COMPONENT=JSON` and
@@ -90,14 +108,9 @@ public struct ComponentInputs: Sendable, Hashable {
                 guard let value = try? JSONValue(jsonText: text) else {
                     throw EngineError(.badInput, "--\(option) \(component): \(text.debugDescription) is not JSON; expected a list of strings such as [\"--debug\"], or null", field: option)
                 }
-                if value == .null {
-                    clearing.insert(Clearing(kind: option, component: component))
-                    continue
-                }
-                guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+                guard inputs.setOverride(option, of: component, to: value, clearing: &clearing) else {
                     throw EngineError(.badInput, "--\(option) \(component): expected a JSON list of strings, found \(value.typeName)", field: option)
                 }
-                if option == "command" { inputs.command[component] = list.compactMap(\.stringValue) } else { inputs.args[component] = list.compactMap(\.stringValue) }
             }
         }
         return (inputs, clearing)
@@ -128,15 +141,8 @@ public struct ComponentInputs: Sendable, Hashable {
             }
         }
         for (kind, overrides) in [("command", command), ("args", args)] {
-            for (component, value) in overrides {
-                if value == .null {
-                    clearing.insert(Clearing(kind: kind, component: component))
-                    continue
-                }
-                guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
-                    throw EngineError(.badInput, "\(kind).\(component) must be a list of strings or null, found \(value.typeName)", field: "\(kind).\(component)")
-                }
-                if kind == "command" { inputs.command[component] = list.compactMap(\.stringValue) } else { inputs.args[component] = list.compactMap(\.stringValue) }
+            for (component, value) in overrides where !inputs.setOverride(kind, of: component, to: value, clearing: &clearing) {
+                throw EngineError(.badInput, "\(kind).\(component) must be a list of strings or null, found \(value.typeName)", field: "\(kind).\(component)")
             }
         }
         return (inputs, clearing)
@@ -150,7 +156,7 @@ public struct ComponentInputs: Sendable, Hashable {
     /// may no longer declare it).
     ///
     /// - Throws: ``EngineError/Code/refused`` naming the component (and var) and what the driver declares.
-    public func check(against spec: DriverSpecification, clearing: Set<Clearing> = []) throws(EngineError) {
+    public func check(against spec: DriverSpecification) throws(EngineError) {
         let names = spec.components.map(\.name)
         func known(_ component: String, _ field: String) throws(EngineError) {
             guard spec.component(named: component) != nil else {

@@ -71,9 +71,6 @@ public enum RunEndEvent {
     /// The masking of a run's secret parameters and config values.
     static func masking(runID: RecordID, store: any StateStore) async throws(StateStoreError) -> SecretMasking {
         guard let run = try await store.run(id: runID) else { return SecretMasking(texts: []) }
-        var secrets = try await SecretParameters.load(versionID: run.driverVersionID, from: store)
-        let deployment = try await store.deployment(id: run.deploymentID)
-        secrets.configKeys = Set(deployment?.secretConfigKeys ?? [])
-        return SecretMasking(secrets: secrets, inputsJSON: run.inputsJSON, configJSON: deployment?.configJSON)
+        return try await SecretMasking.load(for: run, from: store).masking
     }
 }

@@ -22,6 +22,8 @@ public struct RunReport: Sendable {
     public var actions: [(action: ActionRunRecord, steps: [StepRecord])]
     /// The parameters its driver declares secret, shown as `***`.
     public var secrets = SecretParameters()
+    /// The masking of those secrets' values (and the deployment's secret config values).
+    public var masking = SecretMasking(texts: [])
     /// Why the run (and its running steps) has not finished; nothing when it has.
     public var waiting = WaitingReason(run: nil)
     /// The completion webhooks told (or being told) of its ends, oldest first.
@@ -35,11 +37,8 @@ public struct RunReport: Sendable {
         for action in try await store.actionRuns(runID: runID) {
             actions.append((action, try await store.steps(actionRunID: action.id)))
         }
-        var secrets = try await SecretParameters.load(versionID: run.driverVersionID, from: store)
-        let deployment = try await store.deployment(id: run.deploymentID)
-        secrets.configKeys = Set(deployment?.secretConfigKeys ?? [])
         // What the action did is shown with secret values masked wherever they appear.
-        let masking = SecretMasking(secrets: secrets, inputsJSON: run.inputsJSON, configJSON: deployment?.configJSON)
+        let (secrets, masking) = try await SecretMasking.load(for: run, from: store)
         var shown = run
         shown.errorJSON = masking.json(run.errorJSON)
         let maskedActions = actions.map { action, steps in
@@ -49,7 +48,8 @@ public struct RunReport: Sendable {
         }
         let waiting = try await WaitingReason.load(run, store: store, now: try await store.currentTime())
         let deliveries = try await store.webhookDeliveries(runID: runID)
-        return RunReport(run: shown, driver: driver, actions: maskedActions, secrets: secrets, waiting: waiting, webhookDeliveries: deliveries)
+        return RunReport(run: shown, driver: driver, actions: maskedActions, secrets: secrets, masking: masking, waiting: waiting,
+                         webhookDeliveries: deliveries)
     }
 
     /// The run's inputs, secret parameters shown as `***`.

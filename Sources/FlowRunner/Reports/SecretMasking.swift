@@ -23,6 +23,15 @@ public struct SecretMasking: Sendable, Hashable {
 
     public var isEmpty: Bool { texts.isEmpty }
 
+    /// The secret parameters of `run`'s driver version, with its
+    /// deployment's secret config keys, and the masking of their values.
+    static func load(for run: RunRecord, from store: any StateStore) async throws(StateStoreError) -> (secrets: SecretParameters, masking: SecretMasking) {
+        var secrets = try await SecretParameters.load(versionID: run.driverVersionID, from: store)
+        let deployment = try await store.deployment(id: run.deploymentID)
+        secrets.configKeys = Set(deployment?.secretConfigKeys ?? [])
+        return (secrets, SecretMasking(secrets: secrets, inputsJSON: run.inputsJSON, configJSON: deployment?.configJSON))
+    }
+
     /// `text` with every secret replaced by `***`.
     public func text(_ text: String) -> String {
         isEmpty ? text : SecretParameters.masking(text, texts)

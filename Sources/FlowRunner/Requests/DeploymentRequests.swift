@@ -19,7 +19,7 @@ extension Engine {
             throw EngineError(.notFound, "unknown deployment \"\(name)\"")
         }
         let spec = try await loadDriver(versionID: deployment.driverVersionID).spec
-        try changes.check(against: spec, clearing: clearing)
+        try changes.check(against: spec)
         let merged = ComponentInputs(storedText: deployment.componentsJSON).applying(changes, clearing: clearing)
         try await stored { () async throws(StateStoreError) in
             try await store.setDeploymentComponents(id: deployment.id, componentsJSON: merged.json.jsonText)

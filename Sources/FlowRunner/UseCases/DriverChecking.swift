@@ -30,23 +30,20 @@ extension DriverCatalog {
         }
         let files = driver.snapshot.files.map(\.path).filter { $0.hasSuffix(".py") }
         let prefix = String(driver.specFile.dropLast(driver.specFile.split(separator: "/").last?.count ?? 0))
-        guard !files.isEmpty, checksPython else {
-            if rendersValues { driver.diagnostics += await valuesFindings(driver, displayPrefix: prefix, python: python) }
-            return driver
-        }
-        let location = SourceLocation(file: prefix.isEmpty ? directory : prefix)
-        do {
-            let environment = ProcessInfo.processInfo.environment
-            let interpreter = try PythonInterpreter.resolve(explicit: python, environment: environment)
-            let findings = try await PythonSourceCheck.run(
-                interpreter: interpreter, pythonDirectory: try HostResources.pythonDirectory(environment: environment),
-                directory: directory, files: files, displayPrefix: prefix
-            )
-            driver.diagnostics += findings.map { finding in
-                Diagnostic(.error, at: SourceLocation(file: finding.file, line: finding.line, column: finding.column), finding.message)
+        if !files.isEmpty, checksPython {
+            do {
+                let helper = try HelperPython(python: python)
+                let findings = try await PythonSourceCheck.run(
+                    interpreter: helper.interpreter, pythonDirectory: helper.pythonDirectory,
+                    directory: directory, files: files, displayPrefix: prefix
+                )
+                driver.diagnostics += findings.map { finding in
+                    Diagnostic(.error, at: SourceLocation(file: finding.file, line: finding.line, column: finding.column), finding.message)
+                }
+            } catch {
+                let location = SourceLocation(file: prefix.isEmpty ? directory : prefix)
+                driver.diagnostics.append(Diagnostic(.warning, at: location, "the Python files were not checked: \(error.reason)"))
             }
-        } catch {
-            driver.diagnostics.append(Diagnostic(.warning, at: location, "the Python files were not checked: \(error.reason)"))
         }
         if rendersValues { driver.diagnostics += await valuesFindings(driver, displayPrefix: prefix, python: python) }
         return driver
@@ -63,11 +60,12 @@ extension DriverCatalog {
         let location = SourceLocation(file: displayPrefix + HelmValues.file)
         do {
             let context = try HelmValues.context(spec: spec, deployment: "validate", appVersion: nil, parameters: [:], config: [:])
-            guard case .failure(var finding) = try await HelmValues.render(template, context: context, python: python) else { return [] }
-            finding.location.file = displayPrefix + finding.location.file
-            if HelmValues.isMissingJinja2(finding) {
-                return [Diagnostic(.warning, at: location, "\(HelmValues.file) was not rendered: \(finding.message)")]
+            guard case .failure(let failure) = try await HelmValues.render(template, context: context, python: python) else { return [] }
+            if failure.missingJinja2 {
+                return [Diagnostic(.warning, at: location, "\(HelmValues.file) was not rendered: \(failure.diagnostic.message)")]
             }
+            var finding = failure.diagnostic
+            finding.location.file = displayPrefix + finding.location.file
             return [finding]
         } catch {
             return [Diagnostic(.warning, at: location, "\(HelmValues.file) was not rendered with the driver's defaults: \(error.message)")]
@@ -94,10 +92,8 @@ extension DriverCatalog {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let unpacked: DriverArchive.Unpacked
         do {
-            let environment = ProcessInfo.processInfo.environment
-            unpacked = try await DriverArchive.unpack(
-                archive, into: directory, interpreter: try PythonInterpreter.resolve(explicit: python, environment: environment),
-                pythonDirectory: try HostResources.pythonDirectory(environment: environment))
+            let helper = try HelperPython(python: python)
+            unpacked = try await DriverArchive.unpack(archive, into: directory, interpreter: helper.interpreter, pythonDirectory: helper.pythonDirectory)
         } catch where error.code == .refused {
             throw EngineError(.badInput, error.reason, field: "body")
         } catch {

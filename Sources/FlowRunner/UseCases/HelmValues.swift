@@ -16,6 +16,13 @@ public enum HelmValues {
         public var values: JSONValue
     }
 
+    /// Why values did not render: the finding, and whether it is the missing
+    /// `jinja2` package rather than the template.
+    public struct Failure: Error, Sendable, Hashable {
+        public var diagnostic: Diagnostic
+        public var missingJinja2 = false
+    }
+
     /// The template of a driver, or nil when it has none.
     public static func template(of snapshot: DriverSnapshot) -> String? {
         snapshot.files.first { $0.path == file }.flatMap { String(validating: $0.contents, as: UTF8.self) }
@@ -45,7 +52,7 @@ public enum HelmValues {
 
     /// Renders `template` with `context`, and parses the result as a mapping.
     ///
-    /// - Returns: the values, or the ``Diagnostic`` that stops them (at
+    /// - Returns: the values, or the ``Failure`` whose diagnostic stops them (at
     ///   `values.j2.yml:LINE` where the line is known): a template syntax
     ///   error, an undefined name, a filter naming an unknown component, a
     ///   result that is not YAML or not a mapping, or no `jinja2` package
@@ -54,29 +61,31 @@ public enum HelmValues {
     /// - Throws: ``EngineError/Code/failed`` when no interpreter can run the renderer.
     public static func render(
         _ template: String, context: JSONValue, python: String? = nil, cacheDirectory: String? = nil
-    ) async throws(EngineError) -> Result<Rendered, Diagnostic> {
+    ) async throws(EngineError) -> Result<Rendered, Failure> {
         let outcome: ValuesTemplate.Outcome
         do {
-            let environment = ProcessInfo.processInfo.environment
+            let helper = try HelperPython(python: python)
             outcome = try await ValuesTemplate.render(
-                template, file: file, context: context, interpreter: try PythonInterpreter.resolve(explicit: python, environment: environment),
-                pythonDirectory: try HostResources.pythonDirectory(environment: environment), cacheDirectory: cacheDirectory)
+                template, file: file, context: context, interpreter: helper.interpreter, pythonDirectory: helper.pythonDirectory,
+                cacheDirectory: cacheDirectory)
         } catch {
             throw EngineError(.failed, "cannot render \(file): \(error.reason)")
         }
         switch outcome {
-        case .failed(let message, let line, _):
-            return .failure(Diagnostic(.error, at: SourceLocation(file: file, line: line ?? 0, column: 0), message))
+        case .failed(let message, let line, let missingJinja2):
+            return .failure(Failure(diagnostic: Diagnostic(.error, at: SourceLocation(file: file, line: line ?? 0, column: 0), message),
+                                    missingJinja2: missingJinja2))
         case .rendered(let text):
             let values: JSONValue
             do {
                 values = try YAMLData.load(text: text, file: file + " (rendered)")
             } catch {
-                return .failure(error)
+                return .failure(Failure(diagnostic: error))
             }
             guard case .object = values else {
                 let found = values == .null ? "nothing" : values.typeName
-                return .failure(Diagnostic(.error, at: SourceLocation(file: file), "the rendered values must be a YAML mapping (Helm's values), found \(found)"))
+                return .failure(Failure(diagnostic: Diagnostic(.error, at: SourceLocation(file: file),
+                                                               "the rendered values must be a YAML mapping (Helm's values), found \(found)")))
             }
             return .success(Rendered(text: text, values: values))
         }
@@ -118,8 +127,4 @@ public enum HelmValues {
         }
     }
 
-    /// Whether `diagnostic` comes from a missing `jinja2` package rather than the template.
-    public static func isMissingJinja2(_ diagnostic: Diagnostic) -> Bool {
-        diagnostic.message.hasPrefix("the jinja2 package is not installed")
-    }
 }

@@ -31,20 +31,11 @@ struct JSONBody: Sendable {
     ///   `application/json` (or `application/*+json`) is sent, 413 past
     ///   `limit` bytes, 400 when the body is not JSON or not an object.
     static func read(_ request: Request, limit: Int) async throws -> JSONBody {
-        if let type = request.headers[.contentType] {
-            let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-            guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
-                throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
-                               "the request body must be JSON (Content-Type: application/json), found Content-Type \(type)", field: "Content-Type")
-            }
+        if let media = mediaType(of: request), !isJSON(media), let type = request.headers[.contentType] {
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
+                           "the request body must be JSON (Content-Type: application/json), found Content-Type \(type)", field: "Content-Type")
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw APIError(.contentTooLarge, code: "payload_too_large", "the request body is larger than \(limit) bytes")
-        }
-        let bytes = Array(buffer.readableBytesView)
+        let bytes = Array(try await collect(request, limit: limit, what: "the request body").readableBytesView)
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             return JSONBody(value: .object([:]))
         }
@@ -58,6 +49,29 @@ struct JSONBody: Sendable {
             throw APIError.badRequest("the request body must be a JSON object, found \(value.typeName)")
         }
         return JSONBody(value: value)
+    }
+
+    /// The request's media type (Content-Type without parameters, lower case), if it sent one.
+    static func mediaType(of request: Request) -> String? {
+        request.headers[.contentType].map { type in
+            type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        }
+    }
+
+    /// Whether `media` is JSON: `application/json` or `application/*+json`.
+    static func isJSON(_ media: String) -> Bool {
+        media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
+    }
+
+    /// The whole body, up to `limit` bytes.
+    ///
+    /// - Throws: ``APIError`` 413 past `limit`, the message naming `what` was sent.
+    static func collect(_ request: Request, limit: Int, what: String, hint: String = "") async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(.contentTooLarge, code: "payload_too_large", "\(what) is larger than \(limit) bytes\(hint)")
+        }
     }
 
     /// Refuses members the route does not know, naming the first (and the known ones).

@@ -62,8 +62,7 @@ enum OpenAPIDocument {
               "type": "object", "required": ["path"], "additionalProperties": false,
               "properties": {"path": {"type": "string", "description": "An absolute directory on the server's machine holding driver.styrmin.yml and its action files."}}}}}},
             "responses": {
-              "200": {"description": "The same content was stored before.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
-              "201": {"description": "A new driver version.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
+              "200": {"$ref": "#/components/responses/DriverUnchanged"}, "201": {"$ref": "#/components/responses/DriverStored"},
               "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
               "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"},
               "422": {"$ref": "#/components/responses/Error"}
@@ -77,8 +76,7 @@ enum OpenAPIDocument {
             "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary",
               "description": "A tar archive (gzip, bzip2, xz or uncompressed; also sent as application/gzip or application/x-tar): regular files and directories only, the driver's files at the top or in one top-level directory."}}}},
             "responses": {
-              "200": {"description": "The same content was stored before.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
-              "201": {"description": "A new driver version.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
+              "200": {"$ref": "#/components/responses/DriverUnchanged"}, "201": {"$ref": "#/components/responses/DriverStored"},
               "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
               "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"},
               "422": {"$ref": "#/components/responses/Error"}
@@ -258,7 +256,9 @@ enum OpenAPIDocument {
                              "description": "The same key with the same body returns the same run; another body 422; still in flight 409."}
         },
         "responses": {
-          "Error": {"description": "An error.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+          "Error": {"description": "An error.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+          "DriverUnchanged": {"description": "The same content was stored before.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}},
+          "DriverStored": {"description": "A new driver version.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DriverVersion"}}}}
         },
         "schemas": {
           "Error": {

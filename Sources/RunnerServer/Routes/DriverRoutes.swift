@@ -26,7 +26,7 @@ struct DriverRoutes: Sendable {
         router.get("/v1/drivers") { _, _ in try await list() }
         router.post("/v1/drivers") { request, _ in try await load(request) }
         router.post("/v1/drivers/archive") { request, _ in
-            if let media = Self.mediaType(request), !Self.archiveTypes.contains(media) {
+            if let media = JSONBody.mediaType(of: request), !Self.archiveTypes.contains(media) {
                 throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
                                "this route takes a tar archive (Content-Type: application/octet-stream, application/gzip or application/x-tar), found Content-Type \(media)",
                                field: "Content-Type")
@@ -35,20 +35,15 @@ struct DriverRoutes: Sendable {
         }
     }
 
-    /// The request's media type (Content-Type without parameters, lower case), if sent.
-    static func mediaType(_ request: Request) -> String? {
-        request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-    }
-
     func list() async throws -> Response {
         let versions = try await DriverCatalog(store: engine.store).versions()
         return JSONResponse.make(["drivers": .array(versions.map { DriverCatalog.json($0) })])
     }
 
     func load(_ request: Request) async throws -> Response {
-        let media = Self.mediaType(request)
+        let media = JSONBody.mediaType(of: request)
         if let media, Self.archiveTypes.contains(media) { return try await upload(request) }
-        if let media, media != "application/json", !(media.hasPrefix("application/") && media.hasSuffix("+json")) {
+        if let media, !JSONBody.isJSON(media) {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
                            "a driver is sent as JSON ({\"path\"}, Content-Type: application/json) or as a tar archive (Content-Type: application/gzip), found Content-Type \(media)",
                            field: "Content-Type")
@@ -63,12 +58,7 @@ struct DriverRoutes: Sendable {
 
     /// A driver directory uploaded as a tar archive.
     func upload(_ request: Request) async throws -> Response {
-        let archive: ByteBuffer
-        do {
-            archive = try await request.body.collect(upTo: bodyLimit)
-        } catch {
-            throw APIError(.contentTooLarge, code: "payload_too_large", "the driver archive is larger than \(bodyLimit) bytes (serve --max-body-bytes)")
-        }
+        let archive = try await JSONBody.collect(request, limit: bodyLimit, what: "the driver archive", hint: " (serve --max-body-bytes)")
         guard archive.readableBytes > 0 else { throw APIError.badRequest("the driver archive is empty", field: "body") }
         return try await store(try await DriverCatalog.loadCheckedArchive(Array(archive.readableBytesView)), directory: nil, field: "body")
     }

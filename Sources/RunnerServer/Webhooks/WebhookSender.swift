@@ -39,9 +39,8 @@ public struct WebhookSender: Service {
 
     public func run() async throws {
         let webhook = try await store.registerWebhook(url: configuration.url.absoluteString)
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.seconds * 1e9))
         var clientConfiguration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: HTTPClient.Configuration.Timeout(connect: timeout, read: timeout))
+            redirectConfiguration: .disallow, timeout: HTTPClient.Configuration.Timeout(connect: requestTimeout, read: requestTimeout))
         // A refused connection is a failed attempt at once; the sender's own backoff retries it.
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
@@ -54,6 +53,9 @@ public struct WebhookSender: Service {
         if !Task.isCancelled { await pass(webhook: webhook, client: client, batches: 1) }
         try? await client.shutdown()
     }
+
+    /// ``WebhookConfiguration/requestTimeout`` as the client takes it.
+    var requestTimeout: TimeAmount { .nanoseconds(Int64(configuration.requestTimeout.seconds * 1e9)) }
 
     /// Enqueues new run ends and sends the due deliveries, batch by batch
     /// (at most `batches` batches of ``WebhookConfiguration/concurrency``).
@@ -139,7 +141,6 @@ public struct WebhookSender: Service {
 
     /// Sends the signed body; returns the answer's HTTP status.
     func post(_ delivery: WebhookDeliveryRecord, client: HTTPClient) async throws -> Int {
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.requestTimeout.seconds * 1e9))
         let body = Array(try await RunEndEvent.body(of: delivery, store: store).jsonText.utf8)
         let timestamp = Int(Date().timeIntervalSince1970)
         var request = HTTPClientRequest(url: configuration.endpoint)
@@ -151,7 +152,7 @@ public struct WebhookSender: Service {
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
         request.headers.add(name: "webhook-signature", value: configuration.signer.signature(id: delivery.deliveryID, timestamp: timestamp, body: body))
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: timeout, logger: logger)
+        let response = try await client.execute(request, timeout: requestTimeout, logger: logger)
         // The answer's body is read (up to 64 KiB) so the connection can be reused, and otherwise ignored.
         _ = try? await response.body.collect(upTo: 64 * 1024)
         return Int(response.status.code)

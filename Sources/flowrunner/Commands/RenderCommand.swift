@@ -89,7 +89,8 @@ struct RenderCommand: AsyncParsableCommand {
             let cache = stateOptions.path.contains("://") ? nil : stateOptions.directory + "/values-cache"
             switch try await HelmValues.render(template, context: context, python: python, cacheDirectory: cache) {
             case .success(let values): rendered = values
-            case .failure(let diagnostic):
+            case .failure(let failure):
+                let diagnostic = failure.diagnostic
                 // Named like the other findings: the driver directory, then the template's line.
                 throw CommandFailure.failed(diagnostic.location.file.hasPrefix(HelmValues.file)
                     ? directory + "/" + diagnostic.description : diagnostic.description)

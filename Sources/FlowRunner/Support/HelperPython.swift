@@ -1,0 +1,17 @@
+import ActionHost
+import Foundation
+
+/// The interpreter and bundled package the engine's short-lived Python
+/// helpers run on (the driver source check, the archive unpacker, the values
+/// renderer): `python` when given, else `$FLOWRUNNER_PYTHON` or `python3` on `PATH`.
+struct HelperPython {
+    let interpreter: PythonInterpreter
+    let pythonDirectory: String
+
+    /// - Throws: ``ActionHostError`` when no interpreter or bundled package is found.
+    init(python: String?) throws(ActionHostError) {
+        let environment = ProcessInfo.processInfo.environment
+        interpreter = try PythonInterpreter.resolve(explicit: python, environment: environment)
+        pythonDirectory = try HostResources.pythonDirectory(environment: environment)
+    }
+}

@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
         // HTTP client of the completion webhooks and the end-to-end tests (and, with its issue, of the Kubernetes API).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // TLS settings of the Kubernetes API client (its CA and client certificate); async-http-client builds on it.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -78,6 +80,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "KubernetesCluster",
+            dependencies: [
+                "FlowModel", "DriverSpec", "StateStore", "Primitives",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "RunnerServer",
             dependencies: [
                 "FlowModel", "DriverSpec", "StateStore", "Primitives", "FlowRunner", "Scheduler",
@@ -98,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "FlowRunnerCLI",
             dependencies: [
-                "FlowModel", "DriverSpec", "StateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler", "RunnerServer",
+                "FlowModel", "DriverSpec", "StateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler", "KubernetesCluster", "RunnerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -154,6 +167,11 @@ let package = Package(
         .testTarget(
             name: "StateStoreTests",
             dependencies: ["FlowModel", "StateStore", "StateStoreProbe", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "KubernetesClusterTests",
+            dependencies: ["FlowModel", "KubernetesCluster", "Primitives", "StateStore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -96,7 +96,7 @@ public struct DryRun: Sendable {
             )
             do {
                 let backend = try await engine.clusters.backend(cluster: cluster, deployment: deploymentName)
-                try await backend.install(spec: spec, version: installedVersion)
+                try await backend.install(spec: spec, version: installedVersion, values: nil)
                 try await backend.commit()
             } catch {
                 throw EngineError(.failed, "cannot set up the cluster for the dry-run: \(error.message)")
@@ -119,34 +119,41 @@ public struct DryRun: Sendable {
             throw EngineError(storeError: error)
         }
         guard let report else { throw EngineError(.failed, "run \(final.id) vanished from the scratch store") }
-        return Result(report: report, plan: plan, clusterBefore: clusterBefore, clusterAfter: await snapshot() ?? clusterBefore, logs: logs)
+        return Result(report: report, plan: plan, clusterBefore: Self.maskingReleases(clusterBefore, report.masking),
+                      clusterAfter: Self.maskingReleases(await snapshot() ?? clusterBefore, report.masking), logs: logs)
     }
 
     /// Renders the driver's `values.j2.yml` with the run's GlobalContext and,
     /// for an upgrade, with the context at `installedVersion`; sets them on `result`.
     public func renderValues(
         into result: inout Result, driver: LoadedDriver, hook: Hook, installedVersion: String,
-        parameters: [String: ParameterInput], python: String?
+        parameters: [String: ParameterInput]
     ) async {
         guard let template = HelmValues.template(of: driver.snapshot), let spec = driver.specification,
               let context = JSONValue(storedText: result.run.contextJSON) else { return }
         // Secret parameters are shown as *** in the values too, as everywhere else in the report.
         let masking = result.report.masking
+        let renderer = scheduler.engine.configuration.valuesRenderer ?? HelmValues.Renderer()
         do {
-            switch try await HelmValues.render(template, context: context, python: python) {
+            switch try await renderer.render(template, context: context) {
             case .success(let rendered): result.values = masking.value(rendered.values)
             case .failure(let failure): result.valuesError = failure.diagnostic.description
             }
             guard hook == .upgrade else { return }
             let before = try HelmValues.context(spec: spec, deployment: deploymentName, appVersion: installedVersion,
                                                 parameters: parameters, config: [:], cluster: cluster)
-            switch try await HelmValues.render(template, context: before, python: python) {
+            switch try await renderer.render(template, context: before) {
             case .success(let rendered): result.valuesBefore = masking.value(rendered.values)
             case .failure(let failure): result.valuesError = "at \(installedVersion): \(failure.diagnostic.description)"
             }
         } catch {
             result.valuesError = error.message
         }
+    }
+
+    /// A cluster snapshot whose releases (the applied Helm values) show secret values as `***`.
+    static func maskingReleases(_ snapshot: String, _ masking: SecretMasking) -> String {
+        JSONValue(storedText: snapshot).map { masking.cluster($0).jsonText } ?? snapshot
     }
 
     func snapshot() async -> String? {

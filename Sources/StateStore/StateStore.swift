@@ -45,6 +45,15 @@ public protocol StateStore: Sendable {
     /// The files of a stored driver version, by path.
     func driverFiles(versionID: RecordID) async throws(StateStoreError) -> [StoredDriverFile]
 
+    // MARK: Clusters
+
+    /// Registers a cluster; a taken name is ``StateStoreError/Code/alreadyExists``.
+    func createCluster(_ new: NewCluster) async throws(StateStoreError) -> ClusterRecord
+    /// The registered cluster called `name`, or nil.
+    func cluster(named name: String) async throws(StateStoreError) -> ClusterRecord?
+    /// Every registered cluster, by name.
+    func clusters() async throws(StateStoreError) -> [ClusterRecord]
+
     // MARK: Deployments
 
     /// Creates a deployment; a taken name throws ``StateStoreError/Code/alreadyExists``.

@@ -30,14 +30,16 @@ let testSpec: DriverSpecification = {
 struct Bench {
     let cluster: SimulatedCluster
     var jobName = "fr-1-upgrade-1"
+    /// The Helm values install and upgrade apply (nil: none).
+    var values: (any HelmValuesSource)?
 
     init(fixture: ClusterFixture = ClusterFixture(), storage: any SimulatedClusterStorage = InMemoryClusterStorage(), version: String = "0.1.0") async throws {
         cluster = SimulatedCluster(storage: storage, fixture: fixture)
-        try await cluster.install(spec: testSpec, version: version)
+        try await cluster.install(spec: testSpec, version: version, values: nil)
     }
 
     var environment: PrimitiveEnvironment {
-        PrimitiveEnvironment(deployment: "shop", spec: testSpec, cluster: cluster, jobName: jobName, defaultTimeout: .seconds(5))
+        PrimitiveEnvironment(deployment: "shop", spec: testSpec, cluster: cluster, jobName: jobName, defaultTimeout: .seconds(5), values: values)
     }
 
     @discardableResult

@@ -12,6 +12,9 @@ public struct EngineConfiguration: Sendable {
     /// Run actions from this directory instead of the stored driver files
     /// (dry-runs: tracebacks then point at the author's own files).
     public var driverDirectoryOverride: String?
+    /// Renders the Helm values setup and upgrade apply (DESIGN.md "Helm
+    /// values"); nil applies none (an engine with a test double for actions).
+    public var valuesRenderer: HelmValues.Renderer?
 
     /// Creates a configuration that looks for cancel requests every 200 ms.
     public init(actionRunner: any ActionExecuting, driverCacheDirectory: String, actionTimeout: Duration? = nil) {

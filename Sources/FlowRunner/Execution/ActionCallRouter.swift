@@ -24,6 +24,8 @@ struct ActionCallRouter: ActionCallHandler {
     /// Secret values, masked in log lines, step arguments and errors before
     /// they are stored or shown (results stay as they are: they are replayed).
     let masking: SecretMasking
+    /// The Helm values install and upgrade apply (nil: none).
+    let values: (any HelmValuesSource)?
     /// Tells cancelled primitives whether they were cut off (host died) or stopped on purpose.
     let interruption = CallInterruption()
 
@@ -166,7 +168,7 @@ struct ActionCallRouter: ActionCallHandler {
         PrimitiveEnvironment(
             deployment: deployment.name, spec: spec, cluster: cluster,
             jobName: JobNames.name(run: runID, action: action, seq: job.seq, attempt: job.attempt), defaultTimeout: defaultTimeout,
-            interruption: interruption
+            interruption: interruption, values: values
         )
     }
 

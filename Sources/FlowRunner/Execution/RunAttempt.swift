@@ -39,9 +39,14 @@ extension Engine {
         var secrets = SecretParameters(spec: driver.spec)
         secrets.configKeys = Set(deployment.secretConfigKeys)
         let masking = SecretMasking(secrets: secrets, inputsJSON: run.inputsJSON, configJSON: deployment.configJSON)
+        var values: RunValues?
+        if let renderer = configuration.valuesRenderer, let template = HelmValues.template(of: driver.snapshot),
+           let context = JSONValue(storedText: run.contextJSON) {
+            values = RunValues(template: template, context: context, renderer: renderer)
+        }
         let attempt = RunAttempt(
             engine: self, run: run, owner: owner, deployment: deployment, hook: run.hook, spec: driver.spec,
-            driverDirectory: directory, cluster: cluster,
+            driverDirectory: directory, cluster: cluster, values: values,
             observer: masking.isEmpty ? observer : observer.map { MaskingRunObserver(wrapped: $0, masking: masking) },
             masking: masking,
             // Tracebacks of stored files name the author's copy (where the driver was loaded from).
@@ -87,6 +92,8 @@ struct RunAttempt {
     let spec: DriverSpecification
     let driverDirectory: String
     let cluster: any ClusterBackend
+    /// The Helm values install and upgrade apply (nil: none).
+    let values: RunValues?
     let observer: (any RunObserver)?
     /// The run's secret values, hidden in what is shown (see ``SecretMasking``).
     let masking: SecretMasking
@@ -105,6 +112,9 @@ struct RunAttempt {
             try await store.planActionRuns(runID: run.id, actions: plan.entries.map { ($0.name, $0.mode) })
         }
         let inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
+        if let failure = await valuesFailure(inputs: inputs) {
+            return .finished(try await engine.fail(run, action: nil, type: "ValuesError", message: masking.text(failure)))
+        }
         for entry in plan.entries {
             guard let actionRun = recorded.first(where: { $0.name == entry.name }) else { continue }
             if actionRun.status == .succeeded {
@@ -153,6 +163,18 @@ struct RunAttempt {
             try await store.updateDeployment(id: deployment.id, appVersion: targetVersion, driverVersionID: run.driverVersionID, parametersJSON: nil)
         }
         return .finished(try await stored { () async throws(StateStoreError) in try await store.changeRunStatus(id: run.id, to: .succeeded) })
+    }
+
+    /// Why the values the hook applies do not render at the run's target
+    /// version, if they do not: found before any action changes the cluster.
+    func valuesFailure(inputs: JSONValue) async -> String? {
+        guard let values, let target = inputs["target_version"]?.stringValue else { return nil }
+        do {
+            _ = try await values.values(appVersion: target)
+            return nil
+        } catch {
+            return error.message
+        }
     }
 
     func currentRun() async throws(EngineError) -> RunRecord {

@@ -33,11 +33,15 @@ public struct ComponentInputs: Sendable, Hashable {
 
     public var isEmpty: Bool { env.isEmpty && command.isEmpty && args.isEmpty }
 
-    /// An override to remove (`--command COMPONENT=null`, `--args COMPONENT=null`).
+    /// An input to remove: an override (`--command COMPONENT=null`,
+    /// `--args COMPONENT=null`) or an env value (`--env COMPONENT.NAME-`, as
+    /// `kubectl set env` removes one).
     public struct Clearing: Sendable, Hashable {
-        /// `command` or `args`.
+        /// `command`, `args` or `env`.
         public var kind: String
         public var component: String
+        /// The env var's name (kind `env` only).
+        public var name: String?
     }
 
     /// The stored form.
@@ -61,7 +65,12 @@ public struct ComponentInputs: Sendable, Hashable {
         for (component, list) in changes.command { merged.command[component] = list }
         for (component, list) in changes.args { merged.args[component] = list }
         for cleared in clearing {
-            merged[keyPath: Self.overrides(cleared.kind)][cleared.component] = nil
+            if cleared.kind == "env", let name = cleared.name {
+                merged.env[cleared.component]?[name] = nil
+                if merged.env[cleared.component]?.isEmpty == true { merged.env[cleared.component] = nil }
+            } else {
+                merged[keyPath: Self.overrides(cleared.kind)][cleared.component] = nil
+            }
         }
         return merged
     }
@@ -84,18 +93,25 @@ public struct ComponentInputs: Sendable, Hashable {
         return true
     }
 
-    /// Reads `--env COMPONENT.NAME=VALUE`, `--command COMPONENT=JSON` and
-    /// `--args COMPONENT=JSON` (a JSON list of strings, or `null` to clear:
-    /// returned in `clearing`).
+    /// Reads `--env COMPONENT.NAME=VALUE` (or `COMPONENT.NAME-` to remove the
+    /// value), `--command COMPONENT=JSON` and `--args COMPONENT=JSON` (a JSON
+    /// list of strings, or `null` to clear). Removals are returned in
+    /// `clearing`. A component name holding `.` is told apart from the var
+    /// name when the inputs are checked against the driver (``checked(against:)``).
     ///
     /// - Throws: ``EngineError/Code/badInput`` naming the option and what was expected.
     public static func parse(env: [String], command: [String], args: [String]) throws(EngineError) -> (inputs: ComponentInputs, clearing: Set<Clearing>) {
         var inputs = ComponentInputs()
         var clearing = Set<Clearing>()
         for item in env {
+            if !item.contains("="), item.hasSuffix("-"), let dot = item.firstIndex(of: "."), dot != item.startIndex,
+               item.index(after: dot) < item.index(before: item.endIndex) {
+                clearing.insert(Clearing(kind: "env", component: String(item[..<dot]), name: String(item[item.index(after: dot)..<item.index(before: item.endIndex)])))
+                continue
+            }
             guard let equals = item.firstIndex(of: "="), let dot = item[..<equals].firstIndex(of: "."),
                   dot != item.startIndex, item.index(after: dot) < equals else {
-                throw EngineError(.badInput, "--env \"\(item)\": expected COMPONENT.NAME=VALUE", field: "env")
+                throw EngineError(.badInput, "--env \"\(item)\": expected COMPONENT.NAME=VALUE, or COMPONENT.NAME- to remove it", field: "env")
             }
             inputs.env[String(item[..<dot]), default: [:]][String(item[item.index(after: dot)..<equals])] = String(item[item.index(after: equals)...])
         }
@@ -117,7 +133,7 @@ public struct ComponentInputs: Sendable, Hashable {
     }
 
     /// Reads the API's form: `env` `{COMPONENT: {NAME: VALUE}}` (a value a
-    /// string, number or boolean, taken as its text), `command` and `args`
+    /// string, number or boolean, taken as its text; null removes it), `command` and `args`
     /// `{COMPONENT: [strings] | null}` (null clears, returned in `clearing`).
     ///
     /// - Throws: ``EngineError/Code/badInput`` naming the member (`env.server.X`, `args.server`).
@@ -135,6 +151,9 @@ public struct ComponentInputs: Sendable, Hashable {
                 switch value {
                 case .string(let string): text = string
                 case .int, .double, .bool: text = value.jsonText
+                case .null:
+                    clearing.insert(Clearing(kind: "env", component: component, name: name))
+                    continue
                 default: throw EngineError(.badInput, "env.\(component).\(name) must be a string, number or boolean, found \(value.typeName)", field: "env.\(component).\(name)")
                 }
                 inputs.env[component, default: [:]][name] = text
@@ -146,6 +165,47 @@ public struct ComponentInputs: Sendable, Hashable {
             }
         }
         return (inputs, clearing)
+    }
+
+    /// These inputs as `spec` reads them, checked with ``check(against:)``:
+    /// an env var given for a component whose name holds `.`
+    /// (`--env my.server.LEVEL=1` first read as component `my`) is moved to
+    /// the longest declared component its full name starts with.
+    ///
+    /// - Throws: ``EngineError/Code/refused`` as ``check(against:)`` does.
+    public func checked(against spec: DriverSpecification) throws(EngineError) -> ComponentInputs {
+        var resolved = self
+        resolved.env = [:]
+        for (component, variables) in env {
+            for (name, value) in variables {
+                let (owner, variable) = Self.split(component: component, name: name, spec: spec)
+                resolved.env[owner, default: [:]][variable] = value
+            }
+        }
+        try resolved.check(against: spec)
+        return resolved
+    }
+
+    /// `clearing` as `spec` reads it (see ``checked(against:)``).
+    public static func resolve(_ clearing: Set<Clearing>, against spec: DriverSpecification) -> Set<Clearing> {
+        Set(clearing.map { cleared in
+            guard cleared.kind == "env", let name = cleared.name else { return cleared }
+            let (owner, variable) = split(component: cleared.component, name: name, spec: spec)
+            return Clearing(kind: "env", component: owner, name: variable)
+        })
+    }
+
+    /// The declared component and var that `component.name` means: as given
+    /// when `component` is declared, else the longest declared component
+    /// the whole text starts with followed by `.`.
+    static func split(component: String, name: String, spec: DriverSpecification) -> (String, String) {
+        guard spec.component(named: component) == nil else { return (component, name) }
+        let whole = component + "." + name
+        let owner = spec.components.map(\.name)
+            .filter { whole.hasPrefix($0 + ".") && whole.count > $0.count + 1 }
+            .max { $0.count < $1.count }
+        guard let owner else { return (component, name) }
+        return (owner, String(whole.dropFirst(owner.count + 1)))
     }
 
     /// Refuses inputs `spec` does not allow: an unknown component, an env var

@@ -11,19 +11,20 @@ struct GlobalContextBuilder {
     var appVersion: String
     var previousVersion: String?
     var parameters: [String: JSONValue]
+    /// The deployment's own configuration (`--config`).
     var config: [String: JSONValue]
     /// The deployment's cluster (DESIGN.md "Clusters").
     var clusterName: String
+    /// The cluster's configuration: the first layer of `instance.config`, under `config`.
+    var clusterConfig: [String: JSONValue]
     var environmentName = "local"
     /// The operator's env values and container overrides (`--env`, `--command`, `--args`).
     var inputs = ComponentInputs()
 
-    /// Configuration every instance has unless the deployment sets it.
-    static let defaultConfig: [String: JSONValue] = ["ingress_class": "nginx", "fqdn_suffix": "apps.localhost"]
-
     func build() -> JSONValue {
-        let instanceConfig = Self.defaultConfig.merging(config) { _, given in given }
-        let suffix = instanceConfig["fqdn_suffix"].flatMap { if case .string(let text) = $0 { text } else { nil } } ?? "apps.localhost"
+        let instanceConfig = clusterConfig.merging(config) { _, given in given }
+        // The guide's `<service-name>-<deployment-id>.<fqdn-suffix>`; empty where no suffix is configured.
+        let suffix = instanceConfig["fqdn_suffix"]?.stringValue ?? ""
         var components: [String: JSONValue] = [:]
         for component in spec.components {
             // Declared vars with the operator's values, then the operator's own, by name.
@@ -56,7 +57,9 @@ struct GlobalContextBuilder {
         for service in spec.services {
             services[service.name] = .object([
                 "name": .string(service.name),
-                "primary_fqdn": .string("\(service.name)-\(deployment).\(suffix)"),
+                "primary_fqdn": .string(suffix.isEmpty ? "" : "\(service.name)-\(deployment).\(suffix)"),
+                // Deployment ids are their names here, so the readable name is the same host.
+                "human_readable_fqdn": .string(suffix.isEmpty ? "" : "\(service.name)-\(deployment).\(suffix)"),
                 "port": .int(service.port),
                 "kind": .string(service.kind.rawValue),
                 "scope": .string(service.scope.rawValue),

@@ -8,7 +8,8 @@ public import StateStore
 /// "driver_version", "driver_digest", "app_version", "parameters", "config",
 /// "components" (the operator's inputs, ``ComponentInputs``),
 /// "created_at", "updated_at", "cluster": {"name", "app_version",
-/// "workloads", "jobs"} | null, "runs": [run summary]}` (the list of
+/// "workloads", "jobs", "releases": [{"revision", "app_version", "values",
+/// "applied_at"}]} | null, "runs": [run summary]}` (the list of
 /// deployments has the same members without `cluster` and `runs`).
 public struct DeploymentReport: Sendable {
     /// The deployment.
@@ -56,11 +57,14 @@ public struct DeploymentReport: Sendable {
         ])
     }
 
-    /// The cluster's view with its name, or null.
+    /// The cluster's view with its name, or null. The values of its
+    /// `releases` (the chart's history, DESIGN.md "Helm values") show
+    /// secret parameter and config values as `***`.
     public var cluster: JSONValue {
         guard case .object(var members)? = JSONValue(storedText: clusterSnapshot) else { return .null }
         members["name"] = .string(deployment.cluster)
-        return .object(members)
+        let parameters = JSONValue.object(["parameters": JSONValue(storedText: deployment.parametersJSON) ?? .object([:])])
+        return SecretMasking(secrets: secrets, inputsJSON: parameters.jsonText, configJSON: deployment.configJSON).cluster(.object(members))
     }
 
     /// The report as JSON.

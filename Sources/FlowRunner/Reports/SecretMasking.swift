@@ -48,6 +48,16 @@ public struct SecretMasking: Sendable, Hashable {
         return value.masking(self).jsonText
     }
 
+    /// A cluster's view (``ClusterBackend/snapshot()``'s JSON) with its
+    /// `releases` masked: the Helm values applied hold whatever the template
+    /// made of secret values. The rest (jobs as the action asked for them)
+    /// is what the cluster holds, shown as it is.
+    public func cluster(_ view: JSONValue) -> JSONValue {
+        guard !isEmpty, case .object(var members) = view, let releases = members["releases"] else { return view }
+        members["releases"] = value(releases)
+        return .object(members)
+    }
+
     /// `value` with every string (at any depth) masked: rendered Helm values, say.
     public func value(_ value: JSONValue) -> JSONValue {
         isEmpty ? value : value.masking(self)

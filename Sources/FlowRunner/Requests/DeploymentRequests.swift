@@ -4,7 +4,7 @@ import StateStore
 extension Engine {
     /// Changes the component inputs of deployment `name` (`deployments set`):
     /// `changes` set env values (replacing or adding) and overrides
-    /// (replacing), `clearing` removes overrides. The result is checked
+    /// (replacing), `clearing` removes overrides and env values. The result is checked
     /// against the deployment's pinned driver version and applies from the
     /// next hook run (runs already queued keep the context they froze).
     ///
@@ -19,8 +19,9 @@ extension Engine {
             throw EngineError(.notFound, "unknown deployment \"\(name)\"")
         }
         let spec = try await loadDriver(versionID: deployment.driverVersionID).spec
-        try changes.check(against: spec)
-        let merged = ComponentInputs(storedText: deployment.componentsJSON).applying(changes, clearing: clearing)
+        let changes = try changes.checked(against: spec)
+        let merged = ComponentInputs(storedText: deployment.componentsJSON)
+            .applying(changes, clearing: ComponentInputs.resolve(clearing, against: spec))
         try await stored { () async throws(StateStoreError) in
             try await store.setDeploymentComponents(id: deployment.id, componentsJSON: merged.json.jsonText)
         }

@@ -43,10 +43,10 @@ extension Engine {
         try Self.checkVersion(appVersion, spec: spec, field: "app_version")
         try await checkCluster(cluster, against: spec)
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
-        try components.check(against: spec)
+        let components = try components.checked(against: spec)
         let context = GlobalContextBuilder(
             spec: spec, deployment: name, driverVersion: version.number, appVersion: appVersion, previousVersion: nil,
-            parameters: resolved, config: config, clusterName: cluster, inputs: components
+            parameters: resolved, config: config, clusterName: cluster, clusterConfig: try await clusterConfiguration(cluster), inputs: components
         ).build()
         let inputs: JSONValue = [
             "target_version": .string(appVersion), "current_version": .null,
@@ -108,7 +108,9 @@ extension Engine {
         let driver = try await loadDriver(versionID: versionID)
         try Self.checkVersion(targetVersion, spec: driver.spec, field: "target_version")
         try await checkCluster(deployment.cluster, against: driver.spec)
-        let (inputs, context) = Self.upgradeInputs(deployment: deployment, driver: driver, targetVersion: targetVersion)
+        try Self.checkComponentInputs(of: deployment, against: driver)
+        let (inputs, context) = Self.upgradeInputs(deployment: deployment, driver: driver, targetVersion: targetVersion,
+                                                   clusterConfig: try await clusterConfiguration(deployment.cluster))
         return try await stored { () async throws(StateStoreError) in
             try await store.createRun(NewRun(
                 deploymentID: deployment.id, hook: .upgrade, inputsJSON: Self.json(inputs),
@@ -118,13 +120,30 @@ extension Engine {
         }
     }
 
+    /// Refuses an upgrade to a driver version that no longer allows the
+    /// deployment's stored component inputs (a component or override it
+    /// dropped): applied silently, they would reach a chart that no longer
+    /// reads them, or the wrong container.
+    static func checkComponentInputs(of deployment: DeploymentRecord, against driver: LoadedDriverVersion) throws(EngineError) {
+        do {
+            _ = try ComponentInputs(storedText: deployment.componentsJSON).checked(against: driver.spec)
+        } catch {
+            throw EngineError(.refused, "the component inputs of deployment \(deployment.name) do not fit driver \(driver.spec.name) "
+                + "version \(driver.record.number): \(error.message); change them first with: flowrunner deployments set \(deployment.name) "
+                + "(--env COMPONENT.NAME- removes an env value, --command COMPONENT=null or --args COMPONENT=null an override)",
+                field: error.field)
+        }
+    }
+
     /// The inputs and GlobalContext of an upgrade of `deployment` as it is now.
-    static func upgradeInputs(deployment: DeploymentRecord, driver: LoadedDriverVersion, targetVersion: String) -> (inputs: JSONValue, context: JSONValue) {
+    static func upgradeInputs(
+        deployment: DeploymentRecord, driver: LoadedDriverVersion, targetVersion: String, clusterConfig: [String: JSONValue]
+    ) -> (inputs: JSONValue, context: JSONValue) {
         let parameters = object(deployment.parametersJSON)
         let context = GlobalContextBuilder(
             spec: driver.spec, deployment: deployment.name, driverVersion: driver.record.number, appVersion: targetVersion,
             previousVersion: deployment.appVersion, parameters: parameters, config: object(deployment.configJSON),
-            clusterName: deployment.cluster, inputs: ComponentInputs(storedText: deployment.componentsJSON)
+            clusterName: deployment.cluster, clusterConfig: clusterConfig, inputs: ComponentInputs(storedText: deployment.componentsJSON)
         ).build()
         let inputs: JSONValue = [
             "target_version": .string(targetVersion), "current_version": .string(deployment.appVersion),
@@ -142,7 +161,8 @@ extension Engine {
               inputs["current_version"]?.stringValue != deployment.appVersion else { return run }
         let started = try await stored { () async throws(StateStoreError) in try await store.actionRuns(runID: run.id) }
         guard started.isEmpty else { return run }
-        let (fresh, context) = Self.upgradeInputs(deployment: deployment, driver: driver, targetVersion: target)
+        let (fresh, context) = Self.upgradeInputs(deployment: deployment, driver: driver, targetVersion: target,
+                                                  clusterConfig: try await clusterConfiguration(deployment.cluster))
         return try await stored { () async throws(StateStoreError) in
             try await store.refreezeRun(id: run.id, inputsJSON: Self.json(fresh), contextJSON: Self.json(context))
         }
@@ -210,6 +230,15 @@ extension Engine {
     }
 
     /// Refuses, before anything is created, cluster settings that do not fit the driver.
+    /// The configuration of `cluster`, the first layer of a deployment's `instance.config`.
+    func clusterConfiguration(_ cluster: String) async throws(EngineError) -> [String: JSONValue] {
+        do {
+            return try await clusters.configuration(cluster: cluster)
+        } catch {
+            throw EngineError(error.code == .notFound ? .notFound : .failed, error.message, field: "cluster")
+        }
+    }
+
     func checkCluster(_ cluster: String, against spec: DriverSpecification) async throws(EngineError) {
         do {
             try await clusters.check(cluster: cluster, against: spec)

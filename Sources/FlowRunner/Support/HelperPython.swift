@@ -8,10 +8,12 @@ struct HelperPython {
     let interpreter: PythonInterpreter
     let pythonDirectory: String
 
+    /// `cacheFile` remembers a shim's real interpreter (see ``PythonInterpreter``).
+    ///
     /// - Throws: ``ActionHostError`` when no interpreter or bundled package is found.
-    init(python: String?) throws(ActionHostError) {
+    init(python: String?, cacheFile: String? = nil) throws(ActionHostError) {
         let environment = ProcessInfo.processInfo.environment
-        interpreter = try PythonInterpreter.resolve(explicit: python, environment: environment)
+        interpreter = try PythonInterpreter.resolve(explicit: python, environment: environment, cacheFile: cacheFile)
         pythonDirectory = try HostResources.pythonDirectory(environment: environment)
     }
 }

@@ -2,6 +2,7 @@ import ActionHost
 public import DriverSpec
 public import FlowModel
 import Foundation
+public import Primitives
 
 /// The Helm values a hook applies: the driver's `values.j2.yml` rendered
 /// with Jinja2 against the run's GlobalContext (DESIGN.md "Helm values", the
@@ -39,56 +40,93 @@ public enum HelmValues {
     public static func context(
         spec: DriverSpecification, deployment: String, appVersion: String?, previousVersion: String? = nil,
         parameters: [String: ParameterInput], config: [String: JSONValue], components: ComponentInputs = ComponentInputs(),
-        cluster: String = "simulated"
+        cluster: String = SimulatedClusterProvider.clusterName, clusterConfig: [String: JSONValue] = SimulatedClusterProvider.configuration
     ) throws(EngineError) -> JSONValue {
         if let appVersion { try Engine.checkVersion(appVersion, spec: spec, field: "to") }
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
-        try components.check(against: spec)
+        let components = try components.checked(against: spec)
         return GlobalContextBuilder(
             spec: spec, deployment: deployment, driverVersion: 0, appVersion: appVersion ?? spec.defaultVersion?.description ?? "",
-            previousVersion: previousVersion, parameters: resolved, config: config, clusterName: cluster, inputs: components
+            previousVersion: previousVersion, parameters: resolved, config: config, clusterName: cluster, clusterConfig: clusterConfig,
+            inputs: components
         ).build()
     }
 
-    /// Renders `template` with `context`, and parses the result as a mapping.
-    ///
-    /// - Returns: the values, or the ``Failure`` whose diagnostic stops them (at
-    ///   `values.j2.yml:LINE` where the line is known): a template syntax
-    ///   error, an undefined name, a filter naming an unknown component, a
-    ///   result that is not YAML or not a mapping, or no `jinja2` package
-    ///   (its message names the install command).
-    /// `cacheDirectory` (engine-owned, such as the state directory's) keeps compiled templates.
-    /// - Throws: ``EngineError/Code/failed`` when no interpreter can run the renderer.
+    /// How values are rendered: the interpreter and the caches.
+    public struct Renderer: Sendable, Hashable {
+        /// The interpreter (nil: `$FLOWRUNNER_PYTHON`, else `python3` on `PATH`).
+        public var python: String?
+        /// Where a shim's real interpreter is remembered (nil: asked every time).
+        public var interpreterCacheFile: String?
+        /// An engine-owned directory keeping compiled templates (nil: none).
+        public var cacheDirectory: String?
+
+        /// A renderer on `python` with the given caches.
+        public init(python: String? = nil, interpreterCacheFile: String? = nil, cacheDirectory: String? = nil) {
+            self.python = python
+            self.interpreterCacheFile = interpreterCacheFile
+            self.cacheDirectory = cacheDirectory
+        }
+
+        /// Renders `template` with `context`, and parses the result as a mapping.
+        ///
+        /// - Returns: the values, or the ``Failure`` whose diagnostic stops them (at
+        ///   `values.j2.yml:LINE` where the line is known): a template syntax
+        ///   error, an undefined name, a filter naming an unknown component, a
+        ///   result that is not YAML or not a mapping, or no `jinja2` package
+        ///   (its message names the install command).
+        /// - Throws: ``EngineError/Code/failed`` when no interpreter can run the renderer.
+        public func render(_ template: String, context: JSONValue) async throws(EngineError) -> Result<Rendered, Failure> {
+            let outcome: ValuesTemplate.Outcome
+            do {
+                let helper = try HelperPython(python: python, cacheFile: interpreterCacheFile)
+                outcome = try await ValuesTemplate.render(
+                    template, file: file, context: context, interpreter: helper.interpreter, pythonDirectory: helper.pythonDirectory,
+                    cacheDirectory: cacheDirectory)
+            } catch {
+                throw EngineError(.failed, "cannot render \(file): \(error.reason)")
+            }
+            switch outcome {
+            case .failed(let message, let line, let missingJinja2):
+                return .failure(Failure(diagnostic: Diagnostic(.error, at: SourceLocation(file: file, line: line ?? 0, column: 0), message),
+                                        missingJinja2: missingJinja2))
+            case .rendered(let text):
+                return HelmValues.parse(text)
+            }
+        }
+    }
+
+    /// Renders `template` with `context` on `python`, keeping compiled
+    /// templates in `cacheDirectory`; see ``Renderer/render(_:context:)``.
     public static func render(
         _ template: String, context: JSONValue, python: String? = nil, cacheDirectory: String? = nil
     ) async throws(EngineError) -> Result<Rendered, Failure> {
-        let outcome: ValuesTemplate.Outcome
+        try await Renderer(python: python, cacheDirectory: cacheDirectory).render(template, context: context)
+    }
+
+    /// The rendered `text` as Helm's values: a YAML mapping.
+    static func parse(_ text: String) -> Result<Rendered, Failure> {
+        let values: JSONValue
         do {
-            let helper = try HelperPython(python: python)
-            outcome = try await ValuesTemplate.render(
-                template, file: file, context: context, interpreter: helper.interpreter, pythonDirectory: helper.pythonDirectory,
-                cacheDirectory: cacheDirectory)
+            values = try YAMLData.load(text: text, file: file + " (rendered)")
         } catch {
-            throw EngineError(.failed, "cannot render \(file): \(error.reason)")
+            return .failure(Failure(diagnostic: error))
         }
-        switch outcome {
-        case .failed(let message, let line, let missingJinja2):
-            return .failure(Failure(diagnostic: Diagnostic(.error, at: SourceLocation(file: file, line: line ?? 0, column: 0), message),
-                                    missingJinja2: missingJinja2))
-        case .rendered(let text):
-            let values: JSONValue
-            do {
-                values = try YAMLData.load(text: text, file: file + " (rendered)")
-            } catch {
-                return .failure(Failure(diagnostic: error))
-            }
-            guard case .object = values else {
-                let found = values == .null ? "nothing" : values.typeName
-                return .failure(Failure(diagnostic: Diagnostic(.error, at: SourceLocation(file: file),
-                                                               "the rendered values must be a YAML mapping (Helm's values), found \(found)")))
-            }
-            return .success(Rendered(text: text, values: values))
+        guard case .object = values else {
+            let found = values == .null ? "nothing" : values.typeName
+            return .failure(Failure(diagnostic: Diagnostic(.error, at: SourceLocation(file: file),
+                                                           "the rendered values must be a YAML mapping (Helm's values), found \(found)")))
         }
+        return .success(Rendered(text: text, values: values))
+    }
+
+    /// `context` with `app.version` set to `appVersion`: the context a hook
+    /// gives the template when an action upgrades to another version than the run's target.
+    static func context(_ context: JSONValue, atVersion appVersion: String) -> JSONValue {
+        guard case .object(var members) = context, case .object(var app)? = members["app"] else { return context }
+        app["version"] = .string(appVersion)
+        members["app"] = .object(app)
+        return .object(members)
     }
 
     /// What changed from `before` to `after`, one line per leaf (paths as
@@ -107,6 +145,12 @@ public enum HelmValues {
             }
         }
         return lines
+    }
+
+    /// Every leaf of `values` as `path: value` lines (paths as in
+    /// ``diff(before:after:)``, values as JSON), in path order.
+    public static func lines(_ values: JSONValue) -> [String] {
+        leaves(values, path: "").sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.jsonText)" }
     }
 
     /// Every leaf (a scalar, or an empty array or object) of `value` by its path.

@@ -17,16 +17,27 @@ public struct PrimitiveEnvironment: Sendable {
     public var defaultTimeout: Duration
     /// Why a cancelled call was cancelled (see ``CallInterruption``).
     public var interruption: CallInterruption
+    /// The Helm values install and upgrade apply; nil applies none (an
+    /// engine without a renderer, or a test).
+    public var values: (any HelmValuesSource)?
 
     /// Creates an environment.
     public init(deployment: String, spec: DriverSpecification, cluster: any ClusterBackend, jobName: String,
-                defaultTimeout: Duration = .seconds(600), interruption: CallInterruption = CallInterruption()) {
+                defaultTimeout: Duration = .seconds(600), interruption: CallInterruption = CallInterruption(),
+                values: (any HelmValuesSource)? = nil) {
         self.deployment = deployment
         self.spec = spec
         self.cluster = cluster
         self.jobName = jobName
         self.defaultTimeout = defaultTimeout
         self.interruption = interruption
+        self.values = values
+    }
+
+    /// The values to apply at `appVersion` (nil: none).
+    func values(at appVersion: String) async throws(PrimitiveError) -> JSONValue? {
+        guard let values else { return nil }
+        return try await values.values(appVersion: appVersion)
     }
 }
 
@@ -129,8 +140,9 @@ extension PrimitiveCatalogue {
         let version = try args.string("version", required: "the version to install")
         let components = try args.strings("components", required: "a list of component names")
         let execution = Execution(environment: environment)
+        let values = try await environment.values(at: version)
         try await execution.cluster { () async throws(ClusterError) in
-            try await environment.cluster.install(spec: environment.spec, version: version)
+            try await environment.cluster.install(spec: environment.spec, version: version, values: values)
             try await environment.cluster.waitForRollout(timeout: environment.defaultTimeout)
         }
         return ["installed": .array(components.map(JSONValue.string)), "version": .string(version)]
@@ -333,11 +345,17 @@ struct Execution {
             throw PrimitiveError(.versionNotSupported, type: "VersionNotSupported",
                 "version \(target) is outside supported_versions \"\(supported)\" of driver \(environment.spec.name)")
         }
+        // Rendered before anything changes: values that do not render leave the release as it is.
+        let values = try await environment.values(at: target)
         let current = try await cluster { () async throws(ClusterError) in try await cluster.appVersion() }
         if let current, let currentVersion = try? Version(current), currentVersion == version {
-            return .object(["previous": .string(current), "version": .string(current), "changed": .bool(false)])
+            // The same version with other values (an operator's `deployments set`) is still an upgrade, as in Helm and Flux.
+            let applied = try await cluster { () async throws(ClusterError) in try await cluster.appliedValues() }
+            if values == nil || values == applied {
+                return .object(["previous": .string(current), "version": .string(current), "changed": .bool(false)])
+            }
         }
-        try await cluster { () async throws(ClusterError) in try await cluster.setAppVersion(target) }
+        try await cluster { () async throws(ClusterError) in try await cluster.setAppVersion(target, values: values) }
         let limit = timeout ?? environment.defaultTimeout
         try await cluster { () async throws(ClusterError) in try await cluster.waitForRollout(timeout: limit) }
         return .object(["previous": current.map(JSONValue.string) ?? .null, "version": .string(target), "changed": .bool(true)])

@@ -26,6 +26,8 @@ public struct PrimitiveError: Error, Sendable, Hashable, CustomStringConvertible
         public static let cancelled = Code("cancelled")
         /// The call was cut off (its action's host died); what it started goes on.
         public static let interrupted = Code("interrupted")
+        /// The Helm values to apply did not render (``HelmValuesSource``).
+        public static let values = Code("values")
         public var description: String { name }
     }
 
@@ -48,5 +50,11 @@ public struct PrimitiveError: Error, Sendable, Hashable, CustomStringConvertible
     /// naming another deployment, a failure injected by a fixture).
     public static func refused(_ message: String) -> PrimitiveError {
         PrimitiveError(.cluster, message)
+    }
+
+    /// The Helm values did not render: `message` names `values.j2.yml:LINE`
+    /// and the reason (raised to the action as `PrimitiveError`).
+    public static func values(_ message: String) -> PrimitiveError {
+        PrimitiveError(.values, message)
     }
 }

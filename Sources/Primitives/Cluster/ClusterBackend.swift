@@ -1,4 +1,5 @@
 public import DriverSpec
+public import FlowModel
 
 /// The seam between primitives and a cluster, shaped after Kubernetes:
 /// workloads selected by labels with a scale subresource, pods with images,
@@ -8,9 +9,10 @@ public import DriverSpec
 /// Every method is idempotent where the Kubernetes call is (scale, create-or-
 /// adopt a job, delete a job, set the version).
 public protocol ClusterBackend: Sendable {
-    /// Installs the deployment's components at `version` (the setup hook's
-    /// built-in core; a Helm install on a real cluster).
-    func install(spec: DriverSpecification, version: String) async throws(ClusterError)
+    /// Installs the deployment's components at `version` with the Helm
+    /// `values` (a JSON object; nil when the driver has no values template):
+    /// the setup hook's built-in core, a Helm install on a real cluster.
+    func install(spec: DriverSpecification, version: String, values: JSONValue?) async throws(ClusterError)
     /// The workloads whose pods carry all of `labels`.
     func workloads(matching labels: [String: String]) async throws(ClusterError) -> [Workload]
     /// Sets a workload's replica count; `remember` stores (or, when nil, keeps)
@@ -34,8 +36,12 @@ public protocol ClusterBackend: Sendable {
     func deleteJob(named name: String) async throws(ClusterError)
     /// The application version currently deployed (nil before install).
     func appVersion() async throws(ClusterError) -> String?
-    /// Sets the application version (a Helm upgrade of the release's image tag).
-    func setAppVersion(_ version: String) async throws(ClusterError)
+    /// Sets the application version and applies `values` (a Helm upgrade of
+    /// the release; nil keeps the values it has).
+    func setAppVersion(_ version: String, values: JSONValue?) async throws(ClusterError)
+    /// The Helm values the release was last installed or upgraded with; nil
+    /// before install or when none were applied.
+    func appliedValues() async throws(ClusterError) -> JSONValue?
     /// Waits until every workload runs the current version and is ready.
     func waitForRollout(timeout: Duration) async throws(ClusterError)
     /// Called before each primitive executes for real (not on replay), with

@@ -1,5 +1,5 @@
 public import DriverSpec
-import FlowModel
+public import FlowModel
 import Foundation
 
 /// The embedded cluster: workloads, pods, jobs and the app version of one
@@ -92,8 +92,9 @@ public actor SimulatedCluster: ClusterBackend {
     /// Installs the deployment's components at `version` (the setup hook's
     /// built-in core): one workload per component, replicas and images from
     /// the fixture, else 1 replica of `<identifier label value>:<version>`.
-    /// Components already present keep their state; the version is set.
-    public func install(spec: DriverSpecification, version: String) async throws(ClusterError) {
+    /// Components already present keep their state; the version is set and
+    /// the release recorded with `values`.
+    public func install(spec: DriverSpecification, version: String, values: JSONValue?) async throws(ClusterError) {
         try await update { state throws(ClusterError) in
             for component in spec.components where !state.workloads.contains(where: { $0.component == component.name }) {
                 let configured = fixture.components[component.name]
@@ -112,6 +113,7 @@ public actor SimulatedCluster: ClusterBackend {
             }
             Self.retag(&state, to: version)
             state.appVersion = version
+            state.recordRelease(version: version, values: values, at: Date().timeIntervalSince1970)
         }
     }
 
@@ -254,11 +256,16 @@ public actor SimulatedCluster: ClusterBackend {
         try await state().appVersion
     }
 
-    public func setAppVersion(_ version: String) async throws(ClusterError) {
+    public func setAppVersion(_ version: String, values: JSONValue?) async throws(ClusterError) {
         try await update { state throws(ClusterError) in
             Self.retag(&state, to: version)
             state.appVersion = version
+            state.recordRelease(version: version, values: values ?? state.releases.last?.values, at: Date().timeIntervalSince1970)
         }
+    }
+
+    public func appliedValues() async throws(ClusterError) -> JSONValue? {
+        try await state().releases.last?.values
     }
 
     public func waitForRollout(timeout: Duration) async throws(ClusterError) {

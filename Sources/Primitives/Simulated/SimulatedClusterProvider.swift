@@ -1,4 +1,5 @@
 public import DriverSpec
+public import FlowModel
 public import StateStore
 
 /// Serves the built-in cluster ``clusterName`` (`simulated`): one
@@ -25,6 +26,14 @@ public struct SimulatedClusterProvider: ClusterProvider {
             throw ClusterError(.notFound, "unknown cluster \"\(cluster)\" (known: \(Self.clusterName))")
         }
         return SimulatedCluster(storage: StateStoreClusterStorage(store: store, deployment: deployment), fixture: fixture)
+    }
+
+    /// The embedded cluster's configuration: an nginx ingress and the
+    /// `apps.localhost` domain (hostnames that resolve to the local machine).
+    public static let configuration: [String: JSONValue] = ["ingress_class": "nginx", "fqdn_suffix": "apps.localhost"]
+
+    public func configuration(cluster: String) async throws(ClusterError) -> [String: JSONValue] {
+        Self.configuration
     }
 
     /// Refuses a fixture that configures a component the driver does not declare.

@@ -1,3 +1,4 @@
+public import FlowModel
 import Foundation
 
 /// Everything the simulated cluster knows about one deployment. Stored as
@@ -49,6 +50,27 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
         }
     }
 
+    /// One install or upgrade of the chart, as `helm history` lists it.
+    public struct Release: Sendable, Hashable, Codable {
+        /// 1 for the install, then one more per upgrade.
+        public var revision: Int
+        /// The app version it installed.
+        public var appVersion: String
+        /// The Helm values it applied (a JSON object; nil: the driver has no values template).
+        public var values: JSONValue?
+        /// When it was applied, in seconds since 1970.
+        public var appliedAt: Double
+
+        enum CodingKeys: String, CodingKey {
+            case revision, values
+            case appVersion = "app_version"
+            case appliedAt = "applied_at"
+        }
+    }
+
+    /// How many releases are kept (Helm's default `--history-max`).
+    public static let retainedReleases = 10
+
     /// How many finished jobs are kept (older ones are removed, as a
     /// Kubernetes TTL controller would).
     public static let retainedJobs = 50
@@ -59,9 +81,11 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
     public var jobs: [Job]
     /// How many times each primitive was called (for failure injection).
     public var primitiveCalls: [String: Int]
+    /// The chart's releases, oldest first (the last ``retainedReleases``).
+    public var releases: [Release]
 
     enum CodingKeys: String, CodingKey {
-        case workloads, jobs
+        case workloads, jobs, releases
         case appVersion = "app_version"
         case primitiveCalls = "primitive_calls"
     }
@@ -72,6 +96,23 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
         workloads = []
         jobs = []
         primitiveCalls = [:]
+        releases = []
+    }
+
+    /// Reads a saved state; one saved before releases were recorded has none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        appVersion = try container.decodeIfPresent(String.self, forKey: .appVersion)
+        workloads = try container.decode([Workload].self, forKey: .workloads)
+        jobs = try container.decode([Job].self, forKey: .jobs)
+        primitiveCalls = try container.decode([String: Int].self, forKey: .primitiveCalls)
+        releases = try container.decodeIfPresent([Release].self, forKey: .releases) ?? []
+    }
+
+    /// Records an install or upgrade of the chart at `version` with `values`.
+    mutating func recordRelease(version: String, values: JSONValue?, at time: Double) {
+        releases.append(Release(revision: (releases.last?.revision ?? 0) + 1, appVersion: version, values: values, appliedAt: time))
+        if releases.count > Self.retainedReleases { releases.removeFirst(releases.count - Self.retainedReleases) }
     }
 
     /// JSON with snake_case keys, pretty or compact.

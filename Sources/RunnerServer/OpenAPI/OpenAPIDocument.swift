@@ -302,8 +302,8 @@ enum OpenAPIDocument {
                            "webhook_deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}}}
           },
           "ComponentEnv": {
-            "type": "object", "description": "Env var values per component: {COMPONENT: {NAME: VALUE}}.",
-            "additionalProperties": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
+            "type": "object", "description": "Env var values per component: {COMPONENT: {NAME: VALUE}}; in a PATCH, null removes one.",
+            "additionalProperties": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}}
           },
           "ComponentOverrides": {
             "type": "object", "description": "A container override per component (command or args): a list of strings, or null to clear it.",

@@ -122,6 +122,8 @@ struct MemoryTables: Sendable {
     /// The files of each driver version, by path.
     var driverFiles: [RecordID: [StoredDriverFile]] = [:]
     var deployments = MemoryTable<DeploymentRecord>()
+    /// Registered clusters by name.
+    var clusters: [StoredText: ClusterRecord] = [:]
     /// Simulated cluster state by deployment name.
     var simulatedClusters: [StoredText: String] = [:]
     /// Simulated cluster jobs by deployment name, by position.

@@ -201,6 +201,20 @@ enum Migrations {
             // The operator's --env/--command/--args per component; '{}' for deployments made before.
             try db.execute(sql: "ALTER TABLE deployments ADD COLUMN components TEXT NOT NULL DEFAULT '{}'")
         }
+        migrator.registerMigration("v12-clusters") { db in
+            // Registered clusters (DESIGN.md "Clusters"): the kubeconfig's path and context, never credentials.
+            try db.execute(sql: """
+                CREATE TABLE clusters (
+                    name TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    kubeconfig TEXT,
+                    context TEXT,
+                    in_cluster INTEGER NOT NULL DEFAULT 0,
+                    config TEXT NOT NULL DEFAULT '{}',
+                    created_at REAL NOT NULL
+                )
+                """)
+        }
         return migrator
     }()
 }

@@ -18,7 +18,7 @@ struct DeploymentsCommand: AsyncParsableCommand {
 struct DeploymentsSetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set", abstract: "Change a deployment's component inputs; they apply at its next hook run.",
-        discussion: "--env sets or replaces one env var; --command and --args replace an override, and null clears it (the values template then renders [])."
+        discussion: "--env sets or replaces one env var, and COMPONENT.NAME- removes it (as kubectl set env does); --command and --args replace an override, and null clears it (the values template then renders [])."
     )
 
     @Argument(help: "The deployment.")
@@ -93,7 +93,7 @@ struct DeploymentsShowCommand: AsyncParsableCommand {
         let store = try stateOptions.openForReading()
         let found: DeploymentReport?
         do {
-            found = try await DeploymentReport.load(named: name, store: store, clusters: SimulatedClusterProvider(store: store))
+            found = try await DeploymentReport.load(named: name, store: store, clusters: ClusterProviders.make(store: store))
         } catch {
             throw error.commandFailure
         }
@@ -114,6 +114,22 @@ struct DeploymentsShowCommand: AsyncParsableCommand {
                 for workload in workloads {
                     let images = workload["images"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? ""
                     print("  \(workload["component"]?.stringValue ?? "?"): \(workload["replicas"]?.intValue ?? 0) replicas (\(workload["ready_replicas"]?.intValue ?? 0) ready), \(images)")
+                }
+            }
+            if let releases = cluster["releases"]?.arrayValue, let last = releases.last {
+                print("Releases (as helm history lists them):")
+                var previous: JSONValue?
+                for release in releases {
+                    let time = release["applied_at"]?.doubleValue.map { TimeFormat.table(Date(timeIntervalSince1970: $0)) } ?? "-"
+                    let values = release["values"] ?? .null
+                    let changes = previous.map { HelmValues.diff(before: $0, after: values).count }
+                    let note = changes.map { $0 == 0 ? "  values unchanged" : "  \($0) value\($0 == 1 ? "" : "s") changed" } ?? ""
+                    print("  \(release["revision"]?.intValue ?? 0)  \(release["app_version"]?.stringValue ?? "?")  \(time)\(note)")
+                    previous = values
+                }
+                if let values = last["values"], values != .null {
+                    print("Values of revision \(last["revision"]?.intValue ?? 0):")
+                    for line in HelmValues.lines(values) { print("  " + TerminalText.escaped(line, keepingNewlines: false)) }
                 }
             }
             print("Recent runs:")

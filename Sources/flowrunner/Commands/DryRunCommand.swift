@@ -87,8 +87,7 @@ struct DryRunCommand: AsyncParsableCommand {
                 run: prepared.run, plan: prepared.plan, clusterBefore: prepared.clusterBefore,
                 observer: output == .text ? ProgressPrinter(showLogs: true) : nil
             )
-            await dryRun.renderValues(into: &worked, driver: loaded, hook: hook, installedVersion: installed, parameters: inputs,
-                                      python: runOptions.python)
+            await dryRun.renderValues(into: &worked, driver: loaded, hook: hook, installedVersion: installed, parameters: inputs)
             result = worked
         } catch {
             throw error.isBadInput ? CommandFailure.badInput(error.message) : CommandFailure.failed(error.message)

@@ -3,6 +3,7 @@ import DriverSpec
 import FlowModel
 import FlowRunner
 import Foundation
+import Primitives
 
 /// The formats `render` prints.
 enum ValuesFormat: String, ExpressibleByArgument, CaseIterable {
@@ -48,6 +49,9 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The deployment name the context is built for.")
     var deployment = "preview"
 
+    @Option(name: .long, help: ArgumentHelp("The cluster whose configuration is instance.config's first layer (default: simulated).", valueName: "name"))
+    var cluster = SimulatedClusterProvider.clusterName
+
     @Option(name: .long, help: "Output format: yaml (what Helm receives) or json.")
     var output: ValuesFormat = .yaml
 
@@ -56,6 +60,17 @@ struct RenderCommand: AsyncParsableCommand {
 
     /// Where compiled templates are kept (beside the state file; the state itself is not opened).
     @OptionGroup var stateOptions: StateOptions
+
+    /// The configuration of `--cluster`; the state is opened only for a registered cluster.
+    func clusterConfiguration() async throws -> [String: JSONValue] {
+        guard cluster != SimulatedClusterProvider.clusterName else { return SimulatedClusterProvider.configuration }
+        let store = try stateOptions.openForReading()
+        do {
+            return try await ClusterProviders.make(store: store).configuration(cluster: cluster)
+        } catch {
+            throw CommandFailure.badInput("--cluster: \(error.message)")
+        }
+    }
 
     func run() async throws {
         // Only the spec and the template matter here (no Python files checked);
@@ -74,20 +89,24 @@ struct RenderCommand: AsyncParsableCommand {
         }
         let context: JSONValue
         do {
+            let clusterConfig = try await clusterConfiguration()
             context = try HelmValues.context(
                 spec: spec, deployment: deployment, appVersion: target,
                 previousVersion: hook == .upgrade ? (fromVersion ?? spec.defaultVersion?.description) : nil,
                 parameters: try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text),
                 config: try Pairs.parse(config, option: "--config").mapValues(JSONValue.string),
-                components: try componentOptions.parsed().inputs)
+                components: try componentOptions.parsed().inputs, cluster: cluster, clusterConfig: clusterConfig)
         } catch let error as EngineError {
             throw error.commandFailure
         }
         let rendered: HelmValues.Rendered
         do {
             // The cache sits beside a state file; a state URL (a database) has no directory of ours.
-            let cache = stateOptions.path.contains("://") ? nil : stateOptions.directory + "/values-cache"
-            switch try await HelmValues.render(template, context: context, python: python, cacheDirectory: cache) {
+            let local = !stateOptions.path.contains("://")
+            let renderer = HelmValues.Renderer(
+                python: python, interpreterCacheFile: local ? stateOptions.directory + "/python-interpreter.json" : nil,
+                cacheDirectory: local ? stateOptions.directory + "/values-cache" : nil)
+            switch try await renderer.render(template, context: context) {
             case .success(let values): rendered = values
             case .failure(let failure):
                 let diagnostic = failure.diagnostic

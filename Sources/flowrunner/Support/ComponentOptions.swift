@@ -5,7 +5,7 @@ import FlowRunner
 /// the operator's inputs per component (``ComponentInputs``), for `deploy`,
 /// `render` and `deployments set`.
 struct ComponentOptions: ParsableArguments {
-    @Option(name: .customLong("env"), help: ArgumentHelp("An env var of a component (repeatable).", valueName: "component.name=value"))
+    @Option(name: .customLong("env"), help: ArgumentHelp("An env var of a component (repeatable); component.name- removes it.", valueName: "component.name=value"))
     var env: [String] = []
 
     @Option(name: .customLong("command"), help: ArgumentHelp("A component's container command, a JSON list (null clears it).", valueName: "component=json"))

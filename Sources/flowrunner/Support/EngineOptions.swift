@@ -69,7 +69,8 @@ struct RunOptions: ParsableArguments {
             actionTimeout: actionTimeout
         )
         configuration.driverDirectoryOverride = driverDirectoryOverride
-        return Engine(store: store, clusters: SimulatedClusterProvider(store: store, fixture: clusterFixture), configuration: configuration)
+        configuration.valuesRenderer = HelmValues.Renderer(python: interpreter.path, cacheDirectory: cacheDirectory + "/values-cache")
+        return Engine(store: store, clusters: ClusterProviders.make(store: store, fixture: clusterFixture), configuration: configuration)
     }
 
     /// The fixture's `app_version`, when a fixture is given (the version

@@ -22,7 +22,7 @@ struct PrimitivesProbe {
         }
         let store = try SQLiteStateStore(path: CommandLine.arguments[2])
         let cluster = SimulatedCluster(storage: StateStoreClusterStorage(store: store, deployment: "bench"))
-        try await cluster.install(spec: spec, version: "0.1.0")
+        try await cluster.install(spec: spec, version: "0.1.0", values: nil)
         let component = spec.components.first?.name ?? "server"
         let calls: [(String, JSONValue)] = [
             ("stop_components", ["components": [.string(component)]]),

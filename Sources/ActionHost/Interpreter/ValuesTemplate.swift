@@ -28,11 +28,7 @@ public enum ValuesTemplate {
         _ template: String, file: String, context: JSONValue, interpreter: PythonInterpreter, pythonDirectory: String,
         cacheDirectory: String? = nil
     ) async throws(ActionHostError) -> Outcome {
-        var request: JSONValue = ["template": .string(template), "file": .string(file), "context": context]
-        if let cacheDirectory, case .object(var members) = request {
-            members["cache"] = .string(cacheDirectory)
-            request = .object(members)
-        }
+        let request = Self.request(template, file: file, context: context, cacheDirectory: cacheDirectory)
         let output = try await PythonHelper.run("render", input: Data(request.jsonBytes), interpreter: interpreter,
                                                 pythonDirectory: pythonDirectory, purpose: "render \(file)")
         guard output.status == 0, let answer = try? JSONValue(jsonBytes: Array(output.stdout)) else {
@@ -44,6 +40,18 @@ public enum ValuesTemplate {
             // Its stderr (a traceback with the server's paths) stays out of the message.
             throw ActionHostError(.spawnFailed, "the renderer of \(file) failed (status \(output.status)) without an answer")
         }
+        return outcome(of: answer)
+    }
+
+    /// The renderer's request (render.py's input).
+    static func request(_ template: String, file: String, context: JSONValue, cacheDirectory: String?) -> JSONValue {
+        var members: [String: JSONValue] = ["template": .string(template), "file": .string(file), "context": context]
+        if let cacheDirectory { members["cache"] = .string(cacheDirectory) }
+        return .object(members)
+    }
+
+    /// What the renderer's answer says.
+    static func outcome(of answer: JSONValue) -> Outcome {
         if let text = answer["rendered"]?.stringValue { return .rendered(text) }
         let line: Int? = if case .int(let number)? = answer["line"] { number } else { nil }
         return .failed(message: answer["error"]?.stringValue ?? "the renderer gave no reason",

@@ -1,4 +1,4 @@
-import ActionHost
+public import ActionHost
 public import DriverSpec
 public import FlowModel
 import Foundation
@@ -53,13 +53,15 @@ public enum HelmValues {
     }
 
     /// How values are rendered: the interpreter and the caches.
-    public struct Renderer: Sendable, Hashable {
+    public struct Renderer: Sendable {
         /// The interpreter (nil: `$FLOWRUNNER_PYTHON`, else `python3` on `PATH`).
         public var python: String?
         /// Where a shim's real interpreter is remembered (nil: asked every time).
         public var interpreterCacheFile: String?
         /// An engine-owned directory keeping compiled templates (nil: none).
         public var cacheDirectory: String?
+        /// A long-lived renderer (a server's), used instead of one process per render.
+        public var worker: ValuesRenderWorker?
 
         /// A renderer on `python` with the given caches.
         public init(python: String? = nil, interpreterCacheFile: String? = nil, cacheDirectory: String? = nil) {
@@ -79,10 +81,14 @@ public enum HelmValues {
         public func render(_ template: String, context: JSONValue) async throws(EngineError) -> Result<Rendered, Failure> {
             let outcome: ValuesTemplate.Outcome
             do {
-                let helper = try HelperPython(python: python, cacheFile: interpreterCacheFile)
-                outcome = try await ValuesTemplate.render(
-                    template, file: file, context: context, interpreter: helper.interpreter, pythonDirectory: helper.pythonDirectory,
-                    cacheDirectory: cacheDirectory)
+                if let worker {
+                    outcome = try await worker.render(template, file: file, context: context, cacheDirectory: cacheDirectory)
+                } else {
+                    let helper = try HelperPython(python: python, cacheFile: interpreterCacheFile)
+                    outcome = try await ValuesTemplate.render(
+                        template, file: file, context: context, interpreter: helper.interpreter, pythonDirectory: helper.pythonDirectory,
+                        cacheDirectory: cacheDirectory)
+                }
             } catch {
                 throw EngineError(.failed, "cannot render \(file): \(error.reason)")
             }

@@ -75,7 +75,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let webhookConfiguration = try readWebhook()
         let store = try stateOptions.open()
-        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
+        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory, server: true)
         var schedulerConfiguration = SchedulerConfiguration(owner: LeaseOwner.current(role: "serve"), workers: workers)
         schedulerConfiguration.gracePeriod = graceDuration
 

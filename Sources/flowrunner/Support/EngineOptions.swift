@@ -24,9 +24,10 @@ struct RunOptions: ParsableArguments {
     @Flag(name: .long, help: ArgumentHelp("Run action code as the engine's own user, able to read its files and environment.", discussion: "For machines where actions cannot be isolated (the engine not root); recorded with each action run. $FLOWRUNNER_UNISOLATED_ACTIONS=1 does the same."))
     var unisolatedActions = false
 
-    /// An engine over `store` acting on the simulated cluster, with driver
-    /// files and caches beside `cacheDirectory`.
-    func engine(store: any StateStore, cacheDirectory: String, driverDirectoryOverride: String? = nil) throws -> Engine {
+    /// An engine over `store` acting on its clusters, with driver files and
+    /// caches beside `cacheDirectory`. A `server` keeps one values renderer
+    /// running instead of starting one per hook run.
+    func engine(store: any StateStore, cacheDirectory: String, driverDirectoryOverride: String? = nil, server: Bool = false) throws -> Engine {
         let environment = ProcessInfo.processInfo.environment
         let interpreter: PythonInterpreter
         let pythonDirectory: String
@@ -69,7 +70,9 @@ struct RunOptions: ParsableArguments {
             actionTimeout: actionTimeout
         )
         configuration.driverDirectoryOverride = driverDirectoryOverride
-        configuration.valuesRenderer = HelmValues.Renderer(python: interpreter.path, cacheDirectory: cacheDirectory + "/values-cache")
+        var renderer = HelmValues.Renderer(python: interpreter.path, cacheDirectory: cacheDirectory + "/values-cache")
+        if server { renderer.worker = ValuesRenderWorker(interpreter: interpreter, pythonDirectory: pythonDirectory) }
+        configuration.valuesRenderer = renderer
         return Engine(store: store, clusters: ClusterProviders.make(store: store, fixture: clusterFixture), configuration: configuration)
     }
 

@@ -206,5 +206,19 @@ struct ServeAPITests {
         let parameters = try await serve.request(.PATCH, "/v1/deployments/shop", json: ["parameters": ["storage_size": 20]])
         #expect(parameters.status == 422 && parameters.error["field"] as? String == "parameters", "\(parameters.text)")
         #expect(try await serve.request(.PATCH, "/v1/deployments/ghost", json: ["args": [:] as [String: Any]]).status == 404)
+
+        // The server's renderer applies the values: the setup's release, then an upgrade's with the patched inputs.
+        let removed = try await serve.request(.PATCH, "/v1/deployments/shop", json: ["env": ["server": ["WORKERS": NSNull()]]])
+        #expect((((removed.object["components"] as? [String: Any])?["server"] as? [String: Any])?["env"] as? [String: String]) == ["LOG_LEVEL": "debug"],
+                "null removes an env value: \(removed.text)")
+        let upgrade = try await serve.request(.POST, "/v1/deployments/shop/hooks/upgrade", json: ["target_version": "0.2.0"])
+        #expect(upgrade.status == 202, "\(upgrade.text)")
+        _ = try await serve.waitForRun(try #require(upgrade.runID))
+        let cluster = try await serve.request(.GET, "/v1/deployments/shop").object["cluster"] as? [String: Any]
+        let releases = cluster?["releases"] as? [[String: Any]] ?? []
+        let values = releases.map { $0["values"] as? [String: Any] ?? [:] }
+        #expect(values.map { ($0["image"] as? [String: Any])?["tag"] as? String } == ["0.1.0", "0.2.0"], "\(releases)")
+        #expect(values.last?["command"] as? [String] == ["run"] && values.last?["args"] as? [String] == [], "\(values.last ?? [:])")
+        #expect((values.last?["extraEnv"] as? [[String: Any]])?.map { $0["name"] as? String } == ["LOG_LEVEL"], "\(values.last ?? [:])")
     }
 }

@@ -15,6 +15,13 @@ outside the action isolation). Input (stdin):
 the engine's directory for compiled templates). Output (stdout):
 ``{"rendered": TEXT}`` or ``{"error": MESSAGE, "line": N or null,
 "missing_jinja2": BOOL}``.
+
+With ``--serve`` it stays up for the engine's server: one request per line
+on stdin, one answer per line on stdout, until stdin ends (the engine
+exited). Importing Jinja2 costs tens of milliseconds, rendering a template
+about one; a server renders once per hook run. Each request gets its own
+processor-time budget; a request that needed more memory than the limit
+is answered, then the worker exits (the engine starts another).
 """
 import json
 import sys
@@ -58,6 +65,10 @@ def _template_line(traceback, file):
     return line
 
 
+# Templates compiled by this process (a server renders the same few again and again).
+_COMPILED = {}
+
+
 def render(request):
     from . import sitepaths
     sitepaths.install()  # the host runs as python -S: site-packages (where jinja2 lives) on the path
@@ -98,11 +109,19 @@ def render(request):
         component_env_vars=component_env_vars, component_command=component_command, component_args=component_args,
     )
     try:
-        template = environment.get_template(file)
+        key = (file, request["template"])
+        template = _COMPILED.get(key)
+        if template is None:
+            template = environment.get_template(file)
+            if len(_COMPILED) >= 32:
+                _COMPILED.clear()
+            _COMPILED[key] = template
     except jinja2.TemplateSyntaxError as error:
         return {"error": f"template syntax: {error.message}", "line": error.lineno, "missing_jinja2": False}
     except RecursionError:
         return {"error": "the template nests too deeply to compile", "line": None, "missing_jinja2": False}
+    except MemoryError:
+        raise
     except Exception as error:  # noqa: BLE001 - whatever stops compiling is the template's fault, said in one line
         return {"error": f"the template cannot be compiled: {type(error).__name__}: {error}", "line": None, "missing_jinja2": False}
     try:
@@ -114,6 +133,8 @@ def render(request):
         return {"error": f"undefined: {error.message}", "line": _template_line(error.__traceback__, file), "missing_jinja2": False}
     except jinja2.sandbox.SecurityError as error:
         return {"error": f"not allowed in a values template: {error}", "line": _template_line(error.__traceback__, file), "missing_jinja2": False}
+    except MemoryError:
+        raise
     except Exception as error:  # noqa: BLE001 - a template's own failure, reported with its line
         return {"error": f"{type(error).__name__}: {error}", "line": _template_line(error.__traceback__, file), "missing_jinja2": False}
 
@@ -126,20 +147,48 @@ MEMORY_BYTES = 1 << 30
 MAX_OUTPUT = 4 << 20
 
 
+def answer(request):
+    """The answer to one request, never an exception."""
+    try:
+        return render(request)
+    except MemoryError:
+        return {"error": f"the template needs more than {MEMORY_BYTES >> 20} MiB to render", "line": None, "missing_jinja2": False,
+                "exhausted": True}
+    except RecursionError:
+        return {"error": "the template nests too deeply to render", "line": None, "missing_jinja2": False}
+    except Exception as error:  # noqa: BLE001 - one line, never a traceback with the server's paths
+        return {"error": f"the template cannot be rendered: {type(error).__name__}: {error}", "line": None, "missing_jinja2": False}
+
+
+def serve():
+    """Answers requests line by line; the kernel's processor-time limit is
+    moved before each, so every request has CPU_SECONDS of its own."""
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    for line in sys.stdin.buffer:
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        spent = int(used.ru_utime + used.ru_stime) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (spent + CPU_SECONDS, spent + CPU_SECONDS + 1))
+        try:
+            request = json.loads(line)
+        except ValueError:
+            request = None
+        reply = answer(request) if isinstance(request, dict) else {"error": "the request is not a JSON object", "line": None,
+                                                                   "missing_jinja2": False}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+        if reply.get("exhausted"):
+            return  # memory may be fragmented or held: the engine starts a fresh worker
+
+
 def main():
     import resource
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+        return
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS + 1))
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-    request = json.loads(sys.stdin.buffer.read())
-    try:
-        answer = render(request)
-    except MemoryError:
-        answer = {"error": f"the template needs more than {MEMORY_BYTES >> 20} MiB to render", "line": None, "missing_jinja2": False}
-    except RecursionError:
-        answer = {"error": "the template nests too deeply to render", "line": None, "missing_jinja2": False}
-    except Exception as error:  # noqa: BLE001 - one line, never a traceback with the server's paths
-        answer = {"error": f"the template cannot be rendered: {type(error).__name__}: {error}", "line": None, "missing_jinja2": False}
-    sys.stdout.write(json.dumps(answer))
+    sys.stdout.write(json.dumps(answer(json.loads(sys.stdin.buffer.read()))))
 
 
 if __name__ == "__main__":

@@ -98,16 +98,4 @@ struct ClustersCommandTests {
         let unknown = try await workspace.run(["render", RenderTests.myApp, "--to", "0.2.0", "--cluster", "nope"])
         #expect(unknown.status == 2 && unknown.stderr.contains("unknown cluster \"nope\""), "\(unknown.stderr)")
     }
-
-    @Test("a deployment on a Kubernetes cluster is refused, storing nothing, until that backend exists")
-    func kubernetesDeployRefused() async throws {
-        let workspace = Workspace()
-        let file = try Self.kubeconfig(workspace)
-        #expect(try await workspace.run(["clusters", "add", "prod", "--kubernetes", "--kubeconfig", file]).status == 0)
-        try await workspace.run(["drivers", "load", RenderTests.myApp])
-        let refused = try await workspace.run(["deploy", "shop", "--driver", "my-app", "--app-version", "0.2.0", "--cluster", "prod"])
-        #expect(refused.status == 2 && refused.stderr.contains("cluster prod is a Kubernetes cluster"), "\(refused.stderr)")
-        let deployments = try await workspace.json(["deployments", "list", "--output", "json"]) as? [Any]
-        #expect(deployments?.isEmpty == true, "\(deployments ?? [])")
-    }
 }

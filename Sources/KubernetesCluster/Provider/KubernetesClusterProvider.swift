@@ -1,4 +1,5 @@
 public import DriverSpec
+import FlowModel
 import Foundation
 public import Primitives
 public import StateStore
@@ -11,6 +12,8 @@ public import StateStore
 public struct KubernetesClusterProvider: ClusterProvider {
     let store: any StateStore
     let environment: [String: String]
+    /// Counts the API requests of every backend it gives (for `bench/`).
+    public var counter: RequestCounter?
 
     /// A provider of the Kubernetes clusters registered in `store`;
     /// `environment` (default: the process's) is where in-cluster access finds its service host.
@@ -59,13 +62,38 @@ public struct KubernetesClusterProvider: ClusterProvider {
         }
     }
 
-    /// Refuses every run for now: the backend is being built (issue 18), and
-    /// nothing should be stored for a run that cannot act.
-    public func check(cluster: String, against spec: DriverSpecification) async throws(ClusterError) {
-        throw ClusterError(.failed, "cluster \(cluster) is a Kubernetes cluster: acting on Kubernetes clusters is not built yet (issue 18)")
+    /// The backend of `deployment` on `cluster`, in the deployment's
+    /// namespace (its config's `namespace`, else its name).
+    ///
+    /// - Throws: ``ClusterError`` naming the cluster when it is not
+    ///   registered or its kubeconfig cannot be used now.
+    public func backend(cluster: String, deployment: String) async throws(ClusterError) -> any ClusterBackend {
+        let record: ClusterRecord?
+        let found: DeploymentRecord?
+        do {
+            record = try await store.cluster(named: cluster)
+            found = try await store.deployment(named: deployment)
+        } catch {
+            throw ClusterError(.failed, "cannot read cluster \(cluster): \(error)")
+        }
+        guard let record else { throw ClusterError(.notFound, "unknown cluster \"\(cluster)\"") }
+        let access = try access(of: record)
+        let client: KubernetesClient
+        do {
+            client = try KubernetesClient(access: access, cluster: cluster, counter: counter)
+        } catch {
+            throw ClusterError(.failed, error.message)
+        }
+        let deploymentConfig = JSONValue(storedText: found?.configJSON)?.objectValue ?? [:]
+        let namespace = deploymentConfig["namespace"]?.stringValue ?? deployment
+        let clusterConfig = JSONValue(storedText: record.configJSON)?.objectValue ?? [:]
+        return KubernetesBackend(client: client, deployment: deployment, namespace: namespace, config: clusterConfig)
     }
 
-    public func backend(cluster: String, deployment: String) async throws(ClusterError) -> any ClusterBackend {
-        throw ClusterError(.failed, "cluster \(cluster): acting on Kubernetes clusters is not built yet (issue 18)")
+    /// Refuses a deployment whose namespace Kubernetes would refuse (a DNS label), before anything is stored.
+    public func check(cluster: String, against spec: DriverSpecification) async throws(ClusterError) {
+        guard spec.helmCharts["main"] != nil else {
+            throw ClusterError(.failed, "driver \(spec.name) declares no helm.main chart: nothing to install on Kubernetes cluster \(cluster)")
+        }
     }
 }

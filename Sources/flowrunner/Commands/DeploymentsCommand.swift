@@ -113,7 +113,7 @@ struct DeploymentsShowCommand: AsyncParsableCommand {
                 print("Cluster \(deployment.cluster), version \(cluster["app_version"]?.stringValue ?? "-"):")
                 for workload in workloads {
                     let images = workload["images"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? ""
-                    print("  \(workload["component"]?.stringValue ?? "?"): \(workload["replicas"]?.intValue ?? 0) replicas (\(workload["ready_replicas"]?.intValue ?? 0) ready), \(images)")
+                    print("  \(workload["component"]?.stringValue ?? workload["name"]?.stringValue ?? "?"): \(workload["replicas"]?.intValue ?? 0) replicas (\(workload["ready_replicas"]?.intValue ?? 0) ready), \(images)")
                 }
             }
             if let releases = cluster["releases"]?.arrayValue, let last = releases.last {

@@ -1,0 +1,86 @@
+import FlowModel
+import Foundation
+import Primitives
+
+/// The `batch/v1` Job that runs `execute_commands` (DESIGN.md "Clusters"):
+/// one pod, `backoffLimit: 0`, the commands in order in one `/bin/sh`
+/// with `set -e`, each announced by a marker line so its output and exit
+/// status can be told apart in the pod's log.
+enum JobObject {
+    /// The container's name.
+    static let container = "commands"
+    /// The annotation keeping the commands (JSON), so an adopted Job's result names them.
+    static let commandsAnnotation = "flowrunner.io/commands"
+
+    static func marker(_ index: Int) -> String { "::flowrunner:command:\(index)::" }
+
+    /// The Job of `job` in `namespace`.
+    static func make(_ job: JobSpec, namespace: String) -> JSONValue {
+        var script = "set -e\n"
+        for (index, command) in job.commands.enumerated() {
+            script += "echo '\(marker(index + 1))'\n\(command)\n"
+        }
+        let labels = JSONValue.object(job.labels.mapValues(JSONValue.string))
+        let environment = JSONValue.array(job.environment.sorted { $0.key < $1.key }.map { ["name": .string($0.key), "value": .string($0.value)] })
+        return [
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": ["name": .string(job.name), "namespace": .string(namespace), "labels": labels,
+                         "annotations": [commandsAnnotation: .string(JSONValue.array(job.commands.map(JSONValue.string)).jsonText)]],
+            "spec": [
+                "backoffLimit": 0,
+                "template": [
+                    "metadata": ["labels": labels],
+                    "spec": [
+                        "restartPolicy": "Never",
+                        "containers": [[
+                            "name": .string(container), "image": .string(job.image),
+                            "command": ["/bin/sh", "-c", .string(script)], "env": environment,
+                        ]],
+                    ],
+                ],
+            ],
+        ]
+    }
+
+    /// Whether the Job has finished (its `Complete` or `Failed` condition, or a pod that succeeded or failed).
+    static func finished(_ job: JSONValue) -> Bool {
+        let conditions = job["status"]?["conditions"]?.arrayValue ?? []
+        if conditions.contains(where: { ["Complete", "Failed"].contains($0["type"]?.stringValue ?? "") && $0["status"]?.stringValue == "True" }) {
+            return true
+        }
+        return (job["status"]?["succeeded"]?.intValue ?? 0) > 0 || (job["status"]?["failed"]?.intValue ?? 0) > 0
+    }
+
+    /// The commands a Job runs, from its annotation.
+    static func commands(of job: JSONValue?) -> [String] {
+        guard let text = job?["metadata"]?["annotations"]?[commandsAnnotation]?.stringValue,
+              let list = try? JSONValue(jsonText: text).arrayValue else { return [] }
+        return list.compactMap(\.stringValue)
+    }
+
+    /// What the commands did, from the pod's log and its container's exit code.
+    static func result(commands: [String], log: String, pod: JSONValue?) -> JobResult {
+        var outputs: [Int: [Substring]] = [:]
+        var current = 0
+        for line in log.split(separator: "\n", omittingEmptySubsequences: false) {
+            if let index = (1...max(commands.count, 1)).first(where: { line == marker($0) }) {
+                current = index
+                outputs[index] = []
+            } else if current > 0 {
+                outputs[current, default: []].append(line)
+            }
+        }
+        let terminated = (pod?["status"]?["containerStatuses"]?.arrayValue ?? []).first?["state"]?["terminated"]
+        let exitCode = terminated?["exitCode"]?.intValue ?? (pod == nil ? 1 : 0)
+        var results: [JobResult.CommandResult] = []
+        let last = current == 0 ? 1 : current
+        for index in 1...max(last, 1) where index <= commands.count {
+            let output = (outputs[index] ?? []).joined(separator: "\n").trimmingCharacters(in: .newlines)
+            let failed = index == last && exitCode != 0
+            results.append(JobResult.CommandResult(command: commands[index - 1], exitCode: failed ? exitCode : 0,
+                                                   output: index == 1 && current == 0 ? log.trimmingCharacters(in: .newlines) : output))
+            if failed { break }
+        }
+        return JobResult(commands: results)
+    }
+}

@@ -1,0 +1,360 @@
+public import DriverSpec
+public import FlowModel
+import Foundation
+public import Primitives
+
+/// The ``ClusterBackend`` of one deployment on a Kubernetes cluster
+/// (DESIGN.md "Clusters"): its components are the Deployments and
+/// StatefulSets of its namespace that match their labels, scaled through
+/// the `scale` subresource with the count to restore in the annotation
+/// `flowrunner.io/replicas`; its chart is a Flux `HelmRelease` named after
+/// the deployment; commands run as `batch/v1` Jobs. Waits watch, and each
+/// ends at its deadline saying what it waited for.
+public actor KubernetesBackend: ClusterBackend {
+    /// The annotation keeping the replica count a start restores.
+    public static let replicasAnnotation = "flowrunner.io/replicas"
+    /// The annotation keeping the app version on the HelmRelease.
+    public static let versionAnnotation = "flowrunner.io/app-version"
+
+    let client: KubernetesClient
+    /// The deployment (and Helm release) name.
+    let deployment: String
+    let namespace: String
+    /// The cluster's configuration (`chart_repository`, ...).
+    let config: [String: JSONValue]
+    /// The workloads seen, by name, with their resource.
+    private var kinds: [String: Resource] = [:]
+
+    public init(client: KubernetesClient, deployment: String, namespace: String, config: [String: JSONValue]) {
+        self.client = client
+        self.deployment = deployment
+        self.namespace = namespace
+        self.config = config
+    }
+
+    var labels: [String: String] { ["app.kubernetes.io/managed-by": "flowrunner", "flowrunner.io/deployment": deployment] }
+
+    func failure(_ error: KubernetesError) -> ClusterError {
+        ClusterError(error.code == .timeout ? .timeout : (error.httpStatus == 404 ? .notFound : .failed), error.message)
+    }
+
+    // MARK: Chart
+
+    public func install(spec: DriverSpecification, version: String, values: JSONValue?) async throws(ClusterError) {
+        do throws(KubernetesError) {
+            guard let chart = spec.helmCharts["main"] else {
+                throw KubernetesError(.configuration, "driver \(spec.name) declares no helm.main chart to install")
+            }
+            let source = try ChartSource.resolve(chart, config: config, cluster: client.cluster)
+            try await ensureNamespace()
+            let sourceResource: Resource = source.kind == "OCIRepository" ? .ociRepositories : .helmRepositories
+            try await createOrPatch(sourceResource, source.object(name: deployment, namespace: namespace, labels: labels))
+            var spec = source.releaseChart(sourceName: deployment)
+            spec["interval"] = "10m"
+            spec["releaseName"] = .string(deployment)
+            spec["values"] = values ?? .object([:])
+            let release: JSONValue = [
+                "apiVersion": .string(Resource.helmReleases.apiVersion), "kind": "HelmRelease",
+                "metadata": ["name": .string(deployment), "namespace": .string(namespace), "labels": .object(labels.mapValues(JSONValue.string)),
+                             "annotations": [Self.versionAnnotation: .string(version)]],
+                "spec": .object(spec),
+            ]
+            try await createOrPatch(.helmReleases, release)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    public func appVersion() async throws(ClusterError) -> String? {
+        try await release()?["metadata"]?["annotations"]?[Self.versionAnnotation]?.stringValue
+    }
+
+    public func appliedValues() async throws(ClusterError) -> JSONValue? {
+        try await release()?["spec"]?["values"]
+    }
+
+    /// The HelmRelease, or nil before install.
+    func release() async throws(ClusterError) -> JSONValue? {
+        do {
+            return try await fetchRelease()
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    func fetchRelease() async throws(KubernetesError) -> JSONValue? {
+        let answer = try await client.send(.GET, Resource.helmReleases.path(namespace: namespace, name: deployment), accept: [404])
+        return answer.status == 404 ? nil : answer.body
+    }
+
+    public func setAppVersion(_ version: String, values: JSONValue?) async throws(ClusterError) {
+        // A JSON patch replaces the values whole (a merge patch would keep keys the new values dropped)
+        // and sets only this annotation: other writers' annotations stay.
+        var operations: [JSONValue] = [
+            ["op": "add", "path": .string("/metadata/annotations/" + Self.versionAnnotation.replacingOccurrences(of: "/", with: "~1")),
+             "value": .string(version)],
+        ]
+        if let values { operations.append(["op": "add", "path": "/spec/values", "value": values]) }
+        do {
+            _ = try await client.send(.PATCH, Resource.helmReleases.path(namespace: namespace, name: deployment), body: .array(operations),
+                                      contentType: KubernetesClient.PatchType.json.rawValue)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    public func waitForRollout(timeout: Duration) async throws(ClusterError) {
+        let deadline = ContinuousClock.now + timeout
+        do {
+            let name = deployment
+            _ = try await ListWatch(client: client, resource: .helmReleases, namespace: namespace, fieldSelector: "metadata.name=" + name)
+                .wait(until: deadline) { objects in ReleaseStatus.verdict(objects[name], name: name) }
+            let all = try await listWorkloads(selector: nil).map(\.name)
+            try await settle(all, deadline: deadline)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    // MARK: Workloads
+
+    public func workloads(matching labels: [String: String]) async throws(ClusterError) -> [Workload] {
+        do {
+            return try await listWorkloads(selector: Self.selector(labels)).map(\.workload)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    func listWorkloads(selector: String?) async throws(KubernetesError) -> [(name: String, workload: Workload, object: JSONValue)] {
+        var found: [(name: String, workload: Workload, object: JSONValue)] = []
+        for resource in [Resource.deployments, .statefulSets] {
+            let query = selector.map { [("labelSelector", $0)] } ?? []
+            let items = try await client.send(.GET, resource.path(namespace: namespace), query: query).body["items"]?.arrayValue ?? []
+            for item in items {
+                guard let name = item["metadata"]?["name"]?.stringValue else { continue }
+                kinds[name] = resource
+                found.append((name, WorkloadStatus.workload(item, kind: resource.kind), item))
+            }
+        }
+        return found
+    }
+
+    public func scale(workload: String, replicas: Int, remember: Int?, forget: Bool) async throws(ClusterError) {
+        do {
+            let resource = try await resource(of: workload)
+            if remember != nil || forget {
+                let value: JSONValue = remember.map { .string(String($0)) } ?? .null
+                _ = try await client.send(.PATCH, resource.path(namespace: namespace, name: workload),
+                                          body: ["metadata": ["annotations": [Self.replicasAnnotation: value]]],
+                                          contentType: KubernetesClient.PatchType.merge.rawValue)
+            }
+            _ = try await client.send(.PATCH, resource.path(namespace: namespace, name: workload, subresource: "scale"),
+                                      body: ["spec": ["replicas": .int(replicas)]], contentType: KubernetesClient.PatchType.merge.rawValue)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    func resource(of workload: String) async throws(KubernetesError) -> Resource {
+        if let known = kinds[workload] { return known }
+        _ = try await listWorkloads(selector: nil)
+        guard let known = kinds[workload] else {
+            throw KubernetesError(.status, "cluster \(client.cluster): no Deployment or StatefulSet \(workload) in namespace \(namespace)", httpStatus: 404)
+        }
+        return known
+    }
+
+    public func waitUntilSettled(workloads: [String], timeout: Duration) async throws(ClusterError) {
+        do {
+            try await settle(workloads, deadline: ContinuousClock.now + timeout)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    /// Waits until each workload is settled (``WorkloadStatus/settled(_:)``), by kind.
+    func settle(_ names: [String], deadline: ContinuousClock.Instant) async throws(KubernetesError) {
+        var byKind: [Resource: Set<String>] = [:]
+        for name in names { byKind[try await resource(of: name), default: []].insert(name) }
+        for (resource, wanted) in byKind.sorted(by: { $0.key.plural < $1.key.plural }) {
+            let namespace = namespace
+            _ = try await ListWatch(client: client, resource: resource, namespace: namespace).wait(until: deadline) { objects in
+                for name in wanted.sorted() {
+                    guard let object = objects[name] else { return .waiting("\(resource.kind) \(namespace)/\(name) (it is gone)") }
+                    if let waiting = WorkloadStatus.unsettled(object) {
+                        return .waiting("\(resource.kind) \(namespace)/\(name): \(waiting)")
+                    }
+                }
+                return .done
+            }
+        }
+    }
+
+    public func restart(workload: String) async throws(ClusterError) {
+        do {
+            let resource = try await resource(of: workload)
+            let now = ISO8601DateFormatter().string(from: Date())
+            // What `kubectl rollout restart` writes.
+            _ = try await client.send(.PATCH, resource.path(namespace: namespace, name: workload),
+                                      body: ["spec": ["template": ["metadata": ["annotations": ["kubectl.kubernetes.io/restartedAt": .string(now)]]]]],
+                                      contentType: KubernetesClient.PatchType.merge.rawValue)
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    public func images(matching labels: [String: String]) async throws(ClusterError) -> [String] {
+        do {
+            var images: [String] = []
+            for found in try await listWorkloads(selector: Self.selector(labels)) {
+                for container in found.object["spec"]?["template"]?["spec"]?["containers"]?.arrayValue ?? [] {
+                    if let image = container["image"]?.stringValue, !images.contains(image) { images.append(image) }
+                }
+            }
+            return images
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    public func environment(matching labels: [String: String]) async throws(ClusterError) -> [String: String] {
+        do {
+            let first = try await listWorkloads(selector: Self.selector(labels)).first
+            var environment: [String: String] = [:]
+            for variable in first?.object["spec"]?["template"]?["spec"]?["containers"]?.arrayValue?.first?["env"]?.arrayValue ?? [] {
+                if let name = variable["name"]?.stringValue, let value = variable["value"]?.stringValue { environment[name] = value }
+            }
+            return environment
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    // MARK: Jobs
+
+    public func startJob(_ job: JobSpec) async throws(ClusterError) -> JobState {
+        do {
+            let answer = try await client.send(.POST, Resource.jobs.path(namespace: namespace), body: JobObject.make(job, namespace: namespace),
+                                               accept: [409])
+            return answer.status == 409 ? .adopted : .created
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    public func waitForJob(named name: String, timeout: Duration) async throws(ClusterError) -> JobResult {
+        let deadline = ContinuousClock.now + timeout
+        do {
+            let namespace = namespace
+            let jobs = try await ListWatch(client: client, resource: .jobs, namespace: namespace, fieldSelector: "metadata.name=" + name)
+                .wait(until: deadline) { objects in
+                    guard let job = objects[name] else { return .failed("Job \(namespace)/\(name) is gone (deleted by someone else?)") }
+                    return JobObject.finished(job) ? .done : .waiting("Job \(namespace)/\(name) to finish")
+                }
+            let pod = try await jobPod(name)
+            let log = try await podLog(pod)
+            return JobObject.result(commands: JobObject.commands(of: jobs[name]), log: log, pod: pod)
+        } catch {
+            if error.code == .timeout, let reason = try? await podWaitingReason(name) {
+                throw ClusterError(.timeout, "\(error.message); its pod is waiting: \(reason)")
+            }
+            throw failure(error)
+        }
+    }
+
+    /// The newest pod of a Job.
+    func jobPod(_ job: String) async throws(KubernetesError) -> JSONValue? {
+        let pods = try await client.send(.GET, Resource.pods.path(namespace: namespace), query: [("labelSelector", "job-name=" + job)]).body
+        return (pods["items"]?.arrayValue ?? []).max { ($0["metadata"]?["creationTimestamp"]?.stringValue ?? "") < ($1["metadata"]?["creationTimestamp"]?.stringValue ?? "") }
+    }
+
+    func podLog(_ pod: JSONValue?) async throws(KubernetesError) -> String {
+        guard let name = pod?["metadata"]?["name"]?.stringValue else { return "" }
+        let answer = try await client.sendText(Resource.pods.path(namespace: namespace, name: name, subresource: "log"),
+                                               query: [("container", JobObject.container)])
+        return answer
+    }
+
+    /// Why a Job's pod is not running (`ImagePullBackOff: ... image x`), if it waits.
+    func podWaitingReason(_ job: String) async throws(KubernetesError) -> String? {
+        guard let pod = try await jobPod(job) else { return nil }
+        for status in pod["status"]?["containerStatuses"]?.arrayValue ?? [] {
+            if let waiting = status["state"]?["waiting"], let reason = waiting["reason"]?.stringValue {
+                let image = status["image"]?.stringValue.map { " (image \($0))" } ?? ""
+                return reason + (waiting["message"]?.stringValue.map { ": " + $0 } ?? "") + image
+            }
+        }
+        return nil
+    }
+
+    public func deleteJob(named name: String) async throws(ClusterError) {
+        do {
+            _ = try await client.send(.DELETE, Resource.jobs.path(namespace: namespace, name: name),
+                                      body: ["kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"], accept: [404])
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    // MARK: View
+
+    public func snapshot() async throws(ClusterError) -> String {
+        do {
+            let release = try await fetchRelease()
+            let workloads = try await listWorkloads(selector: nil).map { found -> JSONValue in
+                [
+                    "name": .string(found.name), "kind": .string(found.workload.kind), "replicas": .int(found.workload.replicas),
+                    "ready_replicas": .int(found.workload.readyReplicas), "labels": .object(found.workload.labels.mapValues(JSONValue.string)),
+                    "images": .array((found.object["spec"]?["template"]?["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["image"] }),
+                ]
+            }
+            let jobs = (try await client.send(.GET, Resource.jobs.path(namespace: namespace)).body["items"]?.arrayValue ?? []).map { job -> JSONValue in
+                ["name": job["metadata"]?["name"] ?? .null, "finished": .bool(JobObject.finished(job))]
+            }
+            var view: [String: JSONValue] = [
+                "namespace": .string(namespace), "workloads": .array(workloads), "jobs": .array(jobs),
+                "app_version": release?["metadata"]?["annotations"]?[Self.versionAnnotation] ?? .null,
+            ]
+            if let release {
+                view["releases"] = .array([[
+                    "revision": release["metadata"]?["generation"] ?? .null,
+                    "app_version": release["metadata"]?["annotations"]?[Self.versionAnnotation] ?? .null,
+                    "values": release["spec"]?["values"] ?? .null,
+                ]])
+                view["release_status"] = ReleaseStatus.describe(release)
+            }
+            return JSONValue.object(view).jsonText
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    // MARK: Helpers
+
+    func ensureNamespace() async throws(KubernetesError) {
+        let exists = try await client.send(.GET, Resource.namespaces.path(namespace: nil, name: namespace), accept: [404, 403])
+        guard exists.status == 404 else { return }
+        _ = try await client.send(.POST, Resource.namespaces.path(namespace: nil),
+                                  body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(namespace),
+                                                                                              "labels": .object(labels.mapValues(JSONValue.string))]],
+                                  accept: [409])
+    }
+
+    /// Creates `object`, or, when it exists, merges its labels, annotations and spec into the existing one.
+    func createOrPatch(_ resource: Resource, _ object: JSONValue) async throws(KubernetesError) {
+        let created = try await client.send(.POST, resource.path(namespace: namespace), body: object, accept: [409])
+        guard created.status == 409, let name = object["metadata"]?["name"]?.stringValue else { return }
+        // Only what FlowRunner sets: other writers' labels and annotations stay.
+        var metadata: [String: JSONValue] = [:]
+        for key in ["labels", "annotations"] { if let value = object["metadata"]?[key] { metadata[key] = value } }
+        let patch: JSONValue = ["metadata": .object(metadata), "spec": object["spec"] ?? .object([:])]
+        _ = try await client.send(.PATCH, resource.path(namespace: namespace, name: name), body: patch,
+                                  contentType: KubernetesClient.PatchType.merge.rawValue)
+    }
+
+    /// A label selector requiring every label (`a=b,c=d`).
+    static func selector(_ labels: [String: String]) -> String {
+        labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+}

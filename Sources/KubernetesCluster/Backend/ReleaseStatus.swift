@@ -1,0 +1,81 @@
+import FlowModel
+import Primitives
+
+/// Reads a Flux `HelmRelease`'s status (`helm.toolkit.fluxcd.io/v2`): done
+/// only on `Ready=True` observed at the current `metadata.generation`, a
+/// `Stalled=True` or a failed install/upgrade at that generation fails at
+/// once, anything else (an old `Ready`, `Progressing`, `Unknown`) is waited for.
+enum ReleaseStatus {
+    /// Reasons of `Ready=False` that Flux does not retry by itself.
+    static let failedReasons: Set<String> = ["InstallFailed", "UpgradeFailed", "RollbackFailed", "UninstallFailed", "ArtifactFailed",
+                                             "InitFailed", "TestFailed"]
+
+    static func verdict(_ release: JSONValue?, name: String) -> ListWatch.Verdict {
+        guard let release else { return .waiting("HelmRelease \(name) to exist") }
+        let namespace = release["metadata"]?["namespace"]?.stringValue ?? ""
+        let generation = release["metadata"]?["generation"]?.intValue ?? 0
+        let what = "HelmRelease \(namespace)/\(name) to be Ready at generation \(generation)"
+        let conditions = release["status"]?["conditions"]?.arrayValue ?? []
+        func condition(_ type: String) -> JSONValue? { conditions.first { $0["type"]?.stringValue == type } }
+        func observed(_ condition: JSONValue) -> Int? {
+            condition["observedGeneration"]?.intValue ?? release["status"]?["observedGeneration"]?.intValue
+        }
+        func text(_ condition: JSONValue) -> String {
+            let reason = condition["reason"]?.stringValue ?? "", message = condition["message"]?.stringValue ?? ""
+            return [reason, message].filter { !$0.isEmpty }.joined(separator: ": ")
+        }
+        if let stalled = condition("Stalled"), stalled["status"]?.stringValue == "True", observed(stalled).map({ $0 >= generation }) ?? true {
+            return .failed("HelmRelease \(namespace)/\(name) is stalled: \(text(stalled))")
+        }
+        guard let ready = condition("Ready") else { return .waiting(what + " (no Ready condition yet)") }
+        let current = observed(ready) == generation
+        switch ready["status"]?.stringValue {
+        case "True" where current:
+            return .done
+        case "False" where current && failedReasons.contains(ready["reason"]?.stringValue ?? ""):
+            return .failed("HelmRelease \(namespace)/\(name) failed: \(text(ready))")
+        default:
+            let seen = observed(ready).map { "observed generation \($0)" } ?? "not yet observed"
+            return .waiting(what + " (last: Ready=\(ready["status"]?.stringValue ?? "?") \(text(ready)), \(seen))")
+        }
+    }
+
+    /// The release's Ready condition for people, as `deployments show` has it.
+    static func describe(_ release: JSONValue) -> JSONValue {
+        let ready = (release["status"]?["conditions"]?.arrayValue ?? []).first { $0["type"]?.stringValue == "Ready" }
+        return [
+            "generation": release["metadata"]?["generation"] ?? .null,
+            "ready": ready?["status"] ?? .null, "reason": ready?["reason"] ?? .null, "message": ready?["message"] ?? .null,
+            "observed_generation": ready?["observedGeneration"] ?? release["status"]?["observedGeneration"] ?? .null,
+        ]
+    }
+}
+
+/// Reads a Deployment's or StatefulSet's status (`apps/v1`).
+enum WorkloadStatus {
+    static func workload(_ object: JSONValue, kind: String) -> Primitives.Workload {
+        let remembered = object["metadata"]?["annotations"]?[KubernetesBackend.replicasAnnotation]?.stringValue.flatMap { Int($0) }
+        let labels = (object["spec"]?["template"]?["metadata"]?["labels"] ?? object["metadata"]?["labels"])?.objectValue?
+            .compactMapValues(\.stringValue) ?? [:]
+        return Primitives.Workload(
+            name: object["metadata"]?["name"]?.stringValue ?? "", kind: kind, replicas: object["spec"]?["replicas"]?.intValue ?? 1,
+            readyReplicas: object["status"]?["readyReplicas"]?.intValue ?? 0, rememberedReplicas: remembered, labels: labels)
+    }
+
+    /// Why the workload is not settled, or nil when it is: its controller
+    /// observed the current generation, and updated = ready = desired
+    /// replicas (0 desired: no pod left).
+    static func unsettled(_ object: JSONValue) -> String? {
+        let generation = object["metadata"]?["generation"]?.intValue ?? 0
+        let status = object["status"] ?? .object([:])
+        let observed = status["observedGeneration"]?.intValue ?? 0
+        let desired = object["spec"]?["replicas"]?.intValue ?? 1
+        let ready = status["readyReplicas"]?.intValue ?? 0
+        let updated = status["updatedReplicas"]?.intValue ?? (desired == 0 ? 0 : ready)
+        let existing = status["replicas"]?.intValue ?? 0
+        if observed < generation { return "its controller has observed generation \(observed) of \(generation)" }
+        if desired == 0 { return existing == 0 ? nil : "\(existing) pod(s) left of 0 wanted" }
+        if ready == desired && updated == desired && existing <= desired { return nil }
+        return "\(ready) of \(desired) replicas ready, \(updated) updated"
+    }
+}

@@ -10,8 +10,9 @@ import NIOSSL
 /// settings per request: no event loop or connection exists until the first
 /// request. Errors carry the API's `Status` (its `reason` and `code`).
 ///
-/// `429 Too Many Requests` is retried after `Retry-After` (at most
-/// ``maximumRetries`` times, waiting at most 30 s each), as client-go does.
+/// `429 Too Many Requests` is retried after `Retry-After`, a `5xx` or a
+/// dropped connection after 0.2, 0.4, 0.8 … s (at most ``maximumRetries``
+/// times, waiting at most 30 s each), as client-go does.
 public struct KubernetesClient: Sendable {
     /// What a request came to: the status and the body parsed as JSON.
     public struct Response: Sendable {
@@ -37,7 +38,7 @@ public struct KubernetesClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    /// How many times a `429` is retried.
+    /// How many times a `429`, a `5xx` or a dropped connection is retried.
     public static let maximumRetries = 5
     /// The longest answer read (a list of pods, say).
     static let maximumBody = 64 << 20
@@ -102,13 +103,24 @@ public struct KubernetesClient: Sendable {
                 headers = response.headers
                 bytes = try await response.body.collect(upTo: Self.maximumBody)
             } catch {
-                throw KubernetesError(.transport, "cluster \(cluster): \(method.rawValue) \(path): \(Self.describe(error)) (\(access.source))")
+                let failure = KubernetesError(.transport, "cluster \(cluster): \(method.rawValue) \(path): \(Self.describe(error)) (\(access.source))")
+                // A connection cut or refused may be a restarting API server; a certificate the CA did not sign is not.
+                guard Self.isRetryable(error), attempt <= Self.maximumRetries else { throw failure }
+                do {
+                    try await Task.sleep(for: .milliseconds(200 << (attempt - 1)))
+                } catch {
+                    throw failure
+                }
+                continue
             }
             let body = (try? JSONValue(jsonBytes: Array(buffer: bytes))) ?? .null
             if (200..<300).contains(status) || accept.contains(status) { return Response(status: status, body: body) }
             let failure = Self.statusError(status: status, body: body, headers: headers, what: "\(method.rawValue) \(path)", cluster: cluster)
-            if status == 429, attempt <= Self.maximumRetries {
-                let wait = min(failure.retryAfter ?? 1, 30)
+            // Every request FlowRunner sends can be sent again (absolute patches, a create that answers 409,
+            // a delete that accepts 404): a throttle or a server error is retried a few times.
+            let retryable = status == 429 || [500, 502, 503, 504].contains(status)
+            if retryable, attempt <= Self.maximumRetries {
+                let wait = min(failure.retryAfter ?? (0.2 * Double(1 << (attempt - 1))), 30)
                 do {
                     try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
                 } catch {
@@ -195,6 +207,11 @@ public struct KubernetesClient: Sendable {
         }
         return KubernetesError(.status, "cluster \(cluster): \(what): \(status) \(reason ?? ""): \(message)\(hint)",
                                httpStatus: status, reason: reason, retryAfter: retryAfter)
+    }
+
+    /// Whether a failed request may succeed when sent again: not a TLS failure.
+    static func isRetryable(_ error: any Error) -> Bool {
+        !(error is NIOSSLError || error is BoringSSLError || "\(error)".contains("CERTIFICATE_VERIFY_FAILED"))
     }
 
     static func describe(_ error: any Error) -> String {

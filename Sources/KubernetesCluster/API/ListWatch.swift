@@ -77,7 +77,9 @@ public struct ListWatch: Sendable {
                     continue
                 }
                 guard Self.isTransient(error) else { throw error }
-                try? await Task.sleep(for: min(pause, max(deadline - ContinuousClock.now, .zero)))
+                // A throttled request waits as long as the server asks (429's Retry-After).
+                let wait = error.retryAfter.map { Duration.milliseconds(Int(min($0, 30) * 1000)) } ?? pause
+                try? await Task.sleep(for: min(wait, max(deadline - ContinuousClock.now, .zero)))
                 pause = min(pause * 2, .seconds(2))
             }
         } while ContinuousClock.now < deadline

@@ -24,17 +24,22 @@ enum ReleaseStatus {
             let reason = condition["reason"]?.stringValue ?? "", message = condition["message"]?.stringValue ?? ""
             return [reason, message].filter { !$0.isEmpty }.joined(separator: ": ")
         }
-        if let stalled = condition("Stalled"), stalled["status"]?.stringValue == "True", observed(stalled).map({ $0 >= generation }) ?? true {
-            return .failed("HelmRelease \(namespace)/\(name) is stalled: \(text(stalled))")
+        let stalled = condition("Stalled").flatMap { stalled in
+            stalled["status"]?.stringValue == "True" && (observed(stalled).map { $0 >= generation } ?? true) ? stalled : nil
         }
-        guard let ready = condition("Ready") else { return .waiting(what + " (no Ready condition yet)") }
+        guard let ready = condition("Ready") else {
+            if let stalled { return .failed("HelmRelease \(namespace)/\(name) is stalled: \(text(stalled))") }
+            return .waiting(what + " (no Ready condition yet)")
+        }
         let current = observed(ready) == generation
         switch ready["status"]?.stringValue {
         case "True" where current:
             return .done
-        case "False" where current && failedReasons.contains(ready["reason"]?.stringValue ?? ""):
-            return .failed("HelmRelease \(namespace)/\(name) failed: \(text(ready))")
+        case "False" where current && (failedReasons.contains(ready["reason"]?.stringValue ?? "") || stalled != nil):
+            let stall = stalled.map { " (stalled: \(text($0)))" } ?? ""
+            return .failed("HelmRelease \(namespace)/\(name) failed: \(text(ready))\(stall)")
         default:
+            if let stalled { return .failed("HelmRelease \(namespace)/\(name) is stalled: \(text(stalled))") }
             let seen = observed(ready).map { "observed generation \($0)" } ?? "not yet observed"
             return .waiting(what + " (last: Ready=\(ready["status"]?.stringValue ?? "?") \(text(ready)), \(seen))")
         }

@@ -352,6 +352,9 @@ struct Execution {
             // The same version with other values (an operator's `deployments set`) is still an upgrade, as in Helm and Flux.
             let applied = try await cluster { () async throws(ClusterError) in try await cluster.appliedValues() }
             if values == nil || values == applied {
+                // Nothing to change, but the release must be healthy: a retry after a stuck rollout waits for it again.
+                let limit = timeout ?? environment.defaultTimeout
+                try await cluster { () async throws(ClusterError) in try await cluster.waitForRollout(timeout: limit) }
                 return .object(["previous": .string(current), "version": .string(current), "changed": .bool(false)])
             }
         }

@@ -23,6 +23,8 @@ final class KubeTestServerProcess: Sendable {
     ]] }
 
     let process: Process
+    /// The server's own process (python3 may be started through a shim).
+    let pid: Int32
     let directory: String
     let url: String
     /// The kubeconfig `serve` wrote (contexts `kube-test`, certificate, and `kube-test-token`).
@@ -50,17 +52,17 @@ final class KubeTestServerProcess: Sendable {
             throw KubeTestServerError(message: "the test API server did not start (see \(Self.script))")
         }
         self.process = process
+        self.pid = (info["pid"] as? Int).map(Int32.init) ?? process.processIdentifier
         self.directory = certificates
         self.url = url
         self.kubeconfig = kubeconfig
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            let process = process
-            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        }
+        kill(pid, SIGTERM)
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let pid = pid
+        DispatchQueue.global().asyncAfter(deadline: .now() + 5) { if !processGone(pid) { kill(pid, SIGKILL) } }
     }
 
     /// A request to the admin API (`/_test/...`), trusting the test CA.

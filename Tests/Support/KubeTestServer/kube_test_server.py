@@ -4,7 +4,7 @@
     kube_test_server.py certs --dir D [--token T] [--key-type rsa|ec] [--server URL]
     kube_test_server.py serve --dir D [--host 127.0.0.1] [--port 0] [--ready-file F]
                               [--charts FILE] [--token T]... [--set KEY=VALUE]...
-                              [--history N] [--kubeconfig PATH] [--verbose]
+                              [--history N] [--kubeconfig PATH] [--verbose] [--no-watchdog]
 
 Standard library only (Python 3.11+); certificates are made with `openssl`.
 See README.md beside this file.
@@ -109,14 +109,23 @@ def cmd_serve(args) -> int:
         stop.set()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # A parent may start us with signals blocked (a thread of a Swift test runner does):
+    # SIGTERM must reach us, or a test's clean-up never stops the server.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     info = {"port": port, "url": url, "pid": os.getpid(), "kubeconfig": kubeconfig,
             "kubeconfig_json": kubeconfig_json, "ca": files["ca.crt"], "token_file": files["token"],
             "admin": f"{url}/_test/"}
     if args.ready_file:
         _write_ready(args.ready_file, info)
     print(f"kube-test-server listening on {url}", flush=True)
+    parent = os.getppid()
+    cert_dir = os.path.abspath(args.dir)
     while not stop.is_set():
         stop.wait(0.5)
+        if args.watchdog and ((parent != 1 and os.getppid() != parent) or not os.path.isdir(cert_dir)):
+            # the test that started us is gone (its process exited or its temp dir was removed)
+            print("kube-test-server: parent process or --dir gone, stopping", flush=True)
+            break
     # Clean shutdown: stop accepting, end open watch/log streams, stop the controllers.
     server.shutdown()
     with ctx.store.lock:
@@ -153,6 +162,8 @@ def main(argv=None) -> int:
     s.add_argument("--history", type=int, default=1000, help="watch event history length")
     s.add_argument("--kubeconfig", help="where to write the kubeconfig (default DIR/kubeconfig)")
     s.add_argument("--verbose", action="store_true")
+    s.add_argument("--watchdog", action=argparse.BooleanOptionalAction, default=True,
+                   help="stop when the parent process exits or --dir is removed (default: on)")
     args = p.parse_args(argv)
     return cmd_certs(args) if args.command == "certs" else cmd_serve(args)
 

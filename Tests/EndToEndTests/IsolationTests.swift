@@ -42,6 +42,33 @@ struct IsolationTests {
         return (upgrade, logs)
     }
 
+    @Test("the kubeconfig of a registered cluster is hidden from actions, without $KUBECONFIG naming it")
+    func registeredKubeconfigHidden() async throws {
+        let workspace = Workspace()
+        // Readable by anyone, outside HOME, named only by the cluster's registration.
+        let kubeconfig = workspace.exchange + "/registered-kubeconfig"
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: c
+            clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443"}}]
+            users: [{name: u, user: {token: kube-secret-4712}}]
+            contexts: [{name: c, context: {cluster: k, user: u}}]
+
+            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        chmod(kubeconfig, 0o644)
+        #expect(try await workspace.run(["clusters", "add", "lab", "--kubernetes", "--kubeconfig", kubeconfig]).status == 0)
+        try await workspace.run(["drivers", "load", prober])
+        let deploy = try await workspace.run(["deploy", "p", "--driver", "prober", "--app-version", "1.0",
+                                              "--param", "state=\(workspace.state)", "--param", "kubeconfig=\(kubeconfig)"])
+        #expect(deploy.status == 0, "\(deploy.stderr)")
+        let upgrade = try await FlowRunnerBinary.run(["upgrade", "p", "--to", "1.1"], environment: ["FLOWRUNNER_STATE": workspace.state, "KUBECONFIG": ""])
+        #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
+        let logs = try await workspace.run(["runs", "logs", "2"]).stdout
+        #expect(doors(logs)["kubeconfig"]?.hasPrefix("closed") == true, "\(logs)")
+        #expect(!logs.contains("kube-secret-4712"))
+    }
+
     @Test("every door is shut: engine /proc entries, signals, state file and directory, kubeconfig, descriptors, driver files; the upgrade still succeeds")
     func doorsShut() async throws {
         let workspace = Workspace()

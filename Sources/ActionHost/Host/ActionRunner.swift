@@ -50,6 +50,9 @@ public struct ActionRunner: Sendable {
     public var isolation: ActionIsolation = .unisolated
     /// The engine's files an isolated host must not see.
     public var protectedPaths = ProtectedPaths()
+    /// More files to hide, asked for at each host start (the kubeconfigs of
+    /// the clusters registered now, and the credential files they name).
+    public var protectedFilesProvider: (@Sendable () async -> [String])?
     /// Added to each host's nice value (5): when hosts keep every core busy,
     /// the engine's own threads (lease heartbeats, `serve`'s API) still get
     /// the processor first. 0 runs hosts at the engine's priority.
@@ -98,7 +101,8 @@ public struct ActionRunner: Sendable {
         do {
             var confinement: Confinement?
             if case .user(let user) = isolation {
-                confinement = try self.confinement(for: user, driverDirectory: invocation.driverDirectory)
+                let extra = await protectedFilesProvider?() ?? []
+                confinement = try self.confinement(for: user, driverDirectory: invocation.driverDirectory, hiding: extra)
             }
             child = try ChildProcess.spawn(
                 executable: interpreter.path, arguments: ["-S", pythonDirectory + "/flowrunner_host.py"],

@@ -14,7 +14,7 @@ extension ActionRunner {
     /// - Throws: ``ActionHostError/Code/isolationUnavailable`` when `user`
     ///   could not run the interpreter or read the package or driver files,
     ///   naming the path and the way out.
-    func confinement(for user: ActionUser, driverDirectory: String) throws(ActionHostError) -> Confinement {
+    func confinement(for user: ActionUser, driverDirectory: String, hiding extraFiles: [String] = []) throws(ActionHostError) -> Confinement {
         let access = FileAccess(user)
         let executable = FileAccess.canonical(interpreter.path) ?? interpreter.path
         let waiver = "or pass --unisolated-actions to let actions run with the engine's own access"
@@ -30,7 +30,7 @@ extension ActionRunner {
         if let home = inheritedEnvironment["HOME"], !home.isEmpty {
             show.append(home + "/.local/lib")
         }
-        let plan = MountPlan(user: user, show: show, hideDirectories: protectedPaths.directories, hideFiles: protectedPaths.files)
+        let plan = MountPlan(user: user, show: show, hideDirectories: protectedPaths.directories, hideFiles: protectedPaths.files + extraFiles)
         return Confinement(user: user, plan: plan)
     }
 

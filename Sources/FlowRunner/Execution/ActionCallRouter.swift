@@ -165,11 +165,13 @@ struct ActionCallRouter: ActionCallHandler {
     }
 
     func environment(job: StepJournal.JobOrigin) -> PrimitiveEnvironment {
-        PrimitiveEnvironment(
+        var environment = PrimitiveEnvironment(
             deployment: deployment.name, spec: spec, cluster: cluster,
             jobName: JobNames.name(run: runID, action: action, seq: job.seq, attempt: job.attempt), defaultTimeout: defaultTimeout,
             interruption: interruption, values: values
         )
+        environment.jobLabels = ["flowrunner.io/run": String(runID)]
+        return environment
     }
 
     // MARK: Tasks

@@ -118,7 +118,8 @@ public struct KubernetesClient: Sendable {
             let failure = Self.statusError(status: status, body: body, headers: headers, what: "\(method.rawValue) \(path)", cluster: cluster)
             // Every request FlowRunner sends can be sent again (absolute patches, a create that answers 409,
             // a delete that accepts 404): a throttle or a server error is retried a few times.
-            let retryable = status == 429 || [500, 502, 503, 504].contains(status)
+            // A 409 Conflict on a patch (another writer got in between) is re-sent: the patch says only what it sets.
+            let retryable = status == 429 || [500, 502, 503, 504].contains(status) || (status == 409 && method == .PATCH)
             if retryable, attempt <= Self.maximumRetries {
                 let wait = min(failure.retryAfter ?? (0.2 * Double(1 << (attempt - 1))), 30)
                 do {

@@ -36,6 +36,23 @@ public struct Kubeconfig: Sendable {
         return Kubeconfig(path: path, document: document)
     }
 
+    /// The kubeconfig and every file it names for credentials
+    /// (`certificate-authority`, `client-certificate`, `client-key`,
+    /// `tokenFile`, relative ones resolved): what an action must not read.
+    /// A kubeconfig that cannot be read gives its own path only.
+    public static func credentialFiles(path: String) -> [String] {
+        guard let kubeconfig = try? load(path: path) else { return [path] }
+        var files = [path]
+        for (list, member) in [("clusters", "cluster"), ("users", "user")] {
+            for entry in kubeconfig.document[list]?.arrayValue ?? [] {
+                for key in ["certificate-authority", "client-certificate", "client-key", "tokenFile"] {
+                    if let file = entry[member]?[key]?.stringValue, !file.isEmpty { files.append(kubeconfig.resolve(file)) }
+                }
+            }
+        }
+        return files
+    }
+
     /// The names of its contexts, in file order.
     public var contextNames: [String] {
         (document["contexts"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }

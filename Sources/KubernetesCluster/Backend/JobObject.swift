@@ -26,20 +26,24 @@ enum JobObject {
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": ["name": .string(job.name), "namespace": .string(namespace), "labels": labels,
                          "annotations": [commandsAnnotation: .string(JSONValue.array(job.commands.map(JSONValue.string)).jsonText)]],
-            "spec": [
-                "backoffLimit": 0,
-                "template": [
-                    "metadata": ["labels": labels],
-                    "spec": [
-                        "restartPolicy": "Never",
-                        "containers": [[
-                            "name": .string(container), "image": .string(job.image),
-                            "command": ["/bin/sh", "-c", .string(script)], "env": environment,
-                        ]],
-                    ],
-                ],
-            ],
+            "spec": .object(spec(job, labels: labels, script: script, environment: environment)),
         ]
+    }
+
+    /// The Job's spec: one pod that is never restarted, running `script`.
+    static func spec(_ job: JobSpec, labels: JSONValue, script: String, environment: JSONValue) -> [String: JSONValue] {
+        let container: JSONValue = [
+            "name": .string(container), "image": .string(job.image), "command": ["/bin/sh", "-c", .string(script)], "env": environment,
+        ]
+        var spec: [String: JSONValue] = [
+            "backoffLimit": 0,
+            "template": ["metadata": ["labels": labels], "spec": ["restartPolicy": "Never", "containers": [container]]],
+        ]
+        if let timeout = job.timeout, timeout > .zero {
+            // The step's timeout, rounded up to whole seconds: Kubernetes stops the pod itself then.
+            spec["activeDeadlineSeconds"] = .int(Int(timeout.components.seconds) + (timeout.components.attoseconds > 0 ? 1 : 0))
+        }
+        return spec
     }
 
     /// Whether the Job has finished (its `Complete` or `Failed` condition, or a pod that succeeded or failed).

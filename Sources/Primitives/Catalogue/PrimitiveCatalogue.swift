@@ -20,6 +20,8 @@ public struct PrimitiveEnvironment: Sendable {
     /// The Helm values install and upgrade apply; nil applies none (an
     /// engine without a renderer, or a test).
     public var values: (any HelmValuesSource)?
+    /// Labels every job of this step carries besides the component's (`flowrunner.io/run`).
+    public var jobLabels: [String: String] = [:]
 
     /// Creates an environment.
     public init(deployment: String, spec: DriverSpecification, cluster: any ClusterBackend, jobName: String,
@@ -280,10 +282,12 @@ struct Execution {
         var labels: [String: String] = [:]
         if let labelsComponent, let component = environment.spec.component(named: labelsComponent) { labels = component.labels }
         labels["flowrunner.io/job"] = environment.jobName
+        labels.merge(environment.jobLabels) { _, engine in engine }
 
-        let job = JobSpec(name: environment.jobName, image: image ?? "", commands: commands, environment: jobEnvironment, labels: labels)
-        let state = try await cluster { () async throws(ClusterError) in try await cluster.startJob(job) }
         let limit = try args.timeout() ?? environment.defaultTimeout
+        var job = JobSpec(name: environment.jobName, image: image ?? "", commands: commands, environment: jobEnvironment, labels: labels)
+        job.timeout = limit
+        let state = try await cluster { () async throws(ClusterError) in try await cluster.startJob(job) }
         let result: JobResult
         do {
             result = try await cluster.waitForJob(named: job.name, timeout: limit)

@@ -99,6 +99,8 @@ public struct JobSpec: Sendable, Hashable, Codable {
     public var environment: [String: String]
     /// Pod labels.
     public var labels: [String: String]
+    /// How long the job may run (a Kubernetes Job's `activeDeadlineSeconds`); nil: no limit of its own.
+    public var timeout: Duration?
 
     /// Creates a job description.
     public init(name: String, image: String, commands: [String], environment: [String: String], labels: [String: String]) {

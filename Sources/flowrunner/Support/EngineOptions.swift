@@ -2,6 +2,7 @@ import ActionHost
 import ArgumentParser
 import FlowModel
 import FlowRunner
+import KubernetesCluster
 import Foundation
 import Primitives
 import Scheduler
@@ -48,6 +49,10 @@ struct RunOptions: ParsableArguments {
         var actionRunner = ActionRunner(interpreter: interpreter, pythonDirectory: pythonDirectory, environment: environment)
         actionRunner.isolation = isolation
         actionRunner.protectedPaths = ProtectedPaths.engine(stateFile: (store as? SQLiteStateStore)?.path, environment: environment)
+        // Registered clusters' kubeconfigs, as they are when each host starts (a cluster added while serve runs included).
+        actionRunner.protectedFilesProvider = { @Sendable in
+            ((try? await store.clusters()) ?? []).compactMap(\.kubeconfig).flatMap(Kubeconfig.credentialFiles(path:))
+        }
         var clusterFixture = ClusterFixture()
         if let fixture {
             do {

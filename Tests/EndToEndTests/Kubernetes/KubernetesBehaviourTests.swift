@@ -103,6 +103,23 @@ struct KubernetesBehaviourTests {
         #expect(left.isEmpty, "no pod of the Job is left: \(left)")
     }
 
+    @Test("a component that never becomes ready times out naming its workload and what it waited for")
+    func neverReady() async throws {
+        let workspace = Workspace()
+        let server = try await Self.shop(workspace, actions: """
+            @flow
+            async def upgrade(context: GlobalContext, target_version: str):
+                await stop_components(components=["server"], context=context)
+                await start_components(components=["server"], context=context, timeout=3)
+
+            """)
+        try await server.admin(.POST, "/_test/behaviours", json: ["kind": "never_ready", "name": "shop-server"])
+        let upgrade = try await workspace.run(["upgrade", "shop", "--to", "0.2.0"])
+        #expect(upgrade.status == 1, "\(upgrade.stdout)")
+        let message = Self.error(try await workspace.runShow(2))
+        #expect(message.contains("timed out waiting for Deployment shop/shop-server: 0 of 1 replicas ready"), "\(message)")
+    }
+
     @Test("429 with Retry-After, a cut watch and an expired version are survived, without a storm of writes")
     func throttledCutAndExpired() async throws {
         let workspace = Workspace()

@@ -44,6 +44,10 @@ struct KubernetesHookTests {
         #expect((server0?["spec"] as? [String: Any])?["replicas"] as? Int == 1, "started again with the remembered count")
         let jobs = try await server.objects("Job", namespace: "shop")
         #expect(jobs.count == 1, "one Job for the upgrade's command: \(jobs)")
+        let labels = (jobs.first?["metadata"] as? [String: Any])?["labels"] as? [String: Any]
+        #expect(labels?["flowrunner.io/run"] as? String == "2" && labels?["app.kubernetes.io/name"] as? String == "my-app", "\(labels ?? [:])")
+        #expect((jobs.first?["spec"] as? [String: Any])?["backoffLimit"] as? Int == 0)
+        #expect((jobs.first?["spec"] as? [String: Any])?["activeDeadlineSeconds"] as? Int == 600, "the step's default timeout")
         let job = ((jobs.first?["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
         #expect(((job?["containers"] as? [[String: Any]])?.first?["image"] as? String) == "my-app:0.2.0")
 

@@ -15,6 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from measure import peak_rss_of_tree  # noqa: E402
 from serve_bench import bench_serve  # noqa: E402
+from kube_bench import bench_kubernetes  # noqa: E402
 RESULTS = os.path.join(HERE, "results")
 
 
@@ -393,6 +394,7 @@ BENCHMARKS = {
     "render": bench_render,
     "serve": bench_serve,
     "state-store": bench_state_store,
+    "kubernetes": bench_kubernetes,
     "action-host": bench_action_host,
     "primitives": bench_primitives,
 }

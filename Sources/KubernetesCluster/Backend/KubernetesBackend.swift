@@ -24,6 +24,10 @@ public actor KubernetesBackend: ClusterBackend {
     let config: [String: JSONValue]
     /// The workloads seen, by name, with their resource.
     private var kinds: [String: Resource] = [:]
+    /// The last workload lists by selector, reused for a moment by the
+    /// calls of one primitive (a check, then the images); any write here drops them.
+    private var listed: [String: (at: ContinuousClock.Instant, found: [(name: String, workload: Workload, object: JSONValue)])] = [:]
+    static let listReuse: Duration = .seconds(1)
 
     public init(client: KubernetesClient, deployment: String, namespace: String, config: [String: JSONValue]) {
         self.client = client
@@ -41,6 +45,7 @@ public actor KubernetesBackend: ClusterBackend {
     // MARK: Chart
 
     public func install(spec: DriverSpecification, version: String, values: JSONValue?) async throws(ClusterError) {
+        listed = [:]
         do throws(KubernetesError) {
             guard let chart = spec.helmCharts["main"] else {
                 throw KubernetesError(.configuration, "driver \(spec.name) declares no helm.main chart to install")
@@ -88,6 +93,7 @@ public actor KubernetesBackend: ClusterBackend {
     }
 
     public func setAppVersion(_ version: String, values: JSONValue?) async throws(ClusterError) {
+        listed = [:]
         // A JSON patch replaces the values whole (a merge patch would keep keys the new values dropped)
         // and sets only this annotation: other writers' annotations stay.
         var operations: [JSONValue] = [
@@ -127,6 +133,7 @@ public actor KubernetesBackend: ClusterBackend {
     }
 
     func listWorkloads(selector: String?) async throws(KubernetesError) -> [(name: String, workload: Workload, object: JSONValue)] {
+        if let recent = listed[selector ?? ""], ContinuousClock.now - recent.at < Self.listReuse { return recent.found }
         var found: [(name: String, workload: Workload, object: JSONValue)] = []
         for resource in [Resource.deployments, .statefulSets] {
             let query = selector.map { [("labelSelector", $0)] } ?? []
@@ -137,10 +144,12 @@ public actor KubernetesBackend: ClusterBackend {
                 found.append((name, WorkloadStatus.workload(item, kind: resource.kind), item))
             }
         }
+        listed[selector ?? ""] = (ContinuousClock.now, found)
         return found
     }
 
     public func scale(workload: String, replicas: Int, remember: Int?, forget: Bool) async throws(ClusterError) {
+        listed = [:]
         do {
             let resource = try await resource(of: workload)
             if remember != nil || forget {
@@ -192,6 +201,7 @@ public actor KubernetesBackend: ClusterBackend {
     }
 
     public func restart(workload: String) async throws(ClusterError) {
+        listed = [:]
         do {
             let resource = try await resource(of: workload)
             let now = ISO8601DateFormatter().string(from: Date())

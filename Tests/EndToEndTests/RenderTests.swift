@@ -174,6 +174,17 @@ struct RenderTests {
         #expect(dry.stdout.contains("Cluster changes:\n  (none)"), "\(dry.stdout)")
     }
 
+    @Test("a template saved with a UTF-8 byte order mark renders and validates")
+    func byteOrderMark() async throws {
+        let workspace = Workspace()
+        let driver = workspace.directory + "/bom"
+        try FileManager.default.copyItem(atPath: Self.myApp, toPath: driver)
+        try Data([0xEF, 0xBB, 0xBF] + Array("tag: \"{{ app.version }}\"\n".utf8)).write(to: URL(fileURLWithPath: driver + "/values.j2.yml"))
+        let rendered = try await workspace.run(["render", driver, "--to", "0.2.0"])
+        #expect(rendered.status == 0 && rendered.stdout == "tag: \"0.2.0\"\n", "\(rendered.stdout)\(rendered.stderr)")
+        #expect(try await workspace.run(["drivers", "validate", driver]).status == 0)
+    }
+
     @Test("render refuses a driver without values.j2.yml and bad inputs with exit 2")
     func badInputs() async throws {
         let workspace = Workspace()
@@ -183,6 +194,8 @@ struct RenderTests {
         #expect(unknown.status == 2 && unknown.stderr.contains("unknown parameter \"colour\""), "\(unknown.stderr)")
         let noVersion = try await workspace.run(["render", Self.myApp])
         #expect(noVersion.status == 2 && noVersion.stderr.contains("no --to given and driver my-app has no default_version"), "\(noVersion.stderr)")
+        let badFrom = try await workspace.run(["render", Self.myApp, "--hook", "upgrade", "--from", "yesterday", "--to", "0.2.0"])
+        #expect(badFrom.status == 2 && badFrom.stderr.contains("--from \"yesterday\" is not a version"), "\(badFrom.stderr)")
         let badPair = try await workspace.run(["render", Self.myApp, "--to", "0.2.0", "--config", "novalue"])
         #expect(badPair.status == 2 && badPair.stderr.contains("--config \"novalue\": expected NAME=VALUE"), "\(badPair.stderr)")
     }

@@ -24,9 +24,13 @@ public enum HelmValues {
         public var missingJinja2 = false
     }
 
-    /// The template of a driver, or nil when it has none.
+    /// The template of a driver, or nil when it has none. A UTF-8 byte
+    /// order mark some editors write is not part of the template.
     public static func template(of snapshot: DriverSnapshot) -> String? {
-        snapshot.files.first { $0.path == file }.flatMap { String(validating: $0.contents, as: UTF8.self) }
+        guard let text = snapshot.files.first(where: { $0.path == file }).flatMap({ String(validating: $0.contents, as: UTF8.self) }) else {
+            return nil
+        }
+        return text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
     }
 
     /// The GlobalContext a hook of `spec` would give the template for a
@@ -43,6 +47,10 @@ public enum HelmValues {
         cluster: String = SimulatedClusterProvider.clusterName, clusterConfig: [String: JSONValue] = SimulatedClusterProvider.configuration
     ) throws(EngineError) -> JSONValue {
         if let appVersion { try Engine.checkVersion(appVersion, spec: spec, field: "to") }
+        // The version upgraded from may be one the driver no longer installs, but it must be a version.
+        if let previousVersion, (try? Version(previousVersion)) == nil {
+            throw EngineError(.badInput, "--from \"\(previousVersion)\" is not a version (PEP 440, such as 1.2.0)", field: "from")
+        }
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
         let components = try components.checked(against: spec)
         return GlobalContextBuilder(

@@ -188,7 +188,7 @@ public actor KubernetesBackend: ClusterBackend {
         for name in names { byKind[try await resource(of: name), default: []].insert(name) }
         for (resource, wanted) in byKind.sorted(by: { $0.key.plural < $1.key.plural }) {
             let namespace = namespace
-            _ = try await ListWatch(client: client, resource: resource, namespace: namespace).wait(until: deadline) { objects in
+            let settled = try await ListWatch(client: client, resource: resource, namespace: namespace).wait(until: deadline) { objects in
                 for name in wanted.sorted() {
                     guard let object = objects[name] else { return .waiting("\(resource.kind) \(namespace)/\(name) (it is gone)") }
                     if let waiting = WorkloadStatus.unsettled(object) {
@@ -196,6 +196,16 @@ public actor KubernetesBackend: ClusterBackend {
                     }
                 }
                 return .done
+            }
+            // Stopped means no pod is left: a controller counts a terminating pod out long before it is gone.
+            for name in wanted.sorted() where settled[name]?["spec"]?["replicas"]?.intValue == 0 {
+                guard let selector = settled[name]?["spec"]?["selector"]?["matchLabels"]?.objectValue?.compactMapValues(\.stringValue),
+                      !selector.isEmpty else { continue }
+                let what = "the pods of \(resource.kind) \(namespace)/\(name) to be gone"
+                _ = try await ListWatch(client: client, resource: .pods, namespace: namespace, labelSelector: Self.selector(selector))
+                    .wait(until: deadline) { pods in
+                        pods.isEmpty ? .done : .waiting("\(what) (\(pods.count) left: \(pods.keys.sorted().prefix(3).joined(separator: ", ")))")
+                    }
             }
         }
     }

@@ -120,6 +120,29 @@ struct KubernetesBehaviourTests {
         #expect(message.contains("timed out waiting for Deployment shop/shop-server: 0 of 1 replicas ready"), "\(message)")
     }
 
+    @Test("a stop waits until no pod of the component is left, not only until its controller counts none")
+    func stopWaitsForPods() async throws {
+        let workspace = Workspace()
+        let server = try await Self.shop(workspace, actions: """
+            @flow
+            async def upgrade(context: GlobalContext, target_version: str):
+                await stop_components(components=["server"], context=context)
+                await execute_commands(["echo stopped"], image="my-app:0.1.0", context=context)
+
+            """)
+        // Terminating pods linger, as with a grace period.
+        try await server.admin(.POST, "/_test/config", json: ["pod_terminate_delay": 1.5])
+        try await server.admin(.POST, "/_test/requests/reset")
+        let upgrade = try await workspace.run(["upgrade", "shop", "--to", "0.2.0"])
+        #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
+        let requests = try await server.requests()
+        let podWaits = requests.filter { $0["resource"] as? String == "pods" && (($0["params"] as? [String: Any])?["labelSelector"] as? String ?? "").contains("my-app") }
+        #expect(!podWaits.isEmpty, "the stop lists and watches the component's pods: \(requests.map { "\($0["verb"] ?? "") \($0["path"] ?? "")" })")
+        let jobCreated = requests.firstIndex { $0["verb"] as? String == "create" && $0["resource"] as? String == "jobs" } ?? -1
+        let lastPodWait = requests.lastIndex { $0["resource"] as? String == "pods" && (($0["params"] as? [String: Any])?["labelSelector"] as? String ?? "").contains("my-app") } ?? Int.max
+        #expect(lastPodWait < jobCreated, "the next step starts after the pods are gone")
+    }
+
     @Test("429 with Retry-After, a cut watch and an expired version are survived, without a storm of writes")
     func throttledCutAndExpired() async throws {
         let workspace = Workspace()

@@ -26,7 +26,7 @@ struct SimulatedConcurrencyTests {
                 group.addTask {
                     let name = "job-\(index)"
                     _ = try await cluster.startJob(JobSpec(name: name, image: "img", commands: ["echo \(index)"], environment: [:], labels: [:]))
-                    _ = try await cluster.waitForJob(named: name, timeout: .seconds(30))
+                    _ = try await cluster.waitForJob(named: name, timeout: .seconds(30), output: nil)
                 }
             }
             try await group.waitForAll()

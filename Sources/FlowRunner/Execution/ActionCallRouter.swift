@@ -28,6 +28,8 @@ struct ActionCallRouter: ActionCallHandler {
     let values: (any HelmValuesSource)?
     /// Tells cancelled primitives whether they were cut off (host died) or stopped on purpose.
     let interruption = CallInterruption()
+    /// The jobs whose output was logged while they ran (not logged again from their result).
+    let streamedJobs = StreamedJobs()
 
     func callsCutOff() { interruption.markCutOff() }
 
@@ -154,7 +156,8 @@ struct ActionCallRouter: ActionCallHandler {
         case .success(let value): value
         case .failure(let error): error.details
         }
-        guard let value, let job = value["job"]?.stringValue, let commands = value["results"]?.arrayValue else { return }
+        guard let value, let job = value["job"]?.stringValue, let commands = value["results"]?.arrayValue,
+              !streamedJobs.names.withLock({ $0.contains(job) }) else { return }
         let now = Date().timeIntervalSince1970
         for command in commands {
             guard let output = command["output"]?.stringValue, !output.isEmpty else { continue }
@@ -171,6 +174,11 @@ struct ActionCallRouter: ActionCallHandler {
             interruption: interruption, values: values
         )
         environment.jobLabels = ["flowrunner.io/run": String(runID)]
+        let logs = logs, masking = masking, name = environment.jobName, streamed = streamedJobs
+        environment.jobOutput = { @Sendable line in
+            streamed.names.withLock { _ = $0.insert(name) }
+            logs.append(level: "info", logger: "job/\(name)", message: masking.text(line), time: Date().timeIntervalSince1970)
+        }
         return environment
     }
 
@@ -257,6 +265,11 @@ final class FlowOptionsBox: Sendable {
 }
 
 /// Deterministic, DNS-1123-safe job names: `fr-<run>-<action>-<seq>-a<attempt>`.
+/// The names of the jobs whose output a backend handed over while they ran.
+final class StreamedJobs: Sendable {
+    let names = Mutex<Set<String>>([])
+}
+
 enum JobNames {
     /// `fr-RUN-SLUG-SEQ-aATTEMPT`, at most 63 characters (a Kubernetes
     /// label value). SLUG is the action name lower-cased, each run of

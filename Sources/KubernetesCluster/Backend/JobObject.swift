@@ -14,6 +14,11 @@ enum JobObject {
 
     static func marker(_ index: Int) -> String { "::flowrunner:command:\(index)::" }
 
+    /// Whether a log line is one of the command markers.
+    static func isMarker(_ line: String) -> Bool {
+        line.hasPrefix("::flowrunner:command:") && line.hasSuffix("::")
+    }
+
     /// The Job of `job` in `namespace`.
     static func make(_ job: JobSpec, namespace: String) -> JSONValue {
         var script = "set -e\n"

@@ -1,6 +1,7 @@
 public import DriverSpec
 public import FlowModel
 import Foundation
+import NIOCore
 public import Primitives
 
 /// The ``ClusterBackend`` of one deployment on a Kubernetes cluster
@@ -263,8 +264,11 @@ public actor KubernetesBackend: ClusterBackend {
         }
     }
 
-    public func waitForJob(named name: String, timeout: Duration) async throws(ClusterError) -> JobResult {
+    public func waitForJob(named name: String, timeout: Duration, output: (@Sendable (String) -> Void)?) async throws(ClusterError) -> JobResult {
         let deadline = ContinuousClock.now + timeout
+        // The pod's log, line by line while it runs: the step's log lines (`runs logs --follow`).
+        let follower = output.map { output in Task { await self.follow(job: name, until: deadline, output: output) } }
+        defer { follower?.cancel() }
         do {
             let namespace = namespace
             let jobs = try await ListWatch(client: client, resource: .jobs, namespace: namespace, fieldSelector: "metadata.name=" + name)
@@ -280,6 +284,35 @@ public actor KubernetesBackend: ClusterBackend {
                 throw ClusterError(.timeout, "\(error.message); its pod is waiting: \(reason)")
             }
             throw failure(error)
+        }
+    }
+
+    /// Follows the log of the Job's pod until its container ends (or the
+    /// task is cancelled), handing each line but the command markers to
+    /// `output`. Best effort: the result's log is read in full anyway.
+    func follow(job: String, until deadline: ContinuousClock.Instant, output: @Sendable (String) -> Void) async {
+        var pod: String?
+        while pod == nil, !Task.isCancelled, ContinuousClock.now < deadline {
+            let found = try? await jobPod(job)
+            let phase = found?["status"]?["phase"]?.stringValue
+            if let name = found?["metadata"]?["name"]?.stringValue, phase != nil, phase != "Pending" { pod = name } else {
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        guard let pod, !Task.isCancelled else { return }
+        let left = max(deadline - ContinuousClock.now, .seconds(1))
+        guard let body = try? await client.stream(Resource.pods.path(namespace: namespace, name: pod, subresource: "log"),
+                                                  query: [("container", JobObject.container), ("follow", "true")], timeout: left) else { return }
+        var lines = LineSplitter()
+        do {
+            for try await chunk in body {
+                for line in lines.push(Array(buffer: chunk)) {
+                    let text = String(decoding: line, as: UTF8.self)
+                    if !JobObject.isMarker(text) { output(text) }
+                }
+            }
+        } catch {
+            return
         }
     }
 

@@ -22,6 +22,8 @@ public struct PrimitiveEnvironment: Sendable {
     public var values: (any HelmValuesSource)?
     /// Labels every job of this step carries besides the component's (`flowrunner.io/run`).
     public var jobLabels: [String: String] = [:]
+    /// Takes each line of a job's output while it runs, where the backend can follow it.
+    public var jobOutput: (@Sendable (String) -> Void)?
 
     /// Creates an environment.
     public init(deployment: String, spec: DriverSpecification, cluster: any ClusterBackend, jobName: String,
@@ -290,7 +292,7 @@ struct Execution {
         let state = try await cluster { () async throws(ClusterError) in try await cluster.startJob(job) }
         let result: JobResult
         do {
-            result = try await cluster.waitForJob(named: job.name, timeout: limit)
+            result = try await cluster.waitForJob(named: job.name, timeout: limit, output: environment.jobOutput)
         } catch {
             if Task.isCancelled {
                 if environment.interruption.isCutOff {

@@ -30,8 +30,11 @@ public protocol ClusterBackend: Sendable {
     func environment(matching labels: [String: String]) async throws(ClusterError) -> [String: String]
     /// Creates the job, or adopts the existing job of that name; returns its state.
     func startJob(_ job: JobSpec) async throws(ClusterError) -> JobState
-    /// Waits for the named job to finish and returns its result.
-    func waitForJob(named name: String, timeout: Duration) async throws(ClusterError) -> JobResult
+    /// Waits for the named job to finish and returns its result. A backend
+    /// that can follow the job's output while it runs hands each line to
+    /// `output` (without the backend's own marker lines); one that cannot
+    /// leaves the output to the result.
+    func waitForJob(named name: String, timeout: Duration, output: (@Sendable (String) -> Void)?) async throws(ClusterError) -> JobResult
     /// Deletes the named job and its pods (no-op when absent).
     func deleteJob(named name: String) async throws(ClusterError)
     /// The application version currently deployed (nil before install).

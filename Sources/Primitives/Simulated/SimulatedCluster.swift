@@ -225,7 +225,7 @@ public actor SimulatedCluster: ClusterBackend {
         }
     }
 
-    public func waitForJob(named name: String, timeout: Duration) async throws(ClusterError) -> JobResult {
+    public func waitForJob(named name: String, timeout: Duration, output: (@Sendable (String) -> Void)?) async throws(ClusterError) -> JobResult {
         guard let job = try await state().jobs.first(where: { $0.name == name }) else {
             throw ClusterError(.notFound, "no job named \(name)")
         }

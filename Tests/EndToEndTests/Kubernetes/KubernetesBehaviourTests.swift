@@ -143,6 +143,32 @@ struct KubernetesBehaviourTests {
         #expect(lastPodWait < jobCreated, "the next step starts after the pods are gone")
     }
 
+    @Test("a command Job's output reaches the run's log while it runs, each line once")
+    func jobOutputStreams() async throws {
+        let workspace = Workspace()
+        let server = try await Self.shop(workspace, actions: """
+            @flow
+            async def upgrade(context: GlobalContext, target_version: str):
+                await execute_commands(["echo first-line", "sleep 4", "echo second-line"], image="my-app:0.1.0", context=context, timeout=120)
+
+            """)
+        let upgrade = try workspace.start(["upgrade", "shop", "--to", "0.2.0"])
+        defer { if upgrade.isRunning { kill(upgrade.processIdentifier, SIGKILL) } }
+        var seenEarly = false
+        let start = ContinuousClock.now
+        while upgrade.isRunning, ContinuousClock.now - start < .seconds(90) {
+            let logs = try await workspace.run(["runs", "logs", "2"]).stdout
+            if logs.contains("first-line") && !logs.contains("second-line") { seenEarly = true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let shown = try await workspace.run(["runs", "show", "2"]).stdout
+        #expect(seenEarly, "the first command's output was in the log before the Job ended: \(shown)")
+        let logs = try await workspace.run(["runs", "logs", "2"]).stdout
+        #expect(logs.components(separatedBy: "first-line").count == 2 && logs.components(separatedBy: "second-line").count == 2, "\(logs)")
+        #expect(!logs.contains("::flowrunner:command:"), "\(logs)")
+        withExtendedLifetime(server) {}
+    }
+
     @Test("429 with Retry-After, a cut watch and an expired version are survived, without a storm of writes")
     func throttledCutAndExpired() async throws {
         let workspace = Workspace()

@@ -171,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KubernetesClusterTests",
-            dependencies: ["FlowModel", "KubernetesCluster", "Primitives", "StateStore"],
+            dependencies: ["FlowModel", "KubernetesCluster", "Primitives", "StateStore", "DriverSpec"],
             swiftSettings: strictSettings
         ),
         .testTarget(

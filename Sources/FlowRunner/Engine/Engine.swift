@@ -37,11 +37,7 @@ public final class Engine: Sendable {
     /// are ``EngineError/Code/notFound``, duplicates and illegal transitions
     /// ``EngineError/Code/conflict``, anything else ``EngineError/Code/failed``.
     func stored<T>(_ body: () async throws(StateStoreError) -> T) async throws(EngineError) -> T {
-        do {
-            return try await body()
-        } catch {
-            throw EngineError(storeError: error)
-        }
+        try await EngineError.storing(body)
     }
 
     // MARK: Driver versions

@@ -86,11 +86,7 @@ public struct RunControl: Sendable {
     }
 
     func stored<T>(_ body: () async throws(StateStoreError) -> T) async throws(EngineError) -> T {
-        do {
-            return try await body()
-        } catch {
-            throw EngineError(storeError: error)
-        }
+        try await EngineError.storing(body)
     }
 
     /// Asks a run to stop, from any process: a queued run is cancelled at

@@ -17,11 +17,7 @@ public struct ClusterRegistry: Sendable {
     }
 
     func stored<T>(_ body: () async throws(StateStoreError) -> T) async throws(EngineError) -> T {
-        do {
-            return try await body()
-        } catch {
-            throw EngineError(storeError: error)
-        }
+        try await EngineError.storing(body)
     }
 
     /// Registers a cluster (`clusters add`, DESIGN.md "Clusters") after its

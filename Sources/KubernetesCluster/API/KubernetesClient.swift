@@ -76,7 +76,7 @@ public struct KubernetesClient: Sendable {
         self.tls = tls
     }
 
-    /// Sends one request and reads the whole answer.
+    /// Sends one request and reads the whole answer as JSON.
     ///
     /// - Parameters:
     ///   - path: the API path (`/apis/apps/v1/namespaces/NS/deployments/NAME`), query items apart.
@@ -89,6 +89,23 @@ public struct KubernetesClient: Sendable {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
         contentType: String = "application/json", accept: Set<Int> = []
     ) async throws(KubernetesError) -> Response {
+        let (status, bytes) = try await exchange(method, path, query: query, body: body, contentType: contentType, accept: accept)
+        return Response(status: status, body: (try? JSONValue(jsonBytes: Array(buffer: bytes))) ?? .null)
+    }
+
+    /// The text of a GET (a pod's log): 2xx only.
+    ///
+    /// - Throws: as ``send(_:_:query:body:contentType:accept:)`` does.
+    func sendText(_ path: String, query: [(String, String)] = []) async throws(KubernetesError) -> String {
+        String(decoding: Array(buffer: try await exchange(.GET, path, query: query, body: nil, contentType: "application/json", accept: []).bytes),
+               as: UTF8.self)
+    }
+
+    /// One request and its whole answer, retried as the type says; the
+    /// status is 2xx or one of `accept`.
+    func exchange(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: JSONValue?, contentType: String, accept: Set<Int>
+    ) async throws(KubernetesError) -> (status: Int, bytes: ByteBuffer) {
         var attempt = 0
         while true {
             attempt += 1
@@ -106,55 +123,28 @@ public struct KubernetesClient: Sendable {
                 let failure = KubernetesError(.transport, "cluster \(cluster): \(method.rawValue) \(path): \(Self.describe(error)) (\(access.source))")
                 // A connection cut or refused may be a restarting API server; a certificate the CA did not sign is not.
                 guard Self.isRetryable(error), attempt <= Self.maximumRetries else { throw failure }
-                do {
-                    try await Task.sleep(for: .milliseconds(200 << (attempt - 1)))
-                } catch {
-                    throw failure
-                }
+                try await Self.pause(.milliseconds(200 << (attempt - 1)), or: failure)
                 continue
             }
-            let body = (try? JSONValue(jsonBytes: Array(buffer: bytes))) ?? .null
-            if (200..<300).contains(status) || accept.contains(status) { return Response(status: status, body: body) }
-            let failure = Self.statusError(status: status, body: body, headers: headers, what: "\(method.rawValue) \(path)", cluster: cluster)
+            if (200..<300).contains(status) || accept.contains(status) { return (status, bytes) }
+            let failure = Self.statusError(status: status, body: (try? JSONValue(jsonBytes: Array(buffer: bytes))) ?? .null, headers: headers,
+                                           what: "\(method.rawValue) \(path)", cluster: cluster)
             // Every request FlowRunner sends can be sent again (absolute patches, a create that answers 409,
-            // a delete that accepts 404): a throttle or a server error is retried a few times.
-            // A 409 Conflict on a patch (another writer got in between) is re-sent: the patch says only what it sets.
+            // a delete that accepts 404): a throttle or a server error is retried a few times, and
+            // a 409 Conflict on a patch (another writer got in between) is re-sent: the patch says only what it sets.
             let retryable = status == 429 || [500, 502, 503, 504].contains(status) || (status == 409 && method == .PATCH)
-            if retryable, attempt <= Self.maximumRetries {
-                let wait = min(failure.retryAfter ?? (0.2 * Double(1 << (attempt - 1))), 30)
-                do {
-                    try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
-                } catch {
-                    throw failure
-                }
-                continue
-            }
-            throw failure
+            guard retryable, attempt <= Self.maximumRetries else { throw failure }
+            try await Self.pause(.milliseconds(Int(min(failure.retryAfter ?? (0.2 * Double(1 << (attempt - 1))), 30) * 1000)), or: failure)
         }
     }
 
-    /// The text of a GET (a pod's log): 2xx only.
-    ///
-    /// - Throws: as ``send(_:_:query:body:contentType:accept:)`` does.
-    func sendText(_ path: String, query: [(String, String)] = []) async throws(KubernetesError) -> String {
-        let request = try makeRequest(.GET, path, query: query, body: nil, contentType: "application/json")
-        counter?.count(method: "GET", path: path)
-        let status: Int
-        let headers: HTTPHeaders
-        let bytes: ByteBuffer
+    /// Waits before a retry; a cancelled task ends with `failure` instead.
+    static func pause(_ duration: Duration, or failure: KubernetesError) async throws(KubernetesError) {
         do {
-            let response = try await Self.http.execute(request, timeout: Self.timeAmount(requestTimeout))
-            status = Int(response.status.code)
-            headers = response.headers
-            bytes = try await response.body.collect(upTo: Self.maximumBody)
+            try await Task.sleep(for: duration)
         } catch {
-            throw KubernetesError(.transport, "cluster \(cluster): GET \(path): \(Self.describe(error)) (\(access.source))")
+            throw failure
         }
-        guard (200..<300).contains(status) else {
-            throw Self.statusError(status: status, body: (try? JSONValue(jsonBytes: Array(buffer: bytes))) ?? .null, headers: headers,
-                                   what: "GET \(path)", cluster: cluster)
-        }
-        return String(decoding: Array(buffer: bytes), as: UTF8.self)
     }
 
     /// A streamed answer (a watch, a followed log): the status and the body's chunks.

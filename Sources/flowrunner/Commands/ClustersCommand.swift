@@ -86,13 +86,7 @@ struct ClustersListCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.openForReading()
-        let reports: [ClusterReport]
-        do {
-            reports = try await ClusterRegistry(store: store, clusters: ClusterProviders.make(store: store)).reports()
-        } catch {
-            throw error.commandFailure
-        }
+        let reports = try await ClustersShowCommand.reports(stateOptions)
         switch output {
         case .json:
             print(JSONValue.array(reports.map(\.json)).prettyText)
@@ -117,13 +111,7 @@ struct ClustersShowCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.openForReading()
-        let reports: [ClusterReport]
-        do {
-            reports = try await ClusterRegistry(store: store, clusters: ClusterProviders.make(store: store)).reports()
-        } catch {
-            throw error.commandFailure
-        }
+        let reports = try await Self.reports(stateOptions)
         guard let report = reports.first(where: { $0.name == name }) else {
             throw CommandFailure.badInput("unknown cluster \"\(name)\" (clusters: \(reports.map(\.name).joined(separator: ", ")))")
         }
@@ -135,6 +123,16 @@ struct ClustersShowCommand: AsyncParsableCommand {
             let config = report.config.objectValue ?? [:]
             print("Config: " + (config.isEmpty ? "(none)" : config.keys.sorted().map { "\($0)=\(config[$0]?.stringValue ?? config[$0]?.jsonText ?? "")" }.joined(separator: ", ")))
             print("Deployments: " + (report.deployments.isEmpty ? "(none)" : report.deployments.joined(separator: ", ")))
+        }
+    }
+
+    /// Every cluster of the state file, the embedded one first.
+    static func reports(_ stateOptions: StateOptions) async throws -> [ClusterReport] {
+        let store = try stateOptions.openForReading()
+        do {
+            return try await ClusterRegistry(store: store, clusters: ClusterProviders.make(store: store)).reports()
+        } catch {
+            throw error.commandFailure
         }
     }
 

@@ -88,6 +88,17 @@ final class KubeTestServerProcess: Sendable {
         return answer?["items"] as? [[String: Any]] ?? []
     }
 
+    /// The objects of `kind` in `namespace` once `condition` holds of them (or after a generous minute).
+    func objects(_ kind: String, namespace: String, waitingUntil condition: ([[String: Any]]) -> Bool) async throws -> [[String: Any]] {
+        let start = ContinuousClock.now
+        var found = try await objects(kind, namespace: namespace)
+        while !condition(found), ContinuousClock.now - start < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(50))
+            found = try await objects(kind, namespace: namespace)
+        }
+        return found
+    }
+
     /// The API requests logged so far (method, path, verb, ...).
     func requests() async throws -> [[String: Any]] {
         ((try await admin(.GET, "/_test/requests")) as? [String: Any])?["requests"] as? [[String: Any]] ?? []

@@ -92,14 +92,10 @@ struct KubernetesBehaviourTests {
         #expect((message.contains("ImagePullBackOff") || message.contains("ErrImagePull")) && message.contains("registry.bad/my-app:2"), "\(message)")
         let deletes = try await Self.requests(server, verb: "delete", resource: "jobs")
         #expect(deletes.count == 1 && deletes.first?["propagationPolicy"] as? String == "Background", "\(deletes)")
-        var left: [[String: Any]] = []
-        let start = ContinuousClock.now
-        repeat {
-            left = try await server.objects("Pod", namespace: "shop").filter {
-                ((($0["metadata"] as? [String: Any])?["labels"] as? [String: Any])?["job-name"]) != nil
-            }
-            if !left.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        } while !left.isEmpty && ContinuousClock.now - start < .seconds(30)
+        func jobPods(_ pods: [[String: Any]]) -> [[String: Any]] {
+            pods.filter { ((($0["metadata"] as? [String: Any])?["labels"] as? [String: Any])?["job-name"]) != nil }
+        }
+        let left = jobPods(try await server.objects("Pod", namespace: "shop", waitingUntil: { jobPods($0).isEmpty }))
         #expect(left.isEmpty, "no pod of the Job is left: \(left)")
     }
 
@@ -210,12 +206,7 @@ struct KubernetesBehaviourTests {
             """)
         let upgrade = try workspace.start(["upgrade", "shop", "--to", "0.2.0"])
         defer { if upgrade.isRunning { kill(upgrade.processIdentifier, SIGKILL) } }
-        var jobs: [[String: Any]] = []
-        let start = ContinuousClock.now
-        while jobs.isEmpty, ContinuousClock.now - start < .seconds(60) {
-            try await Task.sleep(for: .milliseconds(100))
-            jobs = try await server.objects("Job", namespace: "shop")
-        }
+        let jobs = try await server.objects("Job", namespace: "shop", waitingUntil: { !$0.isEmpty })
         #expect(jobs.count == 1)
         #expect(try await workspace.run(["runs", "cancel", "2"]).status == 0)
         try await waitUntil(.seconds(60)) { !upgrade.isRunning }
@@ -237,12 +228,7 @@ struct KubernetesBehaviourTests {
 
             """)
         let upgrade = try workspace.start(["upgrade", "shop", "--to", "0.2.0"])
-        var jobs: [[String: Any]] = []
-        let start = ContinuousClock.now
-        while jobs.isEmpty, ContinuousClock.now - start < .seconds(60) {
-            try await Task.sleep(for: .milliseconds(50))
-            jobs = try await server.objects("Job", namespace: "shop")
-        }
+        _ = try await server.objects("Job", namespace: "shop", waitingUntil: { !$0.isEmpty })
         kill(upgrade.processIdentifier, SIGKILL)
         try await waitUntil(.seconds(30)) { !upgrade.isRunning }
         let retried = try await workspace.run(["runs", "retry", "2"])

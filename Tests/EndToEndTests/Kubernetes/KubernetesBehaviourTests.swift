@@ -165,7 +165,7 @@ struct KubernetesBehaviourTests {
         withExtendedLifetime(server) {}
     }
 
-    @Test("429 with Retry-After, a cut watch and an expired version are survived, without a storm of writes")
+    @Test("429 with Retry-After, a 500, a 409 on a write, a cut watch and an expired version are survived, without a storm of writes")
     func throttledCutAndExpired() async throws {
         let workspace = Workspace()
         let server = try await Self.shop(workspace, actions: """
@@ -182,6 +182,7 @@ struct KubernetesBehaviourTests {
             ["method": "GET", "path": "/helmreleases$", "watch": true, "action": "drop", "after_events": 0, "count": 1],
             ["method": "GET", "path": "/helmreleases$", "watch": true, "action": "expire", "count": 1],
             ["method": "GET", "path": "/deployments$", "watch": false, "action": "status", "code": 500, "count": 1],
+            ["method": "PATCH", "path": "/deployments/shop-server/scale$", "action": "status", "code": 409, "reason": "Conflict", "count": 1],
         ])
         let upgrade = try await workspace.run(["upgrade", "shop", "--to", "0.2.0"])
         #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
@@ -192,6 +193,28 @@ struct KubernetesBehaviourTests {
         #expect(!watches.isEmpty && watches.allSatisfy { (($0["params"] as? [String: Any])?["timeoutSeconds"]) != nil }, "every watch carries timeoutSeconds: \(watches)")
         let lists = try await Self.requests(server, verb: "list", resource: "helmreleases")
         #expect(lists.count >= 2, "a 410 lists again: \(lists)")
+    }
+
+    @Test("a Deployment whose controller lags the new generation is waited for before the next step starts")
+    func observedGenerationLag() async throws {
+        let workspace = Workspace()
+        let server = try await Self.shop(workspace, actions: """
+            @flow
+            async def upgrade(context: GlobalContext, target_version: str):
+                await upgrade_deployment_version(target_version=target_version, context=context, timeout=60)
+                await execute_commands(["echo next"], image="my-app:0.1.0", context=context)
+
+            """)
+        // The old status (the old generation's ready replicas) stays for 2 s after the chart changes the pod template.
+        try await server.admin(.POST, "/_test/behaviours", json: ["kind": "observed_generation_lag", "name": "shop-server", "seconds": 2])
+        try await server.admin(.POST, "/_test/requests/reset")
+        let upgrade = try await workspace.run(["upgrade", "shop", "--to", "0.2.0"])
+        #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
+        let requests = try await server.requests()
+        let patched = requests.first { $0["method"] as? String == "PATCH" && ($0["path"] as? String ?? "").hasSuffix("/helmreleases/shop") }
+        let next = requests.first { $0["verb"] as? String == "create" && $0["resource"] as? String == "jobs" }
+        let gap = ((next?["time"] as? Double) ?? 0) - ((patched?["time"] as? Double) ?? .infinity)
+        #expect(gap >= 1.9, "the next step started \(gap) s after the upgrade's patch, inside the 2 s the Deployment's status lagged")
     }
 
     @Test("a run cancelled while its command Job runs ends cancelled, and the Job is deleted with Background propagation")

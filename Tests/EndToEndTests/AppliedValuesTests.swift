@@ -104,6 +104,26 @@ struct AppliedValuesTests {
         #expect(latest?["args"] as? [Any] != nil && (latest?["args"] as? [Any])?.isEmpty == true, "cleared renders []: \(latest ?? [:])")
     }
 
+    @Test("a retry onto a driver version that dropped an override the deployment sets is refused, as an upgrade is")
+    func staleInputsRefusedOnRetry() async throws {
+        let workspace = Workspace()
+        let driver = workspace.directory + "/my-app"
+        try FileManager.default.copyItem(atPath: Self.myApp, toPath: driver)
+        try "a: 1\n{% if app.version == '0.3.0' %}b: {{ nope }}{% endif %}\n".write(toFile: driver + "/values.j2.yml", atomically: true, encoding: .utf8)
+        try await workspace.run(["drivers", "load", driver])
+        #expect(try await workspace.run(["deploy", "shop", "--driver", "my-app", "--app-version", "0.1.0", "--args", #"server=["--debug"]"#]).status == 0)
+        #expect(try await workspace.run(["upgrade", "shop", "--to", "0.3.0"]).status == 1)
+        var spec = try String(contentsOfFile: driver + "/driver.styrmin.yml", encoding: .utf8)
+        spec = spec.replacingOccurrences(of: "      args: true\n", with: "      args: false\n")
+        try spec.write(toFile: driver + "/driver.styrmin.yml", atomically: true, encoding: .utf8)
+        try "a: 1\n".write(toFile: driver + "/values.j2.yml", atomically: true, encoding: .utf8)
+        #expect(try await workspace.run(["drivers", "load", driver]).status == 0)
+        let refused = try await workspace.run(["runs", "retry", "2", "--driver-version", "latest"])
+        #expect(refused.status == 2 && refused.stderr.contains("declares no args override") && refused.stderr.contains("deployments set shop"),
+                "\(refused.stdout)\(refused.stderr)")
+        #expect(try await workspace.runShow(2)["status"] as? String == "failed", "a refused retry changes nothing")
+    }
+
     @Test("secret config values in the applied values are shown as ***")
     func secretsMaskedInReleases() async throws {
         let workspace = Workspace()

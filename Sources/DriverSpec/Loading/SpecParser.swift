@@ -193,6 +193,11 @@ struct SpecParser {
                     if labels.isEmpty, case .mapping = labelNode {
                         reader.error("`\(path).identifier.label`: expected at least one label", at: labelNode)
                     }
+                    for (labelKey, value) in labels.sorted(by: { $0.key < $1.key }) {
+                        if let problem = LabelSyntax.problem(key: labelKey) ?? LabelSyntax.problem(value: value) {
+                            reader.error("`\(path).identifier.label.\(labelKey)`: \(problem) (Kubernetes label syntax)", at: labelNode)
+                        }
+                    }
                 } else {
                     reader.error("missing required key `\(path).identifier.label`", at: identifier)
                 }

@@ -22,6 +22,32 @@ public struct DeploymentReport: Sendable {
     public var runs: [RunRecord]
     /// The parameters its driver declares secret, shown as `***`.
     public var secrets = SecretParameters()
+    /// Why the cluster's view is missing (unreachable, refused, too slow), when it is.
+    public var clusterError: String?
+
+    /// How long a report waits for the cluster's view.
+    public static let clusterViewDeadline: Duration = .seconds(10)
+
+    /// The cluster's view of `deployment`, or why there is none: at most
+    /// ``clusterViewDeadline``, so a cluster that does not answer slows a report, never hangs it.
+    static func clusterView(of deployment: DeploymentRecord, clusters: any ClusterProvider) async -> (snapshot: String?, error: String?) {
+        await withTaskGroup(of: (snapshot: String?, error: String?)?.self) { group in
+            group.addTask {
+                do throws(ClusterError) {
+                    return (try await clusters.backend(cluster: deployment.cluster, deployment: deployment.name).snapshot(), nil)
+                } catch {
+                    return (nil, error.message)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: clusterViewDeadline)
+                return Task.isCancelled ? nil : (nil, "cluster \(deployment.cluster) did not answer within \(clusterViewDeadline.components.seconds) s")
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? (nil, "cluster \(deployment.cluster) could not be read")
+        }
+    }
 
     /// The report of the deployment called `name` (nil when there is none),
     /// with up to `runLimit` recent runs and, when `clusters` serves its
@@ -33,10 +59,12 @@ public struct DeploymentReport: Sendable {
             guard let deployment = try await store.deployment(named: name) else { return nil }
             let driver = try await store.driverVersion(id: deployment.driverVersionID)
             let runs = try await store.runs(matching: RunFilter(deployment: name, limit: runLimit))
-            let snapshot = try? await clusters.backend(cluster: deployment.cluster, deployment: deployment.name).snapshot()
+            let view = await Self.clusterView(of: deployment, clusters: clusters)
             var secrets = try await SecretParameters.load(versionID: deployment.driverVersionID, from: store)
             secrets.configKeys = Set(deployment.secretConfigKeys)
-            return DeploymentReport(deployment: deployment, driver: driver, clusterSnapshot: snapshot, runs: runs, secrets: secrets)
+            var report = DeploymentReport(deployment: deployment, driver: driver, clusterSnapshot: view.snapshot, runs: runs, secrets: secrets)
+            report.clusterError = view.error
+            return report
         } catch {
             throw EngineError(storeError: error)
         }
@@ -71,6 +99,7 @@ public struct DeploymentReport: Sendable {
     public var json: JSONValue {
         guard case .object(var members) = Self.summary(deployment, driver: driver, secrets: secrets) else { return .null }
         members["cluster"] = cluster
+        if let clusterError { members["cluster_error"] = .string(clusterError) }
         members["runs"] = .array(runs.map(RunSummary.json))
         return .object(members)
     }

@@ -48,13 +48,13 @@ public struct SecretMasking: Sendable, Hashable {
         return value.masking(self).jsonText
     }
 
-    /// A cluster's view (``ClusterBackend/snapshot()``'s JSON) with its
-    /// `releases` masked: the Helm values applied hold whatever the template
-    /// made of secret values. The rest (jobs as the action asked for them)
-    /// is what the cluster holds, shown as it is.
+    /// A cluster's view (``ClusterBackend/snapshot()``'s JSON) masked but
+    /// for its `jobs`: the Helm values applied and a release's status
+    /// message hold whatever the template or Flux made of secret values. The
+    /// jobs are what the cluster ran, as the action asked for them.
     public func cluster(_ view: JSONValue) -> JSONValue {
-        guard !isEmpty, case .object(var members) = view, let releases = members["releases"] else { return view }
-        members["releases"] = value(releases)
+        guard !isEmpty, case .object(var members) = view else { return view }
+        for (key, member) in members where key != "jobs" { members[key] = value(member) }
         return .object(members)
     }
 

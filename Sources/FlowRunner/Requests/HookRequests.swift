@@ -42,6 +42,11 @@ extension Engine {
         let spec = try await loadDriver(versionID: version.id).spec
         try Self.checkVersion(appVersion, spec: spec, field: "app_version")
         try await checkCluster(cluster, against: spec)
+        do {
+            try await clusters.check(deployment: name, config: config, cluster: cluster)
+        } catch {
+            throw EngineError(.refused, error.message, field: "name")
+        }
         let resolved = try ParameterResolver.resolve(parameters, spec: spec)
         let components = try components.checked(against: spec)
         let context = GlobalContextBuilder(

@@ -52,7 +52,8 @@ extension Engine {
         var versionID: RecordID?
         if let driverVersion, let deployment = try await stored({ () async throws(StateStoreError) in try await store.deployment(id: run.deploymentID) }) {
             let selected = try await selectDriverVersion(deployment: deployment, number: driverVersion)
-            _ = try await loadDriver(versionID: selected)
+            // A retry onto a driver version that no longer allows the deployment's inputs is refused, as an upgrade is.
+            try Self.checkComponentInputs(of: deployment, against: try await loadDriver(versionID: selected))
             versionID = selected
         }
         // Other action code may call differently: replay stops at the first call that does not match.

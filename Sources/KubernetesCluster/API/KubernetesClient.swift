@@ -212,6 +212,8 @@ public struct KubernetesClient: Sendable {
         }
         if error is NIOSSLError || error is BoringSSLError { return "TLS failed: \(text)" }
         if let client = error as? HTTPClientError {
+            // Its text would repeat the header values, the bearer token among them.
+            if "\(client)".contains("invalidHeaderField") { return "a request header is not allowed (is the token valid?)" }
             if client == .deadlineExceeded || client == .readTimeout { return "no answer in time" }
             if client == .remoteConnectionClosed { return "the connection was closed" }
             return "\(client)"

@@ -106,7 +106,11 @@ public struct Kubeconfig: Sendable {
                 access.token = .literal(token)
             } else if let file = user["tokenFile"]?.stringValue, !file.isEmpty {
                 access.token = .file(resolve(file))
+            }
+            do {
                 _ = try access.token.current()
+            } catch {
+                throw KubernetesError(.configuration, "kubeconfig \(path): \(place): \(error.message)")
             }
         }
         access.source = "context \(chosen) of \(path)"

@@ -20,7 +20,9 @@ public struct KubernetesAccess: Sendable {
         public func current() throws(KubernetesError) -> String? {
             switch self {
             case .none: return nil
-            case .literal(let token): return token
+            case .literal(let token):
+                try Self.check(token, source: "the kubeconfig's token")
+                return token
             case .file(let path):
                 let token: String
                 do {
@@ -30,7 +32,16 @@ public struct KubernetesAccess: Sendable {
                     throw KubernetesError(.configuration, "cannot read the token file \(path): \(error)")
                 }
                 guard !token.isEmpty else { throw KubernetesError(.configuration, "the token file \(path) is empty") }
+                try Self.check(token, source: "the token file \(path)")
                 return token
+            }
+        }
+
+        /// Refuses a token that cannot be a bearer token (RFC 6750: visible
+        /// ASCII, no spaces), never repeating its text: it is a secret.
+        static func check(_ token: String, source: String) throws(KubernetesError) {
+            guard token.utf8.count <= 16 << 10, token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw KubernetesError(.configuration, "\(source) is not a bearer token (it holds spaces, line breaks or characters outside ASCII)")
             }
         }
     }

@@ -3,9 +3,10 @@ import Foundation
 import Primitives
 
 /// The `batch/v1` Job that runs `execute_commands` (DESIGN.md "Clusters"):
-/// one pod, `backoffLimit: 0`, the commands in order in one `/bin/sh`
-/// with `set -e`, each announced by a marker line so its output and exit
-/// status can be told apart in the pod's log.
+/// one pod, `backoffLimit: 0`, the commands in order, each in a `/bin/sh -c`
+/// of its own (its `exit` or `set +e` cannot change the others), stopping
+/// at the first that fails with its status; each is announced by a marker
+/// line so its output can be told apart in the pod's log.
 enum JobObject {
     /// The container's name.
     static let container = "commands"
@@ -14,35 +15,45 @@ enum JobObject {
 
     static func marker(_ index: Int) -> String { "::flowrunner:command:\(index)::" }
 
+    /// `text` as one single-quoted shell word (`'` written as `'\''`).
+    static func shellQuoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
     /// Whether a log line is one of the command markers.
     static func isMarker(_ line: String) -> Bool {
         line.hasPrefix("::flowrunner:command:") && line.hasSuffix("::")
     }
 
-    /// The Job of `job` in `namespace`.
-    static func make(_ job: JobSpec, namespace: String) -> JSONValue {
-        var script = "set -e\n"
+    /// The Job of `job` in `namespace`; `containerTemplate`, the component's
+    /// container, gives its `env` entries as they are (a `valueFrom` kept)
+    /// and its `envFrom`, under the job's own values.
+    static func make(_ job: JobSpec, namespace: String, containerTemplate: JSONValue? = nil) -> JSONValue {
+        var script = ""
         for (index, command) in job.commands.enumerated() {
-            script += "echo '\(marker(index + 1))'\n\(command)\n"
+            script += "echo '\(marker(index + 1))'\n/bin/sh -c \(shellQuoted(command)) || exit $?\n"
         }
         let labels = JSONValue.object(job.labels.mapValues(JSONValue.string))
-        let environment = JSONValue.array(job.environment.sorted { $0.key < $1.key }.map { ["name": .string($0.key), "value": .string($0.value)] })
+        var entries = (containerTemplate?["env"]?.arrayValue ?? []).filter { job.environment[$0["name"]?.stringValue ?? ""] == nil }
+        entries += job.environment.sorted { $0.key < $1.key }.map { ["name": .string($0.key), "value": .string($0.value)] }
+        let environment = JSONValue.array(entries)
         return [
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": ["name": .string(job.name), "namespace": .string(namespace), "labels": labels,
                          "annotations": [commandsAnnotation: .string(JSONValue.array(job.commands.map(JSONValue.string)).jsonText)]],
-            "spec": .object(spec(job, labels: labels, script: script, environment: environment)),
+            "spec": .object(spec(job, labels: labels, script: script, environment: environment, environmentFrom: containerTemplate?["envFrom"])),
         ]
     }
 
     /// The Job's spec: one pod that is never restarted, running `script`.
-    static func spec(_ job: JobSpec, labels: JSONValue, script: String, environment: JSONValue) -> [String: JSONValue] {
-        let container: JSONValue = [
+    static func spec(_ job: JobSpec, labels: JSONValue, script: String, environment: JSONValue, environmentFrom: JSONValue?) -> [String: JSONValue] {
+        var container: [String: JSONValue] = [
             "name": .string(container), "image": .string(job.image), "command": ["/bin/sh", "-c", .string(script)], "env": environment,
         ]
+        if let environmentFrom, environmentFrom != .null { container["envFrom"] = environmentFrom }
         var spec: [String: JSONValue] = [
             "backoffLimit": 0,
-            "template": ["metadata": ["labels": labels], "spec": ["restartPolicy": "Never", "containers": [container]]],
+            "template": ["metadata": ["labels": labels], "spec": ["restartPolicy": "Never", "containers": [.object(container)]]],
         ]
         if let timeout = job.timeout, timeout > .zero {
             // The step's timeout, rounded up to whole seconds: Kubernetes stops the pod itself then.

@@ -28,6 +28,8 @@ public actor KubernetesBackend: ClusterBackend {
     /// The last workload lists by selector, reused for a moment by the
     /// calls of one primitive (a check, then the images); any write here drops them.
     private var listed: [String: (at: ContinuousClock.Instant, found: [(name: String, workload: Workload, object: JSONValue)])] = [:]
+    /// The HelmRelease as last read within this primitive (a read, then the patch that follows it).
+    private var lastRelease: JSONValue?
     static let listReuse: Duration = .seconds(1)
 
     public init(client: KubernetesClient, deployment: String, namespace: String, config: [String: JSONValue]) {
@@ -58,7 +60,7 @@ public actor KubernetesBackend: ClusterBackend {
             var spec = source.releaseChart(sourceName: deployment)
             spec["interval"] = "10m"
             spec["releaseName"] = .string(deployment)
-            spec["values"] = values ?? .object([:])
+            spec["values"] = values.map(MergePatch.droppingNulls) ?? .object([:])
             let release: JSONValue = [
                 "apiVersion": .string(Resource.helmReleases.apiVersion), "kind": "HelmRelease",
                 "metadata": ["name": .string(deployment), "namespace": .string(namespace), "labels": .object(labels.mapValues(JSONValue.string)),
@@ -79,6 +81,12 @@ public actor KubernetesBackend: ClusterBackend {
         try await release()?["spec"]?["values"]
     }
 
+    /// Values as the API server keeps them: members set to null are dropped
+    /// (Kubernetes prunes them in custom resources), so a chart's own default applies.
+    public nonisolated func valuesAsStored(_ values: JSONValue) -> JSONValue {
+        MergePatch.droppingNulls(values)
+    }
+
     /// The HelmRelease, or nil before install.
     func release() async throws(ClusterError) -> JSONValue? {
         do {
@@ -90,21 +98,25 @@ public actor KubernetesBackend: ClusterBackend {
 
     func fetchRelease() async throws(KubernetesError) -> JSONValue? {
         let answer = try await client.send(.GET, Resource.helmReleases.path(namespace: namespace, name: deployment), accept: [404])
-        return answer.status == 404 ? nil : answer.body
+        lastRelease = answer.status == 404 ? nil : answer.body
+        return lastRelease
     }
 
     public func setAppVersion(_ version: String, values: JSONValue?) async throws(ClusterError) {
         listed = [:]
-        // A JSON patch replaces the values whole (a merge patch would keep keys the new values dropped)
-        // and sets only this annotation: other writers' annotations stay.
-        var operations: [JSONValue] = [
-            ["op": "add", "path": .string("/metadata/annotations/" + Self.versionAnnotation.replacingOccurrences(of: "/", with: "~1")),
-             "value": .string(version)],
-        ]
-        if let values { operations.append(["op": "add", "path": "/spec/values", "value": values]) }
         do {
-            _ = try await client.send(.PATCH, Resource.helmReleases.path(namespace: namespace, name: deployment), body: .array(operations),
-                                      contentType: KubernetesClient.PatchType.json.rawValue)
+            // One merge patch from what the release holds: the annotation set (other writers' kept), the values
+            // replaced (members the new values dropped set to null, so the API server removes them).
+            var current = lastRelease
+            if current == nil { current = try await fetchRelease() }
+            var patch: [String: JSONValue] = ["metadata": ["annotations": [Self.versionAnnotation: .string(version)]]]
+            if let values {
+                let before = current?["spec"]?["values"] ?? .object([:])
+                patch["spec"] = ["values": MergePatch.diff(from: before, to: MergePatch.droppingNulls(values))]
+            }
+            _ = try await client.send(.PATCH, Resource.helmReleases.path(namespace: namespace, name: deployment), body: .object(patch),
+                                      contentType: KubernetesClient.PatchType.merge.rawValue)
+            lastRelease = nil
         } catch {
             throw failure(error)
         }
@@ -114,6 +126,15 @@ public actor KubernetesBackend: ClusterBackend {
         let deadline = ContinuousClock.now + timeout
         do {
             let name = deployment
+            // A release Flux gave up on at this generation is asked to try again (what `flux reconcile` does):
+            // a retry after a transient failure needs no spec change.
+            if let release = try await fetchRelease(), case .failed = ReleaseStatus.verdict(release, name: name) {
+                let now = ISO8601DateFormatter().string(from: Date())
+                _ = try await client.send(.PATCH, Resource.helmReleases.path(namespace: namespace, name: name),
+                                          body: ["metadata": ["annotations": [ReleaseStatus.reconcileAnnotation: .string(now)]]],
+                                          contentType: KubernetesClient.PatchType.merge.rawValue)
+            }
+            lastRelease = nil
             _ = try await ListWatch(client: client, resource: .helmReleases, namespace: namespace, fieldSelector: "metadata.name=" + name)
                 .wait(until: deadline) { objects in ReleaseStatus.verdict(objects[name], name: name) }
             let all = try await listWorkloads(selector: nil).map(\.name)
@@ -141,6 +162,8 @@ public actor KubernetesBackend: ClusterBackend {
             let items = try await client.send(.GET, resource.path(namespace: namespace), query: query).body["items"]?.arrayValue ?? []
             for item in items {
                 guard let name = item["metadata"]?["name"]?.stringValue else { continue }
+                // Another release in a shared namespace is not this deployment's (Helm marks what it installs).
+                if let owner = item["metadata"]?["annotations"]?["meta.helm.sh/release-name"]?.stringValue, owner != deployment { continue }
                 kinds[name] = resource
                 found.append((name, WorkloadStatus.workload(item, kind: resource.kind), item))
             }
@@ -205,7 +228,9 @@ public actor KubernetesBackend: ClusterBackend {
                 let what = "the pods of \(resource.kind) \(namespace)/\(name) to be gone"
                 _ = try await ListWatch(client: client, resource: .pods, namespace: namespace, labelSelector: Self.selector(selector))
                     .wait(until: deadline) { pods in
-                        pods.isEmpty ? .done : .waiting("\(what) (\(pods.count) left: \(pods.keys.sorted().prefix(3).joined(separator: ", ")))")
+                        // The workload's own pods: a finished pod, or a Job's that carries the component's labels, is not one.
+                        let left = pods.filter { WorkloadStatus.isWorkloadPod($0.value) }.keys.sorted()
+                        return left.isEmpty ? .done : .waiting("\(what) (\(left.count) left: \(left.prefix(3).joined(separator: ", ")))")
                     }
             }
         }
@@ -256,8 +281,14 @@ public actor KubernetesBackend: ClusterBackend {
 
     public func startJob(_ job: JobSpec) async throws(ClusterError) -> JobState {
         do {
-            let answer = try await client.send(.POST, Resource.jobs.path(namespace: namespace), body: JobObject.make(job, namespace: namespace),
-                                               accept: [409])
+            // The component's container environment as its pod template has it: Secret and field references, envFrom.
+            var template: JSONValue?
+            if let source = job.environmentSource {
+                template = try await listWorkloads(selector: Self.selector(source)).first?.object["spec"]?["template"]?["spec"]?["containers"]?
+                    .arrayValue?.first
+            }
+            let object = JobObject.make(job, namespace: namespace, containerTemplate: template)
+            let answer = try await client.send(.POST, Resource.jobs.path(namespace: namespace), body: object, accept: [409])
             return answer.status == 409 ? .adopted : .created
         } catch {
             throw failure(error)

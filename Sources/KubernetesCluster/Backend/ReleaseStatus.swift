@@ -6,6 +6,9 @@ import Primitives
 /// `Stalled=True` or a failed install/upgrade at that generation fails at
 /// once, anything else (an old `Ready`, `Progressing`, `Unknown`) is waited for.
 enum ReleaseStatus {
+    /// The annotation that asks Flux to reconcile again (`flux reconcile`); Flux reports the value it handled.
+    static let reconcileAnnotation = "reconcile.fluxcd.io/requestedAt"
+
     /// Reasons of `Ready=False` that Flux does not retry by itself.
     static let failedReasons: Set<String> = ["InstallFailed", "UpgradeFailed", "RollbackFailed", "UninstallFailed", "ArtifactFailed",
                                              "InitFailed", "TestFailed"]
@@ -23,6 +26,11 @@ enum ReleaseStatus {
         func text(_ condition: JSONValue) -> String {
             let reason = condition["reason"]?.stringValue ?? "", message = condition["message"]?.stringValue ?? ""
             return [reason, message].filter { !$0.isEmpty }.joined(separator: ": ")
+        }
+        // A reconcile asked for and not yet handled: the conditions are the old attempt's.
+        if let requested = release["metadata"]?["annotations"]?[reconcileAnnotation]?.stringValue,
+           release["status"]?["lastHandledReconcileAt"]?.stringValue != requested {
+            return .waiting(what + " (Flux has not yet handled the reconcile requested at \(requested))")
         }
         let stalled = condition("Stalled").flatMap { stalled in
             stalled["status"]?.stringValue == "True" && (observed(stalled).map { $0 >= generation } ?? true) ? stalled : nil
@@ -65,6 +73,14 @@ enum WorkloadStatus {
         return Primitives.Workload(
             name: object["metadata"]?["name"]?.stringValue ?? "", kind: kind, replicas: object["spec"]?["replicas"]?.intValue ?? 1,
             readyReplicas: object["status"]?["readyReplicas"]?.intValue ?? 0, rememberedReplicas: remembered, labels: labels)
+    }
+
+    /// Whether a pod is one a workload runs: not finished, and not a Job's.
+    static func isWorkloadPod(_ pod: JSONValue) -> Bool {
+        let phase = pod["status"]?["phase"]?.stringValue
+        guard phase != "Succeeded", phase != "Failed" else { return false }
+        let owners = pod["metadata"]?["ownerReferences"]?.arrayValue ?? []
+        return !owners.contains { $0["kind"]?.stringValue == "Job" } && pod["metadata"]?["labels"]?["job-name"] == nil
     }
 
     /// Why the workload is not settled, or nil when it is: its controller

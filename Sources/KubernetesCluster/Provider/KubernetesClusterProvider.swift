@@ -1,5 +1,5 @@
 public import DriverSpec
-import FlowModel
+public import FlowModel
 import Foundation
 public import Primitives
 public import StateStore
@@ -90,7 +90,21 @@ public struct KubernetesClusterProvider: ClusterProvider {
         return KubernetesBackend(client: client, deployment: deployment, namespace: namespace, config: clusterConfig)
     }
 
-    /// Refuses a deployment whose namespace Kubernetes would refuse (a DNS label), before anything is stored.
+    /// Refuses, before anything is stored, a deployment whose namespace
+    /// (its `namespace` config, else its name) is not a DNS label, or whose
+    /// name cannot name a Helm release (at most 53 characters).
+    public func check(deployment name: String, config: [String: JSONValue], cluster: String) async throws(ClusterError) {
+        let namespace = config["namespace"]?.stringValue ?? name
+        guard LabelSyntax.isDNSLabel(namespace) else {
+            throw ClusterError(.failed, "\"\(namespace)\" cannot be a namespace on Kubernetes cluster \(cluster) (expected up to 63 lowercase "
+                + "letters, digits or '-', starting and ending with a letter or digit)" + (config["namespace"] == nil ? "; name the deployment so, or give --config namespace=NAME" : ""))
+        }
+        guard name.utf8.count <= 53, LabelSyntax.isDNSLabel(name) || name.split(separator: ".").allSatisfy({ LabelSyntax.isDNSLabel(String($0)) }) else {
+            throw ClusterError(.failed, "\"\(name)\" cannot name a Helm release on Kubernetes cluster \(cluster) (expected up to 53 lowercase letters, digits, '-' or '.')")
+        }
+    }
+
+    /// Refuses a driver without a chart to install.
     public func check(cluster: String, against spec: DriverSpecification) async throws(ClusterError) {
         guard spec.helmCharts["main"] != nil else {
             throw ClusterError(.failed, "driver \(spec.name) declares no helm.main chart: nothing to install on Kubernetes cluster \(cluster)")

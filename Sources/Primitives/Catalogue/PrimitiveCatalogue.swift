@@ -289,6 +289,7 @@ struct Execution {
         let limit = try args.timeout() ?? environment.defaultTimeout
         var job = JobSpec(name: environment.jobName, image: image ?? "", commands: commands, environment: jobEnvironment, labels: labels)
         job.timeout = limit
+        if let envComponent, let component = environment.spec.component(named: envComponent) { job.environmentSource = component.labels }
         let state = try await cluster { () async throws(ClusterError) in try await cluster.startJob(job) }
         let result: JobResult
         do {
@@ -357,7 +358,7 @@ struct Execution {
         if let current, let currentVersion = try? Version(current), currentVersion == version {
             // The same version with other values (an operator's `deployments set`) is still an upgrade, as in Helm and Flux.
             let applied = try await cluster { () async throws(ClusterError) in try await cluster.appliedValues() }
-            if values == nil || values == applied {
+            if values == nil || values.map(cluster.valuesAsStored) == applied {
                 // Nothing to change, but the release must be healthy: a retry after a stuck rollout waits for it again.
                 let limit = timeout ?? environment.defaultTimeout
                 try await cluster { () async throws(ClusterError) in try await cluster.waitForRollout(timeout: limit) }

@@ -45,6 +45,9 @@ public protocol ClusterBackend: Sendable {
     /// The Helm values the release was last installed or upgraded with; nil
     /// before install or when none were applied.
     func appliedValues() async throws(ClusterError) -> JSONValue?
+    /// `values` as ``appliedValues()`` would give them back once applied (a
+    /// Kubernetes API server drops null members); the default keeps them as they are.
+    func valuesAsStored(_ values: JSONValue) -> JSONValue
     /// Waits until every workload runs the current version and is ready.
     func waitForRollout(timeout: Duration) async throws(ClusterError)
     /// Called before each primitive executes for real (not on replay), with
@@ -60,6 +63,7 @@ public protocol ClusterBackend: Sendable {
 }
 
 extension ClusterBackend {
+    public func valuesAsStored(_ values: JSONValue) -> JSONValue { values }
     public func primitiveWillRun(_ primitive: String) async throws(ClusterError) {}
     public func commit() async throws(ClusterError) {}
 }
@@ -104,6 +108,10 @@ public struct JobSpec: Sendable, Hashable, Codable {
     public var labels: [String: String]
     /// How long the job may run (a Kubernetes Job's `activeDeadlineSeconds`); nil: no limit of its own.
     public var timeout: Duration?
+    /// The labels of the component whose container environment the job
+    /// takes as the cluster has it (`env_from_component`): a backend that
+    /// can copies references (a Secret's key, a field) too, not only values.
+    public var environmentSource: [String: String]?
 
     /// Creates a job description.
     public init(name: String, image: String, commands: [String], environment: [String: String], labels: [String: String]) {

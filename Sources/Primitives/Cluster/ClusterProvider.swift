@@ -18,6 +18,10 @@ public protocol ClusterProvider: Sendable {
     /// (a simulation fixture, say) fits the driver `spec`. Throws a
     /// ``ClusterError`` naming the setting and what the spec has instead.
     func check(cluster: String, against spec: DriverSpecification) async throws(ClusterError)
+    /// Checks, before a deployment is stored, that its name and `config` can
+    /// live on `cluster` (a Kubernetes namespace and Helm release name, say).
+    /// Throws a ``ClusterError`` naming what is wrong and what is expected.
+    func check(deployment name: String, config: [String: JSONValue], cluster: String) async throws(ClusterError)
     /// The first layer of `instance.config` for deployments on `cluster`
     /// (DESIGN.md "Clusters": `fqdn_suffix`, `ingress_class`, ...); the
     /// deployment's own config wins over it. Throws
@@ -34,6 +38,9 @@ public protocol ClusterProvider: Sendable {
 extension ClusterProvider {
     /// Nothing to check by default.
     public func check(cluster: String, against spec: DriverSpecification) async throws(ClusterError) {}
+
+    /// Any name by default.
+    public func check(deployment name: String, config: [String: JSONValue], cluster: String) async throws(ClusterError) {}
 
     /// No configuration by default.
     public func configuration(cluster: String) async throws(ClusterError) -> [String: JSONValue] { [:] }

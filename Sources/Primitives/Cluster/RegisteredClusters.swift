@@ -52,6 +52,10 @@ public struct RegisteredClusters: ClusterProvider {
         try await provider(of: cluster).check(cluster: cluster, against: spec)
     }
 
+    public func check(deployment name: String, config: [String: JSONValue], cluster: String) async throws(ClusterError) {
+        try await provider(of: cluster).check(deployment: name, config: config, cluster: cluster)
+    }
+
     /// A registered cluster's `--config`; the simulated cluster's own defaults.
     public func configuration(cluster: String) async throws(ClusterError) -> [String: JSONValue] {
         let provider = try await provider(of: cluster)

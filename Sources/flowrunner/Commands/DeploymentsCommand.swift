@@ -116,6 +116,9 @@ struct DeploymentsShowCommand: AsyncParsableCommand {
                     print("  \(workload["component"]?.stringValue ?? workload["name"]?.stringValue ?? "?"): \(workload["replicas"]?.intValue ?? 0) replicas (\(workload["ready_replicas"]?.intValue ?? 0) ready), \(images)")
                 }
             }
+            if let reason = report.clusterError {
+                print("Cluster \(deployment.cluster): not shown (\(TerminalText.escaped(reason, keepingNewlines: false)))")
+            }
             if let releases = cluster["releases"]?.arrayValue, let last = releases.last {
                 print("Releases (as helm history lists them):")
                 var previous: JSONValue?

@@ -152,6 +152,8 @@ class ContainerRun:
     def reset_program(self):
         self.statements, self.errexit, self.xtrace = argv_to_script(self.argv)
         self.pc = 0
+        # Nested `sh -c SCRIPT` programs: the outer (statements, pc, errexit, xtrace) to return to.
+        self.frames: list[tuple] = []
         self.status = 0
         self.wake_at: float | None = None
         self.exit_code: int | None = None
@@ -174,6 +176,10 @@ class ContainerRun:
                 if now < self.wake_at:
                     break
                 self.wake_at = None
+            if self.pc >= len(self.statements) and self.frames:
+                self._return(self.status)
+                changed = True
+                continue
             if self.pc >= len(self.statements):
                 if self.server_mode and self.status == 0:
                     self.idle = True
@@ -195,9 +201,17 @@ class ContainerRun:
                 break
             nxt = self.statements[self.pc][0] if self.pc < len(self.statements) else ";"
             if self.errexit and self.status != 0 and nxt == ";" and conn == ";":
-                self._finish(self.status)
+                if self.frames:
+                    self._return(self.status)
+                else:
+                    self._finish(self.status)
                 changed = True
         return changed
+
+    def _return(self, code: int):
+        """Ends a nested `sh -c` program: the outer one goes on with its status."""
+        self.statements, self.pc, self.errexit, self.xtrace = self.frames.pop()
+        self.status = int(code) & 0xFF if code >= 0 else 1
 
     def _finish(self, code: int):
         self.finished = True
@@ -266,7 +280,16 @@ class ContainerRun:
                     code = int(args[0])
                 except ValueError:
                     code = 2
-            self._finish(code)
+            if self.frames:
+                self._return(code)
+            else:
+                self._finish(code)
+        elif cmd in SHELLS and len(args) >= 2 and args[0].startswith("-") and "c" in args[0]:
+            # `sh -c SCRIPT`: a program of its own, whose `exit` and `set` stay inside it.
+            self.frames.append((self.statements, self.pc, self.errexit, self.xtrace))
+            self.statements, self.pc = split_script(args[1]), 0
+            self.errexit, self.xtrace = "e" in args[0], "x" in args[0]
+            self.status = 0
         elif cmd == "false":
             self.status = 1
         elif cmd in ("true", ":"):

@@ -76,6 +76,7 @@ public struct RunnerServer: Sendable {
         HealthRoutes(engine: engine).add(to: router)
         DriverRoutes(engine: engine, bodyLimit: limit).add(to: router)
         DeploymentRoutes(engine: engine, keys: IdempotencyKeys(), bodyLimit: limit).add(to: router)
+        ClusterRoutes(engine: engine, bodyLimit: limit).add(to: router)
         RunRoutes(engine: engine, bodyLimit: limit).add(to: router)
         LogRoutes(engine: engine).add(to: router)
         MetricsRoutes(engine: engine, registry: metrics).add(to: router)

@@ -83,6 +83,34 @@ enum OpenAPIDocument {
             }
           }
         },
+        "/v1/clusters": {
+          "get": {
+            "operationId": "listClusters",
+            "responses": {
+              "200": {"description": "The embedded simulated cluster, then the registered ones.", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["clusters"],
+                "properties": {"clusters": {"type": "array", "items": {"$ref": "#/components/schemas/Cluster"}}}}}}},
+              "401": {"$ref": "#/components/responses/Error"}
+            }
+          },
+          "post": {
+            "operationId": "registerCluster",
+            "description": "Registers a Kubernetes cluster; its kubeconfig (a path on the server) or service account is read as a connection would.",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+              "type": "object", "required": ["name", "kubernetes"], "additionalProperties": false,
+              "properties": {
+                "name": {"type": "string", "description": "A DNS label."},
+                "kubernetes": {"type": "object", "additionalProperties": false,
+                               "properties": {"kubeconfig": {"type": "string"}, "context": {"type": "string"}, "in_cluster": {"type": "boolean"}}},
+                "config": {"type": "object", "description": "The first layer of instance.config (fqdn_suffix, ingress_class, chart_repository, ...)."}}}}}},
+            "responses": {
+              "201": {"description": "The cluster.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Cluster"}}}},
+              "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+              "409": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
+              "415": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}
+            }
+          }
+        },
         "/v1/deployments": {
           "get": {
             "operationId": "listDeployments",
@@ -272,6 +300,13 @@ enum OpenAPIDocument {
             "properties": {"name": {"type": "string"}, "version": {"type": "integer"}, "spec_version": {"type": "string"},
                            "digest": {"type": "string"}, "loaded_at": {"type": ["string", "null"]}, "created": {"type": "boolean"},
                            "warnings": {"type": "array", "items": {"type": "string"}}}
+          },
+          "Cluster": {
+            "type": "object", "required": ["name", "kind", "config", "deployments"],
+            "properties": {"name": {"type": "string"}, "kind": {"type": "string", "enum": ["simulated", "kubernetes"]},
+                           "kubeconfig": {"type": ["string", "null"], "description": "A path: credentials are never stored or shown."},
+                           "context": {"type": ["string", "null"]}, "in_cluster": {"type": "boolean"}, "config": {"type": "object"},
+                           "created_at": {"type": ["string", "null"]}, "deployments": {"type": "array", "items": {"type": "string"}}}
           },
           "Deployment": {
             "type": "object", "required": ["name", "driver", "app_version"],

@@ -221,4 +221,42 @@ struct ServeAPITests {
         #expect(values.last?["command"] as? [String] == ["run"] && values.last?["args"] as? [String] == [], "\(values.last ?? [:])")
         #expect((values.last?["extraEnv"] as? [[String: Any]])?.map { $0["name"] as? String } == ["LOG_LEVEL"], "\(values.last ?? [:])")
     }
+    @Test("clusters over HTTP: the embedded one listed, a Kubernetes cluster registered from a kubeconfig on the server, bad ones refused by field")
+    func clusters() async throws {
+        let workspace = Workspace()
+        let serve = try await ServeProcess(workspace)
+        let kubeconfig = workspace.directory + "/kubeconfig.yml"
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: admin
+            clusters: [{name: lab, cluster: {server: "https://127.0.0.1:6443"}}]
+            users: [{name: robot, user: {token: abc}}]
+            contexts: [{name: admin, context: {cluster: lab, user: robot}}]
+
+            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        let listed = try await serve.request(.GET, "/v1/clusters")
+        #expect((listed.object["clusters"] as? [[String: Any]])?.map { $0["name"] as? String } == ["simulated"], "\(listed.text)")
+        let created = try await serve.request(.POST, "/v1/clusters", json: [
+            "name": "lab", "kubernetes": ["kubeconfig": kubeconfig], "config": ["fqdn_suffix": "apps.lab.test"],
+        ])
+        #expect(created.status == 201 && created.object["context"] as? String == "admin" && created.object["kind"] as? String == "kubernetes",
+                "\(created.text)")
+        #expect(!created.text.contains("abc"), "no credential is shown")
+        for (body, status, field) in [
+            (["name": "lab", "kubernetes": ["kubeconfig": kubeconfig]] as [String: Any], 409, "name"),
+            (["name": "rel", "kubernetes": ["kubeconfig": "kubeconfig.yml"]], 400, "kubernetes.kubeconfig"),
+            (["name": "gone", "kubernetes": ["kubeconfig": workspace.directory + "/missing"]], 422, "kubeconfig"),
+            (["name": "pod", "kubernetes": ["in_cluster": true]], 422, "in_cluster"),
+            (["name": "x", "kubernetes": ["kubeconfig": kubeconfig, "token": "t"]], 400, "kubernetes.token"),
+            (["name": "Bad_Name", "kubernetes": ["kubeconfig": kubeconfig]], 400, "name"),
+            (["name": "cfg", "kubernetes": ["kubeconfig": kubeconfig], "config": ["a": ["b"]]], 400, "config.a"),
+            (["name": "none"], 400, "kubernetes"),
+        ] {
+            let refused = try await serve.request(.POST, "/v1/clusters", json: body)
+            #expect(refused.status == status && refused.error["field"] as? String == field, "\(body): \(refused.status) \(refused.text)")
+        }
+        let after = try await serve.request(.GET, "/v1/clusters")
+        #expect((after.object["clusters"] as? [[String: Any]])?.map { $0["name"] as? String } == ["simulated", "lab"], "\(after.text)")
+    }
 }

@@ -401,11 +401,7 @@ public actor KubernetesBackend: ClusterBackend {
                 "app_version": release?["metadata"]?["annotations"]?[Self.versionAnnotation] ?? .null,
             ]
             if let release {
-                view["releases"] = .array([[
-                    "revision": release["metadata"]?["generation"] ?? .null,
-                    "app_version": release["metadata"]?["annotations"]?[Self.versionAnnotation] ?? .null,
-                    "values": release["spec"]?["values"] ?? .null,
-                ]])
+                view["releases"] = ReleaseStatus.history(release, appVersion: release["metadata"]?["annotations"]?[Self.versionAnnotation] ?? .null)
                 view["release_status"] = ReleaseStatus.describe(release)
             }
             return JSONValue.object(view).jsonText

@@ -1,4 +1,5 @@
 import FlowModel
+import Foundation
 import Primitives
 
 /// Reads a Flux `HelmRelease`'s status (`helm.toolkit.fluxcd.io/v2`): done
@@ -51,6 +52,39 @@ enum ReleaseStatus {
             let seen = observed(ready).map { "observed generation \($0)" } ?? "not yet observed"
             return .waiting(what + " (last: Ready=\(ready["status"]?.stringValue ?? "?") \(text(ready)), \(seen))")
         }
+    }
+
+    /// The Helm revisions Flux reports (`status.history`, newest first there),
+    /// oldest first as `helm history` lists them: `{"revision", "chart_version",
+    /// "status", "applied_at"}`; the newest also has the app version and the
+    /// values the release holds. Without a history (before Flux's first
+    /// install), the release as it is, at revision 0.
+    static func history(_ release: JSONValue, appVersion: JSONValue) -> JSONValue {
+        let values = release["spec"]?["values"] ?? .null
+        let entries = (release["status"]?["history"]?.arrayValue ?? []).sorted { ($0["version"]?.intValue ?? 0) < ($1["version"]?.intValue ?? 0) }
+        guard let newest = entries.last else {
+            return [["revision": 0, "app_version": appVersion, "values": values, "status": "pending"]]
+        }
+        return .array(entries.map { entry in
+            var row: [String: JSONValue] = [
+                "revision": entry["version"] ?? .null, "chart_version": entry["chartVersion"] ?? .null,
+                "status": entry["status"] ?? .null, "applied_at": Self.seconds(entry["lastDeployed"]?.stringValue),
+            ]
+            if entry == newest {
+                row["app_version"] = appVersion
+                row["values"] = values
+            }
+            return .object(row)
+        })
+    }
+
+    /// An RFC 3339 time as seconds since 1970 (what the simulated cluster's releases hold), or null.
+    static func seconds(_ text: String?) -> JSONValue {
+        guard let text else { return .null }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let date = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
+        return date.map { .double($0.timeIntervalSince1970) } ?? .null
     }
 
     /// The release's Ready condition for people, as `deployments show` has it.

@@ -54,6 +54,10 @@ struct KubernetesHookTests {
         let shown = try await workspace.json(["deployments", "show", "shop", "--output", "json"]) as? [String: Any]
         let cluster = shown?["cluster"] as? [String: Any]
         #expect(cluster?["app_version"] as? String == "0.2.0", "\(shown ?? [:])")
+        // Helm's revisions as Flux reports them, oldest first; the newest with the values the release holds.
+        let history = cluster?["releases"] as? [[String: Any]] ?? []
+        #expect(history.map { $0["revision"] as? Int } == [1, 2], "\(history)")
+        #expect(((history.last?["values"] as? [String: Any])?["image"] as? [String: Any])?["tag"] as? String == "0.2.0", "\(history)")
     }
 
     @Test("a wrong CA and a wrong token fail the run with errors naming the cluster")

@@ -212,14 +212,21 @@ public actor KubernetesBackend: ClusterBackend {
         for name in names { byKind[try await resource(of: name), default: []].insert(name) }
         for (resource, wanted) in byKind.sorted(by: { $0.key.plural < $1.key.plural }) {
             let namespace = namespace
-            let settled = try await ListWatch(client: client, resource: resource, namespace: namespace).wait(until: deadline) { objects in
-                for name in wanted.sorted() {
-                    guard let object = objects[name] else { return .waiting("\(resource.kind) \(namespace)/\(name) (it is gone)") }
-                    if let waiting = WorkloadStatus.unsettled(object) {
-                        return .waiting("\(resource.kind) \(namespace)/\(name): \(waiting)")
+            let settled: [String: JSONValue]
+            do {
+                settled = try await ListWatch(client: client, resource: resource, namespace: namespace).wait(until: deadline) { objects in
+                    for name in wanted.sorted() {
+                        guard let object = objects[name] else { return .waiting("\(resource.kind) \(namespace)/\(name) (it is gone)") }
+                        if let waiting = WorkloadStatus.unsettled(object) {
+                            return .waiting("\(resource.kind) \(namespace)/\(name): \(waiting)")
+                        }
                     }
+                    return .done
                 }
-                return .done
+            } catch where error.code == .timeout {
+                // Say why, as kubectl describe would: the first pod that is not ready, and what it waits for.
+                let why = await notReadyPod(of: wanted.sorted(), resource: resource)
+                throw KubernetesError(.timeout, error.message + (why.map { "; \($0)" } ?? ""))
             }
             // Stopped means no pod is left: a controller counts a terminating pod out long before it is gone.
             for name in wanted.sorted() where settled[name]?["spec"]?["replicas"]?.intValue == 0 {
@@ -234,6 +241,31 @@ public actor KubernetesBackend: ClusterBackend {
                     }
             }
         }
+    }
+
+    /// The first pod of `names` that is not ready, with its phase and its
+    /// container's waiting reason (`ImagePullBackOff: ...`); nil when none is found.
+    func notReadyPod(of names: [String], resource: Resource) async -> String? {
+        for name in names {
+            guard let workload = try? await client.send(.GET, resource.path(namespace: namespace, name: name)).body,
+                  let selector = workload["spec"]?["selector"]?["matchLabels"]?.objectValue?.compactMapValues(\.stringValue), !selector.isEmpty,
+                  let pods = try? await client.send(.GET, Resource.pods.path(namespace: namespace), query: [("labelSelector", Self.selector(selector))])
+                    .body["items"]?.arrayValue else { continue }
+            for pod in pods where WorkloadStatus.isWorkloadPod(pod) {
+                let ready = (pod["status"]?["conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
+                guard !ready else { continue }
+                var text = "pod \(pod["metadata"]?["name"]?.stringValue ?? "?") is \(pod["status"]?["phase"]?.stringValue ?? "unknown")"
+                for status in pod["status"]?["containerStatuses"]?.arrayValue ?? [] {
+                    if let waiting = status["state"]?["waiting"], let reason = waiting["reason"]?.stringValue {
+                        text += ", container \(status["name"]?.stringValue ?? "?") waiting: \(reason)" + (waiting["message"]?.stringValue.map { ": " + $0 } ?? "")
+                        return text
+                    }
+                }
+                let condition = (pod["status"]?["conditions"]?.arrayValue ?? []).first { $0["type"] == "Ready" }
+                return text + ", not ready" + (condition?["reason"]?.stringValue.map { " (\($0))" } ?? "")
+            }
+        }
+        return nil
     }
 
     public func restart(workload: String) async throws(ClusterError) {
@@ -272,139 +304,6 @@ public actor KubernetesBackend: ClusterBackend {
                 if let name = variable["name"]?.stringValue, let value = variable["value"]?.stringValue { environment[name] = value }
             }
             return environment
-        } catch {
-            throw failure(error)
-        }
-    }
-
-    // MARK: Jobs
-
-    public func startJob(_ job: JobSpec) async throws(ClusterError) -> JobState {
-        do {
-            // The component's container environment as its pod template has it: Secret and field references, envFrom.
-            var template: JSONValue?
-            if let source = job.environmentSource {
-                template = try await listWorkloads(selector: Self.selector(source)).first?.object["spec"]?["template"]?["spec"]?["containers"]?
-                    .arrayValue?.first
-            }
-            let object = JobObject.make(job, namespace: namespace, containerTemplate: template)
-            let answer = try await client.send(.POST, Resource.jobs.path(namespace: namespace), body: object, accept: [409])
-            return answer.status == 409 ? .adopted : .created
-        } catch {
-            throw failure(error)
-        }
-    }
-
-    public func waitForJob(named name: String, timeout: Duration, output: (@Sendable (String) -> Void)?) async throws(ClusterError) -> JobResult {
-        let deadline = ContinuousClock.now + timeout
-        // The pod's log, line by line while it runs: the step's log lines (`runs logs --follow`).
-        let follower = output.map { output in Task { await self.follow(job: name, until: deadline, output: output) } }
-        defer { follower?.cancel() }
-        do {
-            let namespace = namespace
-            let jobs = try await ListWatch(client: client, resource: .jobs, namespace: namespace, fieldSelector: "metadata.name=" + name)
-                .wait(until: deadline) { objects in
-                    guard let job = objects[name] else { return .failed("Job \(namespace)/\(name) is gone (deleted by someone else?)") }
-                    return JobObject.finished(job) ? .done : .waiting("Job \(namespace)/\(name) to finish")
-                }
-            let pod = try await jobPod(name)
-            let log = try await podLog(pod)
-            return JobObject.result(commands: JobObject.commands(of: jobs[name]), log: log, pod: pod)
-        } catch {
-            if error.code == .timeout, let reason = try? await podWaitingReason(name) {
-                throw ClusterError(.timeout, "\(error.message); its pod is waiting: \(reason)")
-            }
-            throw failure(error)
-        }
-    }
-
-    /// Follows the log of the Job's pod until its container ends (or the
-    /// task is cancelled), handing each line but the command markers to
-    /// `output`. Best effort: the result's log is read in full anyway.
-    func follow(job: String, until deadline: ContinuousClock.Instant, output: @Sendable (String) -> Void) async {
-        var pod: String?
-        while pod == nil, !Task.isCancelled, ContinuousClock.now < deadline {
-            let found = try? await jobPod(job)
-            let phase = found?["status"]?["phase"]?.stringValue
-            if let name = found?["metadata"]?["name"]?.stringValue, phase != nil, phase != "Pending" { pod = name } else {
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-        }
-        guard let pod, !Task.isCancelled else { return }
-        let left = max(deadline - ContinuousClock.now, .seconds(1))
-        guard let body = try? await client.stream(Resource.pods.path(namespace: namespace, name: pod, subresource: "log"),
-                                                  query: [("container", JobObject.container), ("follow", "true")], timeout: left) else { return }
-        var lines = LineSplitter()
-        do {
-            for try await chunk in body {
-                for line in lines.push(Array(buffer: chunk)) {
-                    let text = String(decoding: line, as: UTF8.self)
-                    if !JobObject.isMarker(text) { output(text) }
-                }
-            }
-        } catch {
-            return
-        }
-    }
-
-    /// The newest pod of a Job.
-    func jobPod(_ job: String) async throws(KubernetesError) -> JSONValue? {
-        let pods = try await client.send(.GET, Resource.pods.path(namespace: namespace), query: [("labelSelector", "job-name=" + job)]).body
-        return (pods["items"]?.arrayValue ?? []).max { ($0["metadata"]?["creationTimestamp"]?.stringValue ?? "") < ($1["metadata"]?["creationTimestamp"]?.stringValue ?? "") }
-    }
-
-    func podLog(_ pod: JSONValue?) async throws(KubernetesError) -> String {
-        guard let name = pod?["metadata"]?["name"]?.stringValue else { return "" }
-        let answer = try await client.sendText(Resource.pods.path(namespace: namespace, name: name, subresource: "log"),
-                                               query: [("container", JobObject.container)])
-        return answer
-    }
-
-    /// Why a Job's pod is not running (`ImagePullBackOff: ... image x`), if it waits.
-    func podWaitingReason(_ job: String) async throws(KubernetesError) -> String? {
-        guard let pod = try await jobPod(job) else { return nil }
-        for status in pod["status"]?["containerStatuses"]?.arrayValue ?? [] {
-            if let waiting = status["state"]?["waiting"], let reason = waiting["reason"]?.stringValue {
-                let image = status["image"]?.stringValue.map { " (image \($0))" } ?? ""
-                return reason + (waiting["message"]?.stringValue.map { ": " + $0 } ?? "") + image
-            }
-        }
-        return nil
-    }
-
-    public func deleteJob(named name: String) async throws(ClusterError) {
-        do {
-            _ = try await client.send(.DELETE, Resource.jobs.path(namespace: namespace, name: name),
-                                      body: ["kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"], accept: [404])
-        } catch {
-            throw failure(error)
-        }
-    }
-
-    // MARK: View
-
-    public func snapshot() async throws(ClusterError) -> String {
-        do {
-            let release = try await fetchRelease()
-            let workloads = try await listWorkloads(selector: nil).map { found -> JSONValue in
-                [
-                    "name": .string(found.name), "kind": .string(found.workload.kind), "replicas": .int(found.workload.replicas),
-                    "ready_replicas": .int(found.workload.readyReplicas), "labels": .object(found.workload.labels.mapValues(JSONValue.string)),
-                    "images": .array((found.object["spec"]?["template"]?["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["image"] }),
-                ]
-            }
-            let jobs = (try await client.send(.GET, Resource.jobs.path(namespace: namespace)).body["items"]?.arrayValue ?? []).map { job -> JSONValue in
-                ["name": job["metadata"]?["name"] ?? .null, "finished": .bool(JobObject.finished(job))]
-            }
-            var view: [String: JSONValue] = [
-                "namespace": .string(namespace), "workloads": .array(workloads), "jobs": .array(jobs),
-                "app_version": release?["metadata"]?["annotations"]?[Self.versionAnnotation] ?? .null,
-            ]
-            if let release {
-                view["releases"] = ReleaseStatus.history(release, appVersion: release["metadata"]?["annotations"]?[Self.versionAnnotation] ?? .null)
-                view["release_status"] = ReleaseStatus.describe(release)
-            }
-            return JSONValue.object(view).jsonText
         } catch {
             throw failure(error)
         }

@@ -114,6 +114,7 @@ struct KubernetesBehaviourTests {
         #expect(upgrade.status == 1, "\(upgrade.stdout)")
         let message = Self.error(try await workspace.runShow(2))
         #expect(message.contains("timed out waiting for Deployment shop/shop-server: 0 of 1 replicas ready"), "\(message)")
+        #expect(message.contains("; pod shop-server-") && message.contains("not ready"), "the pod and why: \(message)")
     }
 
     @Test("a stop waits until no pod of the component is left, not only until its controller counts none")

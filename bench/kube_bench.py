@@ -34,8 +34,9 @@ KUBECTL = {
     "upgrade_deployment_version": 8,
     # get deploy,sts -l -o jsonpath (2 lists)
     "get_component_images": 2,
-    # get deploy -l for env (2 lists), create job, wait --for=condition=complete (get + watch), logs job/NAME (list pods + log)
-    "execute_commands": 7,
+    # get deploy,sts -l for the env (2 lists), create job, wait --for=condition=complete (get + watch),
+    # logs -f job/NAME (get job, list pods, log), get pod for the exit code
+    "execute_commands": 9,
 }
 
 ACTIONS = {

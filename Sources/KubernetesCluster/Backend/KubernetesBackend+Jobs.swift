@@ -36,7 +36,10 @@ extension KubernetesBackend {
                     return JobObject.finished(job) ? .done : .waiting("Job \(namespace)/\(name) to finish")
                 }
             let pod = try await jobPod(name)
-            let log = try await podLog(pod)
+            // The followed log is the whole log once its stream ended with the container; else it is read again.
+            let followed = await Self.value(of: follower, within: .seconds(5))
+            let log: String
+            if let followed, followed.pod == pod?["metadata"]?["name"]?.stringValue { log = followed.log } else { log = try await podLog(pod) }
             return JobObject.result(commands: JobObject.commands(of: jobs[name]), log: log, pod: pod)
         } catch {
             if error.code == .timeout, let reason = try? await podWaitingReason(name) {
@@ -48,30 +51,49 @@ extension KubernetesBackend {
 
     /// Follows the log of the Job's pod until its container ends (or the
     /// task is cancelled), handing each line but the command markers to
-    /// `output`. Best effort: the result's log is read in full anyway.
-    func follow(job: String, until deadline: ContinuousClock.Instant, output: @Sendable (String) -> Void) async {
-        var pod: String?
-        while pod == nil, !Task.isCancelled, ContinuousClock.now < deadline {
-            let found = try? await jobPod(job)
-            let phase = found?["status"]?["phase"]?.stringValue
-            if let name = found?["metadata"]?["name"]?.stringValue, phase != nil, phase != "Pending" { pod = name } else {
-                try? await Task.sleep(for: .milliseconds(200))
+    /// `output`. Returns the pod and its whole log when the stream ended with
+    /// the container; nil when it did not (then the log is read again).
+    func follow(job: String, until deadline: ContinuousClock.Instant, output: @Sendable (String) -> Void) async -> (pod: String, log: String)? {
+        // The pod once it has started (its log exists then), by watch.
+        let started = try? await ListWatch(client: client, resource: .pods, namespace: namespace, labelSelector: "job-name=" + job)
+            .wait(until: deadline) { pods in
+                pods.values.contains { ($0["status"]?["phase"]?.stringValue ?? "Pending") != "Pending" } ? .done : .waiting("the pod of Job \(job) to start")
             }
-        }
-        guard let pod, !Task.isCancelled else { return }
+        guard let pod = started?.filter({ ($0.value["status"]?["phase"]?.stringValue ?? "Pending") != "Pending" }).keys.sorted().last,
+              !Task.isCancelled else { return nil }
         let left = max(deadline - ContinuousClock.now, .seconds(1))
         guard let body = try? await client.stream(Resource.pods.path(namespace: namespace, name: pod, subresource: "log"),
-                                                  query: [("container", JobObject.container), ("follow", "true")], timeout: left) else { return }
+                                                  query: [("container", JobObject.container), ("follow", "true")], timeout: left) else { return nil }
         var lines = LineSplitter()
+        var whole: [UInt8] = []
         do {
             for try await chunk in body {
-                for line in lines.push(Array(buffer: chunk)) {
+                let bytes = Array(buffer: chunk)
+                if whole.count < KubernetesClient.maximumBody { whole += bytes }
+                for line in lines.push(bytes) {
                     let text = String(decoding: line, as: UTF8.self)
                     if !JobObject.isMarker(text) { output(text) }
                 }
             }
         } catch {
-            return
+            return nil
+        }
+        return Task.isCancelled || whole.count >= KubernetesClient.maximumBody ? nil : (pod, String(decoding: whole, as: UTF8.self))
+    }
+
+    /// What `task` returns, if it does within `limit` (it is cancelled then).
+    static func value<T: Sendable>(of task: Task<T?, Never>?, within limit: Duration) async -> T? {
+        guard let task else { return nil }
+        return await withTaskGroup(of: T?.self) { group in
+            group.addTask { await task.value }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                task.cancel()
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
     }
 

@@ -119,8 +119,8 @@ public struct DryRun: Sendable {
             throw EngineError(storeError: error)
         }
         guard let report else { throw EngineError(.failed, "run \(final.id) vanished from the scratch store") }
-        return Result(report: report, plan: plan, clusterBefore: Self.maskingReleases(clusterBefore, report.masking),
-                      clusterAfter: Self.maskingReleases(await snapshot() ?? clusterBefore, report.masking), logs: logs)
+        return Result(report: report, plan: plan, clusterBefore: Self.maskedCluster(clusterBefore, report.masking),
+                      clusterAfter: Self.maskedCluster(await snapshot() ?? clusterBefore, report.masking), logs: logs)
     }
 
     /// Renders the driver's `values.j2.yml` with the run's GlobalContext and,
@@ -151,8 +151,8 @@ public struct DryRun: Sendable {
         }
     }
 
-    /// A cluster snapshot whose releases (the applied Helm values) show secret values as `***`.
-    static func maskingReleases(_ snapshot: String, _ masking: SecretMasking) -> String {
+    /// A cluster snapshot masked as ``SecretMasking/cluster(_:)`` masks one (all but the jobs it ran).
+    static func maskedCluster(_ snapshot: String, _ masking: SecretMasking) -> String {
         JSONValue(storedText: snapshot).map { masking.cluster($0).jsonText } ?? snapshot
     }
 

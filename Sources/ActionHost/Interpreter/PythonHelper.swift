@@ -29,6 +29,15 @@ enum PythonHelper {
         return try result.get()
     }
 
+    /// A helper's environment: the engine's inherited names only (no tokens
+    /// or kubeconfigs), the bundled package on the path, UTF-8 on its pipes.
+    static func environment(pythonDirectory: String) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment.filter { ActionRunner.inheritedNames.contains($0.key) }
+        environment["PYTHONPATH"] = pythonDirectory
+        environment["PYTHONIOENCODING"] = "utf-8"
+        return environment
+    }
+
     private static func runBlocking(
         _ module: String, arguments: [String], input: Data, interpreter: PythonInterpreter, pythonDirectory: String, purpose: String
     ) -> Result<Output, ActionHostError> {
@@ -37,10 +46,7 @@ enum PythonHelper {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: interpreter.path)
         process.arguments = ["-S", "-B", "-m", "_flowrunner.\(module)"] + arguments
-        var environment = ProcessInfo.processInfo.environment.filter { ActionRunner.inheritedNames.contains($0.key) }
-        environment["PYTHONPATH"] = pythonDirectory
-        environment["PYTHONIOENCODING"] = "utf-8"
-        process.environment = environment
+        process.environment = environment(pythonDirectory: pythonDirectory)
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout

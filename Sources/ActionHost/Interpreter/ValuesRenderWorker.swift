@@ -69,10 +69,7 @@ public actor ValuesRenderWorker {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: interpreter.path)
         process.arguments = ["-S", "-B", "-m", "_flowrunner.render", "--serve"]
-        var environment = ProcessInfo.processInfo.environment.filter { ActionRunner.inheritedNames.contains($0.key) }
-        environment["PYTHONPATH"] = pythonDirectory
-        environment["PYTHONIOENCODING"] = "utf-8"
-        process.environment = environment
+        process.environment = PythonHelper.environment(pythonDirectory: pythonDirectory)
         let stdin = Pipe(), stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout

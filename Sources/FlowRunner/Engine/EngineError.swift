@@ -45,9 +45,6 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 extension EngineError {
-    /// The engine's view of a state store error: unknown records are
-    /// ``Code/notFound``, duplicates and illegal transitions ``Code/conflict``,
-    /// anything else ``Code/failed`` with the store's full description.
     /// Runs a store call, turning its error into the engine's (see ``init(storeError:)``).
     static func storing<T>(_ body: () async throws(StateStoreError) -> T) async throws(EngineError) -> T {
         do {
@@ -57,6 +54,9 @@ extension EngineError {
         }
     }
 
+    /// The engine's view of a state store error: unknown records are
+    /// ``Code/notFound``, duplicates and illegal transitions ``Code/conflict``,
+    /// anything else ``Code/failed`` with the store's full description.
     public init(storeError error: StateStoreError) {
         switch error.code {
         case .notFound: self.init(.notFound, error.reason)

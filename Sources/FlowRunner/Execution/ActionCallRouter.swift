@@ -264,12 +264,12 @@ final class FlowOptionsBox: Sendable {
     func get() -> FlowOptions? { value.withLock { $0 } }
 }
 
-/// Deterministic, DNS-1123-safe job names: `fr-<run>-<action>-<seq>-a<attempt>`.
 /// The names of the jobs whose output a backend handed over while they ran.
 final class StreamedJobs: Sendable {
     let names = Mutex<Set<String>>([])
 }
 
+/// Deterministic, DNS-1123-safe job names: `fr-<run>-<action>-<seq>-a<attempt>`.
 enum JobNames {
     /// `fr-RUN-SLUG-SEQ-aATTEMPT`, at most 63 characters (a Kubernetes
     /// label value). SLUG is the action name lower-cased, each run of

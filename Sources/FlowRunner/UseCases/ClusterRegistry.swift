@@ -1,3 +1,4 @@
+import DriverSpec
 import FlowModel
 import Foundation
 public import Primitives
@@ -28,7 +29,7 @@ public struct ClusterRegistry: Sendable {
     ///   a taken name, ``EngineError/Code/refused`` when the provider refuses
     ///   the cluster (its message names the file and the reason). A refusal stores nothing.
     public func register(_ new: NewCluster) async throws(EngineError) -> ClusterRecord {
-        guard Self.isDNSLabel(new.name) else {
+        guard LabelSyntax.isDNSLabel(new.name) else {
             throw EngineError(.badInput, "invalid cluster name \"\(new.name)\" (expected up to 63 lowercase letters, digits or '-', "
                 + "starting and ending with a letter or digit)", field: "name")
         }
@@ -61,13 +62,5 @@ public struct ClusterRegistry: Sendable {
             ClusterReport(name: record.name, record: record, config: JSONValue(storedText: record.configJSON) ?? .object([:]),
                           deployments: names(on: record.name))
         }
-    }
-
-    /// Whether `name` is a DNS label (RFC 1123, as Kubernetes names namespaces).
-    static func isDNSLabel(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        guard (1...63).contains(bytes.count), let first = bytes.first, let last = bytes.last else { return false }
-        func alphanumeric(_ byte: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
-        return alphanumeric(first) && alphanumeric(last) && bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "-") }
     }
 }

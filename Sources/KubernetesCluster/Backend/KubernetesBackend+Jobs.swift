@@ -113,13 +113,7 @@ extension KubernetesBackend {
     /// Why a Job's pod is not running (`ImagePullBackOff: ... image x`), if it waits.
     func podWaitingReason(_ job: String) async throws(KubernetesError) -> String? {
         guard let pod = try await jobPod(job) else { return nil }
-        for status in pod["status"]?["containerStatuses"]?.arrayValue ?? [] {
-            if let waiting = status["state"]?["waiting"], let reason = waiting["reason"]?.stringValue {
-                let image = status["image"]?.stringValue.map { " (image \($0))" } ?? ""
-                return reason + (waiting["message"]?.stringValue.map { ": " + $0 } ?? "") + image
-            }
-        }
-        return nil
+        return WorkloadStatus.waitingContainer(of: pod)?.reason
     }
 
     public func deleteJob(named name: String) async throws(ClusterError) {

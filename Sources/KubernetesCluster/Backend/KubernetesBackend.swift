@@ -254,12 +254,9 @@ public actor KubernetesBackend: ClusterBackend {
             for pod in pods where WorkloadStatus.isWorkloadPod(pod) {
                 let ready = (pod["status"]?["conditions"]?.arrayValue ?? []).contains { $0["type"] == "Ready" && $0["status"] == "True" }
                 guard !ready else { continue }
-                var text = "pod \(pod["metadata"]?["name"]?.stringValue ?? "?") is \(pod["status"]?["phase"]?.stringValue ?? "unknown")"
-                for status in pod["status"]?["containerStatuses"]?.arrayValue ?? [] {
-                    if let waiting = status["state"]?["waiting"], let reason = waiting["reason"]?.stringValue {
-                        text += ", container \(status["name"]?.stringValue ?? "?") waiting: \(reason)" + (waiting["message"]?.stringValue.map { ": " + $0 } ?? "")
-                        return text
-                    }
+                let text = "pod \(pod["metadata"]?["name"]?.stringValue ?? "?") is \(pod["status"]?["phase"]?.stringValue ?? "unknown")"
+                if let waiting = WorkloadStatus.waitingContainer(of: pod) {
+                    return text + ", container \(waiting.name) waiting: \(waiting.reason)"
                 }
                 let condition = (pod["status"]?["conditions"]?.arrayValue ?? []).first { $0["type"] == "Ready" }
                 return text + ", not ready" + (condition?["reason"]?.stringValue.map { " (\($0))" } ?? "")

@@ -109,6 +109,18 @@ enum WorkloadStatus {
             readyReplicas: object["status"]?["readyReplicas"]?.intValue ?? 0, rememberedReplicas: remembered, labels: labels)
     }
 
+    /// The first waiting container of `pod`: its name, and its reason and
+    /// message (`ImagePullBackOff: Back-off pulling image "x"`) with the image.
+    static func waitingContainer(of pod: JSONValue) -> (name: String, reason: String)? {
+        for status in pod["status"]?["containerStatuses"]?.arrayValue ?? [] {
+            if let waiting = status["state"]?["waiting"], let reason = waiting["reason"]?.stringValue {
+                let image = status["image"]?.stringValue.map { " (image \($0))" } ?? ""
+                return (status["name"]?.stringValue ?? "?", reason + (waiting["message"]?.stringValue.map { ": " + $0 } ?? "") + image)
+            }
+        }
+        return nil
+    }
+
     /// Whether a pod is one a workload runs: not finished, and not a Job's.
     static func isWorkloadPod(_ pod: JSONValue) -> Bool {
         let phase = pod["status"]?["phase"]?.stringValue

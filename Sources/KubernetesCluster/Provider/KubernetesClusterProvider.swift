@@ -99,7 +99,7 @@ public struct KubernetesClusterProvider: ClusterProvider {
             throw ClusterError(.failed, "\"\(namespace)\" cannot be a namespace on Kubernetes cluster \(cluster) (expected up to 63 lowercase "
                 + "letters, digits or '-', starting and ending with a letter or digit)" + (config["namespace"] == nil ? "; name the deployment so, or give --config namespace=NAME" : ""))
         }
-        guard name.utf8.count <= 53, LabelSyntax.isDNSLabel(name) || name.split(separator: ".").allSatisfy({ LabelSyntax.isDNSLabel(String($0)) }) else {
+        guard name.utf8.count <= 53, name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ LabelSyntax.isDNSLabel(String($0)) }) else {
             throw ClusterError(.failed, "\"\(name)\" cannot name a Helm release on Kubernetes cluster \(cluster) (expected up to 53 lowercase letters, digits, '-' or '.')")
         }
     }

@@ -27,7 +27,12 @@ public struct RegisteredClusters: ClusterProvider {
 
     /// The provider serving `cluster`, by its registration.
     func provider(of cluster: String) async throws(ClusterError) -> any ClusterProvider {
-        if await simulated.clusterNames.contains(cluster) { return simulated }
+        try await route(cluster).provider
+    }
+
+    /// The provider serving `cluster` and its registration (nil for the embedded cluster).
+    func route(_ cluster: String) async throws(ClusterError) -> (provider: any ClusterProvider, record: ClusterRecord?) {
+        if await simulated.clusterNames.contains(cluster) { return (simulated, nil) }
         let record: ClusterRecord?
         do {
             record = try await store.cluster(named: cluster)
@@ -41,7 +46,7 @@ public struct RegisteredClusters: ClusterProvider {
         guard let provider = kinds[record.kind] else {
             throw ClusterError(.failed, "cluster \"\(cluster)\" is a \(record.kind.rawValue) cluster, which this engine cannot reach")
         }
-        return provider
+        return (provider, record)
     }
 
     public func backend(cluster: String, deployment: String) async throws(ClusterError) -> any ClusterBackend {
@@ -58,16 +63,9 @@ public struct RegisteredClusters: ClusterProvider {
 
     /// A registered cluster's `--config`; the simulated cluster's own defaults.
     public func configuration(cluster: String) async throws(ClusterError) -> [String: JSONValue] {
-        let provider = try await provider(of: cluster)
-        if await simulated.clusterNames.contains(cluster) { return try await provider.configuration(cluster: cluster) }
-        let record: ClusterRecord?
-        do {
-            record = try await store.cluster(named: cluster)
-        } catch {
-            throw ClusterError(.failed, "cannot read cluster \"\(cluster)\": \(error)")
-        }
-        guard case .object(let members)? = JSONValue(storedText: record?.configJSON) else { return [:] }
-        return members
+        let (provider, record) = try await route(cluster)
+        guard let record else { return try await provider.configuration(cluster: cluster) }
+        return JSONValue(storedText: record.configJSON)?.objectValue ?? [:]
     }
 
     public func validate(_ registration: NewCluster) async throws(ClusterError) -> NewCluster {

@@ -90,7 +90,7 @@ public struct DryRun: Sendable {
             run = try await engine.requestSetup(
                 deployment: deploymentName, driver: spec.name, appVersion: targetVersion, cluster: cluster, parameters: parameters
             ).run
-        case .upgrade:
+        case .upgrade, .backup, .restore, .delete:
             _ = try await engine.adoptDeployment(
                 name: deploymentName, driverVersionID: stored.record.id, appVersion: installedVersion, cluster: cluster, parameters: parameters
             )
@@ -101,9 +101,24 @@ public struct DryRun: Sendable {
             } catch {
                 throw EngineError(.failed, "cannot set up the cluster for the dry-run: \(error.message)")
             }
-            run = try await engine.requestUpgrade(deployment: deploymentName, targetVersion: targetVersion)
+            switch hook {
+            case .backup: run = try await engine.requestBackup(deployment: deploymentName).run
+            case .restore: run = try await restoreOfFreshBackup()
+            case .delete: run = try await engine.requestDelete(deployment: deploymentName)
+            default: run = try await engine.requestUpgrade(deployment: deploymentName, targetVersion: targetVersion)
+            }
         }
-        return (run, HookPlan(spec: spec, hook: hook), await snapshot() ?? "{}")
+        return (run, HookPlan(spec: spec, hook: hook, inputs: JSONValue(storedText: run.inputsJSON) ?? .null), await snapshot() ?? "{}")
+    }
+
+    /// A restore dry-run restores a backup taken first (its run is not shown).
+    func restoreOfFreshBackup() async throws(EngineError) -> RunRecord {
+        let backup = try await scheduler.engine.requestBackup(deployment: deploymentName)
+        let ended = try await scheduler.work(runID: backup.run.id, observer: nil)
+        guard ended.status == .succeeded else {
+            throw EngineError(.failed, "the backup a restore dry-run restores failed: \(ended.errorJSON ?? "no reason recorded")")
+        }
+        return try await scheduler.engine.requestRestore(deployment: deploymentName, backupID: backup.backup.id)
     }
 
     /// Works the prepared run and collects what it did.

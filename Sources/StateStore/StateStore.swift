@@ -70,6 +70,31 @@ public protocol StateStore: Sendable {
     /// Changes what is not nil of a deployment; an unknown id throws ``StateStoreError/Code/notFound``.
     func updateDeployment(id: RecordID, appVersion: String?, driverVersionID: RecordID?, parametersJSON: String?)
         async throws(StateStoreError)
+    /// Marks a deployment deleted (its `delete` run succeeded): it leaves
+    /// ``deployment(named:)`` and ``deployments()``, its name is free for a
+    /// new deployment, and its runs and backups stay readable
+    /// (``deployment(id:)`` still finds it, with ``DeploymentRecord/deletedAt``).
+    /// Deleting it again changes nothing; an unknown id throws ``StateStoreError/Code/notFound``.
+    func markDeploymentDeleted(id: RecordID) async throws(StateStoreError)
+
+    // MARK: Backups
+
+    /// Records a backup and creates its `backup` run, in one transaction.
+    /// With an idempotency key this deployment already used, nothing is
+    /// created and the earlier run and its backup are returned.
+    func createBackup(_ new: NewBackup, run: NewRun) async throws(StateStoreError) -> (backup: BackupRecord, run: RunRecord)
+    /// The backup with this id, or nil.
+    func backup(id: RecordID) async throws(StateStoreError) -> BackupRecord?
+    /// The backup the `backup` run `runID` takes, or nil.
+    func backup(runID: RecordID) async throws(StateStoreError) -> BackupRecord?
+    /// The backups of every deployment called `deployment` (deleted ones
+    /// included), or of all when nil, newest first.
+    func backups(deployment: String?) async throws(StateStoreError) -> [BackupRecord]
+    /// Records a backup's artifacts and marks it completed; an unknown id
+    /// throws ``StateStoreError/Code/notFound``.
+    func completeBackup(id: RecordID, artifactsJSON: String) async throws(StateStoreError)
+    /// Deletes backup records (`delete --purge-backups`); unknown ids are ignored.
+    func deleteBackups(ids: [RecordID]) async throws(StateStoreError)
 
     // MARK: Simulated clusters (opaque JSON owned by the Primitives module)
 

@@ -71,6 +71,7 @@ struct SpecParser {
         let declared = Set(components.map(\.name))
         let services = fields["services"].map { parseServices($0, components: declared) } ?? []
         let actions = fields["actions"].map { parseActions($0) } ?? []
+        checkBackupActions(components, actions)
         let parameters = fields["parameters"].map { parseParameters($0) } ?? []
         let overrides = fields["container_overrides"].map { parseOverrides($0, components: declared) } ?? []
 
@@ -211,28 +212,6 @@ struct SpecParser {
             ))
         }
         return components
-    }
-
-    private mutating func parseBackup(_ node: Node, _ path: String) -> BackupSpec? {
-        guard let mapping = reader.mapping(node, path) else { return nil }
-        var backup = BackupSpec(enabled: true, kind: nil, options: [:])
-        for (key, value) in mapping {
-            guard let name = reader.string(key, path) else { continue }
-            switch name {
-            case "enabled": backup.enabled = reader.bool(value, "\(path).enabled") ?? true
-            case "kind":
-                backup.kind = reader.nonEmptyString(value, "\(path).kind")
-                if let kind = backup.kind, !BackupSpec.strategies.contains(kind) {
-                    let hint = KeySuggestion.closest(to: kind, among: BackupSpec.strategies).map { " (did you mean \"\($0)\"?)" } ?? ""
-                    reader.error("`\(path).kind`: unknown backup strategy \"\(kind)\"\(hint); expected one of \(BackupSpec.strategies.sorted().joined(separator: ", "))", at: value)
-                }
-            default: backup.options[name] = reader.value(value, "\(path).\(name)")
-            }
-        }
-        if backup.enabled, backup.kind == nil {
-            reader.error("`\(path)`: an enabled backup needs a `kind` (a backup strategy such as postgres, or action)", at: node)
-        }
-        return backup
     }
 
     /// `env_vars` as a mapping (`NAME: value`) or a list of `{name, value}` / `{name, valueFrom}`.

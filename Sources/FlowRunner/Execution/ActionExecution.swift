@@ -107,8 +107,8 @@ struct ActionExecution {
     /// Starts the declared action in the action runner, or the built-in core.
     func startWork(router: ActionCallRouter) -> Task<ActionOutcome, Never> {
         guard let action = entry.action else {
-            let hook = attempt.hook, spec = attempt.spec, inputs = inputs
-            return Task { await BuiltInCore.run(hook: hook, spec: spec, inputs: inputs, router: router) }
+            let name = entry.name, spec = attempt.spec, inputs = inputs
+            return Task { await BuiltInCore.run(action: name, spec: spec, inputs: inputs, router: router) }
         }
         let deployment = attempt.deployment
         var invocation = ActionInvocation(
@@ -119,6 +119,7 @@ struct ActionExecution {
                 "target_version": inputs["target_version"] ?? .null,
                 "current_version": inputs["current_version"] ?? .null,
                 "parameters": inputs["parameters"] ?? .object([:]),
+                "backup_id": inputs["backup_id"] ?? .null,
             ],
             flowRun: [
                 "id": .string(String(run.id)), "name": .string("\(attempt.hook.rawValue)-\(deployment.name)-\(entry.name)"),

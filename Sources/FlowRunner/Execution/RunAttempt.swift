@@ -31,6 +31,9 @@ extension Engine {
                 throw EngineError(.failed, "run \(run.id) names deployment \(run.deploymentID), which is not stored")
             }
             deployment = found
+            if found.deletedAt != nil, run.hook != .delete {
+                throw EngineError(.failed, "deployment \(found.name) was deleted; its run \(run.id) (\(run.hook.rawValue)) can no longer start")
+            }
             cluster = try await self.cluster(of: deployment)
             run = try await refreezeIfWaited(run, deployment: deployment, driver: driver)
         } catch {
@@ -111,7 +114,7 @@ struct RunAttempt {
         let recorded = try await stored { () async throws(StateStoreError) in
             try await store.planActionRuns(runID: run.id, actions: plan.entries.map { ($0.name, $0.mode) })
         }
-        let inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
+        let inputs = try await hookInputs()
         if let failure = await valuesFailure(inputs: inputs) {
             return .finished(try await engine.fail(run, action: nil, type: "ValuesError", message: masking.text(failure)))
         }
@@ -158,10 +161,7 @@ struct RunAttempt {
                 return try await settleFailed(entry: entry, actionRun: started, error: error, options: options, cancelRequested: after.status == .cancelling)
             }
         }
-        let targetVersion = inputs["target_version"]?.stringValue ?? deployment.appVersion
-        try await stored { () async throws(StateStoreError) in
-            try await store.updateDeployment(id: deployment.id, appVersion: targetVersion, driverVersionID: run.driverVersionID, parametersJSON: nil)
-        }
+        try await settleHook(inputs: inputs)
         return .finished(try await stored { () async throws(StateStoreError) in try await store.changeRunStatus(id: run.id, to: .succeeded) })
     }
 

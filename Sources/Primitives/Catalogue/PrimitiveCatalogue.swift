@@ -131,12 +131,13 @@ public enum PrimitiveCatalogue {
 
 extension PrimitiveCatalogue {
     /// The engine's own primitives, not callable from actions.
-    public static let builtInNames = ["install_components"]
+    public static let builtInNames = ["install_components"] + backupBuiltInNames
 
     /// Runs a built-in primitive: `install_components(version, components)`
     /// installs the deployment at `version` and waits for the rollout; the
     /// result is `{"installed": [components], "version": version}`.
     public static func executeBuiltIn(name: String, arguments: JSONValue, in environment: PrimitiveEnvironment) async throws(PrimitiveError) -> JSONValue {
+        if let backupWork = try await executeBackupBuiltIn(name: name, arguments: arguments, in: environment) { return backupWork }
         guard name == "install_components" else {
             throw PrimitiveError(.unknownPrimitive, "unknown built-in primitive \"\(name)\" (known: \(builtInNames.joined(separator: ", ")))")
         }
@@ -254,7 +255,9 @@ struct Execution {
         return .object(["ready": .array(names.map(JSONValue.string))])
     }
 
-    func executeCommands(_ args: PrimitiveArguments) async throws(PrimitiveError) -> JSONValue {
+    /// `execute_commands`; the engine's own jobs (a backup's dump) add
+    /// `volumes` to mount and `extraLabels` that mark what the job is for.
+    func executeCommands(_ args: PrimitiveArguments, volumes: [JobVolume] = [], extraLabels: [String: String] = [:]) async throws(PrimitiveError) -> JSONValue {
         let commands = try args.strings("commands", required: "a list of shell commands")
         let envComponent = try args.optionalString("env_from_component", "a component name")
         let labelsComponent = try args.optionalString("labels_from_component", "a component name")
@@ -283,12 +286,14 @@ struct Execution {
         for (key, value) in try args.stringMap("env", "a mapping of environment variables") { jobEnvironment[key] = value }
         var labels: [String: String] = [:]
         if let labelsComponent, let component = environment.spec.component(named: labelsComponent) { labels = component.labels }
+        labels.merge(extraLabels) { _, engine in engine }
         labels["flowrunner.io/job"] = environment.jobName
         labels.merge(environment.jobLabels) { _, engine in engine }
 
         let limit = try args.timeout() ?? environment.defaultTimeout
         var job = JobSpec(name: environment.jobName, image: image ?? "", commands: commands, environment: jobEnvironment, labels: labels)
         job.timeout = limit
+        job.volumes = volumes
         if let envComponent, let component = environment.spec.component(named: envComponent) { job.environmentSource = component.labels }
         let state = try await cluster { () async throws(ClusterError) in try await cluster.startJob(job) }
         let result: JobResult

@@ -60,6 +60,36 @@ public protocol ClusterBackend: Sendable {
     /// What the cluster holds for the deployment, as a JSON object
     /// (`app_version`, `workloads`, `jobs`): what `dry-run` shows before and after.
     func snapshot() async throws(ClusterError) -> String
+
+    // MARK: Backup, restore, delete (DESIGN.md); the defaults refuse.
+
+    /// Makes the volume a database strategy's dump job writes to (mounted at
+    /// ``BackupStrategy/mountPath``): a claim of its own on Kubernetes,
+    /// labelled so the volume snapshot takes it along; nil where jobs keep no
+    /// files (the simulated cluster). Adopts the volume of an earlier attempt.
+    func prepareDump(_ request: ComponentBackupRequest) async throws(ClusterError) -> JobVolume?
+    /// Snapshots the component's volumes (those `request.volumes` name, or
+    /// all) and, when `dumped`, the dump's volume, waiting up to `timeout`
+    /// for the snapshot to complete; returns what was kept. A snapshot that
+    /// fails throws, naming the phase the cluster reports.
+    func snapshotVolumes(_ request: ComponentBackupRequest, dumped: Bool, timeout: Duration) async throws(ClusterError) -> [BackupArtifact]
+    /// Puts back what `request.artifacts` kept, the component being stopped
+    /// (for a dump: only the dump's volume), waiting up to `timeout`; returns
+    /// the volume a restore job reads the dump from, if there is one.
+    func restoreVolumes(_ request: ComponentBackupRequest, timeout: Duration) async throws(ClusterError) -> JobVolume?
+    /// Called after the component's data is back (its restore job
+    /// succeeded): removes what the restore needed only for itself.
+    func finishRestore(_ request: ComponentBackupRequest) async throws(ClusterError)
+    /// The host name a dump tool reaches the component's pods at (the
+    /// Service selecting them), or nil when the cluster cannot tell.
+    func serviceHost(matching labels: [String: String]) async throws(ClusterError) -> String?
+    /// Deletes what a backup kept on the cluster (`delete --purge-backups`);
+    /// what is already gone is no error.
+    func deleteBackupArtifacts(_ artifacts: [BackupArtifact]) async throws(ClusterError)
+    /// Uninstalls the release and removes every object the deployment made
+    /// (jobs, dump volumes, the namespace FlowRunner created), waiting up to
+    /// `timeout` until they are gone. Uninstalling what is gone is a no-op.
+    func uninstall(timeout: Duration) async throws(ClusterError)
 }
 
 extension ClusterBackend {
@@ -112,6 +142,8 @@ public struct JobSpec: Sendable, Hashable, Codable {
     /// takes as the cluster has it (`env_from_component`): a backend that
     /// can copies references (a Secret's key, a field) too, not only values.
     public var environmentSource: [String: String]?
+    /// Volumes the job mounts (a dump's claim).
+    public var volumes: [JobVolume] = []
 
     /// Creates a job description.
     public init(name: String, image: String, commands: [String], environment: [String: String], labels: [String: String]) {

@@ -13,6 +13,11 @@ import Foundation
 ///     images: ["my-app:0.1.0", "envoy:1.29"]   # default <label value>:<app version>
 ///     env: {DATABASE_URL: "postgres://db"}
 ///     never_ready: true         # starting it never finishes (a timeout)
+///   database:
+///     data_size: 52428800       # bytes a dump or snapshot of it holds (default 1 MiB)
+///     dump_fails: "pg_dump: error: connection refused"    # its dump job exits 1 with this output
+///     restore_fails: "pg_restore: error: ..."              # its restore job exits 1 with this output
+///     snapshot_fails: "volume snapshot failed"             # its volume snapshot fails
 /// commands:
 ///   - match: "my-app-upgrade*"  # exact text, or a pattern with * and ?
 ///     exit_code: 1
@@ -30,6 +35,14 @@ public struct ClusterFixture: Sendable, Hashable {
         public var images: [String]?
         public var environment: [String: String]
         public var neverReady: Bool
+        /// Bytes a dump or snapshot of the component holds.
+        public var dataSize: Int?
+        /// Its dump job fails with this output.
+        public var dumpFails: String?
+        /// Its restore job fails with this output.
+        public var restoreFails: String?
+        /// Its volume snapshot fails with this message.
+        public var snapshotFails: String?
 
         public init(replicas: Int? = nil, images: [String]? = nil, environment: [String: String] = [:], neverReady: Bool = false) {
             self.replicas = replicas
@@ -144,7 +157,9 @@ public struct ClusterFixture: Sendable, Hashable {
         if let components = top["components"] {
             for (name, body) in try reader.object(components, "components", known: nil) {
                 let path = "components.\(name)"
-                let fields = try reader.object(body, path, known: ["replicas", "images", "env", "never_ready"])
+                let fields = try reader.object(body, path, known: [
+                    "replicas", "images", "env", "never_ready", "data_size", "dump_fails", "restore_fails", "snapshot_fails",
+                ])
                 var component = Component()
                 if let replicas = fields["replicas"] {
                     component.replicas = try reader.integer(replicas, "\(path).replicas", minimum: 0)
@@ -154,6 +169,10 @@ public struct ClusterFixture: Sendable, Hashable {
                     component.environment = try reader.object(env, "\(path).env", known: nil).mapValues { $0.description }
                 }
                 if let neverReady = fields["never_ready"] { component.neverReady = try reader.boolean(neverReady, "\(path).never_ready") }
+                if let size = fields["data_size"] { component.dataSize = try reader.integer(size, "\(path).data_size", minimum: 0) }
+                if let message = fields["dump_fails"] { component.dumpFails = try reader.scalarText(message, "\(path).dump_fails") }
+                if let message = fields["restore_fails"] { component.restoreFails = try reader.scalarText(message, "\(path).restore_fails") }
+                if let message = fields["snapshot_fails"] { component.snapshotFails = try reader.scalarText(message, "\(path).snapshot_fails") }
                 fixture.components[name] = component
             }
         }

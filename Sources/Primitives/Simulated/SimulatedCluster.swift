@@ -38,7 +38,7 @@ public actor SimulatedCluster: ClusterBackend {
         }
     }
 
-    private func update<T>(_ change: (inout SimulatedClusterState) throws(ClusterError) -> T) async throws(ClusterError) -> T {
+    func update<T>(_ change: (inout SimulatedClusterState) throws(ClusterError) -> T) async throws(ClusterError) -> T {
         await beginUpdate()
         defer { endUpdate() }
         var current = try await state()
@@ -108,7 +108,7 @@ public actor SimulatedCluster: ClusterBackend {
                     labels: component.labels, replicas: replicas, readyReplicas: configured?.neverReady == true ? 0 : replicas,
                     rememberedReplicas: nil, defaultReplicas: max(replicas, 1),
                     images: configured?.images ?? ["\(image):\(version)"], environment: environment, restarts: 0,
-                    neverReady: configured?.neverReady ?? false
+                    neverReady: configured?.neverReady ?? false, dataRevision: 1
                 ))
             }
             Self.retag(&state, to: version)
@@ -207,8 +207,15 @@ public actor SimulatedCluster: ClusterBackend {
             if state.jobs.contains(where: { $0.name == job.name }) { return .adopted }
             var results: [JobResult.CommandResult] = []
             var duration = 0.0
+            let injected = Self.injectedBackupFailure(of: job, in: state, fixture: fixture)
+            if injected == nil, job.labels["flowrunner.io/backup-job"] == nil, let source = job.environmentSource {
+                // A job with a component's env writes its data (a migration, say).
+                for index in state.workloads.indices where Self.matches(state.workloads[index].labels, source) {
+                    state.workloads[index].dataRevision = (state.workloads[index].dataRevision ?? 1) + 1
+                }
+            }
             for command in job.commands {
-                let behaviour = fixture.behaviour(of: command)
+                let behaviour = injected.map { ClusterFixture.Command(match: command, exitCode: 1, output: $0) } ?? fixture.behaviour(of: command)
                 results.append(JobResult.CommandResult(command: command, exitCode: behaviour.exitCode, output: behaviour.output))
                 duration += behaviour.duration
                 if behaviour.exitCode != 0 { break }
@@ -258,6 +265,9 @@ public actor SimulatedCluster: ClusterBackend {
 
     public func setAppVersion(_ version: String, values: JSONValue?) async throws(ClusterError) {
         try await update { state throws(ClusterError) in
+            if state.appVersion != version {
+                for index in state.workloads.indices { state.workloads[index].dataRevision = (state.workloads[index].dataRevision ?? 1) + 1 }
+            }
             Self.retag(&state, to: version)
             state.appVersion = version
             state.recordRelease(version: version, values: values ?? state.releases.last?.values, at: Date().timeIntervalSince1970)

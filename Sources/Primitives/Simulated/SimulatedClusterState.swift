@@ -19,6 +19,11 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
         public var environment: [String: String]
         public var restarts: Int
         public var neverReady: Bool
+        /// The revision of the component's data: 1 at install, one more for
+        /// each version change and each job run with its env (a migration);
+        /// a restore puts back the revision its backup kept. Nil (1) in
+        /// states saved before backups existed.
+        public var dataRevision: Int?
 
         enum CodingKeys: String, CodingKey {
             case name, kind, component, labels, replicas, images, environment, restarts
@@ -26,6 +31,7 @@ public struct SimulatedClusterState: Sendable, Hashable, Codable {
             case rememberedReplicas = "remembered_replicas"
             case defaultReplicas = "default_replicas"
             case neverReady = "never_ready"
+            case dataRevision = "data_revision"
         }
     }
 

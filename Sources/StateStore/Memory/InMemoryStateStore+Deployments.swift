@@ -8,7 +8,7 @@ extension InMemoryStateStore {
     /// foreign key does).
     public func createDeployment(_ new: NewDeployment) async throws(StateStoreError) -> DeploymentRecord {
         let now = clock.now.asStored
-        if tables.deployments.rows.contains(where: { StoredText.same($0.name, new.name) }) {
+        if tables.deployments.rows.contains(where: { $0.deletedAt == nil && StoredText.same($0.name, new.name) }) {
             throw failure(.alreadyExists, "a deployment named \"\(new.name)\" already exists")
         }
         guard tables.driverVersions[new.driverVersionID] != nil else {
@@ -33,7 +33,7 @@ extension InMemoryStateStore {
 
     /// The deployment called `name`, or nil.
     public func deployment(named name: String) async throws(StateStoreError) -> DeploymentRecord? {
-        tables.deployments.rows.first { StoredText.same($0.name, name) }
+        tables.deployments.rows.first { $0.deletedAt == nil && StoredText.same($0.name, name) }
     }
 
     /// The deployment with this id, or nil.
@@ -43,7 +43,7 @@ extension InMemoryStateStore {
 
     /// Every deployment, by name.
     public func deployments() async throws(StateStoreError) -> [DeploymentRecord] {
-        tables.deployments.rows.sorted { StoredText.precedes($0.name, $1.name) }
+        tables.deployments.rows.filter { $0.deletedAt == nil }.sorted { StoredText.precedes($0.name, $1.name) }
     }
 
     /// Changes what is not nil of a deployment and stamps `updatedAt` (even

@@ -39,13 +39,12 @@ extension InMemoryStateStore {
     /// The newest runs matching `filter`, newest first; none for an unknown
     /// deployment name, none for a limit of 0 or less.
     public func runs(matching filter: RunFilter = RunFilter()) async throws(StateStoreError) -> [RunRecord] {
-        var deploymentID: RecordID?
+        var deploymentIDs: Set<RecordID>?
         if let name = filter.deployment {
-            guard let deployment = tables.deployments.rows.first(where: { StoredText.same($0.name, name) }) else { return [] }
-            deploymentID = deployment.id
+            deploymentIDs = Set(tables.deployments.rows.filter { StoredText.same($0.name, name) }.map(\.id))
         }
         let matching = tables.runs.rows.reversed().lazy.filter { row in
-            (deploymentID.map { row.deploymentID == $0 } ?? true) && (filter.status.map { row.status == $0 } ?? true)
+            (deploymentIDs.map { $0.contains(row.deploymentID) } ?? true) && (filter.status.map { row.status == $0 } ?? true)
                 && (filter.beforeID.map { row.id < $0 } ?? true)
         }
         return Array(matching.compactMap(runRecord).prefix(max(0, filter.limit)))
@@ -150,6 +149,7 @@ extension InMemoryStateStore {
         tables.logs.removeAll { runIDs.contains($0.runID) }
         tables.runEnds.removeAll { runIDs.contains($0.runID) }
         tables.webhookDeliveries.removeAll { runIDs.contains($0.runID) }
+        tables.backups.updateAll(where: { $0.runID.map(runIDs.contains) == true }) { $0.runID = nil }
         return runIDs.count
     }
 

@@ -136,8 +136,23 @@ struct MemoryTables: Sendable {
     var runEnds: [RunEndRow] = []
     /// The id the next run end gets (SQLite's AUTOINCREMENT: never reused).
     var nextRunEndID: RecordID = 1
+    var backups = MemoryTable<BackupRow>()
+    /// The id the next backup gets (SQLite's AUTOINCREMENT: never reused,
+    /// as backup ids name objects on clusters).
+    var nextBackupID: RecordID = 1
     var webhooks = MemoryTable<WebhookRow>()
     var webhookDeliveries = MemoryTable<WebhookDeliveryRow>()
+}
+
+/// A backup without the joined deployment name and run status.
+struct BackupRow: MemoryRow {
+    var id: RecordID
+    var deploymentID: RecordID
+    var runID: RecordID?
+    var appVersion: String
+    var createdAt: Double
+    var completedAt: Double?
+    var artifactsJSON: String?
 }
 
 /// One run's end, as the `run_ends` outbox holds it.

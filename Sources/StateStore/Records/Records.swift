@@ -57,6 +57,8 @@ public struct DeploymentRecord: Sendable, Hashable {
     /// The operator's inputs per component (`--env`, `--command`, `--args`),
     /// a JSON object `{COMPONENT: {"env": {NAME: VALUE}, "command": [..], "args": [..]}}`.
     public var componentsJSON: String = "{}"
+    /// When its `delete` run succeeded; nil while it exists.
+    public var deletedAt: Date? = nil
 }
 
 /// What is needed to create a deployment.

@@ -215,6 +215,48 @@ enum Migrations {
                 )
                 """)
         }
+        migrator.registerMigration("v13-backups") { db in
+            // A deleted deployment keeps its row (its runs and backups stay
+            // readable) and frees its name: the name is unique among the
+            // deployments not deleted only, so the table is rebuilt without
+            // its UNIQUE column constraint (SQLite's documented procedure;
+            // foreign keys are off during migrations).
+            try db.execute(sql: """
+                CREATE TABLE deployments_v13 (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    driver TEXT NOT NULL,
+                    driver_version_id INTEGER NOT NULL REFERENCES driver_versions(id),
+                    app_version TEXT NOT NULL,
+                    parameters TEXT NOT NULL DEFAULT '{}',
+                    config TEXT NOT NULL DEFAULT '{}',
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    cluster TEXT NOT NULL DEFAULT 'simulated',
+                    secret_config_keys TEXT NOT NULL DEFAULT '[]',
+                    components TEXT NOT NULL DEFAULT '{}',
+                    deleted_at REAL
+                );
+                INSERT INTO deployments_v13 (id, name, driver, driver_version_id, app_version, parameters, config, created_at, updated_at,
+                                             cluster, secret_config_keys, components)
+                    SELECT id, name, driver, driver_version_id, app_version, parameters, config, created_at, updated_at,
+                           cluster, secret_config_keys, components FROM deployments;
+                DROP TABLE deployments;
+                ALTER TABLE deployments_v13 RENAME TO deployments;
+                CREATE UNIQUE INDEX deployments_by_name ON deployments (name) WHERE deleted_at IS NULL;
+                CREATE TABLE backups (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+                    run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+                    app_version TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    completed_at REAL,
+                    artifacts TEXT
+                );
+                CREATE INDEX backups_by_deployment ON backups (deployment_id, id);
+                CREATE UNIQUE INDEX backups_by_run ON backups (run_id);
+                """)
+        }
         return migrator
     }()
 }

@@ -7,7 +7,7 @@ extension SQLiteStateStore {
     public func createDeployment(_ new: NewDeployment) async throws(StateStoreError) -> DeploymentRecord {
         let now = clock.now
         return try await write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM deployments WHERE name = ?", arguments: [new.name]) == true {
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM deployments WHERE name = ? AND deleted_at IS NULL", arguments: [new.name]) == true {
                 throw StateStoreError(.alreadyExists, location: self.path, "a deployment named \"\(new.name)\" already exists")
             }
             try db.execute(
@@ -42,7 +42,7 @@ extension SQLiteStateStore {
     /// The deployment called `name`.
     public func deployment(named name: String) async throws(StateStoreError) -> DeploymentRecord? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM deployments WHERE name = ?", arguments: [name]).map(DeploymentRecord.init(row:))
+            try Row.fetchOne(db, sql: "SELECT * FROM deployments WHERE name = ? AND deleted_at IS NULL", arguments: [name]).map(DeploymentRecord.init(row:))
         }
     }
 
@@ -56,7 +56,7 @@ extension SQLiteStateStore {
     /// Every deployment, by name.
     public func deployments() async throws(StateStoreError) -> [DeploymentRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM deployments ORDER BY name").map(DeploymentRecord.init(row:))
+            try Row.fetchAll(db, sql: "SELECT * FROM deployments WHERE deleted_at IS NULL ORDER BY name").map(DeploymentRecord.init(row:))
         }
     }
 
@@ -77,6 +77,17 @@ extension SQLiteStateStore {
             if db.changesCount == 0 {
                 throw StateStoreError(.notFound, location: self.path, "no deployment with id \(id)")
             }
+        }
+    }
+
+    /// Marks a deployment deleted; again is a no-op.
+    public func markDeploymentDeleted(id: RecordID) async throws(StateStoreError) {
+        let now = clock.now
+        let path = path
+        try await write { db in
+            try db.execute(sql: "UPDATE deployments SET deleted_at = COALESCE(deleted_at, ?), updated_at = ? WHERE id = ?",
+                           arguments: [now.storedValue, now.storedValue, id])
+            guard db.changesCount == 1 else { throw StateStoreError(.notFound, location: path, "no deployment with id \(id)") }
         }
     }
 
@@ -129,7 +140,7 @@ extension DeploymentRecord {
             appVersion: row["app_version"], parametersJSON: row["parameters"], configJSON: row["config"], cluster: row["cluster"],
             createdAt: Date(storedValue: row["created_at"]), updatedAt: Date(storedValue: row["updated_at"]),
             secretConfigKeys: JSONValue(storedText: row["secret_config_keys"])?.arrayValue?.compactMap(\.stringValue) ?? [],
-            componentsJSON: row["components"]
+            componentsJSON: row["components"], deletedAt: row.date("deleted_at")
         )
     }
 }

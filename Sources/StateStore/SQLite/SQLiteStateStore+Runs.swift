@@ -46,7 +46,7 @@ extension SQLiteStateStore {
             var conditions: [String] = []
             var arguments: StatementArguments = []
             if let deployment = filter.deployment {
-                conditions.append("runs.deployment_id = (SELECT id FROM deployments WHERE name = ?)")
+                conditions.append("runs.deployment_id IN (SELECT id FROM deployments WHERE name = ?)")
                 _ = arguments.append(contentsOf: [deployment])
             }
             if let status = filter.status {

@@ -79,7 +79,7 @@ public final class SQLiteStateStore: StateStore {
     /// The tables every migrated state file has.
     static let requiredTables: Set<String> = [
         "driver_versions", "driver_files", "deployments", "runs", "action_runs", "steps", "logs",
-        "simulated_clusters", "simulated_jobs",
+        "simulated_clusters", "simulated_jobs", "backups",
     ]
 
     /// Files up to this size (8 MiB, a few thousand runs) get SQLite's

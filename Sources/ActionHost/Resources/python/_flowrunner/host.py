@@ -20,7 +20,7 @@ from . import runtime as _runtime
 from . import signature as _signature
 from .safe import exception_message, safe_repr, safe_text
 
-OFFERED = ("context", "deployment_id", "target_version", "current_version", "parameters")
+OFFERED = ("context", "deployment_id", "target_version", "current_version", "parameters", "backup_id")
 
 
 class HostTerminated(BaseException):

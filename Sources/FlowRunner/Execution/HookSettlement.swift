@@ -1,0 +1,72 @@
+import FlowModel
+import Primitives
+import StateStore
+
+/// What a hook's run records besides its own status: the deployment's new
+/// app version (setup, upgrade), the backup's artifacts (backup), the
+/// deployment's end (delete). Written before the run is marked succeeded,
+/// so a crash in between replays the run and writes the same again.
+extension RunAttempt {
+    /// The run's inputs, with the backup's id for a backup run (the record is made with the run).
+    func hookInputs() async throws(EngineError) -> JSONValue {
+        var inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
+        if hook == .backup, case .object(var members) = inputs,
+           let backup = try await stored({ () async throws(StateStoreError) in try await store.backup(runID: run.id) }) {
+            members["backup_id"] = .int(Int(backup.id))
+            inputs = .object(members)
+        }
+        return inputs
+    }
+
+    func settleHook(inputs: JSONValue) async throws(EngineError) {
+        switch hook {
+        case .setup, .upgrade:
+            let targetVersion = inputs["target_version"]?.stringValue ?? deployment.appVersion
+            try await stored { () async throws(StateStoreError) in
+                try await store.updateDeployment(id: deployment.id, appVersion: targetVersion, driverVersionID: run.driverVersionID, parametersJSON: nil)
+            }
+        case .backup:
+            guard case .int(let id) = inputs["backup_id"] ?? .null else {
+                throw EngineError(.failed, "backup run \(run.id) has no backup record")
+            }
+            let artifacts = try await backupArtifacts()
+            try await stored { () async throws(StateStoreError) in
+                try await store.completeBackup(id: RecordID(id), artifactsJSON: artifacts.jsonText)
+            }
+        case .restore:
+            break
+        case .delete:
+            let purged = (inputs["purge"]?.arrayValue ?? []).compactMap { $0["id"]?.intValue }.map(RecordID.init)
+            try await stored { () async throws(StateStoreError) in
+                if inputs["purge_backups"]?.boolValue == true {
+                    // Backups that never completed kept nothing on the cluster; they go too.
+                    let unfinished = try await store.backups(deployment: deployment.name)
+                        .filter { $0.deploymentID == deployment.id && $0.status != .completed }.map(\.id)
+                    try await store.deleteBackups(ids: purged + unfinished)
+                }
+                try await store.markDeploymentDeleted(id: deployment.id)
+            }
+        }
+    }
+
+    /// Per component backed up, its strategy and artifacts:
+    /// `{COMPONENT: {"strategy": KIND, "artifacts": [...]}}`, from the
+    /// results of `builtin-backup`'s steps; a `kind: action` component names
+    /// the driver's core backup action instead.
+    func backupArtifacts() async throws(EngineError) -> JSONValue {
+        var components: [String: JSONValue] = [:]
+        let actionRuns = try await stored { () async throws(StateStoreError) in try await store.actionRuns(runID: run.id) }
+        if let builtIn = actionRuns.first(where: { $0.name == "builtin-backup" }) {
+            let steps = try await stored { () async throws(StateStoreError) in try await store.steps(actionRunID: builtIn.id) }
+            for step in steps where step.name == "backup_component" && (step.status == .succeeded || step.status == .replayed) {
+                guard let result = step.resultJSON.flatMap(JSONValue.init(storedText:)), let component = result["component"]?.stringValue else { continue }
+                components[component] = ["strategy": result["strategy"] ?? .null, "artifacts": result["artifacts"] ?? .array([])]
+            }
+        }
+        let core = spec.actions(for: .backup, mode: .core).first?.name
+        for component in spec.components where BackupStrategy(of: component) == .action {
+            components[component.name] = ["strategy": "action", "action": core.map(JSONValue.string) ?? .null, "artifacts": .array([])]
+        }
+        return .object(components)
+    }
+}

@@ -75,7 +75,10 @@ public struct RunnerServer: Sendable {
         let limit = configuration.maximumBodyBytes
         HealthRoutes(engine: engine).add(to: router)
         DriverRoutes(engine: engine, bodyLimit: limit).add(to: router)
-        DeploymentRoutes(engine: engine, keys: IdempotencyKeys(), bodyLimit: limit).add(to: router)
+        // One key table for every write on a deployment: a key in flight is in flight on all of them.
+        let keys = IdempotencyKeys()
+        DeploymentRoutes(engine: engine, keys: keys, bodyLimit: limit).add(to: router)
+        BackupRoutes(engine: engine, keys: keys, bodyLimit: limit).add(to: router)
         ClusterRoutes(engine: engine, bodyLimit: limit).add(to: router)
         RunRoutes(engine: engine, bodyLimit: limit).add(to: router)
         LogRoutes(engine: engine).add(to: router)

@@ -79,8 +79,9 @@ public protocol StateStore: Sendable {
 
     // MARK: Backups
 
-    /// Records a backup and creates its `backup` run, in one transaction.
-    /// With an idempotency key this deployment already used, nothing is
+    /// Records a backup and creates its `backup` run, in one transaction;
+    /// the run's inputs (a JSON object) get the backup's id as `backup_id`.
+    /// Backup ids are never reused. With an idempotency key this deployment already used, nothing is
     /// created and the earlier run and its backup are returned.
     func createBackup(_ new: NewBackup, run: NewRun) async throws(StateStoreError) -> (backup: BackupRecord, run: RunRecord)
     /// The backup with this id, or nil.

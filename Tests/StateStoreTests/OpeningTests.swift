@@ -35,6 +35,37 @@ struct OpeningTests {
         #expect(try await store.simulatedClusterState(deployment: "x") == "{}")
     }
 
+    @Test("v13 rebuilds the deployments table: every deployment, column and run reference is kept")
+    func migrateDeploymentsTable() async throws {
+        let scratch = ScratchDatabase()
+        do {
+            let queue = try DatabaseQueue(path: scratch.path)
+            try Migrations.migrator.migrate(queue, upTo: "v12-clusters")
+            try await queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO driver_versions (driver, number, spec_version, digest, loaded_at) VALUES ('drv', 1, '1', 'abc', 0);
+                    INSERT INTO deployments (name, driver, driver_version_id, app_version, parameters, config, created_at, updated_at,
+                                             cluster, secret_config_keys, components)
+                        VALUES ('shop', 'drv', 1, '0.3.0', '{"size":3}', '{"k":"v"}', 10, 20, 'prod', '["k"]', '{"web":{"env":{"A":"1"}}}');
+                    INSERT INTO runs (deployment_id, hook, status, inputs, context, driver_version_id, created_at)
+                        VALUES (1, 'setup', 'succeeded', '{}', '{}', 1, 10);
+                    """)
+            }
+        }
+        let store = try scratch.open()
+        #expect(try store.appliedMigrations() == Migrations.identifiers)
+        let shop = try #require(try await store.deployment(named: "shop"))
+        #expect(shop.appVersion == "0.3.0" && shop.parametersJSON == #"{"size":3}"# && shop.configJSON == #"{"k":"v"}"#)
+        #expect(shop.cluster == "prod" && shop.secretConfigKeys == ["k"] && shop.componentsJSON == #"{"web":{"env":{"A":"1"}}}"#)
+        #expect(shop.deletedAt == nil && shop.createdAt.timeIntervalSince1970 == 10)
+        #expect(try await store.run(id: 1)?.deployment == "shop")
+        try await store.markDeploymentDeleted(id: shop.id)
+        let again = try await store.createDeployment(NewDeployment(name: "shop", driver: "drv", driverVersionID: 1, appVersion: "", cluster: "simulated"))
+        #expect(again.id == 2, "the deleted deployment's name is free again")
+        let violations = try await store.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").count }
+        #expect(violations == 0)
+    }
+
     @Test("a database from a newer version is refused with a clear message, untouched")
     func refuseNewer() async throws {
         let scratch = ScratchDatabase()

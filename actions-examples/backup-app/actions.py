@@ -2,6 +2,8 @@
 
 setup:   (built-in install) -> post initialise, check-backup-volume
 upgrade: pre backup-before-upgrade -> core upgrade -> post verify-upgrade
+backup:  (built-in: audit-db's pg_dump and snapshot) -> core backup-database
+restore: (built-in: stop server, audit-db's restore) -> core restore-database -> (built-in: start server)
 
 `backup_database` is the custom backup logic that `backup.kind: action` of
 the `database` component points at; the pre-upgrade backup uses the same
@@ -63,10 +65,36 @@ async def _dump(context, version, keep):
 
 
 @flow
-async def backup_database(context: GlobalContext, keep_backups: int = 5):
-    """The `database` component's custom backup (backup.kind: action)."""
-    version = await get_deployment_version(context=context)
-    return await _dump(context, version, keep_backups)
+async def backup_database(context: GlobalContext, backup_id: int = None, keep_backups: int = 5):
+    """The `database` component's custom backup (backup.kind: action, the
+    backup hook's core): DIRECTORY/NAME-bID.sql for backup ID."""
+    if backup_id is None:
+        version = await get_deployment_version(context=context)
+        return await _dump(context, version, keep_backups)
+    return await _dump(context, "b%d" % backup_id, keep_backups)
+
+
+@flow
+async def restore_database(context: GlobalContext, backup_id: int):
+    """The way back (the restore hook's core): checks the dump of backup ID
+    against its checksum and loads it into the main database."""
+    logger = get_run_logger()
+    directory = context.components[DATABASE].backup.get("directory", "/backups")
+    dump = "%s/%s-b%d.sql" % (directory, context.deployment.name, backup_id)
+    images = await get_component_images(component=DATABASE, context=context)
+    await execute_commands(
+        [
+            "sha256sum -c %s.sha256" % dump,
+            'psql --single-transaction --dbname="$PGDATABASE" --file=%s' % dump,
+        ],
+        image=images[0],
+        env_from_component=DATABASE,
+        labels_from_component=DATABASE,
+        timeout=3600,
+        context=context,
+    )
+    logger.info("Restored %s from %s", context.deployment.name, dump)
+    return dump
 
 
 # --- setup (post, after the built-in install) -----------------------------

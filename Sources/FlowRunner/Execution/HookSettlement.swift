@@ -7,17 +7,6 @@ import StateStore
 /// deployment's end (delete). Written before the run is marked succeeded,
 /// so a crash in between replays the run and writes the same again.
 extension RunAttempt {
-    /// The run's inputs, with the backup's id for a backup run (the record is made with the run).
-    func hookInputs() async throws(EngineError) -> JSONValue {
-        var inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
-        if hook == .backup, case .object(var members) = inputs,
-           let backup = try await stored({ () async throws(StateStoreError) in try await store.backup(runID: run.id) }) {
-            members["backup_id"] = .int(Int(backup.id))
-            inputs = .object(members)
-        }
-        return inputs
-    }
-
     func settleHook(inputs: JSONValue) async throws(EngineError) {
         switch hook {
         case .setup, .upgrade:

@@ -114,7 +114,7 @@ struct RunAttempt {
         let recorded = try await stored { () async throws(StateStoreError) in
             try await store.planActionRuns(runID: run.id, actions: plan.entries.map { ($0.name, $0.mode) })
         }
-        let inputs = try await hookInputs()
+        let inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
         if let failure = await valuesFailure(inputs: inputs) {
             return .finished(try await engine.fail(run, action: nil, type: "ValuesError", message: masking.text(failure)))
         }

@@ -66,7 +66,7 @@ extension Engine {
         }
         guard backup.appVersion == deployment.appVersion else {
             throw EngineError(.refused, "backup \(backupID) was taken at app version \(backup.appVersion), deployment \(name) runs \(deployment.appVersion); "
-                + "its data may not fit this version: first bring the deployment to \(backup.appVersion) (flowrunner upgrade \(name) --version \(backup.appVersion))",
+                + "its data may not fit this version: first bring the deployment to \(backup.appVersion) (flowrunner upgrade \(name) --to \(backup.appVersion))",
                 field: "backup_id")
         }
         try await refuseUnlessSettled(deployment, for: "a restore", allowQueued: false)

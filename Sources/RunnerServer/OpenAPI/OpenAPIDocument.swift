@@ -6,8 +6,28 @@ import FlowModel
 /// check it against the running server (every path answers, and a
 /// property-based run of schemathesis finds no 5xx).
 enum OpenAPIDocument {
-    /// The document as JSON text.
-    static let text = #"""
+    /// The document as JSON text: ``core`` with the paths and schemas of
+    /// ``backupPaths`` and ``backupSchemas`` merged in.
+    static let text: String = {
+        guard case .object(var document) = (try? JSONValue(jsonText: core)) ?? .null,
+              case .object(var paths) = document["paths"] ?? .null, case .object(var components) = document["components"] ?? .null,
+              case .object(var schemas) = components["schemas"] ?? .null,
+              case .object(let extraPaths) = (try? JSONValue(jsonText: backupPaths)) ?? .null,
+              case .object(let extraSchemas) = (try? JSONValue(jsonText: backupSchemas)) ?? .null else { return core }
+        paths.merge(extraPaths) { current, extra in
+            guard case .object(var merged) = current, case .object(let more) = extra else { return extra }
+            merged.merge(more) { _, new in new }
+            return .object(merged)
+        }
+        schemas.merge(extraSchemas) { _, new in new }
+        components["schemas"] = .object(schemas)
+        document["paths"] = .object(paths)
+        document["components"] = .object(components)
+        return JSONValue.object(document).jsonText
+    }()
+
+    /// The routes that came before backups.
+    static let core = #"""
     {
       "openapi": "3.1.0",
       "info": {
@@ -173,7 +193,7 @@ enum OpenAPIDocument {
           "parameters": [
             {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
             {"name": "hook", "in": "path", "required": true, "schema": {"type": "string", "enum": ["upgrade", "setup"]},
-             "description": "upgrade; setup runs when the deployment is created (409 here)."}
+             "description": "upgrade; setup runs when the deployment is created (409 here); backup, restore and delete have routes of their own."}
           ],
           "post": {
             "operationId": "runHook",

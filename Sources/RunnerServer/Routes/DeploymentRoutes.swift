@@ -86,8 +86,12 @@ struct DeploymentRoutes: Sendable {
         case Hook.setup.rawValue:
             throw APIError.conflict("a deployment's setup hook runs when it is created (POST /v1/deployments); \"\(deployment)\" exists or is to be created there",
                                     field: "hook")
+        case Hook.backup.rawValue, Hook.restore.rawValue:
+            throw APIError.notFound("the \(hook) hook has its own route: POST /v1/deployments/\(deployment)/\(hook)")
+        case Hook.delete.rawValue:
+            throw APIError.notFound("the delete hook has its own route: DELETE /v1/deployments/\(deployment)")
         default:
-            throw APIError.notFound("unknown hook \"\(hook)\" (hooks: setup, upgrade)")
+            throw APIError.notFound("unknown hook \"\(hook)\" (hooks: setup, upgrade; backup, restore and delete have routes of their own)")
         }
         let body = try await JSONBody.read(request, limit: bodyLimit)
         try body.allowOnly(["target_version", "driver_version"])

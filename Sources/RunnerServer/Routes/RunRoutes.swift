@@ -35,7 +35,10 @@ struct RunRoutes: Sendable {
         let query = request.uri.queryParameters
         var filter = RunFilter(limit: 50)
         if let deployment = query["deployment"].map(String.init), !deployment.isEmpty {
-            guard try await engine.store.deployment(named: deployment) != nil else {
+            // A deleted deployment's runs stay listed by its name.
+            let exists = try await engine.store.deployment(named: deployment) != nil
+            let hasRuns = try await !engine.store.runs(matching: RunFilter(deployment: deployment, limit: 1)).isEmpty
+            guard exists || hasRuns else {
                 throw APIError.notFound("unknown deployment \"\(deployment)\"")
             }
             filter.deployment = deployment

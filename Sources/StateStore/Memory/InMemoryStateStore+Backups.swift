@@ -1,3 +1,4 @@
+import FlowModel
 import Foundation
 
 extension InMemoryStateStore {
@@ -23,11 +24,15 @@ extension InMemoryStateStore {
         }
         let id = max(tables.nextBackupID, tables.backups.nextID)
         tables.nextBackupID = id + 1
+        if case .object(var inputs) = (try? JSONValue(jsonText: record.inputsJSON)) ?? .null {
+            inputs["backup_id"] = .int(Int(id))
+            tables.runs.update(record.id) { $0.inputsJSON = JSONValue.object(inputs).jsonText }
+        }
         let row = BackupRow(id: id, deploymentID: new.deploymentID, runID: record.id, appVersion: new.appVersion,
                             createdAt: clock.now.asStored.storedValue, completedAt: nil, artifactsJSON: nil)
         tables.backups.insert { _ in row }
         guard let backup = backupRecord(row) else { throw failure(.notFound, "no deployment with id \(new.deploymentID)") }
-        return (backup, record)
+        return (backup, try existingRun(record.id))
     }
 
     /// The backup with this id, or nil.

@@ -29,7 +29,9 @@ extension SQLiteStateStore {
             let runID = db.lastInsertedRowID
             try db.execute(sql: "INSERT INTO backups (deployment_id, run_id, app_version, created_at) VALUES (?, ?, ?, ?)",
                            arguments: [new.deploymentID, runID, new.appVersion, now.storedValue])
-            guard let backup = try Self.fetchBackup(db, condition: "backups.id = ?", db.lastInsertedRowID),
+            let backupID = db.lastInsertedRowID
+            try db.execute(sql: "UPDATE runs SET inputs = json_set(inputs, '$.backup_id', ?) WHERE id = ?", arguments: [backupID, runID])
+            guard let backup = try Self.fetchBackup(db, condition: "backups.id = ?", backupID),
                   let record = try Self.fetchRun(db, id: runID) else {
                 throw StateStoreError(.notFound, location: path, "no deployment with id \(new.deploymentID)")
             }

@@ -62,7 +62,8 @@ struct RunsListCommand: AsyncParsableCommand {
         } catch {
             throw error.commandFailure
         }
-        if let deployment, !known {
+        // A deleted deployment's runs stay listed by its name.
+        if let deployment, !known, runs.isEmpty {
             throw CommandFailure.badInput("unknown deployment \"\(deployment)\"")
         }
         switch output {

@@ -22,9 +22,14 @@ enum RunText {
             lines.append("Driver:   \(driver.driver) version \(driver.number) (spec \(driver.specVersion), digest \(driver.digest.prefix(12)))")
         }
         if let inputs = JSONValue(storedText: run.inputsJSON) {
-            let target = inputs["target_version"]?.stringValue ?? "-"
             let current = inputs["current_version"]?.stringValue
-            lines.append("Version:  " + (current.map { "\($0) → " } ?? "") + target)
+            if run.hook.setsAppVersion {
+                lines.append("Version:  " + (current.map { "\($0) → " } ?? "") + (inputs["target_version"]?.stringValue ?? "-"))
+            } else {
+                lines.append("Version:  " + (current ?? "- (not installed)"))
+            }
+            if let backup = inputs["backup_id"]?.intValue { lines.append("Backup:   \(backup) (flowrunner backups show \(backup))") }
+            if inputs["purge_backups"]?.boolValue == true { lines.append("Backups:  purged with the deployment") }
         }
         lines.append("Created:  \(TimeFormat.table(run.createdAt))   started: \(TimeFormat.table(run.startedAt))   ended: \(TimeFormat.table(run.endedAt))   duration: \(duration(from: run.startedAt, to: run.endedAt))")
         if let error = RunSummary.errorText(run.errorJSON) { lines.append("Error:    \(error)") }

@@ -5,7 +5,7 @@ import Testing
 struct VocabularyTests {
     @Test("raw values are the words of specs, the CLI and JSON")
     func rawValues() {
-        #expect(Hook.allCases.map(\.rawValue) == ["setup", "upgrade"])
+        #expect(Hook.allCases.map(\.rawValue) == ["setup", "upgrade", "backup", "restore", "delete"])
         #expect(ActionMode.allCases.map(\.rawValue) == ["pre", "core", "post"])
         #expect(StepKind.allCases.map(\.rawValue) == ["primitive", "task", "builtin"])
         #expect(Hook(rawValue: "Setup") == nil)

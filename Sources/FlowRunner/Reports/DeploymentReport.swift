@@ -9,8 +9,9 @@ public import StateStore
 /// "components" (the operator's inputs, ``ComponentInputs``),
 /// "created_at", "updated_at", "cluster": {"name", "app_version",
 /// "workloads", "jobs", "releases": [{"revision", "app_version", "values",
-/// "applied_at"}]} | null, "runs": [run summary]}` (the list of
-/// deployments has the same members without `cluster` and `runs`).
+/// "applied_at"}]} | null, "runs": [run summary], "backups": [backup]}`
+/// (``BackupReport``; the list of deployments has the same members without
+/// `cluster`, `runs` and `backups`).
 public struct DeploymentReport: Sendable {
     /// The deployment.
     public var deployment: DeploymentRecord
@@ -20,6 +21,8 @@ public struct DeploymentReport: Sendable {
     public var clusterSnapshot: String?
     /// Its newest runs, newest first.
     public var runs: [RunRecord]
+    /// Its newest backups, newest first.
+    public var backups: [BackupRecord] = []
     /// The parameters its driver declares secret, shown as `***`.
     public var secrets = SecretParameters()
     /// Why the cluster's view is missing (unreachable, refused, too slow), when it is.
@@ -64,6 +67,7 @@ public struct DeploymentReport: Sendable {
             secrets.configKeys = Set(deployment.secretConfigKeys)
             var report = DeploymentReport(deployment: deployment, driver: driver, clusterSnapshot: view.snapshot, runs: runs, secrets: secrets)
             report.clusterError = view.error
+            report.backups = Array(try await store.backups(deployment: name).filter { $0.deploymentID == deployment.id }.prefix(runLimit))
             return report
         } catch {
             throw EngineError(storeError: error)
@@ -101,6 +105,7 @@ public struct DeploymentReport: Sendable {
         members["cluster"] = cluster
         if let clusterError { members["cluster_error"] = .string(clusterError) }
         members["runs"] = .array(runs.map(RunSummary.json))
+        members["backups"] = .array(backups.map(BackupReport.json))
         return .object(members)
     }
 }

@@ -34,8 +34,8 @@ public struct APIError: HTTPResponseError, Sendable {
         APIError(.badRequest, code: "bad_request", message, field: field)
     }
 
-    public static func notFound(_ message: String) -> APIError {
-        APIError(.notFound, code: "not_found", message)
+    public static func notFound(_ message: String, field: String? = nil) -> APIError {
+        APIError(.notFound, code: "not_found", message, field: field)
     }
 
     public static func conflict(_ message: String, field: String? = nil) -> APIError {
@@ -53,7 +53,7 @@ public struct APIError: HTTPResponseError, Sendable {
         switch error.code {
         case .badInput: self = .badRequest(error.message, field: error.field)
         case .refused: self = .unprocessable(error.message, field: error.field)
-        case .notFound: self = .notFound(error.message)
+        case .notFound: self = .notFound(error.message, field: error.field)
         case .conflict: self = .conflict(error.message, field: error.field)
         default: self = .internal(requestID: requestID)
         }

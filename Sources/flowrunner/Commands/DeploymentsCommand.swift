@@ -113,7 +113,8 @@ struct DeploymentsShowCommand: AsyncParsableCommand {
                 print("Cluster \(deployment.cluster), version \(cluster["app_version"]?.stringValue ?? "-"):")
                 for workload in workloads {
                     let images = workload["images"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? ""
-                    print("  \(workload["component"]?.stringValue ?? workload["name"]?.stringValue ?? "?"): \(workload["replicas"]?.intValue ?? 0) replicas (\(workload["ready_replicas"]?.intValue ?? 0) ready), \(images)")
+                    let data = workload["data_revision"]?.intValue.map { ", data revision \($0)" } ?? ""
+                    print("  \(workload["component"]?.stringValue ?? workload["name"]?.stringValue ?? "?"): \(workload["replicas"]?.intValue ?? 0) replicas (\(workload["ready_replicas"]?.intValue ?? 0) ready), \(images)\(data)")
                 }
             }
             if let reason = report.clusterError {
@@ -133,6 +134,17 @@ struct DeploymentsShowCommand: AsyncParsableCommand {
                 if let values = last["values"], values != .null {
                     print("Values of revision \(last["revision"]?.intValue ?? 0):")
                     for line in HelmValues.lines(values) { print("  " + TerminalText.escaped(line, keepingNewlines: false)) }
+                }
+            }
+            if !report.backups.isEmpty {
+                print("Backups (flowrunner backups show ID):")
+                for backup in report.backups {
+                    let parts = (backup.artifactsJSON.flatMap(JSONValue.init(storedText:))?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { component, entry in
+                        let artifacts = entry["artifacts"]?.arrayValue ?? []
+                        return "\(component): " + (artifacts.isEmpty ? entry["strategy"]?.stringValue ?? "?"
+                            : artifacts.map { "\($0["kind"]?.stringValue ?? "?")\($0["size_bytes"]?.intValue.map { " " + BackupReport.sizeText($0) } ?? "")" }.joined(separator: " + "))
+                    }
+                    print("  \(backup.id)  \(backup.status.rawValue)  \(backup.appVersion)  \(TimeFormat.table(backup.createdAt))" + (parts.isEmpty ? "" : "  " + parts.joined(separator: "; ")))
                 }
             }
             print("Recent runs:")

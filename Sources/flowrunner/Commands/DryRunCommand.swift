@@ -10,7 +10,7 @@ import StateStore
 
 extension Hook: ExpressibleByArgument {}
 
-/// `flowrunner dry-run DIR --hook setup|upgrade [--from V] [--to V] [--param K=V]... [--fixture FILE] [--output json]`.
+/// `flowrunner dry-run DIR --hook setup|upgrade|backup|restore|delete [--from V] [--to V] [--param K=V]... [--fixture FILE] [--output json]`.
 struct DryRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dry-run",
@@ -19,7 +19,8 @@ struct DryRunCommand: AsyncParsableCommand {
             Validates the driver, runs its real actions through the real Python host against a simulated \
             cluster, and prints the plan, a step timeline, the logs and the cluster before/after. Touches no \
             state file. --to is the version the hook installs (setup) or upgrades to (upgrade); --from is the \
-            version installed before an upgrade; both default to the driver's default_version. \
+            version installed before an upgrade, a backup, a restore (of a backup the dry-run takes first) or a \
+            delete (--to there too); both default to the driver's default_version. \
             Exit status: 0 the hook would succeed, 1 it would fail (or the driver is invalid), 2 bad input.
             """
     )
@@ -27,7 +28,7 @@ struct DryRunCommand: AsyncParsableCommand {
     @Argument(help: "The driver directory.")
     var directory: String
 
-    @Option(name: .long, help: "The hook: setup or upgrade.")
+    @Option(name: .long, help: "The hook: setup, upgrade, backup, restore or delete.")
     var hook: Hook
 
     @Option(name: .customLong("from"), help: "The version installed before an upgrade.")
@@ -55,7 +56,9 @@ struct DryRunCommand: AsyncParsableCommand {
         guard let target = toVersion ?? spec.defaultVersion?.description else {
             throw CommandFailure.badInput("no --to given and driver \(spec.name) has no default_version")
         }
-        let installed = try fromVersion ?? runOptions.fixtureAppVersion() ?? spec.defaultVersion?.description ?? target
+        // Backup, restore and delete act on the installed version: --from, else --to names it.
+        let installed = try fromVersion ?? (hook.setsAppVersion ? nil : toVersion) ?? runOptions.fixtureAppVersion()
+            ?? spec.defaultVersion?.description ?? target
         let inputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
         guard let resolved = realpath(directory, nil) else {
             throw CommandFailure.badInput("\(directory): \(String(cString: strerror(errno)))")
@@ -79,7 +82,7 @@ struct DryRunCommand: AsyncParsableCommand {
             )
             if output == .text {
                 let before = JSONValue(storedText: prepared.clusterBefore)
-                let versions = hook == .upgrade ? "\(before?["app_version"]?.stringValue ?? "?") → \(target)" : target
+                let versions = hook == .upgrade ? "\(before?["app_version"]?.stringValue ?? "?") → \(target)" : hook == .setup ? target : installed
                 Terminal.line("Dry-run of \(hook.rawValue) for driver \(spec.name) (\(versions)) on a simulated cluster")
                 Terminal.line("Plan: " + DryRun.planByMode(prepared.plan).map { "\($0.mode): \($0.actions.isEmpty ? "-" : $0.actions.joined(separator: ", "))" }.joined(separator: " | "))
             }

@@ -29,7 +29,7 @@ struct RenderCommand: AsyncParsableCommand {
     @Argument(help: "The driver directory.")
     var directory: String
 
-    @Option(name: .long, help: "The hook: setup or upgrade.")
+    @Option(name: .long, help: "The hook: setup or upgrade (the hooks that apply values).")
     var hook: Hook = .setup
 
     @Option(name: .customLong("from"), help: "With --hook upgrade, the version installed before.")
@@ -73,6 +73,9 @@ struct RenderCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        guard hook.setsAppVersion else {
+            throw CommandFailure.badInput("--hook \(hook.rawValue): only setup and upgrade apply Helm values (backup, restore and delete leave the release's values as they are)")
+        }
         // Only the spec and the template matter here (no Python files checked);
         // the template is rendered below with the given inputs, its faults reported there.
         let loaded = try await DriverLoader.loadForCommand(directory, python: python, rendersValues: false, checksPython: false)

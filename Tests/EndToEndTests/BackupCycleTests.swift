@@ -116,6 +116,9 @@ struct BackupCycleTests {
         #expect(try await workspace.run(["upgrade", "docs", "--to", "1.7.0"]).status == 0)
         #expect(try await workspace.run(["delete", "docs", "--purge-backups"]).status == 0)
         #expect(try await Self.backups(workspace).isEmpty, "--purge-backups removes the deployment's backups")
+        let purgeRun = try await workspace.runShow(5)
+        #expect(Self.actions(purgeRun) == ["builtin-uninstall", "builtin-purge-backups"], "\(purgeRun)")
+        #expect(Self.steps(purgeRun, action: "builtin-purge-backups") == ["delete_backup_artifacts"])
     }
 
     @Test("a failed dump leaves no completed backup; a retry after the cause is gone completes the same backup")

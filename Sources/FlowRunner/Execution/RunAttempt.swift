@@ -110,11 +110,11 @@ struct RunAttempt {
     }
 
     func execute() async throws(EngineError) -> AttemptOutcome {
-        let plan = HookPlan(spec: spec, hook: hook)
+        let inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
+        let plan = HookPlan(spec: spec, hook: hook, inputs: inputs)
         let recorded = try await stored { () async throws(StateStoreError) in
             try await store.planActionRuns(runID: run.id, actions: plan.entries.map { ($0.name, $0.mode) })
         }
-        let inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
         if let failure = await valuesFailure(inputs: inputs) {
             return .finished(try await engine.fail(run, action: nil, type: "ValuesError", message: masking.text(failure)))
         }

@@ -1,6 +1,6 @@
 /// The Kubernetes resources FlowRunner uses, with the API group and version
 /// it speaks for each (the Kubernetes API reference; Flux's
-/// `helm.toolkit.fluxcd.io/v2` and `source.toolkit.fluxcd.io/v1`).
+/// `helm.toolkit.fluxcd.io/v2` and `source.toolkit.fluxcd.io/v1`; Velero's `velero.io/v1`).
 public struct Resource: Sendable, Hashable, CustomStringConvertible {
     /// `""` for the core group.
     public var group: String
@@ -20,6 +20,15 @@ public struct Resource: Sendable, Hashable, CustomStringConvertible {
     public static let helmReleases = Resource(group: "helm.toolkit.fluxcd.io", version: "v2", plural: "helmreleases", kind: "HelmRelease")
     public static let helmRepositories = Resource(group: "source.toolkit.fluxcd.io", version: "v1", plural: "helmrepositories", kind: "HelmRepository")
     public static let ociRepositories = Resource(group: "source.toolkit.fluxcd.io", version: "v1", plural: "ocirepositories", kind: "OCIRepository")
+    /// A dump's volume, and the volumes Velero snapshots.
+    public static let persistentVolumeClaims = Resource(group: "", version: "v1", plural: "persistentvolumeclaims", kind: "PersistentVolumeClaim")
+    /// What a dump tool connects to the database through.
+    public static let services = Resource(group: "", version: "v1", plural: "services", kind: "Service")
+    /// Velero's (`velero.io/v1`): a backup of selected objects and their volumes' snapshots.
+    public static let veleroBackups = Resource(group: "velero.io", version: "v1", plural: "backups", kind: "Backup")
+    public static let veleroRestores = Resource(group: "velero.io", version: "v1", plural: "restores", kind: "Restore")
+    /// What asks Velero to delete a backup with its data (a plain delete of the Backup would be synced back from storage).
+    public static let veleroDeleteBackupRequests = Resource(group: "velero.io", version: "v1", plural: "deletebackuprequests", kind: "DeleteBackupRequest")
 
     /// `apiVersion` in objects (`apps/v1`, `v1`).
     public var apiVersion: String { group.isEmpty ? version : group + "/" + version }

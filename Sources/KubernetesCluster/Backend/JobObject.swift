@@ -27,19 +27,22 @@ enum JobObject {
 
     /// The Job of `job` in `namespace`; `containerTemplate`, the component's
     /// container, gives its `env` entries as they are (a `valueFrom` kept)
-    /// and its `envFrom`, under the job's own values.
-    static func make(_ job: JobSpec, namespace: String, containerTemplate: JSONValue? = nil) -> JSONValue {
+    /// and its `envFrom`, under the job's own values. `ownerLabels` (the
+    /// deployment's) go on the Job only, not on its pod, so an uninstall finds it.
+    /// Each of `job.volumes` is mounted: a `persistentVolumeClaim` volume `volume-N`.
+    static func make(_ job: JobSpec, namespace: String, containerTemplate: JSONValue? = nil, ownerLabels: [String: String] = [:]) -> JSONValue {
         var script = ""
         for (index, command) in job.commands.enumerated() {
             script += "echo '\(marker(index + 1))'\n/bin/sh -c \(shellQuoted(command)) || exit $?\n"
         }
         let labels = JSONValue.object(job.labels.mapValues(JSONValue.string))
+        let jobLabels = JSONValue.object(job.labels.merging(ownerLabels) { own, _ in own }.mapValues(JSONValue.string))
         var entries = (containerTemplate?["env"]?.arrayValue ?? []).filter { job.environment[$0["name"]?.stringValue ?? ""] == nil }
         entries += job.environment.sorted { $0.key < $1.key }.map { ["name": .string($0.key), "value": .string($0.value)] }
         let environment = JSONValue.array(entries)
         return [
             "apiVersion": "batch/v1", "kind": "Job",
-            "metadata": ["name": .string(job.name), "namespace": .string(namespace), "labels": labels,
+            "metadata": ["name": .string(job.name), "namespace": .string(namespace), "labels": jobLabels,
                          "annotations": [commandsAnnotation: .string(JSONValue.array(job.commands.map(JSONValue.string)).jsonText)]],
             "spec": .object(spec(job, labels: labels, script: script, environment: environment, environmentFrom: containerTemplate?["envFrom"])),
         ]
@@ -51,9 +54,16 @@ enum JobObject {
             "name": .string(container), "image": .string(job.image), "command": ["/bin/sh", "-c", .string(script)], "env": environment,
         ]
         if let environmentFrom, environmentFrom != .null { container["envFrom"] = environmentFrom }
+        var pod: [String: JSONValue] = ["restartPolicy": "Never"]
+        if !job.volumes.isEmpty {
+            let names = job.volumes.indices.map { "volume-\($0 + 1)" }
+            container["volumeMounts"] = .array(zip(names, job.volumes).map { ["name": .string($0), "mountPath": .string($1.mountPath)] })
+            pod["volumes"] = .array(zip(names, job.volumes).map { ["name": .string($0), "persistentVolumeClaim": ["claimName": .string($1.claim)]] })
+        }
+        pod["containers"] = [.object(container)]
         var spec: [String: JSONValue] = [
             "backoffLimit": 0,
-            "template": ["metadata": ["labels": labels], "spec": ["restartPolicy": "Never", "containers": [.object(container)]]],
+            "template": ["metadata": ["labels": labels], "spec": .object(pod)],
         ]
         if let timeout = job.timeout, timeout > .zero {
             // The step's timeout, rounded up to whole seconds: Kubernetes stops the pod itself then.

@@ -15,7 +15,7 @@ extension KubernetesBackend {
                 template = try await listWorkloads(selector: Self.selector(source)).first?.object["spec"]?["template"]?["spec"]?["containers"]?
                     .arrayValue?.first
             }
-            let object = JobObject.make(job, namespace: namespace, containerTemplate: template)
+            let object = JobObject.make(job, namespace: namespace, containerTemplate: template, ownerLabels: labels)
             let answer = try await client.send(.POST, Resource.jobs.path(namespace: namespace), body: object, accept: [409])
             return answer.status == 409 ? .adopted : .created
         } catch {

@@ -9,8 +9,10 @@ public import Primitives
 /// StatefulSets of its namespace that match their labels, scaled through
 /// the `scale` subresource with the count to restore in the annotation
 /// `flowrunner.io/replicas`; its chart is a Flux `HelmRelease` named after
-/// the deployment; commands run as `batch/v1` Jobs. Waits watch, and each
-/// ends at its deadline saying what it waited for.
+/// the deployment; commands run as `batch/v1` Jobs; backups are Velero's
+/// (`KubernetesBackend+Backup`), and a delete uninstalls all of it
+/// (`KubernetesBackend+Uninstall`). Waits watch, and each ends at its
+/// deadline saying what it waited for.
 public actor KubernetesBackend: ClusterBackend {
     /// The annotation keeping the replica count a start restores.
     public static let replicasAnnotation = "flowrunner.io/replicas"
@@ -40,6 +42,13 @@ public actor KubernetesBackend: ClusterBackend {
     }
 
     var labels: [String: String] { ["app.kubernetes.io/managed-by": "flowrunner", "flowrunner.io/deployment": deployment] }
+
+    /// Drops what was read of the cluster before (the workloads' kinds and lists, the HelmRelease): after an uninstall.
+    func forgetReads() {
+        kinds = [:]
+        listed = [:]
+        lastRelease = nil
+    }
 
     func failure(_ error: KubernetesError) -> ClusterError {
         ClusterError(error.code == .timeout ? .timeout : (error.httpStatus == 404 ? .notFound : .failed), error.message)

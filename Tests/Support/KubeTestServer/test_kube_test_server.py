@@ -179,6 +179,12 @@ def job(name, script=None, image="busybox:1.36", deadline=None, backoff=0, comma
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec}
 
 
+def pvc(name, labels=None, size="1Gi"):
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "labels": dict(labels or {})},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}
+
+
 def condition(obj, type_):
     for c in (obj.get("status") or {}).get("conditions") or []:
         if c["type"] == type_:
@@ -352,6 +358,7 @@ class AuthAndBasicsTest(ServerTestCase):
         names = [n["metadata"]["name"] for n in self.api.get("/api/v1/namespaces").json["items"]]
         self.assertIn(self.ns, names)
         self.create(self.apps(), deployment("web"))
+        self.create(self.core("persistentvolumeclaims"), pvc("data"))
         r = self.api.delete(f"/api/v1/namespaces/{self.ns}")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json["status"]["phase"], "Terminating")
@@ -359,6 +366,7 @@ class AuthAndBasicsTest(ServerTestCase):
         self.assertEqual((r.status, r.json["reason"]), (403, "Forbidden"))
         wait_until(lambda: self.api.get(f"/api/v1/namespaces/{self.ns}").status == 404, what="namespace gone")
         self.assertEqual(self.api.get(self.apps("deployments", "web")).status, 404)
+        self.assertEqual(self.api.get(self.core("persistentvolumeclaims", "data")).status, 404)
 
     def test_malformed_and_unknown(self):
         r = self.api.request("POST", self.apps(), b"{not json")
@@ -681,6 +689,30 @@ class HelmReleaseTest(ServerTestCase):
         wait_until(lambda: self.api.get(self.hr("rel")).status == 404, what="release gone")
         wait_until(lambda: self.api.get(self.apps("deployments", "rel-web")).status == 404, what="uninstalled")
 
+    def test_chart_service_and_claim_templates(self):
+        self.admin.post("/_test/charts", {"with-db": [
+            {"kind": "StatefulSet", "name": "{release}-db", "labels": {"app": "db", "release": "{release}"},
+             "image": "postgres:16", "service": "{release}-db",
+             "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                       "spec": {"accessModes": ["ReadWriteOnce"],
+                                                "resources": {"requests": {"storage": "1Gi"}}}}]}]})
+        self.create(f"/apis/source.toolkit.fluxcd.io/v1/namespaces/{self.ns}/ocirepositories", {
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository", "metadata": {"name": "with-db"},
+            "spec": {"url": "oci://registry.example/charts/with-db", "ref": {"tag": "1.0.0"}}})
+        self.create(self.hr(), {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "rel"},
+                                "spec": {"chartRef": {"kind": "OCIRepository", "name": "with-db"}}})
+        self.wait_ready("rel", 1)
+        self.wait_deployment_ready("rel-db", 1, resource="statefulsets")
+        svc = self.api.get(self.core("services", "rel-db")).json
+        self.assertEqual(svc["spec"]["selector"], {"app": "db", "release": "rel"})
+        self.assertEqual(svc["metadata"]["annotations"]["meta.helm.sh/release-name"], "rel")
+        claim = self.api.get(self.core("persistentvolumeclaims", "data-rel-db-0")).json
+        self.assertEqual(claim["metadata"]["labels"], {"app": "db", "release": "rel"})
+        self.api.delete(self.hr("rel"))
+        wait_until(lambda: self.api.get(self.core("services", "rel-db")).status == 404, what="service uninstalled")
+        self.assertEqual(self.api.get(self.core("persistentvolumeclaims", "data-rel-db-0")).status, 200,
+                         "Helm keeps a StatefulSet's claims")
+
     def test_v1beta2_ocirepository_is_the_same_object(self):
         self.source_and_release()
         r = self.api.get(f"/apis/source.toolkit.fluxcd.io/v1beta2/namespaces/{self.ns}/ocirepositories/my-app")
@@ -778,6 +810,90 @@ class BehaviourTest(ServerTestCase):
         d = self.api.get(self.apps("deployments", "stuck-web")).json
         self.assertNotIn("readyReplicas", d["status"])
         self.assertEqual(condition(d, "Available")["status"], "False")
+
+
+class VeleroTest(ServerTestCase):
+    def velero(self, resource, name=None):
+        return f"/apis/velero.io/v1/namespaces/{self.ns}/{resource}" + (f"/{name}" if name else "")
+
+    def wait_phase(self, resource, name, phases=("Completed", "Failed", "PartiallyFailed", "FailedValidation", "Processed")):
+        def done():
+            o = self.api.get(self.velero(resource, name)).json
+            return o if (o.get("status") or {}).get("phase") in phases else None
+        return wait_until(done, what=f"{resource}/{name} finished")
+
+    def backup(self, name, **spec):
+        body = {"includedNamespaces": [self.ns], "includedResources": ["persistentvolumeclaims", "persistentvolumes"],
+                "snapshotVolumes": True}
+        body.update(spec)
+        return self.create(self.velero("backups"), {"apiVersion": "velero.io/v1", "kind": "Backup",
+                                                    "metadata": {"name": name}, "spec": body})
+
+    def restore(self, name, backup, **spec):
+        body = {"backupName": backup, "includedNamespaces": [self.ns]}
+        body.update(spec)
+        return self.create(self.velero("restores"), {"apiVersion": "velero.io/v1", "kind": "Restore",
+                                                     "metadata": {"name": name}, "spec": body})
+
+    def test_backup_restore_and_delete_request(self):
+        claims = self.core("persistentvolumeclaims")
+        self.create(claims, pvc("data-db-0", {"app": "db"}))
+        self.create(claims, pvc("b1-dump", {"flowrunner.io/backup": "b1"}))
+        self.create(claims, pvc("cache", {"app": "web"}))
+        self.backup("b1", orLabelSelectors=[{"matchLabels": {"app": "db"}}, {"matchLabels": {"flowrunner.io/backup": "b1"}}])
+        b = self.wait_phase("backups", "b1")
+        self.assertEqual(b["status"]["phase"], "Completed", b)
+        self.assertEqual(b["status"]["progress"], {"totalItems": 2, "itemsBackedUp": 2})
+        self.assertEqual(b["status"]["volumeSnapshotsCompleted"], 2)
+        for name in ("b1-dump", "data-db-0"):
+            self.assertEqual(self.api.delete(self.core("persistentvolumeclaims", name)).status, 200)
+        # only the dump, by label
+        self.restore("b1-r", "b1", labelSelector={"matchLabels": {"flowrunner.io/backup": "b1"}})
+        self.assertEqual(self.wait_phase("restores", "b1-r")["status"]["phase"], "Completed")
+        dump = self.api.get(self.core("persistentvolumeclaims", "b1-dump")).json
+        self.assertEqual(dump["metadata"]["labels"]["velero.io/restore-name"], "b1-r")
+        self.assertEqual(dump["status"]["phase"], "Bound")
+        self.assertEqual(self.api.get(self.core("persistentvolumeclaims", "data-db-0")).status, 404)
+        # everything it holds: what exists is skipped, with a warning
+        self.restore("b1-all", "b1")
+        r = self.wait_phase("restores", "b1-all")
+        self.assertEqual((r["status"]["phase"], r["status"]["warnings"]), ("Completed", 1), r)
+        self.assertEqual(self.api.get(self.core("persistentvolumeclaims", "data-db-0")).status, 200)
+        self.restore("lost", "no-such-backup")
+        r = self.wait_phase("restores", "lost")
+        self.assertEqual(r["status"]["phase"], "FailedValidation")
+        self.assertIn('backups.velero.io "no-such-backup" not found', r["status"]["validationErrors"][0])
+        self.create(self.velero("deletebackuprequests"), {"apiVersion": "velero.io/v1", "kind": "DeleteBackupRequest",
+                                                          "metadata": {"name": "b1-delete"}, "spec": {"backupName": "b1"}})
+        self.assertEqual(self.wait_phase("deletebackuprequests", "b1-delete")["status"], {"phase": "Processed"})
+        self.assertEqual(self.api.get(self.velero("backups", "b1")).status, 404)
+        self.assertEqual(self.api.get(self.velero("restores", "b1-r")).status, 404, "its restores go with it")
+        self.create(self.velero("deletebackuprequests"), {"apiVersion": "velero.io/v1", "kind": "DeleteBackupRequest",
+                                                          "metadata": {"name": "again"}, "spec": {"backupName": "b1"}})
+        self.assertEqual(self.wait_phase("deletebackuprequests", "again")["status"]["errors"], ["backup not found"])
+
+    def test_velero_fails_behaviour(self):
+        r = self.admin.post("/_test/behaviours", {"kind": "velero_fails", "phase": "Exploded"})
+        self.assertEqual(r.status, 400, r.text)
+        self.admin.post("/_test/behaviours", {"kind": "velero_fails", "name": "bad-*", "reason": "snapshotter exploded"})
+        self.admin.post("/_test/behaviours", {"kind": "velero_fails", "resource": "restores", "phase": "PartiallyFailed"})
+        self.backup("bad-1")
+        self.backup("good")
+        b = self.wait_phase("backups", "bad-1")
+        self.assertEqual((b["status"]["phase"], b["status"]["failureReason"]), ("Failed", "snapshotter exploded"))
+        self.assertNotIn("progress", b["status"])
+        self.assertEqual(self.wait_phase("backups", "good")["status"]["phase"], "Completed")
+        self.restore("good-r", "good")
+        r = self.wait_phase("restores", "good-r")
+        self.assertEqual((r["status"]["phase"], r["status"]["errors"]), ("PartiallyFailed", 1))
+        self.restore("bad-r", "bad-1")
+        self.assertIn("not in phase Completed", self.wait_phase("restores", "bad-r")["status"]["validationErrors"][0])
+
+    def test_both_selectors_fail_validation(self):
+        self.backup("both", labelSelector={"matchLabels": {"a": "b"}}, orLabelSelectors=[{"matchLabels": {"c": "d"}}])
+        b = self.wait_phase("backups", "both")
+        self.assertEqual(b["status"]["phase"], "FailedValidation")
+        self.assertIn("only one can be specified", b["status"]["validationErrors"][0])
 
 
 class FaultTest(ServerTestCase):

@@ -12,7 +12,10 @@ Catalogue JSON: ``{"<chart name>": [<workload template>, ...], ...}`` or
      "containerName": "web",                   # optional, default: the workload name
      "command": "{values.web.command|}",        # optional
      "args": [...], "env": [...],               # optional
-     "serviceName": "{release}-db"}             # StatefulSet only, optional
+     "serviceName": "{release}-db",             # StatefulSet only, optional
+     "volumeClaimTemplates": [...],             # StatefulSet only, optional, as in apps/v1
+     "service": "{release}-db" | {"name": ..., "headless": false, "ports": [...]}}
+                                                # optional: a Service selecting the pods
 
 Placeholders inside strings: ``{release}``, ``{namespace}``, ``{chart}``,
 ``{version}`` and ``{values.a.b}`` (a dotted path into ``spec.values``; a
@@ -174,10 +177,38 @@ def render(chart: str, version: str, workloads: list[dict], release: str, namesp
         }
         if kind == "StatefulSet":
             spec["serviceName"] = str(w.get("serviceName") or name)
+            if w.get("volumeClaimTemplates"):
+                if not isinstance(w["volumeClaimTemplates"], list):
+                    raise RenderError(f"{where}: volumeClaimTemplates must be a list")
+                spec["volumeClaimTemplates"] = w["volumeClaimTemplates"]
         out.append({
             "apiVersion": "apps/v1", "kind": kind,
             "metadata": {"name": name, "namespace": namespace, "labels": meta_labels,
                          "annotations": annotations},
             "spec": spec,
         })
+        if w.get("service") not in (None, "", False):
+            out.append(_service(w["service"], name, labels, meta_labels, annotations, namespace, where))
     return out
+
+
+def _service(entry, workload: str, selector: dict, labels: dict, annotations: dict, namespace: str,
+             where: str) -> dict:
+    """The v1 Service a workload template's ``service`` asks for: a name, or
+    ``{"name", "headless", "ports"}``; it selects the workload's pods."""
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    elif entry is True:
+        entry = {}
+    if not isinstance(entry, dict):
+        raise RenderError(f"{where}: service must be a name or an object, got {entry!r}")
+    name = str(entry.get("name") or workload)
+    ports = entry.get("ports") or [{"name": "main", "port": 80, "targetPort": 80, "protocol": "TCP"}]
+    digest = hashlib.sha256(f"{namespace}/{name}".encode()).digest()
+    cluster_ip = "None" if entry.get("headless") else f"10.96.{digest[0]}.{max(1, digest[1])}"
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
+                     "annotations": dict(annotations)},
+        "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "selector": dict(selector), "ports": ports},
+    }

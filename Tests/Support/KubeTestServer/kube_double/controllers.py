@@ -13,10 +13,11 @@ import time
 import traceback
 
 from . import admission
-from .flux import HelmReleaseController, SourceController, VeleroController
+from .flux import HelmReleaseController, SourceController
 from .objects import meta, terminating, uid_of
 from .resources import EVENTS, NAMESPACES
 from .store import Store, now_iso
+from .velero import VeleroController
 from .workloads import DeploymentController, JobController, Kubelet, StatefulSetController
 
 

@@ -1,4 +1,4 @@
-"""Simulated Flux source-controller and helm-controller, and Velero."""
+"""Simulated Flux source-controller and helm-controller (Velero is in velero.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from .charts import RenderError, config_digest, render
 from .errors import ApiError
 from .objects import find_condition, meta, remove_condition, set_condition, terminating, uid_of
 from .resources import (DEPLOYMENTS, HELMRELEASES, HELMREPOSITORIES, NAMESPACES, OCIREPOSITORIES,
-                        STATEFULSETS, VELERO_BACKUPS, VELERO_RESTORES)
+                        SERVICES, STATEFULSETS)
 from .store import now_iso
 
 FLUX_FINALIZER = "finalizers.fluxcd.io"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
-WORKLOAD_KEYS = {"Deployment": DEPLOYMENTS, "StatefulSet": STATEFULSETS}
+WORKLOAD_KEYS = {"Deployment": DEPLOYMENTS, "StatefulSet": STATEFULSETS, "Service": SERVICES}
 
 
 class SourceController:
@@ -355,6 +355,10 @@ class HelmReleaseController:
             nmd["labels"] = dict(nmd.get("labels") or {}, **m["metadata"]["labels"])
             nmd["annotations"] = dict(nmd.get("annotations") or {}, **m["metadata"]["annotations"])
             spec = new.setdefault("spec", {})
+            if kind == "Service":
+                spec.update({k: m["spec"][k] for k in ("selector", "ports", "type")})
+                store.update(rtype, tns, name, new)
+                continue
             spec["template"] = m["spec"]["template"]
             spec["selector"] = m["spec"]["selector"]
             if "serviceName" in m["spec"]:
@@ -387,34 +391,3 @@ class HelmReleaseController:
             new = copy.deepcopy(hr)
             new["metadata"]["finalizers"] = fins
             store.write(store.rtype(HELMRELEASES), new, hr)
-
-
-class VeleroController:
-    """Velero Backup/Restore objects: New -> InProgress -> Completed."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.seen: dict = {}
-
-    def reset(self):
-        self.seen.clear()
-
-    def sync(self, now):
-        store = self.ctx.store
-        for key in (VELERO_BACKUPS, VELERO_RESTORES):
-            for obj in list(store.items(key)):
-                if terminating(obj):
-                    continue
-                status = obj.get("status") or {}
-                if status.get("phase") in ("Completed", "Failed", "PartiallyFailed"):
-                    continue
-                first = self.seen.setdefault(uid_of(obj), now)
-                new = dict(copy.deepcopy(status))
-                if now - first >= self.ctx.config.velero_delay:
-                    new.update({"phase": "Completed", "completionTimestamp": now_iso(),
-                                "progress": {"itemsBackedUp" if key == VELERO_BACKUPS else "itemsRestored": 1,
-                                             "totalItems": 1}})
-                    new.setdefault("startTimestamp", now_iso())
-                elif status.get("phase") != "InProgress":
-                    new.update({"phase": "InProgress", "startTimestamp": now_iso()})
-                store.set_status(key, obj, new)

@@ -74,6 +74,8 @@ _TYPES = [
                  has_generation=True, custom=True),
     ResourceType("velero.io", "restores", "Restore", ("v1",), subresources=("status",),
                  has_generation=True, custom=True),
+    ResourceType("velero.io", "deletebackuprequests", "DeleteBackupRequest", ("v1",),
+                 subresources=("status",), has_generation=True, custom=True),
 ]
 
 
@@ -128,6 +130,9 @@ OCIREPOSITORIES = ("source.toolkit.fluxcd.io", "ocirepositories")
 HELMCHARTS = ("source.toolkit.fluxcd.io", "helmcharts")
 VELERO_BACKUPS = ("velero.io", "backups")
 VELERO_RESTORES = ("velero.io", "restores")
+VELERO_DELETE_REQUESTS = ("velero.io", "deletebackuprequests")
+PVCS = ("", "persistentvolumeclaims")
+SERVICES = ("", "services")
 
 
 @dataclass

@@ -175,6 +175,13 @@ BEHAVIOUR_KINDS = {
     "image_pull_backoff": {"image": "*", "namespace": "*", "message": None, "count": None},
     "observed_generation_lag": {"name": "*", "namespace": "*", "seconds": 3.0, "count": None},
     "never_ready": {"name": "*", "namespace": "*", "count": None},
+    "velero_fails": {"name": "*", "namespace": "*", "resource": "backups", "phase": "Failed",
+                     "reason": None, "count": None},
+}
+
+BEHAVIOUR_CHOICES = {
+    ("velero_fails", "resource"): ("backups", "restores"),
+    ("velero_fails", "phase"): ("Failed", "PartiallyFailed", "FailedValidation"),
 }
 
 
@@ -190,6 +197,9 @@ class Behaviour:
                              f"known: {', '.join(sorted(defaults))}")
         self.id = str(spec.get("id") or f"behaviour-{bid}")
         self.params = {k: spec.get(k, v) for k, v in defaults.items()}
+        for (kind, k), allowed in BEHAVIOUR_CHOICES.items():
+            if kind == self.kind and self.params[k] not in allowed:
+                raise ValueError(f"behaviour {self.kind}: {k} must be one of {', '.join(allowed)}")
         for k in ("stale_seconds", "seconds"):
             if k in self.params:
                 self.params[k] = float(self.params[k])
@@ -236,10 +246,13 @@ class Behaviours:
             self.items = [b for b in self.items if b.id not in ids] + new
             return [b.as_json() for b in new]
 
-    def find(self, kind: str, name: str, namespace: str, target=None) -> Behaviour | None:
+    def find(self, kind: str, name: str, namespace: str, target=None, where: dict | None = None) -> Behaviour | None:
+        """The first behaviour of ``kind`` matching the object (and the parameters in ``where``) that claims ``target``."""
         with self.lock:
             for b in self.items:
-                if b.kind == kind and b.matches(name, namespace) and (target is None or b.claim(target)):
+                if b.kind == kind and b.matches(name, namespace) \
+                        and all(b.params.get(k) == v for k, v in (where or {}).items()) \
+                        and (target is None or b.claim(target)):
                     return b
         return None
 

@@ -94,6 +94,11 @@ public protocol StateStore: Sendable {
     /// Records a backup's artifacts and marks it completed; an unknown id
     /// throws ``StateStoreError/Code/notFound``.
     func completeBackup(id: RecordID, artifactsJSON: String) async throws(StateStoreError)
+    /// Sets the app version of a backup whose run waited in the queue while
+    /// the deployment changed (it is taken at the version the deployment
+    /// runs when the backup starts). A completed backup throws
+    /// ``StateStoreError/Code/illegalTransition``; an unknown one ``StateStoreError/Code/notFound``.
+    func refreezeBackup(id: RecordID, appVersion: String) async throws(StateStoreError)
     /// Deletes backup records (`delete --purge-backups`); unknown ids are ignored.
     func deleteBackups(ids: [RecordID]) async throws(StateStoreError)
 
@@ -111,7 +116,11 @@ public protocol StateStore: Sendable {
 
     /// Creates a queued run (attempt 1). With an idempotency key this
     /// deployment already used, nothing is created and the earlier run is
-    /// returned with `created == false`.
+    /// returned with `created == false`. Refused with
+    /// ``StateStoreError/Code/illegalTransition``, in the creating
+    /// transaction: a run of a deleted deployment, a run behind its
+    /// unfinished `delete` run, and an ``NewRun/exclusive`` run while any
+    /// run of the deployment is queued, running or cancelling.
     func createRun(_ new: NewRun) async throws(StateStoreError) -> (record: RunRecord, created: Bool)
     /// The run with this id, or nil.
     func run(id: RecordID) async throws(StateStoreError) -> RunRecord?

@@ -84,9 +84,14 @@ struct BackupCycleTests {
         #expect(try await workspace.run(["deploy", "shop", "--driver", "my-app", "--app-version", "0.1.0"]).status == 0)
         let releases = try await AppliedValuesTests.releases(workspace, "shop")
         #expect(releases.count == 1, "\(releases)")
+        // Backups belong to the name: the new shop restores its predecessor's, and a purge takes them.
+        let shown = try await workspace.json(["deployments", "show", "shop", "--output", "json"]) as? [String: Any]
+        #expect((shown?["backups"] as? [Any])?.count == 1 && (shown?["runs"] as? [Any])?.count == 1, "\(shown ?? [:])")
+        let again = try await workspace.run(["restore", "shop", "--backup", "1"])
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
         let purge = try await workspace.run(["delete", "shop", "--purge-backups"])
         #expect(purge.status == 0, "\(purge.stderr)")
-        #expect(try await Self.backups(workspace).count == 1, "only the new deployment's backups are purged (it has none)")
+        #expect(try await Self.backups(workspace).isEmpty, "--purge-backups removes every backup of the name")
     }
 
     @Test("backup-app: a kind action component is backed up and restored by the driver's actions, beside a postgres one")

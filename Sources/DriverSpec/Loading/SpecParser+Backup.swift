@@ -35,6 +35,19 @@ extension SpecParser {
     /// may name its `host`; `disk` names `volume` or `volumes`.
     mutating func checkBackupOptions(_ backup: BackupSpec, kind: String, _ path: String, _ mapping: Node.Mapping) {
         func node(_ key: String) -> Node? { mapping.first { $0.key.string == key }?.value }
+        let known: Set<String> = switch kind {
+        case "postgres", "mariadb", "mongodb", "neo4j": ["database_name", "host", "volume", "volumes"]
+        case "disk": ["volume", "volumes"]
+        default: []
+        }
+        // A `kind: action` block may carry any settings for the driver's actions; a built-in strategy reads only its own.
+        if !known.isEmpty {
+            for (key, _) in mapping {
+                guard let name = key.string, !["enabled", "kind"].contains(name), !known.contains(name) else { continue }
+                let hint = KeySuggestion.closest(to: name, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+                reader.warning("`\(path).\(name)`: the \(kind) strategy does not read this setting\(hint); it reads \(known.sorted().joined(separator: ", "))", at: key)
+            }
+        }
         switch kind {
         case "postgres", "mariadb", "mongodb", "neo4j":
             if kind != "neo4j", backup.options["database_name"] == nil {
@@ -65,7 +78,9 @@ extension SpecParser {
 
     /// A name that goes into a command line and an object name unquoted.
     static func isPlainWord(_ text: String?) -> Bool {
-        guard let text, !text.isEmpty, text.count <= 253 else { return false }
+        // It starts with a letter or digit: "-x" would be read as an option of the dump tool.
+        guard let text, let first = text.unicodeScalars.first, text.count <= 253,
+              first.isASCII, first.properties.isAlphabetic || ("0"..."9").contains(first) else { return false }
         return text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }
     }
 

@@ -25,13 +25,10 @@ extension RunAttempt {
         case .restore:
             break
         case .delete:
-            let purged = (inputs["purge"]?.arrayValue ?? []).compactMap { $0["id"]?.intValue }.map(RecordID.init)
             try await stored { () async throws(StateStoreError) in
                 if inputs["purge_backups"]?.boolValue == true {
-                    // Backups that never completed kept nothing on the cluster; they go too.
-                    let unfinished = try await store.backups(deployment: deployment.name)
-                        .filter { $0.deploymentID == deployment.id && $0.status != .completed }.map(\.id)
-                    try await store.deleteBackups(ids: purged + unfinished)
+                    // The completed ones' artifacts went in builtin-purge-backups; those that never completed kept nothing.
+                    try await store.deleteBackups(ids: try await store.backups(deployment: deployment.name).map(\.id))
                 }
                 try await store.markDeploymentDeleted(id: deployment.id)
             }
@@ -52,9 +49,14 @@ extension RunAttempt {
                 components[component] = ["strategy": result["strategy"] ?? .null, "artifacts": result["artifacts"] ?? .array([])]
             }
         }
-        let core = spec.actions(for: .backup, mode: .core).first?.name
+        // The driver's backup actions, core first: whichever of them backs a kind action component up.
+        let actions = ActionMode.allCases.sorted { ($0 == .core ? 0 : 1, $0) < ($1 == .core ? 0 : 1, $1) }
+            .flatMap { spec.actions(for: .backup, mode: $0) }.map(\.name)
         for component in spec.components where BackupStrategy(of: component) == .action {
-            components[component.name] = ["strategy": "action", "action": core.map(JSONValue.string) ?? .null, "artifacts": .array([])]
+            components[component.name] = [
+                "strategy": "action", "action": actions.first.map(JSONValue.string) ?? .null,
+                "actions": .array(actions.map(JSONValue.string)), "artifacts": .array([]),
+            ]
         }
         return .object(components)
     }

@@ -36,6 +36,9 @@ extension Engine {
             }
             cluster = try await self.cluster(of: deployment)
             run = try await refreezeIfWaited(run, deployment: deployment, driver: driver)
+            let admitted = try await admitAttempt(run, deployment: deployment, driver: driver)
+            run = admitted.run
+            if let problem = admitted.problem { throw EngineError(.refused, problem) }
         } catch {
             return .finished(try await fail(run, action: nil, type: "EngineError", message: error.message))
         }
@@ -110,7 +113,7 @@ struct RunAttempt {
     }
 
     func execute() async throws(EngineError) -> AttemptOutcome {
-        let inputs = JSONValue(storedText: run.inputsJSON) ?? .object([:])
+        let inputs = try await engine.attemptInputs(run, deployment: deployment)
         let plan = HookPlan(spec: spec, hook: hook, inputs: inputs)
         let recorded = try await stored { () async throws(StateStoreError) in
             try await store.planActionRuns(runID: run.id, actions: plan.entries.map { ($0.name, $0.mode) })

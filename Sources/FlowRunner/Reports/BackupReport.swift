@@ -20,7 +20,11 @@ public enum BackupReport {
     /// Total bytes of the backup's artifacts that state their size.
     public static func sizeBytes(_ backup: BackupRecord) -> Int {
         let components = backup.artifactsJSON.flatMap(JSONValue.init(storedText:))?.objectValue ?? [:]
-        return components.values.flatMap { $0["artifacts"]?.arrayValue ?? [] }.compactMap { $0["size_bytes"]?.intValue }.reduce(0, +)
+        // Saturating: sizes come from clusters (and fixtures), and a sum must not trap.
+        return components.values.flatMap { $0["artifacts"]?.arrayValue ?? [] }.compactMap { $0["size_bytes"]?.intValue }.reduce(0) { total, size in
+            let (sum, overflow) = total.addingReportingOverflow(max(size, 0))
+            return overflow ? Int.max : sum
+        }
     }
 
     /// `bytes` for people: `512 B`, `1.5 KiB`, `50.0 MiB`, `2.0 GiB`.

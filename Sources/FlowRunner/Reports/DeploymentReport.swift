@@ -61,13 +61,15 @@ public struct DeploymentReport: Sendable {
         do {
             guard let deployment = try await store.deployment(named: name) else { return nil }
             let driver = try await store.driverVersion(id: deployment.driverVersionID)
-            let runs = try await store.runs(matching: RunFilter(deployment: name, limit: runLimit))
+            // Runs belong to the deployment: not those of a deleted one of the same name.
+            let runs = Array(try await store.runs(matching: RunFilter(deployment: name, limit: runLimit * 5)).filter { $0.deploymentID == deployment.id }.prefix(runLimit))
             let view = await Self.clusterView(of: deployment, clusters: clusters)
             var secrets = try await SecretParameters.load(versionID: deployment.driverVersionID, from: store)
             secrets.configKeys = Set(deployment.secretConfigKeys)
             var report = DeploymentReport(deployment: deployment, driver: driver, clusterSnapshot: view.snapshot, runs: runs, secrets: secrets)
             report.clusterError = view.error
-            report.backups = Array(try await store.backups(deployment: name).filter { $0.deploymentID == deployment.id }.prefix(runLimit))
+            // Backups belong to the name: a deployment made again after a delete restores those of its predecessor.
+            report.backups = Array(try await store.backups(deployment: name).prefix(runLimit))
             return report
         } catch {
             throw EngineError(storeError: error)

@@ -25,7 +25,7 @@ extension Engine {
             throw EngineError(.badInput, "invalid deployment name \"\(name)\" (expected up to 53 letters, digits, '-', '_' or '.')")
         }
         if let existing = try await stored({ () async throws(StateStoreError) in try await store.deployment(named: name) }) {
-            if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name, requestDigest: requestDigest) {
+            if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name, id: existing.id, requestDigest: requestDigest) {
                 return (existing, run)
             }
             throw EngineError(.conflict, "deployment \"\(name)\" already exists (driver \(existing.driver), version \(existing.appVersion)); use upgrade")
@@ -105,7 +105,7 @@ extension Engine {
             let list = known.isEmpty ? "there are no deployments" : "deployments: " + known.joined(separator: ", ")
             throw EngineError(.notFound, "unknown deployment \"\(name)\" (\(list))")
         }
-        if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name, requestDigest: requestDigest) {
+        if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name, id: deployment.id, requestDigest: requestDigest) {
             return run
         }
         try await refuseBehindAbandonedRun(deployment: name)
@@ -177,9 +177,16 @@ extension Engine {
     /// ``EngineError/Code/refused`` when that run was created by another
     /// request (its digest differs from `requestDigest`), as the IETF
     /// Idempotency-Key draft has it: a key names one request.
-    func runWithKey(_ key: String, deployment: String, requestDigest: String?) async throws(EngineError) -> RunRecord? {
+    ///
+    /// Keys belong to one deployment: with `id`, only its runs count (a
+    /// deployment deleted and made again under its name starts with no
+    /// keys); without, the newest deployment of that name that used the key
+    /// (a request repeated after it deleted the deployment).
+    func runWithKey(_ key: String, deployment: String, id: RecordID?, requestDigest: String?) async throws(EngineError) -> RunRecord? {
         let run = try await stored { () async throws(StateStoreError) in
-            try await store.runs(matching: RunFilter(deployment: deployment, limit: 1_000)).first { $0.idempotencyKey == key }
+            try await store.runs(matching: RunFilter(deployment: deployment, limit: 1_000)).first {
+                $0.idempotencyKey == key && (id == nil || $0.deploymentID == id)
+            }
         }
         if let run, let requestDigest, let recorded = run.requestDigest, recorded != requestDigest {
             throw EngineError(.refused, "Idempotency-Key \"\(key)\" was used for another request (run \(run.id), \(run.hook.rawValue) of \(deployment)); "

@@ -49,8 +49,12 @@ extension Engine {
             }
             return run
         }
+        let owner = try await stored { () async throws(StateStoreError) in try await store.deployment(id: run.deploymentID) }
+        if let owner, owner.deletedAt != nil, run.hook != .delete {
+            throw EngineError(.conflict, "run \(runID) is a \(run.hook.rawValue) of deployment \(owner.name), which was deleted; it can no longer run")
+        }
         var versionID: RecordID?
-        if let driverVersion, let deployment = try await stored({ () async throws(StateStoreError) in try await store.deployment(id: run.deploymentID) }) {
+        if let driverVersion, let deployment = owner {
             let selected = try await selectDriverVersion(deployment: deployment, number: driverVersion)
             // A retry onto a driver version that no longer allows the deployment's inputs is refused, as an upgrade is.
             try Self.checkComponentInputs(of: deployment, against: try await loadDriver(versionID: selected))

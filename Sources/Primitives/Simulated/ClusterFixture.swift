@@ -169,7 +169,11 @@ public struct ClusterFixture: Sendable, Hashable {
                     component.environment = try reader.object(env, "\(path).env", known: nil).mapValues { $0.description }
                 }
                 if let neverReady = fields["never_ready"] { component.neverReady = try reader.boolean(neverReady, "\(path).never_ready") }
-                if let size = fields["data_size"] { component.dataSize = try reader.integer(size, "\(path).data_size", minimum: 0) }
+                if let size = fields["data_size"] {
+                    let bytes = try reader.integer(size, "\(path).data_size", minimum: 0)
+                    guard bytes <= 1 << 50 else { throw reader.error("\(path).data_size", "expected at most 1 PiB (\(1 << 50) bytes), found \(bytes)") }
+                    component.dataSize = bytes
+                }
                 if let message = fields["dump_fails"] { component.dumpFails = try reader.scalarText(message, "\(path).dump_fails") }
                 if let message = fields["restore_fails"] { component.restoreFails = try reader.scalarText(message, "\(path).restore_fails") }
                 if let message = fields["snapshot_fails"] { component.snapshotFails = try reader.scalarText(message, "\(path).snapshot_fails") }

@@ -25,19 +25,20 @@ struct JSONBody: Sendable {
     /// order members differently send the same request.
     var canonicalBytes: [UInt8] { Array(value.jsonBytes) }
 
-    /// Reads and parses the body. An empty body reads as `{}`.
+    /// Reads and parses the body. An empty body reads as `{}`, whatever
+    /// Content-Type came with it (`curl -X POST -d ''` sends a form type).
     ///
-    /// - Throws: ``APIError`` 415 when a Content-Type other than
-    ///   `application/json` (or `application/*+json`) is sent, 413 past
+    /// - Throws: ``APIError`` 415 when a body comes with a Content-Type
+    ///   other than `application/json` (or `application/*+json`), 413 past
     ///   `limit` bytes, 400 when the body is not JSON or not an object.
     static func read(_ request: Request, limit: Int) async throws -> JSONBody {
-        if let media = mediaType(of: request), !isJSON(media), let type = request.headers[.contentType] {
-            throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
-                           "the request body must be JSON (Content-Type: application/json), found Content-Type \(type)", field: "Content-Type")
-        }
         let bytes = Array(try await collect(request, limit: limit, what: "the request body").readableBytesView)
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             return JSONBody(value: .object([:]))
+        }
+        if let media = mediaType(of: request), !isJSON(media), let type = request.headers[.contentType] {
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
+                           "the request body must be JSON (Content-Type: application/json), found Content-Type \(type)", field: "Content-Type")
         }
         let value: JSONValue
         do {
@@ -77,7 +78,8 @@ struct JSONBody: Sendable {
     /// Refuses members the route does not know, naming the first (and the known ones).
     func allowOnly(_ names: Set<String>) throws(APIError) {
         for key in (value.objectValue ?? [:]).keys.sorted() where !names.contains(key) {
-            throw APIError.badRequest("unknown member \"\(key)\" (known: \(names.sorted().joined(separator: ", ")))", field: key)
+            throw APIError.badRequest("unknown member \"\(key)\" ("
+                + (names.isEmpty ? "this request takes none" : "known: " + names.sorted().joined(separator: ", ")) + ")", field: key)
         }
     }
 

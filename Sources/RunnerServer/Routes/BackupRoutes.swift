@@ -36,8 +36,11 @@ struct BackupRoutes: Sendable {
     }
 
     func backUp(_ request: Request, deployment: String) async throws -> Response {
+        // No body, or an empty object: a backup takes no settings (yet).
+        let body = try await JSONBody.read(request, limit: bodyLimit)
+        try body.allowOnly([])
         let key = try IdempotencyKeys.key(of: request)
-        let digest = key.map { _ in IdempotencyKeys.digest(route: "POST backup", body: []) }
+        let digest = key.map { _ in IdempotencyKeys.digest(route: "POST backup", body: body.canonicalBytes) }
         let created = try await keys.holding(key, scope: deployment) {
             try await engine.requestBackup(deployment: deployment, idempotencyKey: key, requestDigest: digest)
         }
@@ -49,7 +52,7 @@ struct BackupRoutes: Sendable {
         try body.allowOnly(["backup_id"])
         guard let member = body.value["backup_id"], let id = member.intValue, id > 0 else {
             throw APIError.badRequest("\"backup_id\" must be a backup id (a number of 1 or more)"
-                + (body.value["backup_id"].map { ", found \($0.description)" } ?? ", and it is missing"), field: "backup_id")
+                + (body.value["backup_id"].map { ", found \($0.typeName) \($0.jsonText)" } ?? ", and it is missing"), field: "backup_id")
         }
         let key = try IdempotencyKeys.key(of: request)
         let digest = key.map { _ in IdempotencyKeys.digest(route: "POST restore", body: body.canonicalBytes) }

@@ -60,6 +60,13 @@ extension InMemoryStateStore {
         }
     }
 
+    /// Sets the app version of a backup not completed yet.
+    public func refreezeBackup(id: RecordID, appVersion: String) async throws(StateStoreError) {
+        guard let row = tables.backups[id] else { throw failure(.notFound, "no backup \(id)") }
+        guard row.completedAt == nil else { throw failure(.illegalTransition, "backup \(id) is completed; its app version stays") }
+        tables.backups.update(id) { $0.appVersion = appVersion }
+    }
+
     /// Deletes backup records.
     public func deleteBackups(ids: [RecordID]) async throws(StateStoreError) {
         let doomed = Set(ids)

@@ -17,8 +17,19 @@ extension InMemoryStateStore {
            let record = runRecord(existing) {
             return (record, false)
         }
-        guard tables.deployments[new.deploymentID] != nil else { throw missingReference("deployment \(new.deploymentID)") }
+        guard let deployment = tables.deployments[new.deploymentID] else { throw missingReference("deployment \(new.deploymentID)") }
         guard tables.driverVersions[new.driverVersionID] != nil else { throw missingReference("driver version \(new.driverVersionID)") }
+        if deployment.deletedAt != nil {
+            throw failure(.illegalTransition, "deployment \(deployment.name) was deleted; it takes no more runs")
+        }
+        let unfinished = tables.runs.rows.filter { $0.deploymentID == new.deploymentID && ($0.status == .queued || $0.isActive) }
+        if let deleting = unfinished.first(where: { $0.hook == .delete }) {
+            throw failure(.illegalTransition, "the deployment is being deleted by run \(deleting.id) (\(deleting.status.rawValue)); nothing can follow it")
+        }
+        if new.exclusive, let busy = unfinished.first {
+            throw failure(.illegalTransition,
+                "the deployment has run \(busy.id) (\(busy.hook.rawValue), \(busy.status.rawValue)) queued or in progress; a \(new.hook.rawValue) runs alone")
+        }
         let row = tables.runs.insert { id in
             RunRow(
                 id: id, deploymentID: new.deploymentID, hook: new.hook, status: .queued, attempt: 1,

@@ -138,6 +138,9 @@ public struct NewRun: Sendable, Hashable {
     public var notBefore: Date?
     /// See ``RunRecord/requestDigest``.
     public var requestDigest: String?
+    /// Created only when no other run of the deployment is queued, running
+    /// or cancelling (a restore, a delete), checked in the creating transaction.
+    public var exclusive = false
 
     public init(deploymentID: RecordID, hook: Hook, inputsJSON: String, contextJSON: String,
                 driverVersionID: RecordID, idempotencyKey: String? = nil, notBefore: Date? = nil, requestDigest: String? = nil) {

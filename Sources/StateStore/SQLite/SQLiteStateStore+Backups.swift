@@ -20,6 +20,7 @@ extension SQLiteStateStore {
                 }
                 return (backup, record)
             }
+            try Self.admit(run, db, location: path)
             try db.execute(sql: """
                 INSERT INTO runs (deployment_id, hook, status, attempt, inputs, context, driver_version_id, idempotency_key,
                                   not_before, created_at, request_digest)
@@ -67,6 +68,20 @@ extension SQLiteStateStore {
             try db.execute(sql: "UPDATE backups SET artifacts = ?, completed_at = COALESCE(completed_at, ?) WHERE id = ?",
                            arguments: [artifactsJSON, now.storedValue, id])
             guard db.changesCount == 1 else { throw StateStoreError(.notFound, location: path, "no backup \(id)") }
+        }
+    }
+
+    /// Sets the app version of a backup not completed yet.
+    public func refreezeBackup(id: RecordID, appVersion: String) async throws(StateStoreError) {
+        let path = path
+        try await write { db in
+            guard let completed = try Row.fetchOne(db, sql: "SELECT completed_at FROM backups WHERE id = ?", arguments: [id]) else {
+                throw StateStoreError(.notFound, location: path, "no backup \(id)")
+            }
+            guard (completed["completed_at"] as Double?) == nil else {
+                throw StateStoreError(.illegalTransition, location: path, "backup \(id) is completed; its app version stays")
+            }
+            try db.execute(sql: "UPDATE backups SET app_version = ? WHERE id = ?", arguments: [appVersion, id])
         }
     }
 

@@ -16,6 +16,7 @@ extension SQLiteStateStore {
                                                arguments: [new.deploymentID, key]) {
                 return (try RunRecord(row: existing), false)
             }
+            try Self.admit(new, db, location: self.path)
             try db.cachedStatement(sql: """
                     INSERT INTO runs (deployment_id, hook, status, attempt, inputs, context, driver_version_id, idempotency_key,
                                       not_before, created_at, request_digest)
@@ -28,6 +29,26 @@ extension SQLiteStateStore {
                 throw StateStoreError(.notFound, location: self.path, "no deployment with id \(new.deploymentID)")
             }
             return (try RunRecord(row: row), true)
+        }
+    }
+
+    /// Refuses a new run its deployment cannot take (see ``StateStore/createRun(_:)``).
+    static func admit(_ new: NewRun, _ db: Database, location: String) throws {
+        if let deleted = try String.fetchOne(db, sql: "SELECT name FROM deployments WHERE id = ? AND deleted_at IS NOT NULL", arguments: [new.deploymentID]) {
+            throw StateStoreError(.illegalTransition, location: location, "deployment \(deleted) was deleted; it takes no more runs")
+        }
+        let blocker = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT id, hook, status FROM runs WHERE deployment_id = ? AND status IN ('queued', 'running', 'cancelling')
+            ORDER BY (hook = 'delete') DESC, id LIMIT 1
+            """), arguments: [new.deploymentID])
+        guard let blocker else { return }
+        let id: RecordID = blocker["id"], hook: String = blocker["hook"], status: String = blocker["status"]
+        if hook == "delete" {
+            throw StateStoreError(.illegalTransition, location: location, "the deployment is being deleted by run \(id) (\(status)); nothing can follow it")
+        }
+        if new.exclusive {
+            throw StateStoreError(.illegalTransition, location: location,
+                "the deployment has run \(id) (\(hook), \(status)) queued or in progress; a \(new.hook.rawValue) runs alone")
         }
     }
 

@@ -53,8 +53,8 @@ struct DryRunCommand: AsyncParsableCommand {
             for diagnostic in loaded.diagnostics { print(diagnostic) }
             throw CommandFailure.failed("\(directory): the driver is invalid; nothing was run")
         }
-        guard let target = toVersion ?? spec.defaultVersion?.description else {
-            throw CommandFailure.badInput("no --to given and driver \(spec.name) has no default_version")
+        guard let target = toVersion ?? (hook.setsAppVersion ? nil : fromVersion) ?? spec.defaultVersion?.description else {
+            throw CommandFailure.badInput("no --to\(hook.setsAppVersion ? "" : " or --from") given and driver \(spec.name) has no default_version")
         }
         // Backup, restore and delete act on the installed version: --from, else --to names it.
         let installed = try fromVersion ?? (hook.setsAppVersion ? nil : toVersion) ?? runOptions.fixtureAppVersion()

@@ -95,3 +95,55 @@ struct BackupConformance {
         }
     }
 }
+
+@Suite("Conformance: which runs a deployment takes")
+struct RunAdmissionConformance {
+    func run(_ deployment: DeploymentRecord, _ hook: Hook, exclusive: Bool = false, key: String? = nil) -> NewRun {
+        var new = NewRun(deploymentID: deployment.id, hook: hook, inputsJSON: "{}", contextJSON: "{}", driverVersionID: deployment.driverVersionID,
+                         idempotencyKey: key)
+        new.exclusive = exclusive
+        return new
+    }
+
+    @Test("an exclusive run waits for nothing: refused while another is queued; nothing follows a delete; a deleted deployment takes none",
+          arguments: StoreKind.allCases)
+    func admission(kind: StoreKind) async throws {
+        try await withFreshStore(kind) { store, _ in
+            let app = try await store.makeDeployment("app")
+            let upgrade = try await store.createRun(run(app, .upgrade)).record
+            await #expect { try await store.createRun(run(app, .restore, exclusive: true)) } throws: { error in
+                (error as? StateStoreError)?.code == .illegalTransition && "\(error)".contains("run \(upgrade.id) (upgrade, queued)")
+            }
+            _ = try await store.claim("w")
+            try await store.changeRunStatus(id: upgrade.id, to: .succeeded)
+            let delete = try await store.createRun(run(app, .delete, exclusive: true, key: "k")).record
+            #expect(try await store.createRun(run(app, .delete, exclusive: true, key: "k")).record.id == delete.id, "a repeated key is answered first")
+            for hook in [Hook.upgrade, .backup] {
+                await #expect { try await store.createRun(run(app, hook)) } throws: { "\($0)".contains("being deleted by run \(delete.id)") }
+            }
+            await #expect {
+                try await store.createBackup(NewBackup(deploymentID: app.id, appVersion: "0.1.0"), run: run(app, .backup))
+            } throws: { ($0 as? StateStoreError)?.code == .illegalTransition }
+            #expect(try await store.backups(deployment: nil).isEmpty, "a refused backup records nothing")
+            _ = try await store.claim("w")
+            try await store.changeRunStatus(id: delete.id, to: .succeeded)
+            try await store.markDeploymentDeleted(id: app.id)
+            await #expect { try await store.createRun(run(app, .upgrade)) } throws: { "\($0)".contains("was deleted") }
+        }
+    }
+
+    @Test("a backup not completed takes a new app version; a completed one keeps its own", arguments: StoreKind.allCases)
+    func refreezeBackup(kind: StoreKind) async throws {
+        try await withFreshStore(kind) { store, _ in
+            let app = try await store.makeDeployment("app")
+            let backup = try await store.createBackup(NewBackup(deploymentID: app.id, appVersion: "0.1.0"), run: run(app, .backup)).backup
+            try await store.refreezeBackup(id: backup.id, appVersion: "0.2.0")
+            #expect(try await store.backup(id: backup.id)?.appVersion == "0.2.0")
+            try await store.completeBackup(id: backup.id, artifactsJSON: "{}")
+            await #expect { try await store.refreezeBackup(id: backup.id, appVersion: "0.3.0") } throws: {
+                ($0 as? StateStoreError)?.code == .illegalTransition
+            }
+            await #expect { try await store.refreezeBackup(id: 99, appVersion: "0.3.0") } throws: { ($0 as? StateStoreError)?.code == .notFound }
+        }
+    }
+}

@@ -13,13 +13,27 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Paths open without a token (health checks of load balancers and probes).
     let openPaths: Set<String>
 
-    init(token: String, openPaths: Set<String> = ["/healthz"]) {
+    /// The web page's sessions: the page's own routes check them (everything
+    /// outside `/v1/` and `/metrics`), and a live session may also read the
+    /// API (GET and HEAD only: a cookie never authorises a change, so no
+    /// other site can make a browser change anything).
+    let sessions: WebSessions?
+
+    init(token: String, openPaths: Set<String> = ["/healthz"], sessions: WebSessions? = nil) {
         expected = Array(SHA256.hash(data: Array(token.utf8)))
         self.openPaths = openPaths
+        self.sessions = sessions
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if openPaths.contains(request.uri.path) { return try await next(request, context) }
+        let path = request.uri.path
+        if openPaths.contains(path) { return try await next(request, context) }
+        if let sessions {
+            if !path.hasPrefix("/v1/"), path != "/metrics" { return try await next(request, context) }
+            if request.method == .get || request.method == .head, request.headers[.authorization] == nil, sessions.session(of: request) != nil {
+                return try await next(request, context)
+            }
+        }
         guard let header = request.headers[.authorization] else {
             throw Self.unauthorized("this server needs a bearer token: send Authorization: Bearer TOKEN")
         }

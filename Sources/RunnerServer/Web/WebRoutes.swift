@@ -1,0 +1,140 @@
+import FlowModel
+import FlowRunner
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+import NIOCore
+import StateStore
+
+/// The operator web page (DESIGN.md "Operator web page"), served beside the
+/// API: `GET /` (runs), `/runs/{id}` (actions, steps, error, logs),
+/// `/runs/{id}/retry` (the plan, then the retry), `/deployments[/{name}]`,
+/// `/drivers`, `/login`. Server-rendered HTML that reads without
+/// JavaScript; its forms post `application/x-www-form-urlencoded` with the
+/// session's CSRF token, and answer with a redirect (303) or a page that
+/// says why not.
+struct WebRoutes: Sendable {
+    let engine: Engine
+    let sessions: WebSessions
+    let bodyLimit: Int
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("/static/page.css") { _, _ in Self.asset(WebAssets.css, type: "text/css; charset=utf-8") }
+        router.get("/static/page.js") { _, _ in Self.asset(WebAssets.js, type: "text/javascript; charset=utf-8") }
+        router.get("/login") { request, _ in try await loginPage(request, failed: false) }
+        router.post("/login") { request, _ in try await logIn(request) }
+        router.post("/logout") { request, _ in try await logOut(request) }
+        router.get("/") { request, _ in try await runsPage(request) }
+        router.get("/runs/:id") { request, context in try await runPage(request, runID: try Self.id(context)) }
+        router.post("/runs/:id/cancel") { request, context in try await cancel(request, runID: try Self.id(context)) }
+        router.get("/runs/:id/retry") { request, context in try await retryPage(request, runID: try Self.id(context)) }
+        router.post("/runs/:id/retry") { request, context in try await retry(request, runID: try Self.id(context)) }
+        router.get("/deployments") { request, _ in try await deploymentsPage(request) }
+        router.get("/deployments/:name") { request, context in try await deploymentPage(request, name: try context.parameters.require("name")) }
+        router.post("/deployments/:name/upgrade") { request, context in try await upgrade(request, name: try context.parameters.require("name")) }
+        router.get("/drivers") { request, _ in try await driversPage(request) }
+    }
+
+    // MARK: Reading pages
+
+    func runsPage(_ request: Request) async throws -> Response {
+        try await page(request, title: "Runs", template: "runs") { _ in
+            let query = request.uri.queryParameters
+            var filter = RunFilter(limit: 50)
+            let deployment = query["deployment"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+            filter.deployment = deployment
+            let status = query["status"].map(String.init).flatMap(RunStatus.init(rawValue:))
+            filter.status = status
+            filter.beforeID = query["before"].flatMap { RecordID(String($0)) }
+            let runs = try await engine.store.runs(matching: filter)
+            let now = try await engine.store.currentTime()
+            var rows: [[String: Any]] = []
+            for run in runs {
+                rows.append(WebViews.runRow(run, waiting: try await WaitingReason.load(run, store: engine.store, now: now).run))
+            }
+            var view: [String: Any] = [
+                "runs": rows, "deployment": deployment ?? "", "hasDeployment": deployment != nil, "live": runs.contains { !$0.status.isFinished },
+                "statuses": RunStatus.allCases.map { ["name": $0.rawValue, "selected": $0 == status] },
+            ]
+            if runs.count == filter.limit, let last = runs.last {
+                var older = "/?before=\(last.id)"
+                if let deployment { older += "&deployment=\(deployment)" }
+                if let status { older += "&status=\(status.rawValue)" }
+                view["older"] = older
+            }
+            if runs.contains(where: { !$0.status.isFinished }) { view["refresh"] = 3 }
+            return view
+        }
+    }
+
+    func runPage(_ request: Request, runID: RecordID) async throws -> Response {
+        try await page(request, title: "Run \(runID)", template: "run") { _ in
+            guard let report = try await RunReport.load(runID: runID, from: engine.store) else { throw APIError.notFound("no run \(runID)") }
+            let query = (request.uri.queryParameters["q"].map(String.init) ?? "").trimmingCharacters(in: .whitespaces)
+            let all = request.uri.queryParameters["all"] == "1"
+            var lines = try await engine.store.logs(runID: runID, afterID: 0, limit: 100_000)
+            if !query.isEmpty { lines = lines.filter { $0.message.localizedCaseInsensitiveContains(query) } }
+            return WebViews.run(report, logs: Array(lines.suffix(WebViews.logPage)), query: query, allSteps: all)
+        }
+    }
+
+    func retryPage(_ request: Request, runID: RecordID) async throws -> Response {
+        try await page(request, title: "Retry run \(runID)", template: "retry") { _ in
+            guard let run = try await engine.store.run(id: runID) else { throw APIError.notFound("no run \(runID)") }
+            let choice = try RetryChoice(query: request.uri.queryParameters)
+            var view = choice.view
+            view.merge(["id": run.id, "hook": run.hook.rawValue, "deployment": run.deployment]) { _, new in new }
+            do throws(EngineError) {
+                let plan = try await engine.planRetry(runID: runID, replay: choice.replay, driverVersion: choice.driverVersion)
+                view["plan"] = WebViews.plan(plan)
+            } catch {
+                view["problem"] = error.message
+            }
+            return view
+        }
+    }
+
+    func deploymentsPage(_ request: Request) async throws -> Response {
+        try await page(request, title: "Deployments", template: "deployments") { _ in
+            ["deployments": try await DeploymentReport.list(store: engine.store).map { listed -> [String: Any] in
+                ["name": listed.deployment.name, "driver": listed.deployment.driver, "driverVersion": listed.driver?.number ?? 0,
+                 "appVersion": listed.deployment.appVersion, "cluster": listed.deployment.cluster, "updated": WebViews.time(listed.deployment.updatedAt)]
+            }]
+        }
+    }
+
+    func deploymentPage(_ request: Request, name: String) async throws -> Response {
+        try await page(request, title: "Deployment \(name)", template: "deployment") { _ in
+            guard let report = try await DeploymentReport.load(named: name, store: engine.store, clusters: engine.clusters) else {
+                throw APIError.notFound("unknown deployment \"\(name)\"")
+            }
+            let spec = try await engine.specification(versionID: report.deployment.driverVersionID)
+            let known = Set(try await engine.store.runs(matching: RunFilter(deployment: name, limit: 200))
+                .compactMap { JSONValue(storedText: $0.inputsJSON)?["target_version"]?.stringValue })
+            let versions = (known.union(spec.defaultVersion.map { [$0.description] } ?? [])).sorted()
+            return WebViews.deployment(report, supported: spec.supportedVersions.map { "\($0)" } ?? "any version", versions: versions)
+        }
+    }
+
+    func driversPage(_ request: Request) async throws -> Response {
+        try await page(request, title: "Drivers", template: "drivers") { _ in
+            ["drivers": try await engine.store.driverVersions().map { version -> [String: Any] in
+                ["driver": version.driver, "number": version.number, "specVersion": version.specVersion,
+                 "digest": String(version.digest.prefix(12)), "loaded": WebViews.time(version.loadedAt)]
+            }]
+        }
+    }
+
+    // MARK: Helpers
+
+    static func id(_ context: BasicRequestContext) throws -> RecordID {
+        let text = try context.parameters.require("id")
+        guard let id = RecordID(text), id > 0 else { throw APIError.notFound("no run \"\(text)\"") }
+        return id
+    }
+
+    static func asset(_ text: String, type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: type, .cacheControl: "max-age=300"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}

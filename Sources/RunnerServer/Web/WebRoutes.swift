@@ -73,9 +73,22 @@ struct WebRoutes: Sendable {
             guard let report = try await RunReport.load(runID: runID, from: engine.store) else { throw APIError.notFound("no run \(runID)") }
             let query = (request.uri.queryParameters["q"].map(String.init) ?? "").trimmingCharacters(in: .whitespaces)
             let all = request.uri.queryParameters["all"] == "1"
-            var lines = try await engine.store.logs(runID: runID, afterID: 0, limit: 100_000)
-            if !query.isEmpty { lines = lines.filter { $0.message.localizedCaseInsensitiveContains(query) } }
-            return WebViews.run(report, logs: Array(lines.suffix(WebViews.logPage)), query: query, allSteps: all)
+            // The newest page of the log; a search reads it all, page by page, and keeps the newest matches.
+            var lines: [LogRecord]
+            if query.isEmpty {
+                lines = try await engine.store.lastLogs(runID: runID, limit: WebViews.logPage)
+            } else {
+                lines = []
+                var after: RecordID = 0
+                while true {
+                    let page = try await engine.store.logs(runID: runID, afterID: after, limit: 10_000)
+                    lines += page.filter { $0.message.localizedCaseInsensitiveContains(query) }
+                    if lines.count > WebViews.logPage { lines.removeFirst(lines.count - WebViews.logPage) }
+                    guard page.count == 10_000, let last = page.last else { break }
+                    after = last.id
+                }
+            }
+            return WebViews.run(report, logs: lines, query: query, allSteps: all)
         }
     }
 

@@ -29,6 +29,7 @@ struct WebRoutes: Sendable {
         router.get("/runs/:id") { request, context in try await runPage(request, runID: try Self.id(context)) }
         router.post("/runs/:id/cancel") { request, context in try await cancel(request, runID: try Self.id(context)) }
         router.get("/runs/:id/retry") { request, context in try await retryPage(request, runID: try Self.id(context)) }
+        router.get("/runs/:id/attempts") { request, context in try await attemptsPage(request, runID: try Self.id(context)) }
         router.post("/runs/:id/retry") { request, context in try await retry(request, runID: try Self.id(context)) }
         router.get("/deployments") { request, _ in try await deploymentsPage(request) }
         router.get("/deployments/:name") { request, context in try await deploymentPage(request, name: try context.parameters.require("name")) }
@@ -105,6 +106,21 @@ struct WebRoutes: Sendable {
                 view["problem"] = error.message
             }
             return view
+        }
+    }
+
+    func attemptsPage(_ request: Request, runID: RecordID) async throws -> Response {
+        try await page(request, title: "Run \(runID): attempts", template: "attempts") { _ in
+            guard let report = try await RunReport.load(runID: runID, from: engine.store) else { throw APIError.notFound("no run \(runID)") }
+            let last = report.run.attempt
+            func attempt(_ name: String, _ fallback: Int) throws -> Int {
+                guard let text = request.uri.queryParameters[Substring(name)] else { return fallback }
+                guard let number = Int(text), (1...last).contains(number) else {
+                    throw APIError.badRequest("\(name) must be an attempt of run \(runID), from 1 to \(last)", field: name)
+                }
+                return number
+            }
+            return WebAttempts.view(report, a: try attempt("a", max(1, last - 1)), b: try attempt("b", last))
         }
     }
 

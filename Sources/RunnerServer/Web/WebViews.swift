@@ -27,7 +27,7 @@ enum WebViews {
         var view: [String: Any] = [
             "id": run.id, "hook": run.hook.rawValue, "deployment": run.deployment, "status": run.status.rawValue, "attempt": run.attempt,
             "created": time(run.createdAt), "started": time(run.startedAt), "ended": time(run.endedAt),
-            "cancellable": !run.status.isFinished, "retryable": run.status == .failed || run.status == .cancelled,
+            "cancellable": !run.status.isFinished, "retryable": run.status == .failed || run.status == .cancelled, "compare": run.attempt > 1,
             "live": run.status.isFinished ? "false" : "true", "query": query, "hasQuery": !query.isEmpty,
             "lastLogID": logs.last.map { String($0.id) } ?? "0",
         ]
@@ -51,7 +51,7 @@ enum WebViews {
         }
         view["actions"] = report.actions.map { action, steps in actionView(action, steps: steps, run: run, waiting: report.waiting, allSteps: allSteps) }
         view["logs"] = logs.map { line -> [String: Any] in
-            ["id": line.id, "time": time(line.time), "level": line.level.rawValue, "action": line.action ?? "", "message": report.masking.text(line.message)]
+            ["id": line.id, "attempt": line.attempt, "time": time(line.time), "level": line.level.rawValue, "action": line.action ?? "", "message": report.masking.text(line.message)]
         }
         return view
     }

@@ -65,6 +65,10 @@ struct WebPageTests {
         #expect(ended["status"] as? String == "succeeded", "\(ended)")
         let after = try await web.get("/runs/2")
         #expect(after.html.contains(">replayed<") && after.html.contains("status succeeded"), "\(after.html)")
+        let attempts = try await web.get("/runs/2/attempts")
+        #expect(attempts.html.contains("attempt 3 beside attempt 4") && attempts.html.contains("stop_components replayed") && attempts.html.contains("only in attempt 4"), "\(attempts.html)")
+        #expect(try await web.get("/runs/2/attempts?a=9").status == 400)
+        #expect(after.html.contains("Compare attempts") && after.html.contains(" a4 "), "log lines name their attempt")
         let wrongStep = try await web.get("/runs/2/retry?mode=from&from_step=0")
         #expect(wrongStep.status == 400 && wrongStep.html.contains("give the step to run again from"))
     }

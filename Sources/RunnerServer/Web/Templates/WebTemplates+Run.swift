@@ -12,6 +12,7 @@ extension WebTemplates {
         {{#cancellable}}<form method="post" action="/runs/{{id}}/cancel" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
         <button class="danger">Cancel run {{id}}</button></form>{{/cancellable}}
         {{#retryable}}<a class="button" href="/runs/{{id}}/retry">Retry…</a>{{/retryable}}
+        {{#compare}}<a class="button" href="/runs/{{id}}/attempts">Compare attempts</a>{{/compare}}
         </div>
         <h2>Actions</h2>
         {{#actions}}<section class="action" aria-label="Action {{name}}"><h3>{{name}} <small>[{{mode}}]</small> <span class="status {{status}}">{{status}}</span>
@@ -28,7 +29,7 @@ extension WebTemplates {
         <h2 id="logs-h">Logs</h2>
         <form method="get" action="/runs/{{id}}" role="search" class="filters"><label for="q">Search the logs</label>
         <input id="q" name="q" value="{{query}}"><button>Search</button></form>
-        <pre id="logs" aria-labelledby="logs-h" data-run="{{id}}" data-after="{{lastLogID}}" data-live="{{live}}">{{#logs}}<span id="l{{id}}"><a href="#l{{id}}" class="ln">{{id}}</a> {{time}} {{level}} {{#action}}[{{action}}] {{/action}}{{message}}
+        <pre id="logs" aria-labelledby="logs-h" data-run="{{id}}" data-after="{{lastLogID}}" data-live="{{live}}">{{#logs}}<span id="l{{id}}"><a href="#l{{id}}" class="ln">{{id}}</a> a{{attempt}} {{time}} {{level}} {{#action}}[{{action}}] {{/action}}{{message}}
         </span>{{/logs}}</pre>{{^logs}}<p id="no-logs">No log lines{{#hasQuery}} match "{{query}}"{{/hasQuery}}.</p>{{/logs}}
         """
 

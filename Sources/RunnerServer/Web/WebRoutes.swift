@@ -83,7 +83,7 @@ struct WebRoutes: Sendable {
                 var after: RecordID = 0
                 while true {
                     let page = try await engine.store.logs(runID: runID, afterID: after, limit: 10_000)
-                    lines += page.filter { $0.message.localizedCaseInsensitiveContains(query) }
+                    lines += page.filter { $0.message.range(of: query, options: [.caseInsensitive, .literal]) != nil }
                     if lines.count > WebViews.logPage { lines.removeFirst(lines.count - WebViews.logPage) }
                     guard page.count == 10_000, let last = page.last else { break }
                     after = last.id

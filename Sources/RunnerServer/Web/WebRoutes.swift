@@ -35,6 +35,9 @@ struct WebRoutes: Sendable {
         router.get("/deployments/:name") { request, context in try await deploymentPage(request, name: try context.parameters.require("name")) }
         router.post("/deployments/:name/upgrade") { request, context in try await upgrade(request, name: try context.parameters.require("name")) }
         router.get("/drivers") { request, _ in try await driversPage(request) }
+        router.get("/drivers/:name/:number") { request, context in
+            try await driverPage(request, name: try context.parameters.require("name"), number: try context.parameters.require("number"))
+        }
     }
 
     // MARK: Reading pages
@@ -152,6 +155,25 @@ struct WebRoutes: Sendable {
                 ["driver": version.driver, "number": version.number, "specVersion": version.specVersion,
                  "digest": String(version.digest.prefix(12)), "loaded": WebViews.time(version.loadedAt)]
             }]
+        }
+    }
+
+    /// A driver version: its spec and values template as stored (the files the engine runs).
+    func driverPage(_ request: Request, name: String, number: String) async throws -> Response {
+        try await page(request, title: "Driver \(name) \(number)", template: "driver") { _ in
+            guard let wanted = Int(number), wanted > 0,
+                  let version = try await engine.store.driverVersion(driver: name, number: wanted) else {
+                throw APIError.notFound("driver \(name) has no version \(number)")
+            }
+            let shown = ["driver.styrmin.yml", "values.j2.yml"]
+            let files = try await engine.store.driverFiles(versionID: version.id).filter { shown.contains($0.path) }
+                .sorted { (shown.firstIndex(of: $0.path) ?? 9) < (shown.firstIndex(of: $1.path) ?? 9) }
+            return [
+                "driver": version.driver, "number": version.number, "specVersion": version.specVersion, "digest": version.digest,
+                "loaded": WebViews.time(version.loadedAt), "source": version.sourceDirectory ?? "",
+                "files": files.map { ["path": $0.path, "anchor": $0.path.replacingOccurrences(of: ".", with: "-"),
+                                      "text": String(decoding: $0.contents, as: UTF8.self)] },
+            ]
         }
     }
 

@@ -94,6 +94,9 @@ struct WebPageTests {
         #expect(cancelled.status == 303)
         #expect(try await serve.waitForRun(2)["status"] as? String == "cancelled")
         let drivers = try await web.get("/drivers")
-        #expect(drivers.html.contains("testbed"))
+        #expect(drivers.html.contains("testbed") && drivers.html.contains("href=\"/drivers/testbed/1\""))
+        let driver = try await web.get("/drivers/testbed/1")
+        #expect(driver.html.contains("driver.styrmin.yml") && driver.html.contains("ApplicationDriver"), "\(driver.html)")
+        #expect(try await web.get("/drivers/testbed/7").status == 404)
     }
 }

@@ -33,7 +33,14 @@ extension WebTemplates {
         <h1>Drivers</h1>
         <div class="scroll"><table><thead><tr><th scope="col">Driver</th><th scope="col">Version</th><th scope="col">Spec version</th>
         <th scope="col">Digest</th><th scope="col">Loaded</th></tr></thead><tbody>
-        {{#drivers}}<tr><td>{{driver}}</td><td>{{number}}</td><td>{{specVersion}}</td><td><code>{{digest}}</code></td><td>{{loaded}}</td></tr>{{/drivers}}
+        {{#drivers}}<tr><td>{{driver}}</td><td><a href="/drivers/{{driver}}/{{number}}">{{number}}</a></td><td>{{specVersion}}</td><td><code>{{digest}}</code></td><td>{{loaded}}</td></tr>{{/drivers}}
         {{^drivers}}<tr><td colspan="5">No drivers are loaded.</td></tr>{{/drivers}}</tbody></table></div>
+        """
+
+    static let driver = """
+        <h1>Driver {{driver}} version {{number}}</h1>
+        <p>spec version {{specVersion}} · digest <code>{{digest}}</code> · loaded {{loaded}}{{#source}} from <code>{{source}}</code>{{/source}}</p>
+        {{#files}}<h2 id="{{anchor}}">{{path}}</h2><pre>{{text}}</pre>{{/files}}
+        <p><a href="/drivers">All drivers</a></p>
         """
 }

@@ -11,7 +11,7 @@ enum WebTemplates {
         var library = MustacheLibrary()
         for (name, text) in [
             ("layout", layout), ("runs", runs), ("run", run), ("retry", retry), ("deployments", deployments),
-            ("deployment", deployment), ("drivers", drivers), ("login", login), ("problem", problem), ("attempts", WebAttempts.template),
+            ("deployment", deployment), ("drivers", drivers), ("login", login), ("problem", problem), ("attempts", WebAttempts.template), ("driver", driver),
         ] {
             try? library.register(text, named: name)
         }

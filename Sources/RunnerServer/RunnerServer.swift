@@ -71,6 +71,7 @@ public struct RunnerServer: Sendable {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: CrossSiteMiddleware(hasToken: configuration.token != nil))
         let sessions = WebSessions(token: configuration.token)
         if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: token, sessions: sessions)) }
         let limit = configuration.maximumBodyBytes

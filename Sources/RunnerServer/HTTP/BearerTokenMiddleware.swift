@@ -29,7 +29,8 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         let path = request.uri.path
         if openPaths.contains(path) { return try await next(request, context) }
         if let sessions {
-            if !path.hasPrefix("/v1/"), path != "/metrics" { return try await next(request, context) }
+            // Decided on the path as the router reads it (empty segments dropped: `//v1/runs/` is `/v1/runs`).
+            if !Self.isAPI(path) { return try await next(request, context) }
             if request.method == .get || request.method == .head, request.headers[.authorization] == nil, sessions.session(of: request) != nil {
                 return try await next(request, context)
             }
@@ -44,6 +45,14 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         let given = Array(SHA256.hash(data: Array(parts[1].trimmingCharacters(in: .whitespaces).utf8)))
         guard Self.constantTimeEqual(given, expected) else { throw Self.unauthorized("the bearer token is not this server's") }
         return try await next(request, context)
+    }
+
+    /// Whether `path` routes to the API or the metrics (its first non-empty
+    /// segment is `v1` or `metrics`, whatever slashes surround it), rather
+    /// than to the web page, which checks its session itself.
+    static func isAPI(_ path: String) -> Bool {
+        let first = path.split(separator: "/", omittingEmptySubsequences: true).first.map { $0.lowercased() }
+        return first == "v1" || first == "metrics"
     }
 
     /// Equality of two digests that reads every byte whatever differs.

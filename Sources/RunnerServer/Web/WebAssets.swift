@@ -35,7 +35,7 @@ enum WebAssets {
             var span = document.createElement('span'); span.id = 'l' + line.id;
             var link = document.createElement('a'); link.href = '#l' + line.id; link.className = 'ln'; link.textContent = line.id;
             span.appendChild(link);
-            span.appendChild(document.createTextNode(' ' + (line.time || '') + ' ' + line.level + ' ' + (line.action ? '[' + line.action + '] ' : '') + line.message + '\\n'));
+            span.appendChild(document.createTextNode(' a' + line.attempt + ' ' + (line.time || '') + ' ' + line.level + ' ' + (line.action ? '[' + line.action + '] ' : '') + line.message + '\\n'));
             pre.appendChild(span);
           });
           source.addEventListener('end', function () { source.close(); window.location.reload(); });

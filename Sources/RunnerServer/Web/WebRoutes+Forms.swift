@@ -82,7 +82,11 @@ extension WebRoutes {
     }
 
     func logOut(_ request: Request) async throws -> Response {
-        let (visit, _) = try await checkedForm(request)
+        let visit: Visit
+        switch try await checkedForm(request, back: "/") {
+        case .refused(let response): return response
+        case .accepted(let accepted, _): visit = accepted
+        }
         sessions.close(visit.session)
         var response = Self.redirect("/login")
         response.setCookie(Cookie(name: WebSessions.cookieName, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
@@ -92,7 +96,7 @@ extension WebRoutes {
     // MARK: Forms that change something
 
     func cancel(_ request: Request, runID: RecordID) async throws -> Response {
-        _ = try await checkedForm(request)
+        if case .refused(let response) = try await checkedForm(request, back: "/runs/\(runID)") { return response }
         return try await acting(request, back: "/runs/\(runID)") { () async throws(EngineError) in
             _ = try await engine.requestCancel(runID: runID)
             return "/runs/\(runID)"
@@ -100,16 +104,30 @@ extension WebRoutes {
     }
 
     func retry(_ request: Request, runID: RecordID) async throws -> Response {
-        let (_, form) = try await checkedForm(request)
-        let choice = try RetryChoice(values: form)
-        return try await acting(request, back: "/runs/\(runID)/retry") { () async throws(EngineError) in
+        let back = "/runs/\(runID)/retry"
+        let form: [String: String]
+        switch try await checkedForm(request, back: back) {
+        case .refused(let response): return response
+        case .accepted(_, let values): form = values
+        }
+        let choice: RetryChoice
+        do {
+            choice = try RetryChoice(values: form)
+        } catch let error as APIError {
+            return render("problem", title: "Not done", view: ["title": "Not done", "message": error.message, "back": back], visit: visit(request), status: error.status)
+        }
+        return try await acting(request, back: back) { () async throws(EngineError) in
             _ = try await engine.requestRetry(runID: runID, replay: choice.replay, driverVersion: choice.driverVersion)
             return "/runs/\(runID)"
         }
     }
 
     func upgrade(_ request: Request, name: String) async throws -> Response {
-        let (_, form) = try await checkedForm(request)
+        let form: [String: String]
+        switch try await checkedForm(request, back: "/deployments/\(name)") {
+        case .refused(let response): return response
+        case .accepted(_, let values): form = values
+        }
         let version = (form["version"] ?? "").trimmingCharacters(in: .whitespaces)
         return try await acting(request, back: "/deployments/\(name)") { () async throws(EngineError) in
             guard !version.isEmpty else { throw EngineError(.badInput, "give the version to upgrade to", field: "version") }
@@ -128,35 +146,86 @@ extension WebRoutes {
         }
     }
 
-    /// The visitor's session and form, after the form's CSRF token was checked (403 without a session or with a wrong token).
-    func checkedForm(_ request: Request) async throws -> (Visit, [String: String]) {
-        guard let session = sessions.session(of: request) else {
-            throw APIError(.forbidden, code: "forbidden", "no session: open the page again (and log in) before sending its form")
-        }
-        let form = try await Self.form(request, limit: bodyLimit)
-        guard let csrf = form["csrf"], sessions.checks(csrf: csrf, for: session) else {
-            throw APIError(.forbidden, code: "forbidden", "the form's CSRF token is missing or not this session's: reload the page and send it again")
-        }
-        return (Visit(session: session, csrf: csrf), form)
+    /// A form's check: its visitor's session and values, or the page that says why it is refused.
+    enum FormCheck {
+        case accepted(Visit, [String: String])
+        case refused(Response)
     }
 
-    /// An `application/x-www-form-urlencoded` body as name → value (the last value of a repeated name).
+    /// The visitor's session and form, after the form's CSRF token was
+    /// checked: without a session, back to the login (or to the page, which
+    /// makes one); with a wrong token or a malformed form, a page saying so (403, 400).
+    func checkedForm(_ request: Request, back: String) async throws -> FormCheck {
+        guard let session = sessions.session(of: request) else {
+            return .refused(Self.redirect(sessions.needsLogin ? "/login?next=" + Self.encoded(back) : back))
+        }
+        let visit = Visit(session: session, csrf: sessions.csrfToken(for: session))
+        let form: [String: String]
+        do {
+            form = try await Self.form(request, limit: bodyLimit)
+        } catch let error as APIError {
+            return .refused(render("problem", title: "Not done", view: ["title": "Not done", "message": error.message, "back": back], visit: visit, status: error.status))
+        }
+        guard let csrf = form["csrf"], sessions.checks(csrf: csrf, for: session) else {
+            return .refused(render("problem", title: "Not done", view: [
+                "title": "Not done", "message": "the form's CSRF token is missing or not this session's: reload the page and send it again", "back": back,
+            ], visit: visit, status: .forbidden))
+        }
+        return .accepted(visit, form)
+    }
+
+    /// An `application/x-www-form-urlencoded` body (WHATWG URL, "application/x-www-form-urlencoded
+    /// parsing") as name → value, the last value of a repeated name.
+    ///
+    /// - Throws: ``APIError`` 400 for a `%` not followed by two hex digits or bytes that are not UTF-8.
     static func form(_ request: Request, limit: Int) async throws -> [String: String] {
         let buffer = try await JSONBody.collect(request, limit: limit, what: "the form")
-        var components = URLComponents()
-        components.percentEncodedQuery = String(buffer: buffer).replacingOccurrences(of: "+", with: "%20")
         var values: [String: String] = [:]
-        for item in components.queryItems ?? [] { values[item.name] = item.value ?? "" }
+        for pair in String(buffer: buffer).split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else {
+                throw APIError.badRequest("the form is not application/x-www-form-urlencoded (a % without two hex digits, or bytes that are not UTF-8)")
+            }
+            values[name] = value
+        }
         return values
+    }
+
+    /// One name or value of a form: `+` is a space, `%XX` a byte; nil when that is not UTF-8 or a `%` is malformed.
+    static func decode(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.popFirst() {
+            switch byte {
+            case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard utf8.count >= 2, let high = hexValue(utf8.removeFirst()), let low = hexValue(utf8.removeFirst()) else { return nil }
+                bytes.append(high << 4 | low)
+            default: bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     static func redirect(_ location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location])
     }
 
-    /// A `next` that stays on this server (a path, never `//host` or a URL).
+    /// A `next` that stays on this server: a path of printable ASCII without
+    /// a backslash, never `//host` (browsers drop tabs and newlines, so
+    /// `/<TAB>/host` would become one), else `/`.
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/" }
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"),
+              next.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "\\" }) else { return "/" }
         return next
     }
 

@@ -26,11 +26,12 @@ struct WebRoutes: Sendable {
         router.post("/login") { request, _ in try await logIn(request) }
         router.post("/logout") { request, _ in try await logOut(request) }
         router.get("/") { request, _ in try await runsPage(request) }
-        router.get("/runs/:id") { request, context in try await runPage(request, runID: try Self.id(context)) }
-        router.post("/runs/:id/cancel") { request, context in try await cancel(request, runID: try Self.id(context)) }
-        router.get("/runs/:id/retry") { request, context in try await retryPage(request, runID: try Self.id(context)) }
-        router.get("/runs/:id/attempts") { request, context in try await attemptsPage(request, runID: try Self.id(context)) }
-        router.post("/runs/:id/retry") { request, context in try await retry(request, runID: try Self.id(context)) }
+        // A run id that is not one shows a page saying so, not the API's JSON.
+        router.get("/runs/:id") { request, context in try await runPage(request, runID: Self.id(context)) }
+        router.post("/runs/:id/cancel") { request, context in try await cancel(request, runID: Self.id(context)) }
+        router.get("/runs/:id/retry") { request, context in try await retryPage(request, runID: Self.id(context)) }
+        router.get("/runs/:id/attempts") { request, context in try await attemptsPage(request, runID: Self.id(context)) }
+        router.post("/runs/:id/retry") { request, context in try await retry(request, runID: Self.id(context)) }
         router.get("/deployments") { request, _ in try await deploymentsPage(request) }
         router.get("/deployments/:name") { request, context in try await deploymentPage(request, name: try context.parameters.require("name")) }
         router.post("/deployments/:name/upgrade") { request, context in try await upgrade(request, name: try context.parameters.require("name")) }
@@ -170,18 +171,18 @@ struct WebRoutes: Sendable {
                 .sorted { (shown.firstIndex(of: $0.path) ?? 9) < (shown.firstIndex(of: $1.path) ?? 9) }
             return [
                 "driver": version.driver, "number": version.number, "specVersion": version.specVersion, "digest": version.digest,
-                "loaded": WebViews.time(version.loadedAt), "source": version.sourceDirectory ?? "",
+                "loaded": WebViews.time(version.loadedAt),
                 "files": files.map { ["path": $0.path, "anchor": $0.path.replacingOccurrences(of: ".", with: "-"),
-                                      "text": String(decoding: $0.contents, as: UTF8.self)] },
+                                      "text": WebViews.shown(String(decoding: $0.contents, as: UTF8.self))] },
             ]
         }
     }
 
     // MARK: Helpers
 
-    static func id(_ context: BasicRequestContext) throws -> RecordID {
-        let text = try context.parameters.require("id")
-        guard let id = RecordID(text), id > 0 else { throw APIError.notFound("no run \"\(text)\"") }
+    /// The run id of the path; 0 (no run has it, so the page says "no run 0") when it is not a number of 1 or more.
+    static func id(_ context: BasicRequestContext) -> RecordID {
+        guard let text = context.parameters.get("id"), let id = RecordID(text), id > 0 else { return 0 }
         return id
     }
 

@@ -17,6 +17,8 @@ final class WebSessions: Sendable {
     static let cookieName = "flowrunner_session"
     /// How long a session lasts after it was made.
     static let lifetime: Duration = .seconds(12 * 3600)
+    /// Most sessions kept at once (a server without a token makes one per new browser).
+    static let maximumSessions = 10_000
 
     /// SHA-256 of the configured token; nil when the server has none.
     let tokenDigest: [UInt8]?
@@ -46,7 +48,11 @@ final class WebSessions: Sendable {
         let id = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         let now = ContinuousClock.now
         sessions.withLock { table in
-            table = table.filter { $0.value > now }
+            // Bounded: expired sessions go when the table is full, then the oldest.
+            if table.count >= Self.maximumSessions {
+                table = table.filter { $0.value > now }
+                while table.count >= Self.maximumSessions, let oldest = table.min(by: { $0.value < $1.value }) { table.removeValue(forKey: oldest.key) }
+            }
             table[id] = now + Self.lifetime
         }
         return id

@@ -14,9 +14,24 @@ enum WebViews {
 
     static func time(_ date: Date?) -> String { date.map(TimeText.local) ?? "-" }
 
+    /// Text as a page shows it: control characters other than newline and tab
+    /// (a terminal's escape sequences) become U+FFFD, so the HTML stays valid.
+    static func shown(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
+            (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || (0x7F...0x9F).contains(scalar.value) ? "\u{FFFD}" : scalar
+        }))
+    }
+
     static func runRow(_ run: RunRecord, waiting: String?) -> [String: Any] {
         ["id": run.id, "deployment": run.deployment, "hook": run.hook.rawValue, "status": run.status.rawValue, "attempt": run.attempt,
          "created": time(run.createdAt), "waiting": waiting ?? ""]
+    }
+
+    /// Mustache looks a missing key up in the enclosing sections (a step
+    /// without an error would show its action's): every optional key of a
+    /// view is set, false when absent.
+    static func absent(_ view: inout [String: Any], _ keys: [String]) {
+        for key in keys where view[key] == nil { view[key] = false }
     }
 
     /// The run page: summary, error and traceback, actions with their steps
@@ -28,7 +43,8 @@ enum WebViews {
             "id": run.id, "hook": run.hook.rawValue, "deployment": run.deployment, "status": run.status.rawValue, "attempt": run.attempt,
             "created": time(run.createdAt), "started": time(run.startedAt), "ended": time(run.endedAt),
             "cancellable": !run.status.isFinished, "retryable": run.status == .failed || run.status == .cancelled, "compare": run.attempt > 1,
-            "live": run.status.isFinished ? "false" : "true", "query": query, "hasQuery": !query.isEmpty,
+            // A search is not followed: the lines a stream brings would not be matches.
+            "live": run.status.isFinished || !query.isEmpty ? "false" : "true", "query": query, "hasQuery": !query.isEmpty,
             "lastLogID": logs.last.map { String($0.id) } ?? "0",
         ]
         if let current = inputs?["current_version"]?.stringValue, let target = inputs?["target_version"]?.stringValue {
@@ -41,7 +57,7 @@ enum WebViews {
         if let error = JSONValue(storedText: run.errorJSON) {
             var shown = errorView(error, action: error["action"]?.stringValue)
             // The run's error names the action; the traceback is the action's.
-            if shown["traceback"] == nil, let name = error["action"]?.stringValue,
+            if shown["traceback"] is Bool, let name = error["action"]?.stringValue,
                let failed = report.actions.first(where: { $0.action.name == name }),
                let traceback = JSONValue(storedText: failed.action.errorJSON)?["traceback"]?.stringValue {
                 shown["traceback"] = traceback
@@ -51,15 +67,18 @@ enum WebViews {
         }
         view["actions"] = report.actions.map { action, steps in actionView(action, steps: steps, run: run, waiting: report.waiting, allSteps: allSteps) }
         view["logs"] = logs.map { line -> [String: Any] in
-            ["id": line.id, "attempt": line.attempt, "time": time(line.time), "level": line.level.rawValue, "action": line.action ?? "", "message": report.masking.text(line.message)]
+            ["id": line.id, "attempt": line.attempt, "time": time(line.time), "level": line.level.rawValue, "action": line.action ?? false,
+             "message": shown(report.masking.text(line.message))]
         }
+        absent(&view, ["versions", "driver", "waiting", "error", "verb"])
         return view
     }
 
     static func errorView(_ error: JSONValue, action: String?) -> [String: Any] {
-        var view: [String: Any] = ["type": error["type"]?.stringValue ?? "Error", "message": error["message"]?.stringValue ?? error.jsonText]
+        var view: [String: Any] = ["type": error["type"]?.stringValue ?? "Error", "message": shown(error["message"]?.stringValue ?? error.jsonText)]
         if let action { view["action"] = action }
-        if let traceback = error["traceback"]?.stringValue { view["traceback"] = traceback }
+        if let traceback = error["traceback"]?.stringValue { view["traceback"] = shown(traceback) }
+        absent(&view, ["action", "traceback"])
         return view
     }
 
@@ -79,13 +98,15 @@ enum WebViews {
                 "attempt": step.attempt, "seq": step.seq, "kind": step.kind.rawValue, "name": step.name, "status": step.status.rawValue,
                 "how": step.replayed ? "replayed" : "executed", "laneClass": step.attempt % 2 == 0 ? "even" : "odd",
                 "duration": step.durationMilliseconds.map { TimeText.fixed($0, 1) + " ms" } ?? (waiting.step(step, of: run) ?? "-"),
-                "args": String(step.argsJSON.prefix(240)) + (step.argsJSON.count > 240 ? "…" : ""),
+                "args": Self.shown(String(step.argsJSON.prefix(240)) + (step.argsJSON.count > 240 ? "…" : "")),
                 "marked": step.status == .failed || step.divergenceJSON != nil, "diverged": step.divergenceJSON != nil,
             ]
             if let error = JSONValue(storedText: step.errorJSON) { row["error"] = "\(error["type"]?.stringValue ?? "Error"): \(error["message"]?.stringValue ?? "")" }
-            if let divergence = step.divergenceJSON { row["divergence"] = "replay stopped here: " + divergence }
+            if let divergence = step.divergenceJSON { row["divergence"] = "replay stopped here: " + Self.shown(divergence) }
+            absent(&row, ["error", "divergence"])
             return row
         }
+        absent(&view, ["error", "hidden"])
         return view
     }
 
@@ -123,6 +144,7 @@ enum WebViews {
             },
         ]
         if let error = report.clusterError { view["clusterError"] = error }
+        absent(&view, ["clusterError"])
         return view
     }
 }

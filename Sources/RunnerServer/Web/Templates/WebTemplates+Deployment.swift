@@ -39,7 +39,7 @@ extension WebTemplates {
 
     static let driver = """
         <h1>Driver {{driver}} version {{number}}</h1>
-        <p>spec version {{specVersion}} · digest <code>{{digest}}</code> · loaded {{loaded}}{{#source}} from <code>{{source}}</code>{{/source}}</p>
+        <p>spec version {{specVersion}} · digest <code>{{digest}}</code> · loaded {{loaded}}</p>
         {{#files}}<h2 id="{{anchor}}">{{path}}</h2><pre>{{text}}</pre>{{/files}}
         <p><a href="/drivers">All drivers</a></p>
         """

@@ -29,7 +29,7 @@ extension WebTemplates {
         <h2 id="logs-h">Logs</h2>
         <form method="get" action="/runs/{{id}}" role="search" class="filters"><label for="q">Search the logs</label>
         <input id="q" name="q" value="{{query}}"><button>Search</button></form>
-        <pre id="logs" aria-labelledby="logs-h" data-run="{{id}}" data-after="{{lastLogID}}" data-live="{{live}}">{{#logs}}<span id="l{{id}}"><a href="#l{{id}}" class="ln">{{id}}</a> a{{attempt}} {{time}} {{level}} {{#action}}[{{action}}] {{/action}}{{message}}
+        <pre id="logs" aria-labelledby="logs-h" aria-live="polite" data-run="{{id}}" data-after="{{lastLogID}}" data-live="{{live}}">{{#logs}}<span id="l{{id}}"><a href="#l{{id}}" class="ln">{{id}}</a> a{{attempt}} {{time}} {{level}} {{#action}}[{{action}}] {{/action}}{{message}}
         </span>{{/logs}}</pre>{{^logs}}<p id="no-logs">No log lines{{#hasQuery}} match "{{query}}"{{/hasQuery}}.</p>{{/logs}}
         """
 

@@ -80,8 +80,17 @@ extension PostgresStateStore {
 
     /// Any error of PostgresNIO, the network or the decoding of a row, as a ``StateStoreError``.
     func failure(_ error: any Error) -> StateStoreError {
+        Self.failure(error, settings: settings)
+    }
+
+    /// Any error of PostgresNIO, the network or the decoding of a row, as a
+    /// ``StateStoreError`` naming the store at `settings`.
+    static func failure(_ error: any Error, settings: PostgresSettings) -> StateStoreError {
+        func refusal(_ code: StateStoreError.Code, _ reason: String) -> StateStoreError {
+            StateStoreError(code, location: settings.location, reason)
+        }
         if let error = error as? StateStoreError { return error }
-        if let error = error as? PSQLError { return failure(error) }
+        if let error = error as? PSQLError { return failure(error, settings: settings) }
         if let error = error as? PostgresDecodingError {
             return refusal(.notADatabase, "column \(error.columnName) holds \(error.postgresType), not what FlowRunner stored there (\(error.code)); is this a FlowRunner database?")
         }
@@ -91,7 +100,10 @@ extension PostgresStateStore {
         return refusal(.cannotOpen, "cannot reach the server (\(error)); check that it runs and accepts connections from here")
     }
 
-    private func failure(_ error: PSQLError) -> StateStoreError {
+    private static func failure(_ error: PSQLError, settings: PostgresSettings) -> StateStoreError {
+        func refusal(_ code: StateStoreError.Code, _ reason: String) -> StateStoreError {
+            StateStoreError(code, location: settings.location, reason)
+        }
         if let info = error.serverInfo, let state = info[.sqlState] {
             var message = info[.message] ?? "error \(state)"
             if let detail = info[.detail] { message += " (\(detail))" }

@@ -77,6 +77,10 @@ public final class PostgresStateStore: StateStore {
         maximumConnections: Int = defaultMaximumConnections, migrate: Bool = true
     ) async throws(StateStoreError) -> PostgresStateStore {
         let settings = try PostgresSettings(url: url, environment: environment)
+        // One connection first: a wrong password, a missing database or an
+        // unreachable server is reported at once, as the server says it
+        // (the pool retries failed connections for a minute before it gives up).
+        try await probe(settings)
         let store = try PostgresStateStore(settings: settings, clock: clock, maximumConnections: maximumConnections)
         do {
             try await store.prepare(migrate: migrate)
@@ -104,7 +108,7 @@ public final class PostgresStateStore: StateStore {
         } else {
             configuration = PostgresClient.Configuration(host: settings.host, port: settings.port, username: settings.user,
                                                          password: settings.password, database: settings.database,
-                                                         tls: try Self.tls(for: settings))
+                                                         tls: try Self.tls(for: settings).pool)
         }
         configuration.options.connectTimeout = .seconds(settings.connectTimeout)
         configuration.options.maximumConnections = max(1, maximumConnections)
@@ -121,8 +125,59 @@ public final class PostgresStateStore: StateStore {
         await runner.value
     }
 
-    /// The TLS mode PostgresNIO uses for an `sslmode`.
-    static func tls(for settings: PostgresSettings) throws(StateStoreError) -> PostgresClient.Configuration.TLS {
+    /// Opens one connection with `settings` and closes it.
+    ///
+    /// - Throws: ``StateStoreError/Code/cannotOpen`` saying why the server
+    ///   cannot be reached or refused the connection.
+    static func probe(_ settings: PostgresSettings) async throws(StateStoreError) {
+        var configuration: PostgresConnection.Configuration
+        if let socket = settings.unixSocketPath {
+            configuration = PostgresConnection.Configuration(unixSocketPath: socket, username: settings.user, password: settings.password,
+                                                             database: settings.database)
+        } else {
+            let tls: PostgresConnection.Configuration.TLS
+            do {
+                tls = switch try Self.tls(for: settings) {
+                case .disable: .disable
+                case .prefer(let configuration): .prefer(try NIOSSLContext(configuration: configuration))
+                case .require(let configuration): .require(try NIOSSLContext(configuration: configuration))
+                }
+            } catch {
+                throw StateStoreError(.cannotOpen, location: settings.location, "the TLS settings cannot be used: \(error)")
+            }
+            configuration = PostgresConnection.Configuration(host: settings.host, port: settings.port, username: settings.user,
+                                                             password: settings.password, database: settings.database, tls: tls)
+        }
+        configuration.options.connectTimeout = .seconds(Int64(settings.connectTimeout))
+        let logger = Logger(label: "flowrunner.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try? await connection.close()
+        } catch {
+            throw failure(error, settings: settings)
+        }
+    }
+
+    /// How TLS is used for an `sslmode`, and with which settings.
+    enum TLSChoice {
+        case disable
+        case prefer(TLSConfiguration)
+        case require(TLSConfiguration)
+
+        /// The same, as the pool's configuration says it.
+        var pool: PostgresClient.Configuration.TLS {
+            switch self {
+            case .disable: .disable
+            case .prefer(let configuration): .prefer(configuration)
+            case .require(let configuration): .require(configuration)
+            }
+        }
+    }
+
+    /// How TLS is used for the `sslmode` (and `sslrootcert`) of `settings`.
+    ///
+    /// - Throws: ``StateStoreError/Code/cannotOpen`` when `sslrootcert` cannot be read.
+    static func tls(for settings: PostgresSettings) throws(StateStoreError) -> TLSChoice {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let file = settings.sslRootCertificate {
             do {

@@ -76,48 +76,68 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("a claim never starts a second run of a deployment, even when an older run is retried meanwhile")
+    @Test("a claim never starts a second run of a deployment, even when older runs are retried meanwhile")
     func claimsRaceRetries() async throws {
         try await PostgresTestDatabase.with { database in
             try await withStores(3, on: database) { stores in
-                let deployment = try await stores[0].makeDeployment("shop")
+                // Per deployment: failed runs (older) and queued runs (newer). While workers claim the
+                // queued ones, the failed ones are retried: each retry puts an older run back in the
+                // queue, which a claim that looked before it must not start beside a newer one.
                 var failed: [RecordID] = []
-                for _ in 0..<6 {
-                    let run = try await stores[0].makeRun(deployment)
-                    _ = try #require(try await stores[0].claim("setup"))
-                    try await stores[0].changeRunStatus(id: run.id, to: .failed, errorJSON: #"{"message":"x"}"#)
-                    failed.append(run.id)
+                var total = 0
+                for index in 0..<4 {
+                    let deployment = try await stores[0].makeDeployment("shop\(index)")
+                    for _ in 0..<12 {
+                        let run = try await stores[0].makeRun(deployment)
+                        _ = try #require(try await stores[0].claimNextRun(owner: .test("setup"), leaseDuration: .seconds(60), runID: run.id))
+                        try await stores[0].changeRunStatus(id: run.id, to: .failed, errorJSON: #"{"message":"x"}"#)
+                        failed.append(run.id)
+                    }
+                    for _ in 0..<12 { _ = try await stores[0].makeRun(deployment) }
+                    total += 24
                 }
-                for _ in 0..<6 { _ = try await stores[0].makeRun(deployment) }
-                let retried = failed
-                let overlaps = Locked(0)
+                let retried = failed.shuffled()
+                /// Deployments with a run claimed and not ended yet, and the claims made while another was.
+                struct Ledger { var busy: Set<RecordID> = []; var overlaps: [RecordID] = []; var claims = 0 }
+                let ledger = Locked(Ledger())
+                let retriesDone = Locked(false)
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    // One machine retries the failed runs while two others claim and finish runs.
                     group.addTask {
                         for id in retried {
                             try await stores[0].retryRun(id: id, replayJSON: nil, driverVersionID: nil, notBefore: nil, abandonedOwner: nil)
                         }
+                        retriesDone.withLock { $0 = true }
                     }
-                    for index in 1...2 {
-                        group.addTask {
-                            var idle = 0
-                            while idle < 40 {
-                                guard let run = try await stores[index].claim("w\(index)") else {
-                                    idle += 1
-                                    try await Task.sleep(for: .milliseconds(5))
-                                    continue
+                    for index in 0..<3 {
+                        for worker in 0..<2 {
+                            group.addTask {
+                                var idle = 0
+                                while idle < 30 || !retriesDone.withLock({ $0 }) {
+                                    guard let run = try await stores[index].claimNextRun(
+                                        owner: LeaseOwner(role: "w\(worker)", processID: Int32(index + 1), host: "m\(index)"),
+                                        leaseDuration: .seconds(60), runID: nil) else {
+                                        idle += 1
+                                        try await Task.sleep(for: .milliseconds(2))
+                                        continue
+                                    }
+                                    idle = 0
+                                    ledger.withLock { ledger in
+                                        ledger.claims += 1
+                                        if !ledger.busy.insert(run.deploymentID).inserted { ledger.overlaps.append(run.id) }
+                                    }
+                                    try await Task.sleep(for: .milliseconds(1))
+                                    ledger.withLock { _ = $0.busy.remove(run.deploymentID) }
+                                    try await stores[index].changeRunStatus(id: run.id, to: .succeeded, errorJSON: nil, notBefore: nil)
                                 }
-                                idle = 0
-                                let running = try await stores[index].runs(matching: RunFilter(deployment: "shop", status: .running))
-                                if running.count != 1 { overlaps.withLock { $0 += 1 } }
-                                try await stores[index].changeRunStatus(id: run.id, to: .succeeded, errorJSON: nil, notBefore: nil)
                             }
                         }
                     }
                     try await group.waitForAll()
                 }
-                #expect(overlaps.withLock { $0 } == 0)
-                #expect(try await stores[0].runs(matching: RunFilter(status: .succeeded, limit: 100)).count == 12)
+                let result = ledger.withLock { $0 }
+                #expect(result.overlaps.isEmpty, "runs started beside another run of their deployment: \(result.overlaps)")
+                #expect(result.claims == total)
+                #expect(try await stores[0].runs(matching: RunFilter(status: .succeeded, limit: 1000)).count == total)
             }
         }
     }

@@ -7,15 +7,11 @@ extension PostgresStateStore {
     /// again is a no-op returning the stored version with `created == false`;
     /// new content gets the driver's next `number`. Two processes loading
     /// the same driver at once take turns (a lock per driver name for the
-    /// transaction), so numbers are never skipped nor taken twice. Two files
-    /// with one path throw ``StateStoreError/Code/database`` and store nothing.
+    /// transaction), so numbers are never skipped nor taken twice. New content
+    /// with two files of one path throws ``StateStoreError/Code/database`` and stores nothing.
     public func storeDriverVersion(
         driver: String, specVersion: String, digest: String, files: [StoredDriverFile], sourceDirectory: String?
     ) async throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool) {
-        var paths = Set<[UInt8]>()
-        for file in files where !paths.insert(Array(file.path.utf8)).inserted {
-            throw refusal(.database, "duplicate key value violates unique constraint driver_files_pkey (\(file.path) twice)")
-        }
         let now = fixedNow
         return try await transaction { sql in
             // One loader per driver name at a time: the next number and the digest check see every earlier load.
@@ -27,6 +23,10 @@ extension PostgresStateStore {
                     record.sourceDirectory = sourceDirectory
                 }
                 return (record, false)
+            }
+            var paths = Set<[UInt8]>()
+            for file in files where !paths.insert(Array(file.path.utf8)).inserted {
+                throw self.refusal(.database, "duplicate key value violates unique constraint driver_files_pkey (\(file.path) twice)")
             }
             let inserted = try await sql.rows("""
                 INSERT INTO driver_versions (driver, number, spec_version, digest, loaded_at, source_directory)

@@ -198,9 +198,11 @@ extension PostgresStateStore {
         }
     }
 
-    /// A run's log lines with an id above `afterID`, oldest first, at most `limit`.
+    /// A run's log lines with an id above `afterID`, oldest first, at most
+    /// `limit` (all of them when `limit` is negative, as SQLite's `LIMIT -1`).
     public func logs(runID: RecordID, afterID: RecordID, limit: Int) async throws(StateStoreError) -> [LogRecord] {
-        let rows = try await query("SELECT * FROM logs WHERE run_id = \(runID) AND id > \(afterID) ORDER BY id LIMIT \(max(0, limit))")
+        let bound: Int? = limit < 0 ? nil : limit
+        let rows = try await query("SELECT * FROM logs WHERE run_id = \(runID) AND id > \(afterID) ORDER BY id LIMIT \(bound)::bigint")
         return try decode(rows, LogRecord.init(row:))
     }
 }

@@ -123,7 +123,8 @@ let package = Package(
         .executableTarget(
             name: "FlowRunnerCLI",
             dependencies: [
-                "FlowModel", "DriverSpec", "StateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler", "KubernetesCluster", "RunnerServer",
+                "FlowModel", "DriverSpec", "StateStore", "PostgresStateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler",
+                "KubernetesCluster", "RunnerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -22,7 +22,7 @@ struct BackupCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let created: (backup: BackupRecord, run: RunRecord)
         do {
@@ -60,7 +60,7 @@ struct RestoreCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let run: RunRecord
         do {
@@ -97,7 +97,7 @@ struct DeleteCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let run: RunRecord
         do {
@@ -134,7 +134,7 @@ struct BackupsCommand: AsyncParsableCommand {
         @OptionGroup var stateOptions: StateOptions
 
         func run() async throws {
-            let store = try stateOptions.openForReading()
+            let store = try await stateOptions.openForReading()
             let backups: [BackupRecord]
             do {
                 backups = try await BackupReport.list(deployment: deployment, store: store)
@@ -171,7 +171,7 @@ struct BackupsCommand: AsyncParsableCommand {
         @OptionGroup var stateOptions: StateOptions
 
         func run() async throws {
-            let store = try stateOptions.openForReading()
+            let store = try await stateOptions.openForReading()
             let found: BackupRecord?
             do {
                 found = try await store.backup(id: id)

@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         // TLS settings of the Kubernetes API client (its CA and client certificate); async-http-client builds on it.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The PostgreSQL state store (`--state postgres://...`): several runner machines on one queue.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -50,6 +52,16 @@ let package = Package(
         .target(
             name: "StateStore",
             dependencies: ["FlowModel", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "PostgresStateStore",
+            dependencies: [
+                "FlowModel", "StateStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -114,7 +126,8 @@ let package = Package(
         .executableTarget(
             name: "FlowRunnerCLI",
             dependencies: [
-                "FlowModel", "DriverSpec", "StateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler", "KubernetesCluster", "RunnerServer",
+                "FlowModel", "DriverSpec", "StateStore", "PostgresStateStore", "Primitives", "ActionHost", "FlowRunner", "Scheduler",
+                "KubernetesCluster", "RunnerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -169,7 +182,11 @@ let package = Package(
         ),
         .testTarget(
             name: "StateStoreTests",
-            dependencies: ["FlowModel", "StateStore", "StateStoreProbe", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "FlowModel", "StateStore", "PostgresStateStore", "StateStoreProbe", .product(name: "GRDB", package: "GRDB.swift"),
+                // The test PostgreSQL server's databases, made and dropped per test.
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -14,7 +14,7 @@ struct FlowRunnerCommand: AsyncParsableCommand {
         commandName: "flowrunner",
         abstract: "Run the lifecycle actions of application drivers, durably.",
         version: "flowrunner \(version)",
-        subcommands: [DriversCommand.self, DeployCommand.self, UpgradeCommand.self, BackupCommand.self, RestoreCommand.self, DeleteCommand.self, BackupsCommand.self, DryRunCommand.self, RenderCommand.self, RunsCommand.self, DeploymentsCommand.self, ClustersCommand.self, ServeCommand.self]
+        subcommands: [DriversCommand.self, DeployCommand.self, UpgradeCommand.self, BackupCommand.self, RestoreCommand.self, DeleteCommand.self, BackupsCommand.self, DryRunCommand.self, RenderCommand.self, RunsCommand.self, DeploymentsCommand.self, ClustersCommand.self, ServeCommand.self, StateCommand.self]
     )
 
     static func main() async {

@@ -21,6 +21,17 @@ public struct DriverVersionRecord: Sendable, Hashable {
     /// tracebacks name the author's files there rather than the stored copy.
     /// Nil for versions stored before this was kept.
     public var sourceDirectory: String? = nil
+
+    /// Creates the record from its fields (the stores build it from their rows).
+    public init(id: RecordID, driver: String, number: Int, specVersion: String, digest: String, loadedAt: Date, sourceDirectory: String? = nil) {
+        self.id = id
+        self.driver = driver
+        self.number = number
+        self.specVersion = specVersion
+        self.digest = digest
+        self.loadedAt = loadedAt
+        self.sourceDirectory = sourceDirectory
+    }
 }
 
 /// One file of a stored driver version.
@@ -59,6 +70,27 @@ public struct DeploymentRecord: Sendable, Hashable {
     public var componentsJSON: String = "{}"
     /// When its `delete` run succeeded; nil while it exists.
     public var deletedAt: Date? = nil
+
+    /// Creates the record from its fields (the stores build it from their rows).
+    public init(
+        id: RecordID, name: String, driver: String, driverVersionID: RecordID, appVersion: String, parametersJSON: String,
+        configJSON: String, cluster: String, createdAt: Date, updatedAt: Date, secretConfigKeys: [String] = [],
+        componentsJSON: String = "{}", deletedAt: Date? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.driver = driver
+        self.driverVersionID = driverVersionID
+        self.appVersion = appVersion
+        self.parametersJSON = parametersJSON
+        self.configJSON = configJSON
+        self.cluster = cluster
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.secretConfigKeys = secretConfigKeys
+        self.componentsJSON = componentsJSON
+        self.deletedAt = deletedAt
+    }
 }
 
 /// What is needed to create a deployment.
@@ -125,6 +157,34 @@ public struct RunRecord: Sendable, Hashable {
     /// (the HTTP API's body), to tell a repeat of that request from another
     /// request reusing the key; nil when none was given.
     public var requestDigest: String? = nil
+
+    /// Creates the record from its fields (the stores build it from their rows).
+    public init(
+        id: RecordID, deploymentID: RecordID, deployment: String, hook: Hook, status: RunStatus, attempt: Int, inputsJSON: String,
+        contextJSON: String, driverVersionID: RecordID, idempotencyKey: String?, leaseOwner: LeaseOwner?, leaseExpiresAt: Date?,
+        notBefore: Date?, createdAt: Date, startedAt: Date?, endedAt: Date?, errorJSON: String?, replayJSON: String?,
+        requestDigest: String? = nil
+    ) {
+        self.id = id
+        self.deploymentID = deploymentID
+        self.deployment = deployment
+        self.hook = hook
+        self.status = status
+        self.attempt = attempt
+        self.inputsJSON = inputsJSON
+        self.contextJSON = contextJSON
+        self.driverVersionID = driverVersionID
+        self.idempotencyKey = idempotencyKey
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.notBefore = notBefore
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.errorJSON = errorJSON
+        self.replayJSON = replayJSON
+        self.requestDigest = requestDigest
+    }
 }
 
 /// What is needed to create a run.
@@ -190,6 +250,24 @@ public struct ActionRunRecord: Sendable, Hashable {
     /// or `unisolated` (`--unisolated-actions`); nil before it started, for
     /// the built-in core, and for runs recorded before this was kept.
     public var isolation: String? = nil
+
+    /// Creates the record from its fields (the stores build it from their rows).
+    public init(
+        id: RecordID, runID: RecordID, name: String, mode: ActionMode, position: Int, status: ActionRunStatus, attempts: Int,
+        errorJSON: String?, startedAt: Date?, endedAt: Date?, isolation: String? = nil
+    ) {
+        self.id = id
+        self.runID = runID
+        self.name = name
+        self.mode = mode
+        self.position = position
+        self.status = status
+        self.attempts = attempts
+        self.errorJSON = errorJSON
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.isolation = isolation
+    }
 }
 
 /// One primitive call or `@task` call inside an action run.
@@ -223,6 +301,29 @@ public struct StepRecord: Sendable, Hashable {
     /// Wall time of the step in milliseconds, once it ended.
     public var durationMilliseconds: Double? {
         endedAt.map { $0.timeIntervalSince(startedAt) * 1000 }
+    }
+
+    /// Creates the record from its fields (the stores build it from their rows).
+    public init(
+        id: RecordID, actionRunID: RecordID, attempt: Int, seq: Int, kind: StepKind, name: String, argsJSON: String, argsDigest: String,
+        status: StepStatus, replayed: Bool, resultJSON: String?, errorJSON: String?, startedAt: Date, endedAt: Date?,
+        divergenceJSON: String?
+    ) {
+        self.id = id
+        self.actionRunID = actionRunID
+        self.attempt = attempt
+        self.seq = seq
+        self.kind = kind
+        self.name = name
+        self.argsJSON = argsJSON
+        self.argsDigest = argsDigest
+        self.status = status
+        self.replayed = replayed
+        self.resultJSON = resultJSON
+        self.errorJSON = errorJSON
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.divergenceJSON = divergenceJSON
     }
 }
 
@@ -264,6 +365,18 @@ public struct LogRecord: Sendable, Hashable {
     /// `stdout`, `stderr`, a Python logger name, or `flowrunner`.
     public var logger: String
     public var message: String
+
+    /// Creates the record from its fields (the stores build it from their rows).
+    public init(id: RecordID, runID: RecordID, action: String?, attempt: Int, time: Date, level: LogLevel, logger: String, message: String) {
+        self.id = id
+        self.runID = runID
+        self.action = action
+        self.attempt = attempt
+        self.time = time
+        self.level = level
+        self.logger = logger
+        self.message = message
+    }
 }
 
 /// A log line about to be stored.

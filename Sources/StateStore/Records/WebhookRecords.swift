@@ -11,6 +11,13 @@ public struct WebhookRecord: Sendable, Hashable {
     public var url: String
     /// When it was first registered.
     public var createdAt: Date
+
+    /// Creates the record from its fields (the stores build it from their rows).
+    public init(id: RecordID, url: String, createdAt: Date) {
+        self.id = id
+        self.url = url
+        self.createdAt = createdAt
+    }
 }
 
 /// Where a delivery stands: `pending` until the endpoint answered 2xx
@@ -49,6 +56,32 @@ public struct WebhookDeliveryRecord: Sendable, Hashable {
     public var lastError: String?
     public var createdAt: Date
     public var deliveredAt: Date?
+
+    /// Creates the record from its fields (the stores build it from their rows).
+    public init(
+        id: RecordID, deliveryID: String, webhookID: RecordID, url: String, runID: RecordID, deployment: String, hook: Hook,
+        runAttempt: Int, runStatus: RunStatus, runErrorJSON: String?, runEndedAt: Date, status: WebhookDeliveryStatus, attempts: Int,
+        nextAttemptAt: Date?, lastStatusCode: Int?, lastError: String?, createdAt: Date, deliveredAt: Date?
+    ) {
+        self.id = id
+        self.deliveryID = deliveryID
+        self.webhookID = webhookID
+        self.url = url
+        self.runID = runID
+        self.deployment = deployment
+        self.hook = hook
+        self.runAttempt = runAttempt
+        self.runStatus = runStatus
+        self.runErrorJSON = runErrorJSON
+        self.runEndedAt = runEndedAt
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.lastStatusCode = lastStatusCode
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.deliveredAt = deliveredAt
+    }
 }
 
 /// What one attempt of a delivery came to.

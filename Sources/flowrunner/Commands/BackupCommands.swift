@@ -102,7 +102,7 @@ struct BackupsCommand: AsyncParsableCommand {
         @OptionGroup var stateOptions: StateOptions
 
         func run() async throws {
-            let store = try stateOptions.openForReading()
+            let store = try await stateOptions.openForReading()
             let backups: [BackupRecord]
             do {
                 backups = try await BackupReport.list(deployment: deployment, store: store)
@@ -139,7 +139,7 @@ struct BackupsCommand: AsyncParsableCommand {
         @OptionGroup var stateOptions: StateOptions
 
         func run() async throws {
-            let store = try stateOptions.openForReading()
+            let store = try await stateOptions.openForReading()
             let found: BackupRecord?
             do {
                 found = try await store.backup(id: id)

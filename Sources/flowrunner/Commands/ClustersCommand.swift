@@ -50,7 +50,7 @@ struct ClustersAddCommand: AsyncParsableCommand {
         }
         let values = try Pairs.parse(config, option: "--config").mapValues(JSONValue.string)
         let file = inCluster ? nil : Self.absolute(kubeconfig ?? Self.defaultKubeconfig())
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         let registry = ClusterRegistry(store: store, clusters: ClusterProviders.make(store: store))
         let record: ClusterRecord
         do {
@@ -128,7 +128,7 @@ struct ClustersShowCommand: AsyncParsableCommand {
 
     /// Every cluster of the state file, the embedded one first.
     static func reports(_ stateOptions: StateOptions) async throws -> [ClusterReport] {
-        let store = try stateOptions.openForReading()
+        let store = try await stateOptions.openForReading()
         do {
             return try await ClusterRegistry(store: store, clusters: ClusterProviders.make(store: store)).reports()
         } catch {

@@ -31,7 +31,7 @@ struct DeploymentsSetCommand: AsyncParsableCommand {
     func run() async throws {
         guard !componentOptions.isEmpty else { throw CommandFailure.badInput("nothing to set: give --env, --command or --args") }
         let (changes, clearing) = try componentOptions.parsed()
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let now: ComponentInputs
         do {
@@ -53,7 +53,7 @@ struct DeploymentsListCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.openForReading()
+        let store = try await stateOptions.openForReading()
         let rows: [DeploymentReport.Listed]
         do {
             rows = try await DeploymentReport.list(store: store)
@@ -90,7 +90,7 @@ struct DeploymentsShowCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.openForReading()
+        let store = try await stateOptions.openForReading()
         let found: DeploymentReport?
         do {
             found = try await DeploymentReport.load(named: name, store: store, clusters: ClusterProviders.make(store: store))

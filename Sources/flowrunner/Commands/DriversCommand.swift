@@ -106,7 +106,7 @@ struct DriversLoadCommand: AsyncParsableCommand {
         if !driver.isValid {
             for diagnostic in driver.diagnostics { print(TerminalText.escaped("\(diagnostic)")) }
         }
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         let stored: DriverCatalog.Stored
         do {
             stored = try await DriverCatalog(store: store).store(driver, directory: directory)
@@ -135,7 +135,7 @@ struct DriversListCommand: AsyncParsableCommand {
     var output: OutputFormat = .text
 
     func run() async throws {
-        let store = try stateOptions.openForReading()
+        let store = try await stateOptions.openForReading()
         let versions: [DriverVersionRecord]
         do {
             versions = try await DriverCatalog(store: store).versions()

@@ -43,7 +43,7 @@ struct DeployCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
         let configValues = try Pairs.parse(config, option: "--config").mapValues(JSONValue.string)

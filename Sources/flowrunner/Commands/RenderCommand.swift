@@ -64,7 +64,7 @@ struct RenderCommand: AsyncParsableCommand {
     /// The configuration of `--cluster`; the state is opened only for a registered cluster.
     func clusterConfiguration() async throws -> [String: JSONValue] {
         guard cluster != SimulatedClusterProvider.clusterName else { return SimulatedClusterProvider.configuration }
-        let store = try stateOptions.openForReading()
+        let store = try await stateOptions.openForReading()
         do {
             return try await ClusterProviders.make(store: store).configuration(cluster: cluster)
         } catch {

@@ -53,7 +53,7 @@ struct RunsListCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.openForReading()
+        let store = try await stateOptions.openForReading()
         let runs: [RunRecord]
         var known = true
         do {
@@ -94,7 +94,7 @@ struct RunsShowCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.openForReading()
+        let store = try await stateOptions.openForReading()
         let report = try await runArgument.report(store)
         switch output {
         case .json: print(report.json.prettyText)
@@ -119,7 +119,7 @@ struct RunsLogsCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.openForReading()
+        let store = try await stateOptions.openForReading()
         _ = try await runArgument.report(store)
         var printed = 0
         do {
@@ -177,7 +177,7 @@ struct RunsRetryCommand: AsyncParsableCommand {
     func run() async throws {
         let replay: Engine.ReplayMode = restart ? .restart : fromStep.map { .fromStep($0) } ?? .matching
         // A plan only reads: it opens the state read-only.
-        let store: any StateStore = plan ? try stateOptions.openForReading() : try stateOptions.open()
+        let store: any StateStore = plan ? try await stateOptions.openForReading() : try await stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
         let run: RunRecord
         do {
@@ -208,7 +208,7 @@ struct RunsCancelCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         let run: RunRecord
         do {
             run = try await RunControl(store: store).cancel(runID: runArgument.run)
@@ -236,7 +236,7 @@ struct RunsPruneCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         do {
             let count = try await store.pruneRuns(endedBefore: Date().addingTimeInterval(-olderThan.seconds))
             print("pruned \(count) run\(count == 1 ? "" : "s") that ended more than \(olderThan.text) ago")

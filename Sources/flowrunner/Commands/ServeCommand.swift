@@ -74,7 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw CommandFailure.badInput("--grace: \(error)")
         }
         let webhookConfiguration = try readWebhook()
-        let store = try stateOptions.open()
+        let store = try await stateOptions.open()
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory, server: true)
         var schedulerConfiguration = SchedulerConfiguration(owner: LeaseOwner.current(role: "serve"), workers: workers)
         schedulerConfiguration.gracePeriod = graceDuration
@@ -90,7 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
         schedulerConfiguration.recordsMetrics = true
         let metrics = RunnerServer.bootstrapMetrics()
         let scheduler = Scheduler(engine: engine, configuration: schedulerConfiguration)
-        let statePath = stateOptions.path, workerCount = workers, boundHost = host
+        let statePath = stateOptions.displayName, workerCount = workers, boundHost = host
         let http = RunnerServer(engine: engine, configuration: server, metrics: metrics).service(logger: logger) { port in
             Terminal.line("flowrunner serve: listening on http://\(boundHost.contains(":") ? "[\(boundHost)]" : boundHost):\(port) "
                 + "(\(workerCount) worker\(workerCount == 1 ? "" : "s"), state \(statePath))")

@@ -99,8 +99,13 @@ struct RunOptions: ParsableArguments {
 }
 
 extension StateOptions {
-    /// The directory holding the state file (driver files and caches go there).
+    /// The directory holding the state file (driver files and caches go
+    /// there); with a PostgreSQL state, `~/.flowrunner` on this machine.
     var directory: String {
+        if isServer {
+            let environment = ProcessInfo.processInfo.environment
+            return (environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()) + "/.flowrunner"
+        }
         let parent = (path as NSString).deletingLastPathComponent
         return parent.isEmpty ? "." : parent
     }

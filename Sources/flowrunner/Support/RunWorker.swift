@@ -18,7 +18,7 @@ enum RunWorker {
         state: StateOptions, options: RunOptions, detach: Bool, request: (Engine) async throws(EngineError) -> Created,
         run: (Created) -> RunRecord, headline: (Created) -> String
     ) async throws {
-        let store = try state.open()
+        let store = try await state.open()
         let engine = try options.engine(store: store, cacheDirectory: state.directory)
         let created: Created
         do {

@@ -1,21 +1,37 @@
 import ArgumentParser
 import Foundation
 import FlowRunner
+import PostgresStateStore
 import StateStore
 
-/// `--state PATH`: which state database a command uses.
+/// `--state PATH|URL`: which state database a command uses, a SQLite file
+/// or a PostgreSQL server (`postgres://USER@HOST:PORT/DB`, for several runner machines).
 struct StateOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The state database.", discussion: "Default: $FLOWRUNNER_STATE, else ~/.flowrunner/state.sqlite.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp(
+        "The state database: a SQLite file, or a postgres://USER@HOST:PORT/DATABASE URL shared by several runner machines.",
+        discussion: "Default: $FLOWRUNNER_STATE, else ~/.flowrunner/state.sqlite. A URL takes ?sslmode=disable|prefer|require|verify-ca|verify-full; its password comes from the URL, else PGPASSWORD, else PGPASSFILE or ~/.pgpass.",
+        valueName: "path|url"))
     var state: String?
 
-    /// The resolved path.
+    /// The resolved path, or URL: `--state`, else `$FLOWRUNNER_STATE`, else `~/.flowrunner/state.sqlite`.
     var path: String {
         SQLiteStateStore.resolvePath(explicit: state, environment: ProcessInfo.processInfo.environment)
     }
 
-    /// Opens the store; a store error is bad input (exit 2) naming the path.
-    func open() throws -> SQLiteStateStore {
+    /// Whether the state is a PostgreSQL server rather than a file.
+    var isServer: Bool { PostgresSettings.isURL(path) }
+
+    /// The state as messages name it: the path, or the URL without its password.
+    var displayName: String {
+        guard isServer else { return path }
+        return (try? PostgresSettings(url: path, environment: ProcessInfo.processInfo.environment).location) ?? "a PostgreSQL server"
+    }
+
+    /// Opens the store, creating and migrating it as needed; a store error
+    /// is bad input (exit 2) naming the path or the URL without its password.
+    func open() async throws -> any StateStore {
         do {
+            if isServer { return try await PostgresStateStore.open(url: path) }
             return try SQLiteStateStore(path: path)
         } catch {
             throw CommandFailure.badInput(error.description)
@@ -23,9 +39,11 @@ struct StateOptions: ParsableArguments {
     }
 
     /// Opens the store for a command that only reads (lists, shows, logs):
-    /// nothing is created, migrated or written, so a read-only file works.
-    func openForReading() throws -> SQLiteStateStore {
+    /// nothing is created, migrated or written, so a read-only file works
+    /// (and a PostgreSQL role that may only read).
+    func openForReading() async throws -> any StateStore {
         do {
+            if isServer { return try await PostgresStateStore.open(url: path, maximumConnections: 2, migrate: false) }
             return try SQLiteStateStore(path: path, readOnly: true)
         } catch {
             throw CommandFailure.badInput(error.description)

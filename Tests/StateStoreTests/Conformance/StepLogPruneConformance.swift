@@ -262,7 +262,11 @@ struct StepLogPruneConformance {
         }
     }
 
-    @Test("ids are the largest in the table plus one, so pruning the newest rows hands their ids out again", arguments: StoreKind.allCases)
+    /// SQLite's row ids (and the in-memory store that copies them); the
+    /// PostgreSQL store's ids come from sequences and are never given again
+    /// (``PostgresStoreTests/idsAfterPrune()``).
+    @Test("ids are the largest in the table plus one, so pruning the newest rows hands their ids out again",
+          arguments: StoreKind.allCases.filter { $0 != .postgres })
     func idsAfterPrune(kind: StoreKind) async throws {
         try await withFreshStore(kind) { store, time in
             let deployment = try await store.makeDeployment()

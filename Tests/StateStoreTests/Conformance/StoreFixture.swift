@@ -1,12 +1,19 @@
 import FlowModel
 import Foundation
+import PostgresStateStore
 @testable import StateStore
 import Testing
 
 /// The ``StateStore`` implementations the conformance suite holds to one
 /// behaviour: every conformance test runs once against each.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, memory
+    case sqlite, memory, postgres
+
+    /// The kinds this run tests: PostgreSQL too when `FLOWRUNNER_TEST_POSTGRES_URL`
+    /// names a server (see ``PostgresTestServer``).
+    static var allCases: [StoreKind] {
+        PostgresTestServer.isConfigured ? [.sqlite, .memory, .postgres] : [.sqlite, .memory]
+    }
 
     var testDescription: String { rawValue }
 }
@@ -17,7 +24,8 @@ let conformanceEpoch = Date(timeIntervalSince1970: 1_750_000_000)
 
 /// Runs `body` against a fresh, empty store of `kind` whose clock stands at
 /// `start` until the test moves it: a SQLite file in a scratch directory
-/// (removed afterwards) or an ``InMemoryStateStore``.
+/// (removed afterwards), an ``InMemoryStateStore``, or a database of its own
+/// on the test PostgreSQL server (dropped afterwards).
 func withFreshStore(
     _ kind: StoreKind, start: Date = conformanceEpoch, _ body: (any StateStore, ManualTime) async throws -> Void
 ) async throws {
@@ -31,6 +39,17 @@ func withFreshStore(
         withExtendedLifetime(scratch) {}
     case .memory:
         try await body(InMemoryStateStore(clock: .manual(time)), time)
+    case .postgres:
+        try await PostgresTestDatabase.with { database in
+            let store = try await PostgresStateStore.open(url: database.url, clock: .manual(time))
+            do {
+                try await body(store, time)
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+        }
     }
 }
 

@@ -32,7 +32,8 @@ struct CrossSiteMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         if let type = JSONBody.mediaType(of: request), ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"].contains(type) {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
-                           "the API takes JSON (Content-Type: application/json), not \(type)", field: "Content-Type")
+                           "the API takes JSON (Content-Type: application/json), and driver directories as tar archives "
+                           + "(application/gzip, application/x-tar or application/octet-stream), not \(type)", field: "Content-Type")
         }
         return try await next(request, context)
     }

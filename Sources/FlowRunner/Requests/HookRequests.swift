@@ -100,11 +100,7 @@ extension Engine {
         deployment name: String, targetVersion: String, driverVersion: Int? = nil, idempotencyKey: String? = nil,
         requestDigest: String? = nil
     ) async throws(EngineError) -> RunRecord {
-        guard let deployment = try await stored({ () async throws(StateStoreError) in try await store.deployment(named: name) }) else {
-            let known = (try? await store.deployments().map(\.name)) ?? []
-            let list = known.isEmpty ? "there are no deployments" : "deployments: " + known.joined(separator: ", ")
-            throw EngineError(.notFound, "unknown deployment \"\(name)\" (\(list))")
-        }
+        let deployment = try await existingDeployment(name)
         if let idempotencyKey, let run = try await runWithKey(idempotencyKey, deployment: name, id: deployment.id, requestDigest: requestDigest) {
             return run
         }

@@ -10,12 +10,20 @@ struct Transaction {
 
     /// Runs one statement and returns its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+        try await Self.rows(query, on: connection, logger: logger)
     }
 
     /// Runs one statement, discarding what it returns.
     func execute(_ query: PostgresQuery) async throws {
-        _ = try await connection.query(query, logger: logger).collect()
+        _ = try await rows(query)
+    }
+
+    /// Runs one statement on `connection` and returns its rows, guarded
+    /// against the connection closing under it (``PostgresConnection/guarded(_:)``).
+    static func rows(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        try await connection.guarded {
+            try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+        }
     }
 }
 
@@ -29,7 +37,10 @@ extension PostgresStateStore {
         var attempt = 1
         while true {
             do {
-                return try await client.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+                let logger = logger
+                return try await client.withConnection { connection in
+                    try await Transaction.rows(query, on: connection, logger: logger)
+                }
             } catch {
                 if attempt < Self.conflictAttempts, Self.isConflict(error) { attempt += 1; continue }
                 throw failure(error)
@@ -96,6 +107,7 @@ extension PostgresStateStore {
         }
         if let error = error as? StoredValueError { return refusal(.database, error.description) }
         if error is CancellationError { return refusal(.database, "the call was cancelled before the server answered") }
+        if let error = error as? ConnectionLost { return refusal(.cannotOpen, error.description) }
         // The pool's own errors (its circuit breaker after failed connection attempts).
         return refusal(.cannotOpen, "cannot reach the server (\(error)); check that it runs and accepts connections from here")
     }

@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
         // HTTP client of the completion webhooks and the end-to-end tests (and, with its issue, of the Kubernetes API).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // The operator web page's templates (server-rendered HTML).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         // TLS settings of the Kubernetes API client (its CA and client certificate); async-http-client builds on it.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // The PostgreSQL state store (`--state postgres://...`): several runner machines on one queue.
@@ -116,6 +118,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // The completion webhooks' client.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

@@ -16,6 +16,7 @@ sys.path.insert(0, HERE)
 from measure import peak_rss_of_tree  # noqa: E402
 from serve_bench import bench_serve  # noqa: E402
 from kube_bench import bench_kubernetes  # noqa: E402
+from web_bench import bench_web  # noqa: E402
 RESULTS = os.path.join(HERE, "results")
 
 
@@ -395,6 +396,7 @@ BENCHMARKS = {
     "serve": bench_serve,
     "state-store": bench_state_store,
     "kubernetes": bench_kubernetes,
+    "web": bench_web,
     "action-host": bench_action_host,
     "primitives": bench_primitives,
 }

@@ -205,4 +205,11 @@ extension PostgresStateStore {
         let rows = try await query("SELECT * FROM logs WHERE run_id = \(runID) AND id > \(afterID) ORDER BY id LIMIT \(bound)::bigint")
         return try decode(rows, LogRecord.init(row:))
     }
+
+    /// A run's newest `limit` log lines, oldest first (read from the end of its index).
+    public func lastLogs(runID: RecordID, limit: Int) async throws(StateStoreError) -> [LogRecord] {
+        let bound = max(0, limit)
+        let rows = try await query("SELECT * FROM logs WHERE run_id = \(runID) ORDER BY id DESC LIMIT \(bound)::bigint")
+        return try decode(rows, LogRecord.init(row:)).reversed()
+    }
 }

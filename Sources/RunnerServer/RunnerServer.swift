@@ -71,7 +71,9 @@ public struct RunnerServer: Sendable {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: MetricsMiddleware())
-        if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
+        router.add(middleware: CrossSiteMiddleware(hasToken: configuration.token != nil))
+        let sessions = WebSessions(token: configuration.token)
+        if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: token, sessions: sessions)) }
         let limit = configuration.maximumBodyBytes
         HealthRoutes(engine: engine).add(to: router)
         DriverRoutes(engine: engine, bodyLimit: limit).add(to: router)
@@ -84,6 +86,7 @@ public struct RunnerServer: Sendable {
         LogRoutes(engine: engine).add(to: router)
         MetricsRoutes(engine: engine, registry: metrics).add(to: router)
         OpenAPIRoutes().add(to: router)
+        WebRoutes(engine: engine, sessions: sessions, bodyLimit: limit).add(to: router)
         return router
     }
 

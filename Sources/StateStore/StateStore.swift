@@ -206,6 +206,8 @@ public protocol StateStore: Sendable {
     func appendLogs(_ lines: [NewLogLine]) async throws(StateStoreError)
     /// A run's log lines with an id above `afterID`, oldest first, at most `limit`.
     func logs(runID: RecordID, afterID: RecordID, limit: Int) async throws(StateStoreError) -> [LogRecord]
+    /// A run's newest `limit` log lines, oldest first (a page of a long log, read from its end).
+    func lastLogs(runID: RecordID, limit: Int) async throws(StateStoreError) -> [LogRecord]
 
     // MARK: Completion webhooks
 

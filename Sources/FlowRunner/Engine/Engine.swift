@@ -1,4 +1,4 @@
-import DriverSpec
+public import DriverSpec
 import Foundation
 public import Primitives
 public import StateStore
@@ -47,6 +47,12 @@ public final class Engine: Sendable {
         var record: DriverVersionRecord
         var spec: DriverSpecification
         var snapshot: DriverSnapshot
+    }
+
+    /// The specification of stored driver version `versionID` (parsed once
+    /// per process); throws as ``loadDriver(versionID:)`` does.
+    public func specification(versionID: RecordID) async throws(EngineError) -> DriverSpecification {
+        try await loadDriver(versionID: versionID).spec
     }
 
     /// The stored driver version `versionID`, parsed. Throws

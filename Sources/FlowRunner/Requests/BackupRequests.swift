@@ -1,5 +1,5 @@
 import DriverSpec
-public import FlowModel
+import FlowModel
 import Foundation
 import Primitives
 public import StateStore

@@ -13,13 +13,28 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Paths open without a token (health checks of load balancers and probes).
     let openPaths: Set<String>
 
-    init(token: String, openPaths: Set<String> = ["/healthz"]) {
+    /// The web page's sessions: the page's own routes check them (everything
+    /// outside `/v1/` and `/metrics`), and a live session may also read the
+    /// API (GET and HEAD only: a cookie never authorises a change, so no
+    /// other site can make a browser change anything).
+    let sessions: WebSessions?
+
+    init(token: String, openPaths: Set<String> = ["/healthz"], sessions: WebSessions? = nil) {
         expected = Array(SHA256.hash(data: Array(token.utf8)))
         self.openPaths = openPaths
+        self.sessions = sessions
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if openPaths.contains(request.uri.path) { return try await next(request, context) }
+        let path = request.uri.path
+        if openPaths.contains(path) { return try await next(request, context) }
+        if let sessions {
+            // Decided on the path as the router reads it (empty segments dropped: `//v1/runs/` is `/v1/runs`).
+            if !Self.isAPI(path) { return try await next(request, context) }
+            if request.method == .get || request.method == .head, request.headers[.authorization] == nil, sessions.session(of: request) != nil {
+                return try await next(request, context)
+            }
+        }
         guard let header = request.headers[.authorization] else {
             throw Self.unauthorized("this server needs a bearer token: send Authorization: Bearer TOKEN")
         }
@@ -30,6 +45,14 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         let given = Array(SHA256.hash(data: Array(parts[1].trimmingCharacters(in: .whitespaces).utf8)))
         guard Self.constantTimeEqual(given, expected) else { throw Self.unauthorized("the bearer token is not this server's") }
         return try await next(request, context)
+    }
+
+    /// Whether `path` routes to the API or the metrics (its first non-empty
+    /// segment is `v1` or `metrics`, whatever slashes surround it), rather
+    /// than to the web page, which checks its session itself.
+    static func isAPI(_ path: String) -> Bool {
+        let first = path.split(separator: "/", omittingEmptySubsequences: true).first.map { $0.lowercased() }
+        return first == "v1" || first == "metrics"
     }
 
     /// Equality of two digests that reads every byte whatever differs.

@@ -156,6 +156,11 @@ extension InMemoryStateStore {
         return limit < 0 ? Array(lines) : Array(lines.prefix(limit))
     }
 
+    /// A run's newest `limit` log lines, oldest first.
+    public func lastLogs(runID: RecordID, limit: Int) async throws(StateStoreError) -> [LogRecord] {
+        Array(tables.logs.rows.filter { $0.runID == runID }.suffix(max(0, limit)))
+    }
+
     // MARK: Helpers
 
     /// The action runs of a run, by position.

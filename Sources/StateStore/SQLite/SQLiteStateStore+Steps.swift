@@ -148,6 +148,14 @@ extension SQLiteStateStore {
                              arguments: [runID, afterID, limit]).map(LogRecord.init(row:))
         }
     }
+
+    /// A run's newest `limit` log lines, oldest first (by the `logs_by_run` index, from its end).
+    public func lastLogs(runID: RecordID, limit: Int) async throws(StateStoreError) -> [LogRecord] {
+        try await read { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM logs WHERE run_id = ? ORDER BY id DESC LIMIT ?"),
+                             arguments: [runID, max(0, limit)]).map(LogRecord.init(row:)).reversed()
+        }
+    }
 }
 
 extension ActionRunRecord {

@@ -22,20 +22,9 @@ struct BackupCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let store = try await stateOptions.open()
-        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
-        let created: (backup: BackupRecord, run: RunRecord)
-        do {
-            created = try await engine.requestBackup(deployment: name)
-        } catch {
-            throw error.commandFailure
-        }
-        let headline = "backup \(created.backup.id) of \(name) (\(created.backup.appVersion))"
-        if detach {
-            print("run \(created.run.id) queued: \(headline)")
-            return
-        }
-        try await RunWorker.work(created.run, scheduler: runOptions.scheduler(engine: engine), headline: headline)
+        try await RunWorker.submit(state: stateOptions, options: runOptions, detach: detach) { (engine) async throws(EngineError) in
+            try await engine.requestBackup(deployment: name)
+        } run: { $0.run } headline: { "backup \($0.backup.id) of \(name) (\($0.backup.appVersion))" }
     }
 }
 
@@ -60,19 +49,9 @@ struct RestoreCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let store = try await stateOptions.open()
-        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
-        let run: RunRecord
-        do {
-            run = try await engine.requestRestore(deployment: name, backupID: backup)
-        } catch {
-            throw error.commandFailure
-        }
-        if detach {
-            print("run \(run.id) queued: restore of \(name) from backup \(backup)")
-            return
-        }
-        try await RunWorker.work(run, scheduler: runOptions.scheduler(engine: engine), headline: "restore of \(name) from backup \(backup)")
+        try await RunWorker.submit(state: stateOptions, options: runOptions, detach: detach) { (engine) async throws(EngineError) in
+            try await engine.requestRestore(deployment: name, backupID: backup)
+        } run: { $0 } headline: { _ in "restore of \(name) from backup \(backup)" }
     }
 }
 
@@ -97,20 +76,9 @@ struct DeleteCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let store = try await stateOptions.open()
-        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
-        let run: RunRecord
-        do {
-            run = try await engine.requestDelete(deployment: name, purgeBackups: purgeBackups)
-        } catch {
-            throw error.commandFailure
-        }
-        let headline = "delete of \(name)" + (purgeBackups ? " with its backups" : "")
-        if detach {
-            print("run \(run.id) queued: \(headline)")
-            return
-        }
-        try await RunWorker.work(run, scheduler: runOptions.scheduler(engine: engine), headline: headline)
+        try await RunWorker.submit(state: stateOptions, options: runOptions, detach: detach) { (engine) async throws(EngineError) in
+            try await engine.requestDelete(deployment: name, purgeBackups: purgeBackups)
+        } run: { $0 } headline: { _ in "delete of \(name)" + (purgeBackups ? " with its backups" : "") }
     }
 }
 

@@ -90,19 +90,9 @@ struct UpgradeCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let store = try await stateOptions.open()
-        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
-        let run: RunRecord
-        do {
-            run = try await engine.requestUpgrade(deployment: name, targetVersion: targetVersion, driverVersion: driverVersion?.number)
-        } catch {
-            throw error.commandFailure
-        }
-        if detach {
-            print("run \(run.id) queued: upgrade of \(name) to \(targetVersion)")
-            return
-        }
-        try await RunWorker.work(run, scheduler: runOptions.scheduler(engine: engine), headline: "upgrade of \(name) to \(targetVersion)")
+        try await RunWorker.submit(state: stateOptions, options: runOptions, detach: detach) { (engine) async throws(EngineError) in
+            try await engine.requestUpgrade(deployment: name, targetVersion: targetVersion, driverVersion: driverVersion?.number)
+        } run: { $0 } headline: { _ in "upgrade of \(name) to \(targetVersion)" }
     }
 }
 

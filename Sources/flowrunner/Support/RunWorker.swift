@@ -10,6 +10,29 @@ import StateStore
 /// cancel (a second Ctrl-C exits at once). Ends the command with exit 0 when
 /// the run succeeded, 1 otherwise.
 enum RunWorker {
+    /// The commands that request a run (`upgrade`, `backup`, `restore`,
+    /// `delete`): opens the state, makes the request (a refusal ends the
+    /// command with its exit status, having stored nothing), then queues
+    /// the run with `detach` or works it here.
+    static func submit<Created>(
+        state: StateOptions, options: RunOptions, detach: Bool, request: (Engine) async throws(EngineError) -> Created,
+        run: (Created) -> RunRecord, headline: (Created) -> String
+    ) async throws {
+        let store = try await state.open()
+        let engine = try options.engine(store: store, cacheDirectory: state.directory)
+        let created: Created
+        do {
+            created = try await request(engine)
+        } catch {
+            throw error.commandFailure
+        }
+        if detach {
+            print("run \(run(created).id) queued: \(headline(created))")
+            return
+        }
+        try await work(run(created), scheduler: options.scheduler(engine: engine), headline: headline(created))
+    }
+
     static func work(_ run: RunRecord, scheduler: Scheduler, headline: String) async throws {
         let engine = scheduler.engine
         Terminal.line("run \(run.id): \(headline), attempt \(run.attempt)")

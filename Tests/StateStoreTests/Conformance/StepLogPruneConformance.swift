@@ -176,6 +176,11 @@ struct StepLogPruneConformance {
             #expect(all[1].action == "upgrade" && all[0].action == nil && all[0].level == .info && all[0].logger == "stdout")
             #expect(all.allSatisfy { $0.time == time.now && $0.runID == run.id && $0.attempt == 1 })
 
+            #expect(try await store.lastLogs(runID: run.id, limit: 3).map(\.message) == ["line 23", "line 24", "line 25"], "the newest, oldest first")
+            #expect(try await store.lastLogs(runID: run.id, limit: 100).count == 25)
+            #expect(try await store.lastLogs(runID: run.id, limit: 0).isEmpty)
+            #expect(try await store.lastLogs(runID: 999, limit: 5).isEmpty)
+
             var paged: [LogRecord] = []
             var cursor: RecordID = 0
             while true {

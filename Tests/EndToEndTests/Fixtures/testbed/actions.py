@@ -30,6 +30,13 @@ async def upgrade(context, target_version, parameters):
     behaviour = parameters["behaviour"]
     marker = parameters["marker"]
     logger.info("behaviour %s", behaviour)
+    if behaviour == "ticker":
+        # A log line every 0.2 s until the marker exists (at most a minute): a run whose log grows while a page follows it.
+        for tick in range(300):
+            if os.path.exists(marker):
+                break
+            logger.info("tick %d", tick)
+            await asyncio.sleep(0.2)
     if behaviour == "hang":
         _touch(marker + ".pid", str(os.getpid()))
         while True:

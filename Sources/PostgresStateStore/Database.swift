@@ -10,12 +10,20 @@ struct Transaction {
 
     /// Runs one statement and returns its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+        try await Self.rows(query, on: connection, logger: logger)
     }
 
     /// Runs one statement, discarding what it returns.
     func execute(_ query: PostgresQuery) async throws {
-        _ = try await connection.query(query, logger: logger).collect()
+        _ = try await rows(query)
+    }
+
+    /// Runs one statement on `connection` and returns its rows, guarded
+    /// against the connection closing under it (``PostgresConnection/guarded(_:)``).
+    static func rows(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        try await connection.guarded {
+            try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+        }
     }
 }
 
@@ -24,25 +32,45 @@ extension PostgresStateStore {
     /// (or a serialization failure) is tried again before the error is reported.
     static let conflictAttempts = 5
 
-    /// Runs one statement on its own (it commits by itself) and returns its rows.
-    func query(_ query: PostgresQuery) async throws(StateStoreError) -> [PostgresRandomAccessRow] {
-        var attempt = 1
+    /// How long calls that are safe to repeat keep being tried again while
+    /// the server cannot be reached (a restart, a failover): waits of 0.1 s
+    /// doubling to 2 s, for this long in all.
+    static let outageRetryWindow: Duration = .seconds(20)
+
+    /// Runs one statement on its own (it commits by itself) and returns its
+    /// rows. A read (a statement starting with `SELECT`), or one marked
+    /// `idempotent`, is tried again while the connection to the server is
+    /// lost, for up to ``outageRetryWindow``; any other write is not (it may
+    /// have been applied), and neither is any statement the server refused.
+    func query(_ query: PostgresQuery, idempotent: Bool = false) async throws(StateStoreError) -> [PostgresRandomAccessRow] {
+        let repeatable = idempotent || query.sql.drop(while: \.isWhitespace).uppercased().hasPrefix("SELECT")
+        var conflicts = 1
+        var outage = OutageRetry()
         while true {
             do {
-                return try await client.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+                let logger = logger
+                return try await client.withConnection { connection in
+                    try await Transaction.rows(query, on: connection, logger: logger)
+                }
             } catch {
-                if attempt < Self.conflictAttempts, Self.isConflict(error) { attempt += 1; continue }
+                if conflicts < Self.conflictAttempts, Self.isConflict(error) { conflicts += 1; continue }
+                if repeatable, Self.isConnectionLoss(error), await outage.wait() { continue }
                 throw failure(error)
             }
         }
     }
 
     /// Runs `body` in one transaction (`BEGIN` ... `COMMIT`, `ROLLBACK` when it
-    /// throws), tried again when the server aborts it to break a deadlock.
+    /// throws), tried again when the server aborts it to break a deadlock,
+    /// and, for up to ``outageRetryWindow``, when the connection to the
+    /// server is lost before `COMMIT` is sent (the server rolled it back).
+    /// A connection lost during `COMMIT` is reported: it may have committed.
     /// Errors thrown by `body` that are ``StateStoreError``s pass unchanged.
     func transaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws(StateStoreError) -> T {
-        var attempt = 1
+        var conflicts = 1
+        var outage = OutageRetry()
         while true {
+            var committing = false
             do {
                 let logger = logger
                 return try await client.withConnection { connection in
@@ -56,13 +84,29 @@ extension PostgresStateStore {
                         try? await transaction.execute("ROLLBACK")
                         throw error
                     }
+                    committing = true
                     try await transaction.execute("COMMIT")
                     return result
                 }
             } catch {
-                if attempt < Self.conflictAttempts, Self.isConflict(error) { attempt += 1; continue }
+                if conflicts < Self.conflictAttempts, Self.isConflict(error) { conflicts += 1; continue }
+                if !committing, Self.isConnectionLoss(error), await outage.wait() { continue }
                 throw failure(error)
             }
+        }
+    }
+
+    /// The connection to the server was lost, or could not be made because
+    /// the server is shutting down or starting: what a restart or a failover looks like.
+    static func isConnectionLoss(_ error: any Error) -> Bool {
+        if error is ConnectionLost { return true }
+        guard let error = error as? PSQLError else { return false }
+        if let state = error.serverInfo?[.sqlState] {
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+        }
+        switch error.code {
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown: return true
+        default: return false
         }
     }
 
@@ -96,6 +140,7 @@ extension PostgresStateStore {
         }
         if let error = error as? StoredValueError { return refusal(.database, error.description) }
         if error is CancellationError { return refusal(.database, "the call was cancelled before the server answered") }
+        if let error = error as? ConnectionLost { return refusal(.cannotOpen, error.description) }
         // The pool's own errors (its circuit breaker after failed connection attempts).
         return refusal(.cannotOpen, "cannot reach the server (\(error)); check that it runs and accepts connections from here")
     }
@@ -125,7 +170,8 @@ extension PostgresStateStore {
                 return refusal(.database, "\(message) [\(state)]")
             }
         }
-        let underlying = error.underlying.map { ": \($0)" } ?? ""
+        // A PSQLError describes itself only vaguely (so as not to leak data): name its code.
+        let underlying = error.underlying.map { underlying in ": \((underlying as? PSQLError).map { "\($0.code)" } ?? "\(underlying)")" } ?? ""
         switch error.code {
         case .sslUnsupported:
             return refusal(.cannotOpen, "the server does not offer TLS, and sslmode=\(settings.sslMode.rawValue) requires it")
@@ -179,7 +225,7 @@ extension PostgresRandomAccessRow {
 }
 
 extension PostgresQuery.StringInterpolation {
-    /// The store's time in seconds since 1970 (`double precision`): see ``nowSQL(_:)``.
+    /// The store's time in seconds since 1970 (`double precision`): see `nowSQL(_:)`.
     mutating func appendInterpolation(now fixed: Double?) {
         appendLiteral(nowSQL(fixed))
     }
@@ -187,9 +233,11 @@ extension PostgresQuery.StringInterpolation {
 
 /// The store's time as SQL text: the test clock's reading as a literal
 /// (Swift prints the shortest decimal that reads back as the same `Double`),
-/// or the database server's clock at the start of the transaction.
+/// or the database server's clock when the statement started: after the
+/// locks the transaction took before it, so a claim that waited for another
+/// run's end is stamped after that end.
 func nowSQL(_ fixed: Double?) -> String {
-    guard let fixed, fixed.isFinite else { return "extract(epoch FROM now())::float8" }
+    guard let fixed, fixed.isFinite else { return "extract(epoch FROM statement_timestamp())::float8" }
     return "(\(fixed))::float8"
 }
 
@@ -226,5 +274,23 @@ struct NullableArray<Element: PostgresArrayEncodable & PostgresNonThrowingEncoda
                 buffer.writeInteger(-1, as: Int32.self)
             }
         }
+    }
+}
+
+/// The waits between attempts of a call while the server cannot be reached.
+struct OutageRetry {
+    private let deadline = ContinuousClock.now + PostgresStateStore.outageRetryWindow
+    private var delay: Duration = .milliseconds(100)
+
+    /// Waits before the next attempt; false, without waiting, once the retry window is over.
+    mutating func wait() async -> Bool {
+        guard ContinuousClock.now + delay < deadline else { return false }
+        do {
+            try await Task.sleep(for: delay)
+        } catch {
+            return false
+        }
+        delay = min(delay * 2, .seconds(2))
+        return true
     }
 }

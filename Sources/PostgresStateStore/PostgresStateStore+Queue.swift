@@ -62,7 +62,7 @@ extension PostgresStateStore {
         let rows = try await query("""
             UPDATE runs SET lease_expires_at = \(now: now) + \(leaseDuration.seconds)
             WHERE id = \(runID) AND lease_owner = \(owner.description) AND status IN ('running', 'cancelling') RETURNING id
-            """)
+            """, idempotent: true)
         return !rows.isEmpty
     }
 

@@ -9,9 +9,9 @@ import PostgresNIO
 ///
 /// Contract (besides ``StateStore``'s):
 /// - Times are seconds since 1970 (`double precision`), as the SQLite store
-///   keeps them, read from the database server's clock (`now()`, the start
-///   of the writing transaction) so that every machine judges leases alike;
-///   a store opened with a ``StoreClock`` (tests) uses that clock instead.
+///   keeps them, read from the database server's clock (the start of the
+///   writing statement) so that every machine judges leases alike; a store
+///   opened with a ``StoreClock`` (tests) uses that clock instead.
 /// - Ids grow and are never given again (pruned runs' ids included, unlike
 ///   SQLite's row ids); a write that is refused (a missing reference, a
 ///   duplicate) does not use one up.
@@ -33,11 +33,14 @@ import PostgresNIO
 ///   migrate once. A database with a version this FlowRunner does not know
 ///   is refused with ``StateStoreError/Code/newerSchema``, untouched.
 /// - The connections are a pool (``PostgresClient``): a connection the
-///   server dropped is replaced on the next use; while the server is
-///   unreachable, calls fail with ``StateStoreError/Code/cannotOpen`` after
-///   the connect timeout instead of waiting for ever. A call that failed
-///   because the connection broke during `COMMIT` may have committed (the
-///   server cannot say): the callers' own checks (transitions, leases) decide.
+///   server dropped is replaced on the next use. When the server goes away
+///   (a restart, a failover), transactions that lost their connection before
+///   `COMMIT`, reads and lease renewals are tried again for up to 20 s; other
+///   single-statement writes, and transactions cut during `COMMIT`, fail with
+///   ``StateStoreError/Code/cannotOpen`` saying they may or may not have been
+///   applied (the callers' own checks, transitions and leases, decide what
+///   follows). A statement never waits for ever on a connection the server
+///   closed (see `PostgresConnection.guarded(_:)`).
 /// - Text cannot hold the NUL character in PostgreSQL: log lines' NULs are
 ///   stored as U+FFFD; any other text with a NUL is refused as ``StateStoreError/Code/database``.
 public final class PostgresStateStore: StateStore {
@@ -218,7 +221,7 @@ public final class PostgresStateStore: StateStore {
     }
 
     /// The time to stamp this call's records with: the test clock's reading in
-    /// seconds since 1970, or nil for the database's `now()` (see ``PostgresQuery/StringInterpolation/appendInterpolation(now:)``).
+    /// seconds since 1970, or nil for the database server's clock (see `nowSQL(_:)`).
     var fixedNow: Double? { clock?.now.epochSeconds }
 }
 

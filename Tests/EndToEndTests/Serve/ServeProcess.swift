@@ -15,7 +15,8 @@ final class ServeProcess: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Starts serve and waits (generously) until it prints the port it listens on.
-    init(_ workspace: Workspace, arguments: [String] = [], token: String? = nil) async throws {
+    /// `state` overrides the workspace's state (a `postgres://` URL, say).
+    init(_ workspace: Workspace, arguments: [String] = [], token: String? = nil, state: String? = nil) async throws {
         var extra = arguments
         if let token {
             let file = workspace.directory + "/token-\(UUID().uuidString)"
@@ -25,7 +26,7 @@ final class ServeProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
         process.arguments = ["serve", "--port", "0", "--log-level", "warning"] + extra
-        process.environment = FlowRunnerBinary.baseEnvironment.merging(["FLOWRUNNER_STATE": workspace.state]) { $1 }
+        process.environment = FlowRunnerBinary.baseEnvironment.merging(["FLOWRUNNER_STATE": state ?? workspace.state]) { $1 }
         let output = OutputBuffer(gathering: process)
         try process.run()
         var port: Int?

@@ -99,14 +99,13 @@ extension PostgresStateStore {
 
     /// Appends `value` as a parameter of the column type `type`.
     private static func bind(_ value: StoredValue, as type: String, column: String, into binds: inout PostgresBindings) throws {
-        func clean(_ text: String) -> String { text.contains("\0") ? text.replacingOccurrences(of: "\0", with: "\u{FFFD}") : text }
         switch (value, type) {
         case (.null, _): binds.appendNull()
         case (.integer(let integer), "boolean"): binds.append(integer != 0)
         case (.integer(let integer), "bigint"), (.integer(let integer), "integer"): binds.append(integer)
         case (.integer(let integer), "double precision"): binds.append(Double(integer))
         case (.real(let real), "double precision"): binds.append(real)
-        case (.text(let text), "text"): binds.append(clean(text))
+        case (.text(let text), "text"): binds.append(StorableText.storable(text))
         case (.integer(let integer), "text"): binds.append(String(integer))
         case (.real(let real), "text"): binds.append(String(real))
         case (.blob(let bytes), "bytea"): binds.append(ByteBuffer(bytes: bytes))
@@ -115,7 +114,7 @@ extension PostgresStateStore {
             guard let text = String(validating: bytes, as: UTF8.self) else {
                 throw StoredValueError(description: "\(column) holds bytes that are not UTF-8 text")
             }
-            binds.append(clean(text))
+            binds.append(StorableText.storable(text))
         default:
             throw StoredValueError(description: "\(column) holds \(value), which a \(type) column cannot take")
         }

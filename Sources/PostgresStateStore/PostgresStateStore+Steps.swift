@@ -91,6 +91,7 @@ extension PostgresStateStore {
     /// missing action run throws ``StateStoreError/Code/database`` without using up an id.
     public func beginStep(_ step: NewStep, divergenceJSON: String?) async throws(StateStoreError) -> RecordID {
         let now = fixedNow
+        let step = step.storable
         let rows = try await query("""
             INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, started_at, divergence)
             SELECT a.id, \(step.attempt), \(step.seq), \(step.kind.rawValue), \(step.name), \(step.argsJSON), \(step.argsDigest), 'running', false,
@@ -116,7 +117,7 @@ extension PostgresStateStore {
                 "duplicate key value violates unique constraint steps_action_run_id_attempt_seq_key (step \(step.seq) of attempt \(step.attempt) twice)")
         }
         let now = fixedNow
-        let batch = steps.map(\.step)
+        let batch = steps.map(\.step.storable)
         let rows = try await query("""
             WITH batch AS (
                 SELECT * FROM unnest(\(batch.map(\.actionRunID))::bigint[], \(batch.map(\.attempt))::bigint[], \(batch.map(\.seq))::bigint[],
@@ -175,17 +176,17 @@ extension PostgresStateStore {
     /// Appends log lines in one statement, in order (ids grow in the order
     /// given). A line of a missing run refuses the whole batch with
     /// ``StateStoreError/Code/database``. NUL characters, which PostgreSQL
-    /// text cannot hold, are stored as U+FFFD.
+    /// text cannot hold, are stored as U+FFFD (as every store does, see ``StorableText``).
     public func appendLogs(_ lines: [NewLogLine]) async throws(StateStoreError) {
         guard !lines.isEmpty else { return }
-        func clean(_ text: String) -> String { text.contains("\0") ? text.replacingOccurrences(of: "\0", with: "\u{FFFD}") : text }
+        let lines = lines.map(\.storable)
         let runIDs = lines.map(\.runID)
         let rows = try await query("""
             WITH batch AS (
-                SELECT * FROM unnest(\(runIDs)::bigint[], \(NullableArray(lines.map { $0.action.map(clean) }))::text[],
+                SELECT * FROM unnest(\(runIDs)::bigint[], \(NullableArray(lines.map(\.action)))::text[],
                                      \(lines.map(\.attempt))::bigint[], \(lines.map(\.time.epochSeconds))::float8[],
-                                     \(lines.map(\.level.rawValue))::text[], \(lines.map { clean($0.logger) })::text[],
-                                     \(lines.map { clean($0.message) })::text[])
+                                     \(lines.map(\.level.rawValue))::text[], \(lines.map(\.logger))::text[],
+                                     \(lines.map(\.message))::text[])
                     WITH ORDINALITY AS b (run_id, action, attempt, time, level, logger, message, position))
             INSERT INTO logs (run_id, action, attempt, time, level, logger, message)
             SELECT run_id, action, attempt, time, level, logger, message FROM batch

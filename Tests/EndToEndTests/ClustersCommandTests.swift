@@ -47,7 +47,7 @@ struct ClustersCommandTests {
         ] {
             // Without --kubeconfig: ~/.kube/config, which this HOME does not have.
             let refused = try await FlowRunnerBinary.run(["clusters", "add", "lab", "--kubernetes"] + arguments,
-                                                         environment: ["FLOWRUNNER_STATE": workspace.state, "HOME": workspace.directory, "KUBECONFIG": ""])
+                                                         environment: workspace.environment.merging(["HOME": workspace.directory, "KUBECONFIG": ""]) { $1 })
             #expect(refused.status == 2 && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
         }
         let notKind = try await workspace.run(["clusters", "add", "lab", "--kubeconfig", file])

@@ -2,74 +2,6 @@ import Foundation
 import StateStore
 import Testing
 
-/// A scratch state directory for one test, removed afterwards.
-final class Workspace: Sendable {
-    let directory: String
-    /// Where the test and its actions exchange marker files: outside the
-    /// state directory (which isolated actions cannot see) and open to the
-    /// action user (sticky and world-writable, like /tmp).
-    let exchange: String
-    var state: String { directory + "/state.sqlite" }
-
-    init() {
-        directory = NSTemporaryDirectory() + "flowrunner-e2e-" + UUID().uuidString
-        exchange = directory + "-exchange"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try? FileManager.default.createDirectory(atPath: exchange, withIntermediateDirectories: true)
-        _ = chmod(exchange, 0o1777)
-    }
-
-    /// Runs flowrunner against this workspace's state file.
-    @discardableResult
-    func run(_ arguments: [String]) async throws -> FlowRunnerBinary.Result {
-        try await FlowRunnerBinary.run(arguments, environment: ["FLOWRUNNER_STATE": state])
-    }
-
-    /// Runs flowrunner and parses its stdout as JSON.
-    func json(_ arguments: [String]) async throws -> Any {
-        let result = try await run(arguments)
-        return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
-    }
-
-    func runShow(_ run: Int) async throws -> [String: Any] {
-        (try await json(["runs", "show", String(run), "--output", "json"]) as? [String: Any]) ?? [:]
-    }
-
-    func jobCount(_ deployment: String) async throws -> Int {
-        let shown = try await json(["deployments", "show", deployment, "--output", "json"]) as? [String: Any]
-        let cluster = shown?["cluster"] as? [String: Any]
-        return (cluster?["jobs"] as? [Any])?.count ?? -1
-    }
-
-    /// Starts flowrunner in the background against this workspace's state file.
-    func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
-        process.arguments = arguments
-        process.environment = FlowRunnerBinary.baseEnvironment.merging(["FLOWRUNNER_STATE": state]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    /// Loads the testbed driver and deploys `name` with `behaviour` (and its
-    /// marker file under this workspace). Returns the marker's path.
-    @discardableResult
-    func deployTestbed(_ name: String, behaviour: String, marker markerName: String? = nil, markerExists: Bool = false) async throws -> String {
-        let marker = exchange + "/" + (markerName ?? name)
-        if markerExists { _ = FileManager.default.createFile(atPath: marker, contents: Data()) }
-        try await run(["drivers", "load", testbed])
-        try await run(["deploy", name, "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=\(behaviour)", "--param", "marker=\(marker)"])
-        return marker
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: directory)
-        try? FileManager.default.removeItem(atPath: exchange)
-    }
-}
-
 /// Waits (up to `limit`) until `condition` holds.
 func waitUntil(_ limit: Duration = .seconds(30), _ condition: () throws -> Bool) async throws {
     let start = ContinuousClock.now
@@ -197,8 +129,8 @@ struct HookRunTests {
         try await workspace.run(["deploy", "tb", "--driver", "testbed", "--app-version", "1.0.0"])
         let upgraded = try await workspace.run(["upgrade", "tb", "--to", "1.1.0"])
         #expect(upgraded.status == 0, "\(upgraded.stderr)")
-        let copies = try FileManager.default.contentsOfDirectory(atPath: workspace.directory + "/drivers").filter { !$0.hasPrefix(".") }
-        let copy = workspace.directory + "/drivers/" + (try #require(copies.first))
+        let copies = try FileManager.default.contentsOfDirectory(atPath: workspace.localDirectory + "/drivers").filter { !$0.hasPrefix(".") }
+        let copy = workspace.localDirectory + "/drivers/" + (try #require(copies.first))
         let bytecode = (try? FileManager.default.contentsOfDirectory(atPath: copy + "/__pycache__")) ?? []
         #expect(bytecode.contains { $0.hasPrefix("actions.") && $0.hasSuffix(".pyc") }, "the engine's copy is compiled: \(bytecode)")
         #expect(!FileManager.default.fileExists(atPath: author + "/__pycache__"), "nothing is written into the author's directory")
@@ -323,15 +255,27 @@ struct HookRunTests {
         try await workspace.run(["deploy", "sl", "--driver", "testbed", "--app-version", "1.0.0", "--param", "behaviour=slow-migration"])
         let process = try workspace.start(["upgrade", "sl", "--to", "1.1.0", "--fixture", fixture])
         // Wait until the migration job runs (step 2 recorded as running, its job stored), then kill the engine.
-        // The state file is watched directly: spawning `runs show` is too slow on a loaded machine.
+        // The state is watched directly: spawning `runs show` is too slow on a loaded machine.
         let start = ContinuousClock.now
         var store: SQLiteStateStore?
         var polls = 0, lastError = ""
         while ContinuousClock.now - start < .seconds(60) {
             polls += 1
-            if store == nil, FileManager.default.fileExists(atPath: workspace.state) { store = try? SQLiteStateStore(path: workspace.state) }
+            if workspace.database == nil, store == nil, FileManager.default.fileExists(atPath: workspace.state) {
+                store = try? SQLiteStateStore(path: workspace.state)
+            }
             var running = false
-            if let store {
+            if let database = workspace.database {
+                do {
+                    running = try database.query("""
+                        SELECT EXISTS (SELECT 1 FROM steps JOIN action_runs ON action_runs.id = steps.action_run_id
+                                       WHERE action_runs.run_id = 2 AND steps.name = 'execute_commands' AND steps.status = 'running')
+                           AND EXISTS (SELECT 1 FROM simulated_jobs WHERE deployment = 'sl')
+                        """) == "t"
+                } catch {
+                    lastError = "\(error)"
+                }
+            } else if let store {
                 do {
                     if let action = try await store.actionRuns(runID: 2).first {
                         // The step is recorded before its job is created: wait for both.
@@ -423,7 +367,7 @@ struct HookRunTests {
 
 @Suite("dry-run (real binary, real Python)")
 struct DryRunTests {
-    @Test("my-app upgrade dry-run: the plan, five steps, cluster before and after; no state file touched")
+    @Test("my-app upgrade dry-run: the plan, five steps, cluster before and after; the state untouched")
     func myAppUpgrade() async throws {
         let workspace = Workspace()
         let result = try await workspace.run(["dry-run", "actions-examples/my-app", "--hook", "upgrade", "--from", "0.1.0", "--to", "0.2.0", "--output", "json"])
@@ -434,7 +378,7 @@ struct DryRunTests {
         #expect((report["cluster_before"] as? [String: Any])?["app_version"] as? String == "0.1.0")
         #expect((report["cluster_after"] as? [String: Any])?["app_version"] as? String == "0.2.0")
         #expect(((report["cluster_after"] as? [String: Any])?["jobs"] as? [Any])?.count == 1)
-        #expect(!FileManager.default.fileExists(atPath: workspace.state))
+        #expect(workspace.stateUntouched)
         // The Helm values the upgrade applies, and those at the installed version.
         let values = report["values"] as? [String: Any], before = report["values_before"] as? [String: Any]
         #expect((values?["image"] as? [String: Any])?["tag"] as? String == "0.2.0", "\(report["values"] ?? "none")")

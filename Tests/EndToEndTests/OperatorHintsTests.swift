@@ -91,7 +91,7 @@ struct LongStepProgressTests {
         try "commands:\n  - {match: \"migrate*\", duration: 3}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
         try await workspace.deployTestbed("lp", behaviour: "ok")
         let result = try await FlowRunnerBinary.run(["upgrade", "lp", "--to", "1.1.0", "--fixture", fixture],
-                                                    environment: ["FLOWRUNNER_STATE": workspace.state, "FLOWRUNNER_PROGRESS_SECONDS": "1"])
+                                                    environment: workspace.environment.merging(["FLOWRUNNER_PROGRESS_SECONDS": "1"]) { $1 })
         #expect(result.status == 0)
         #expect(result.stdout.contains("… 2 still running ("), "\(result.stdout)")
     }

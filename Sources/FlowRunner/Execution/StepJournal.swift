@@ -177,6 +177,8 @@ actor StepJournal {
         defer { advance() }
         let seq = arrival + offset
         highestPosition = max(highestPosition, seq)
+        // Compared as stored: a NUL in a task's name is kept as U+FFFD (see StorableText).
+        let name = StorableText.storable(name)
         let key = Self.callKey(kind, name, digest)
         let occurrence = occurrences[key, default: 0]
         occurrences[key] = occurrence + 1

@@ -76,6 +76,7 @@ extension InMemoryStateStore {
     /// ``StateStoreError/Code/database`` (SQLite's constraints).
     public func beginStep(_ step: NewStep, divergenceJSON: String? = nil) async throws(StateStoreError) -> RecordID {
         let now = clock.now.asStored
+        let step = step.storable
         try checkNewSteps([step])
         return tables.steps.insert { id in
             StepRecord(id: id, actionRunID: step.actionRunID, attempt: step.attempt, seq: step.seq, kind: step.kind, name: step.name,
@@ -91,7 +92,7 @@ extension InMemoryStateStore {
         let now = clock.now.asStored
         guard !steps.isEmpty else { return }
         try checkNewSteps(steps.map(\.step))
-        for (step, result) in steps {
+        for (step, result) in steps.map({ ($0.step.storable, $0.resultJSON) }) {
             tables.steps.insert { id in
                 StepRecord(id: id, actionRunID: step.actionRunID, attempt: step.attempt, seq: step.seq, kind: step.kind, name: step.name,
                            argsJSON: step.argsJSON, argsDigest: step.argsDigest, status: .replayed, replayed: true,
@@ -141,7 +142,7 @@ extension InMemoryStateStore {
         for line in lines where tables.runs[line.runID] == nil {
             throw missingReference("run \(line.runID)")
         }
-        for line in lines {
+        for line in lines.map(\.storable) {
             tables.logs.insert { id in
                 LogRecord(id: id, runID: line.runID, action: line.action, attempt: line.attempt, time: line.time.asStored,
                           level: line.level, logger: line.logger, message: line.message)

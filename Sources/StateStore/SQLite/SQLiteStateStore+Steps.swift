@@ -71,6 +71,7 @@ extension SQLiteStateStore {
     /// `divergenceJSON` marks the step where replay stopped.
     public func beginStep(_ step: NewStep, divergenceJSON: String? = nil) async throws(StateStoreError) -> RecordID {
         let now = clock.now
+        let step = step.storable
         return try await write { db in
             try db.cachedStatement(sql: """
                 INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, started_at, divergence)
@@ -91,7 +92,7 @@ extension SQLiteStateStore {
                 INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, result, started_at, ended_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, 'replayed', 1, ?, ?, ?)
                 """)
-            for (step, result) in steps {
+            for (step, result) in steps.map({ ($0.step.storable, $0.resultJSON) }) {
                 try insert.execute(arguments: [step.actionRunID, step.attempt, step.seq, step.kind.rawValue, step.name,
                                                step.argsJSON, step.argsDigest, result, now.storedValue, now.storedValue])
             }
@@ -129,9 +130,10 @@ extension SQLiteStateStore {
 
     // MARK: Logs
 
-    /// Appends log lines in one transaction.
+    /// Appends log lines in one transaction (a NUL kept as U+FFFD, see ``StorableText``).
     public func appendLogs(_ lines: [NewLogLine]) async throws(StateStoreError) {
         guard !lines.isEmpty else { return }
+        let lines = lines.map(\.storable)
         try await write { db in
             let insert = try db.cachedStatement(sql: "INSERT INTO logs (run_id, action, attempt, time, level, logger, message) VALUES (?, ?, ?, ?, ?, ?, ?)")
             for line in lines {

@@ -31,7 +31,7 @@ struct ServeAPITests {
             #expect(result.status == 2, "\(host)")
             #expect(result.stderr.contains("without a token"), "\(host): \(result.stderr)")
         }
-        #expect(!FileManager.default.fileExists(atPath: workspace.state), "a refused serve creates no state file")
+        #expect(workspace.stateUntouched, "a refused serve creates no state")
     }
 
     @Test("bad requests get one JSON error shape with the field; unknown routes 404; no paths or traces leak")

@@ -4,20 +4,20 @@ import Testing
 /// Several `flowrunner serve` processes sharing one PostgreSQL database, as
 /// runner machines do (issue 20): the work is shared without loss or overlap,
 /// a killed server's runs are finished by another, and a database restart
-/// under load leaves every run terminal. Each test has a database of its own
-/// on the test server (`Tests/Support/postgres-test-cluster`).
+/// under load leaves every run terminal. Each test's workspace is a database
+/// of its own on the test server (`Tests/Support/postgres-test-cluster`),
+/// whatever store the other end-to-end tests use.
 @Suite("Runner service on PostgreSQL: several serve processes, one queue",
-       .enabled(if: PostgresTestDatabase.serverURL != nil, "needs FLOWRUNNER_TEST_POSTGRES_URL (Tests/Support/postgres-test-cluster)"),
+       .enabled(if: PostgresTestCluster.isConfigured, "needs FLOWRUNNER_TEST_POSTGRES_URL (Tests/Support/postgres-test-cluster)"),
        .serialized)
 struct ServePostgresTests {
     @Test("three serve processes on one database: 200 hooks over 20 deployments, none lost, none run twice, one run per deployment at a time, order kept",
           .timeLimit(.minutes(20)))
     func threeServers() async throws {
-        let database = try await PostgresTestDatabase.create()
-        let workspace = Workspace()
+        let workspace = Workspace(kind: "postgres")
         var servers: [ServeProcess] = []
         for _ in 0..<3 {
-            servers.append(try await ServeProcess(workspace, arguments: ["--workers", "2", "--log-level", "info"], state: database.url))
+            servers.append(try await ServeProcess(workspace, arguments: ["--workers", "2", "--log-level", "info"]))
         }
         let loaded = try await servers[0].request(.POST, "/v1/drivers", json: ["path": testbed])
         #expect(loaded.status == 201 || loaded.status == 200, "\(loaded.text)")
@@ -60,11 +60,10 @@ struct ServePostgresTests {
     @Test("a serve killed with SIGKILL mid-run: another serve on the same database finishes its runs, finished steps replayed",
           .timeLimit(.minutes(10)))
     func killedServer() async throws {
-        let database = try await PostgresTestDatabase.create()
-        let workspace = Workspace()
+        let workspace = Workspace(kind: "postgres")
         let fixture = workspace.directory + "/slow.yaml"
         try "commands:\n  - {match: \"migrate*\", duration: 3}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
-        let first = try await ServeProcess(workspace, arguments: ["--workers", "3", "--fixture", fixture], state: database.url)
+        let first = try await ServeProcess(workspace, arguments: ["--workers", "3", "--fixture", fixture])
         _ = try await first.request(.POST, "/v1/drivers", json: ["path": testbed])
         let names = ["shop0", "shop1", "shop2"]
         for name in names {
@@ -84,7 +83,7 @@ struct ServePostgresTests {
             }
             return started == names.count
         }
-        let second = try await ServeProcess(workspace, arguments: ["--workers", "3", "--fixture", fixture, "--log-level", "info"], state: database.url)
+        let second = try await ServeProcess(workspace, arguments: ["--workers", "3", "--fixture", fixture, "--log-level", "info"])
         try await first.stop(SIGKILL)
         for id in upgrades {
             let report = try await second.waitForRun(id, limit: .seconds(180))
@@ -106,16 +105,15 @@ struct ServePostgresTests {
     }
 
     @Test("the database restarted twice under load: the servers live on, every run ends terminal, a failed one retries to success",
-          .enabled(if: PostgresTestDatabase.clusterDirectory != nil, "restarting needs FLOWRUNNER_TEST_POSTGRES_DIR"),
+          .enabled(if: PostgresTestCluster.directory != nil, "restarting needs FLOWRUNNER_TEST_POSTGRES_DIR"),
           .timeLimit(.minutes(15)))
     func databaseRestart() async throws {
-        let database = try await PostgresTestDatabase.create()
-        let workspace = Workspace()
+        let workspace = Workspace(kind: "postgres")
         let fixture = workspace.directory + "/slow.yaml"
         try "commands:\n  - {match: \"migrate*\", duration: 1}\n".write(toFile: fixture, atomically: true, encoding: .utf8)
         let servers = [
-            try await ServeProcess(workspace, arguments: ["--workers", "3", "--fixture", fixture], state: database.url),
-            try await ServeProcess(workspace, arguments: ["--workers", "3", "--fixture", fixture], state: database.url),
+            try await ServeProcess(workspace, arguments: ["--workers", "3", "--fixture", fixture]),
+            try await ServeProcess(workspace, arguments: ["--workers", "3", "--fixture", fixture]),
         ]
         _ = try await servers[0].request(.POST, "/v1/drivers", json: ["path": testbed])
         let names = (0..<10).map { "shop\($0)" }
@@ -133,9 +131,9 @@ struct ServePostgresTests {
         // Some runs have ended, others are queued or mid-action: restart now, and again a moment later.
         try await waitUntilAsync(.seconds(120)) { try await endedCount(ids, servers[0]) >= 10 }
         #expect(try await endedCount(ids, servers[0]) < ids.count - 10, "the restart comes under load")
-        try await PostgresTestDatabase.restartServer()
+        try await PostgresTestCluster.restart()
         try await Task.sleep(for: .seconds(2))
-        try await PostgresTestDatabase.restartServer()
+        try await PostgresTestCluster.restart()
 
         var failed: [Int] = []
         for id in ids {

@@ -5,7 +5,7 @@ import NIOHTTP1
 import Synchronization
 
 /// A `flowrunner serve` started on a free port of 127.0.0.1 against a
-/// workspace's state file; stopped (SIGKILL) when released.
+/// workspace's state (its file or database); stopped (SIGKILL) when released.
 final class ServeProcess: Sendable {
     let process: Process
     let output: OutputBuffer
@@ -15,8 +15,7 @@ final class ServeProcess: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Starts serve and waits (generously) until it prints the port it listens on.
-    /// `state` overrides the workspace's state (a `postgres://` URL, say).
-    init(_ workspace: Workspace, arguments: [String] = [], token: String? = nil, state: String? = nil) async throws {
+    init(_ workspace: Workspace, arguments: [String] = [], token: String? = nil) async throws {
         var extra = arguments
         if let token {
             let file = workspace.directory + "/token-\(UUID().uuidString)"
@@ -26,7 +25,7 @@ final class ServeProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: FlowRunnerBinary.path)
         process.arguments = ["serve", "--port", "0", "--log-level", "warning"] + extra
-        process.environment = FlowRunnerBinary.baseEnvironment.merging(["FLOWRUNNER_STATE": state ?? workspace.state]) { $1 }
+        process.environment = FlowRunnerBinary.baseEnvironment.merging(workspace.environment) { $1 }
         let output = OutputBuffer(gathering: process)
         try process.run()
         var port: Int?

@@ -84,7 +84,7 @@ struct ServeRunTests {
         #expect(shown["app_version"] as? String == "1.1.0")
     }
 
-    @Test("two serve processes on one SQLite file share the work: every run once, never two at once per deployment",
+    @Test("two serve processes on one state share the work: every run once, never two at once per deployment",
           .timeLimit(.minutes(10)))
     func twoServers() async throws {
         let workspace = Workspace()
@@ -144,7 +144,7 @@ struct ServeRunTests {
         let upgrade = try #require(try await serve.request(.POST, "/v1/deployments/shop/hooks/upgrade", json: ["target_version": "1.1.0"]).runID)
         try await waitUntil(.seconds(60)) {
             (try? FlowRunnerBinary.runBlocking(["runs", "show", String(upgrade), "--output", "json"],
-                                               environment: ["FLOWRUNNER_STATE": workspace.state], in: nil).stdout.contains("\"running\"")) == true
+                                               environment: workspace.environment, in: nil).stdout.contains("\"running\"")) == true
         }
         let running = try await serve.request(.GET, "/v1/runs/\(upgrade)").object
         #expect((running["waiting_reason"] as? String)?.hasPrefix("lease held by serve-") == true, "\(running["waiting_reason"] ?? "none")")

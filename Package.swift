@@ -153,7 +153,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "StateStoreProbe",
-            dependencies: ["FlowModel", "StateStore"],
+            dependencies: ["FlowModel", "StateStore", "PostgresStateStore"],
             path: "Tests/Support/StateStoreProbe",
             swiftSettings: strictSettings
         ),

@@ -17,6 +17,7 @@ from measure import peak_rss_of_tree  # noqa: E402
 from serve_bench import bench_serve  # noqa: E402
 from kube_bench import bench_kubernetes  # noqa: E402
 from web_bench import bench_web  # noqa: E402
+from postgres_bench import bench_postgres  # noqa: E402
 RESULTS = os.path.join(HERE, "results")
 
 
@@ -394,6 +395,7 @@ BENCHMARKS = {
     "validate": bench_validate_large_spec,
     "render": bench_render,
     "serve": bench_serve,
+    "postgres": bench_postgres,
     "state-store": bench_state_store,
     "kubernetes": bench_kubernetes,
     "web": bench_web,

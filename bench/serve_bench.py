@@ -15,11 +15,11 @@ MY_APP = os.path.join(ROOT, "actions-examples", "my-app")
 
 
 class Serve:
-    """A `flowrunner serve --port 0` on a scratch state file."""
+    """A `flowrunner serve --port 0` on a scratch state file (or a postgres:// URL)."""
 
-    def __init__(self, binary, state, workers=4):
+    def __init__(self, binary, state, workers=4, extra=()):
         self.process = subprocess.Popen(
-            [binary, "serve", "--port", "0", "--workers", str(workers), "--log-level", "error", "--state", state],
+            [binary, "serve", "--port", "0", "--workers", str(workers), "--log-level", "error", "--state", state, *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         line = self.process.stdout.readline()
         match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)

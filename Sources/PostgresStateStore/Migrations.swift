@@ -27,6 +27,42 @@ enum PostgresMigrations {
 
     static let all: [Migration] = [
         Migration(version: 1, name: "core", statements: core),
+        Migration(version: 2, name: "change notifications", statements: notifications),
+    ]
+
+    /// Triggers that tell listeners (``ChangeListener``) of changes on channel
+    /// `flowrunner_changes`: `s<id>` for a run's new status, `l<id>` for its
+    /// appended log lines (once per statement and run), and `q` when a run is
+    /// queued or ends (either may make a run claimable).
+    private static let notifications: [String] = [
+        """
+        CREATE FUNCTION flowrunner_notify_run() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('flowrunner_changes', 's' || NEW.id);
+            IF NEW.status IN ('queued', 'succeeded', 'failed', 'cancelled') THEN
+                PERFORM pg_notify('flowrunner_changes', 'q');
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        "CREATE TRIGGER runs_notify_insert AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION flowrunner_notify_run()",
+        """
+        CREATE TRIGGER runs_notify_status AFTER UPDATE OF status ON runs FOR EACH ROW
+            WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION flowrunner_notify_run()
+        """,
+        """
+        CREATE FUNCTION flowrunner_notify_logs() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('flowrunner_changes', 'l' || run_id) FROM (SELECT DISTINCT run_id FROM appended) AS runs;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER logs_notify AFTER INSERT ON logs REFERENCING NEW TABLE AS appended
+            FOR EACH STATEMENT EXECUTE FUNCTION flowrunner_notify_logs()
+        """,
     ]
 
     /// Names compared byte by byte (`COLLATE "C"`), as SQLite compares them,

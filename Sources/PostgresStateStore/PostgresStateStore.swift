@@ -53,6 +53,8 @@ public final class PostgresStateStore: StateStore {
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
+    /// Wakes waiters on the changes other processes make (LISTEN/NOTIFY).
+    let listener: ChangeListener
 
     /// How many connections one store opens at most: the workers' claims,
     /// heartbeats and step records, the HTTP API's reads and the log
@@ -120,10 +122,12 @@ public final class PostgresStateStore: StateStore {
         let client = PostgresClient(configuration: configuration)
         self.client = client
         self.runner = Task { await client.run() }
+        self.listener = ChangeListener(configuration: try Self.connectionConfiguration(settings), logger: logger)
     }
 
     /// Closes every connection; the store cannot be used afterwards.
     public func close() async {
+        await listener.stop()
         runner.cancel()
         await runner.value
     }
@@ -133,6 +137,21 @@ public final class PostgresStateStore: StateStore {
     /// - Throws: ``StateStoreError/Code/cannotOpen`` saying why the server
     ///   cannot be reached or refused the connection.
     static func probe(_ settings: PostgresSettings) async throws(StateStoreError) {
+        let configuration = try connectionConfiguration(settings)
+        let logger = Logger(label: "flowrunner.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try? await connection.close()
+        } catch {
+            throw failure(error, settings: settings)
+        }
+    }
+
+    /// The configuration of one connection outside the pool (the probe, the
+    /// change listener) for `settings`.
+    ///
+    /// - Throws: ``StateStoreError/Code/cannotOpen`` when the TLS settings cannot be used.
+    static func connectionConfiguration(_ settings: PostgresSettings) throws(StateStoreError) -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
         if let socket = settings.unixSocketPath {
             configuration = PostgresConnection.Configuration(unixSocketPath: socket, username: settings.user, password: settings.password,
@@ -152,13 +171,7 @@ public final class PostgresStateStore: StateStore {
                                                              password: settings.password, database: settings.database, tls: tls)
         }
         configuration.options.connectTimeout = .seconds(Int64(settings.connectTimeout))
-        let logger = Logger(label: "flowrunner.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
-        do {
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-            try? await connection.close()
-        } catch {
-            throw failure(error, settings: settings)
-        }
+        return configuration
     }
 
     /// How TLS is used for an `sslmode`, and with which settings.

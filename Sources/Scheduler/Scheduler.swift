@@ -54,7 +54,8 @@ public struct Scheduler: Service {
     }
 
     /// One worker: claims the oldest runnable run, works it, and looks again;
-    /// sleeps a poll interval when nothing is runnable.
+    /// when nothing is runnable, waits for the store to tell of a queued or
+    /// ended run, a poll interval at most.
     func workerLoop(until stopping: StopFlag, busy: BusyCount) async {
         while !stopping.isSet, !Task.isCancelled {
             let claimed: RunRecord?
@@ -64,7 +65,8 @@ public struct Scheduler: Service {
                 claimed = nil
             }
             guard let claimed else {
-                try? await Task.sleep(for: configuration.pollInterval)
+                // Woken when a run is queued or ends anywhere (a store that is told of it), else polls.
+                await store.waitForQueueChange(timeout: configuration.pollInterval)
                 continue
             }
             let grace = configuration.gracePeriod

@@ -209,6 +209,21 @@ public protocol StateStore: Sendable {
     /// A run's newest `limit` log lines, oldest first (a page of a long log, read from its end).
     func lastLogs(runID: RecordID, limit: Int) async throws(StateStoreError) -> [LogRecord]
 
+    // MARK: Change notifications
+
+    /// Waits until one of `changes` may have happened to run `id` (a status
+    /// change, new log lines), in any process sharing the store, or until
+    /// `timeout` has passed, whichever is first; returns soon after the
+    /// calling task is cancelled. A return promises nothing: callers read the
+    /// store again either way (spurious wake-ups are allowed, a change seen
+    /// late is not lost). A store that cannot be told of changes (SQLite, or
+    /// a PostgreSQL store whose listening connection is down) sleeps
+    /// `timeout`: its callers poll.
+    func waitForChange(_ changes: RunChanges, ofRun id: RecordID, timeout: Duration) async
+    /// Waits until a run may have become claimable (a run queued, or one
+    /// ended, freeing its deployment), or until `timeout`, as ``waitForChange(_:ofRun:timeout:)``.
+    func waitForQueueChange(timeout: Duration) async
+
     // MARK: Completion webhooks
 
     /// Registers the webhook at `url`; the same URL again returns the stored
@@ -281,6 +296,16 @@ extension StateStore {
     /// Records a step as `running`, with no divergence.
     public func beginStep(_ step: NewStep) async throws(StateStoreError) -> RecordID {
         try await beginStep(step, divergenceJSON: nil)
+    }
+
+    /// Polls: sleeps `timeout` (the stores that are not told of changes).
+    public func waitForChange(_ changes: RunChanges, ofRun id: RecordID, timeout: Duration) async {
+        try? await Task.sleep(for: timeout)
+    }
+
+    /// Polls: sleeps `timeout` (the stores that are not told of changes).
+    public func waitForQueueChange(timeout: Duration) async {
+        try? await Task.sleep(for: timeout)
     }
 
     /// A run's log lines from the start (10,000 at most).

@@ -133,12 +133,13 @@ struct ActionExecution {
     }
 
     /// While the action works, looks for a cancel request (from this process
-    /// or another) every poll interval; one ends the action's task. A store
-    /// that cannot be read is retried at the next poll.
+    /// or another) whenever the store tells of a status change of the run,
+    /// and every poll interval; one ends the action's task. A store that
+    /// cannot be read is retried at the next poll.
     func watchForCancel(cancelling work: Task<ActionOutcome, Never>) async {
         let interval = attempt.engine.configuration.pollInterval
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            await store.waitForChange(.status, ofRun: run.id, timeout: interval)
             if Task.isCancelled { return }
             if let current = try? await store.run(id: run.id), current.status == .cancelling || current.status.isFinished {
                 work.cancel()

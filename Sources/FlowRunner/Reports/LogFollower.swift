@@ -8,7 +8,8 @@ public struct LogFollower: Sendable {
     public let store: any StateStore
     /// The run.
     public let runID: RecordID
-    /// How often a followed run is looked at for new lines.
+    /// How often a followed run is looked at for new lines, when the store is
+    /// not told of them (see ``StateStore/waitForChange(_:ofRun:timeout:)``).
     public var pollInterval: Duration = .milliseconds(200)
     /// Lines read per store call.
     public var batchSize = 5_000
@@ -32,7 +33,8 @@ public struct LogFollower: Sendable {
             last = lines.last?.id ?? last
             if lines.count == batchSize { continue }
             if !follow || ended { return }
-            try? await Task.sleep(for: pollInterval)
+            // Woken by new lines or the run's end (a store that is told of changes), else polls.
+            await store.waitForChange([.logs, .status], ofRun: runID, timeout: pollInterval)
         }
     }
 }

@@ -104,6 +104,32 @@ struct ServePostgresTests {
         }
     }
 
+    @Test("across servers: one server's log stream follows a run another server works, and a cancel sent to it stops the action there",
+          .timeLimit(.minutes(5)))
+    func cancelAndFollowAcrossServers() async throws {
+        let workspace = Workspace(kind: "postgres")
+        let worker = try await ServeProcess(workspace)
+        _ = try await worker.request(.POST, "/v1/drivers", json: ["path": testbed])
+        // The ticker logs every 0.2 s for a minute: a cancel that is not seen would let it run to its end and succeed.
+        let created = try await worker.request(.POST, "/v1/deployments", json: [
+            "name": "shop", "driver": "testbed", "app_version": "1.0.0",
+            "parameters": ["behaviour": "ticker", "marker": workspace.exchange + "/never"],
+        ])
+        #expect(try await worker.waitForRun(try #require(created.runID))["status"] as? String == "succeeded")
+        let upgrade = try #require(try await worker.request(.POST, "/v1/deployments/shop/hooks/upgrade", json: ["target_version": "1.1.0"]).runID)
+        try await waitUntilAsync(.seconds(120)) { try await worker.request(.GET, "/v1/runs/\(upgrade)").object["status"] as? String == "running" }
+        // Started once the first server works the run: the second serves the API for it.
+        let other = try await ServeProcess(workspace)
+        let ticks = try await readEvents(other, "/v1/runs/\(upgrade)/logs?follow=1", limit: 8)
+        #expect(ticks.filter { $0.data.contains("tick") }.count >= 3, "lines of the action the other server runs, as they come: \(ticks.map(\.data))")
+        let cancelled = try await other.request(.POST, "/v1/runs/\(upgrade)/cancel")
+        #expect(cancelled.status == 202, "\(cancelled.text)")
+        let report = try await other.waitForRun(upgrade, limit: .seconds(50))
+        #expect(report["status"] as? String == "cancelled", "\(report["status"] ?? "?"): \(report["error"] ?? "")")
+        let runs = try await worker.request(.GET, "/v1/runs?deployment=shop").object["runs"] as? [[String: Any]] ?? []
+        #expect(runs.count == 2, "the setup and the upgrade, no retry queued: \(runs.map { $0["status"] ?? "?" })")
+    }
+
     @Test("the database restarted twice under load: the servers live on, every run ends terminal, a failed one retries to success",
           .enabled(if: PostgresTestCluster.directory != nil, "restarting needs FLOWRUNNER_TEST_POSTGRES_DIR"),
           .timeLimit(.minutes(15)))

@@ -184,7 +184,7 @@ struct PostgresStoreTests {
                 return try await group.reduce(into: [PostgresStateStore]()) { $0.append($1) }
             }
             for store in stores {
-                #expect(try await store.appliedMigrations() == [1])
+                #expect(try await store.appliedMigrations() == PostgresStateStore.knownMigrations)
                 await store.close()
             }
         }

@@ -71,8 +71,28 @@ extension PostgresTestServer {
         try await execute([statement], database: settings.database)
     }
 
+    /// The first column (an integer) of every row `query` answers on the server's own database.
+    static func adminInts(_ query: String) async throws -> [Int] {
+        guard let url else { throw StateStoreError(.cannotOpen, location: "tests", "FLOWRUNNER_TEST_POSTGRES_URL is not set") }
+        let settings = try PostgresSettings(url: url, environment: ProcessInfo.processInfo.environment)
+        return try await withConnection(database: settings.database) { connection in
+            var values: [Int] = []
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: query), logger: Logger(label: "flowrunner.tests")) {
+                values.append(try row.decode(Int.self))
+            }
+            return values
+        }
+    }
+
     /// Runs statements in order on `database` over a connection of their own.
     static func execute(_ statements: [String], database: String) async throws {
+        try await withConnection(database: database) { connection in
+            for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: Logger(label: "flowrunner.tests")) }
+        }
+    }
+
+    /// Runs `body` with a connection of its own to `database`, closed afterwards.
+    private static func withConnection<T>(database: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         guard let url else { throw StateStoreError(.cannotOpen, location: "tests", "FLOWRUNNER_TEST_POSTGRES_URL is not set") }
         let settings = try PostgresSettings(url: url, environment: ProcessInfo.processInfo.environment)
         let configuration = if let socket = settings.unixSocketPath {
@@ -83,8 +103,9 @@ extension PostgresTestServer {
         }
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: Logger(label: "flowrunner.tests"))
         do {
-            for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: Logger(label: "flowrunner.tests")) }
+            let result = try await body(connection)
             try await connection.close()
+            return result
         } catch {
             try? await connection.close()
             throw error

@@ -5,7 +5,12 @@
 //   StateStoreProbe claim DB OWNER                  claim and finish runs until none is left; print "claimed ID"
 //   StateStoreProbe write-steps DB COUNT            record COUNT steps; print "step SEQ" after each write returned
 //   StateStoreProbe bench DB                        print timing measurements as JSON lines
+//   StateStoreProbe step-bench DB LABEL             time recording steps (begin + finish); one JSON line
+//   StateStoreProbe list-bench DB LABEL             time runs list (newest 50, and by deployment and status); JSON lines
+//
+// DB is a SQLite file, or a postgres:// URL (seed, claim, write-steps, step-bench, list-bench).
 import Foundation
+import PostgresStateStore
 import StateStore
 
 @main
@@ -22,8 +27,12 @@ struct StateStoreProbe {
                 try await writeSteps(path: arguments[1], count: Int(arguments[2]) ?? 0)
             case "bench" where arguments.count == 2:
                 try await bench(path: arguments[1])
+            case "step-bench" where arguments.count == 3:
+                try await stepBench(location: arguments[1], label: arguments[2])
+            case "list-bench" where arguments.count == 3:
+                try await listBench(location: arguments[1], label: arguments[2])
             default:
-                FileHandle.standardError.write(Data("usage: StateStoreProbe seed|claim|write-steps|bench DB ...\n".utf8))
+                FileHandle.standardError.write(Data("usage: StateStoreProbe seed|claim|write-steps|bench|step-bench|list-bench DB ...\n".utf8))
                 exit(2)
             }
         } catch {
@@ -46,8 +55,16 @@ struct StateStoreProbe {
         return result
     }
 
+    /// The store at `location`: a `postgres://` URL, else a SQLite file.
+    static func open(_ location: String) async throws -> any StateStore {
+        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+            return try await PostgresStateStore.open(url: location)
+        }
+        return try SQLiteStateStore(path: location)
+    }
+
     static func seed(path: String, deployments count: Int, runs: Int) async throws {
-        let store = try SQLiteStateStore(path: path)
+        let store = try await open(path)
         let deployments = try await deployments(store, count: count)
         for index in 0..<runs {
             let deployment = deployments[index % deployments.count]
@@ -57,7 +74,7 @@ struct StateStoreProbe {
     }
 
     static func claim(path: String, owner: String) async throws {
-        let store = try SQLiteStateStore(path: path)
+        let store = try await open(path)
         var idle = 0
         while idle < 50 {
             guard let run = try await store.claimNextRun(owner: LeaseOwner(role: owner, processID: getpid(), host: "probe"), leaseDuration: .seconds(30), runID: nil) else {
@@ -75,7 +92,7 @@ struct StateStoreProbe {
     }
 
     static func writeSteps(path: String, count: Int) async throws {
-        let store = try SQLiteStateStore(path: path)
+        let store = try await open(path)
         let deployment = try await deployments(store, count: 1)[0]
         let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: "{}", contextJSON: "{}",
                                              driverVersionID: deployment.driverVersionID)).record
@@ -93,28 +110,7 @@ struct StateStoreProbe {
     static func bench(path: String) async throws {
         let store = try SQLiteStateStore(path: path)
         let deployment = try await deployments(store, count: 1)[0]
-        func measure(_ body: () async throws -> Void) async rethrows -> Double {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try await body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
-        }
-        func report(_ name: String, _ samples: [Double], unit: String) {
-            emit("{\"metric\": \"\(name)\", \"unit\": \"\(unit)\", \"samples\": [\(samples.map { String($0) }.joined(separator: ","))]}")
-        }
-
-        // Step recording: insert at start + update at end.
-        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: "{}", contextJSON: "{}",
-                                             driverVersionID: deployment.driverVersionID)).record
-        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", .core)])[0]
-        var stepSamples: [Double] = []
-        for seq in 1...2000 {
-            stepSamples.append(try await measure {
-                let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: .primitive, name: "stop_components",
-                                                     argsJSON: "{\"components\":[\"server\"]}", argsDigest: "abc"))
-                try await store.finishStep(id: id, status: .succeeded, resultJSON: "{\"stopped\":[\"server\"]}", errorJSON: nil)
-            })
-        }
-        report("record a step (begin + finish)", stepSamples, unit: "us")
+        report("record a step (begin + finish)", try await stepSamples(store, deployment), unit: "us")
 
         // Database size per 10-step run, with 10 log lines.
         try store.checkpoint()
@@ -144,16 +140,61 @@ struct StateStoreProbe {
             try await store.changeRunStatus(id: run.id, to: .running)
             try await store.changeRunStatus(id: run.id, to: index % 3 == 0 ? .failed : .succeeded)
         }
+        try await reportLists(store, of: "100,000")
+    }
+
+    /// `step-bench`: step recording on any store, labelled (`SQLite`, `PostgreSQL`).
+    static func stepBench(location: String, label: String) async throws {
+        let store = try await open(location)
+        let deployment = try await deployments(store, count: 1)[0]
+        report("record a step (begin + finish), \(label)", try await stepSamples(store, deployment), unit: "us")
+    }
+
+    /// `list-bench`: runs list on a store already holding many runs (bench/ seeds them), labelled with how many.
+    static func listBench(location: String, label: String) async throws {
+        try await reportLists(try await open(location), of: label)
+    }
+
+    /// 2,000 steps recorded (insert at start + update at end), microseconds each.
+    static func stepSamples(_ store: any StateStore, _ deployment: DeploymentRecord) async throws -> [Double] {
+        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: "{}", contextJSON: "{}",
+                                             driverVersionID: deployment.driverVersionID)).record
+        let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", .core)])[0]
+        var samples: [Double] = []
+        for seq in 1...2000 {
+            samples.append(try await measure {
+                let id = try await store.beginStep(NewStep(actionRunID: action.id, attempt: 1, seq: seq, kind: .primitive, name: "stop_components",
+                                                     argsJSON: "{\"components\":[\"server\"]}", argsDigest: "abc"))
+                try await store.finishStep(id: id, status: .succeeded, resultJSON: "{\"stopped\":[\"server\"]}", errorJSON: nil)
+            })
+        }
+        return samples
+    }
+
+    /// Times the newest 50 runs, and the newest 50 succeeded runs of `d0`, 200 times each, in milliseconds.
+    static func reportLists(_ store: any StateStore, of count: String) async throws {
         var listSamples: [Double] = []
         for _ in 0..<200 {
             listSamples.append(try await measure { _ = try await store.runs(matching: RunFilter(limit: 50)) } / 1000)
         }
-        report("runs list, newest 50 of 100,000", listSamples, unit: "ms")
+        report("runs list, newest 50 of \(count)", listSamples, unit: "ms")
         var filteredSamples: [Double] = []
         for _ in 0..<200 {
             filteredSamples.append(try await measure { _ = try await store.runs(matching: RunFilter(deployment: "d0", status: .succeeded, limit: 50)) } / 1000)
         }
-        report("runs list --deployment --status, newest 50 of 100,000", filteredSamples, unit: "ms")
+        report("runs list --deployment --status, newest 50 of \(count)", filteredSamples, unit: "ms")
+    }
+
+    /// Microseconds `body` took.
+    static func measure(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try await body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+    }
+
+    /// One JSON row for bench/.
+    static func report(_ name: String, _ samples: [Double], unit: String) {
+        emit("{\"metric\": \"\(name)\", \"unit\": \"\(unit)\", \"samples\": [\(samples.map { String($0) }.joined(separator: ","))]}")
     }
 
     /// Writes a line straight to fd 1 (no buffering: a SIGKILL loses nothing printed).

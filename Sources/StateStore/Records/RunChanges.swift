@@ -1,0 +1,14 @@
+/// What a caller of ``StateStore/waitForChange(_:ofRun:timeout:)`` waits for
+/// on one run.
+public struct RunChanges: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+
+    public init(rawValue: Int) {
+        self.rawValue = rawValue
+    }
+
+    /// The run's status changed (claimed, cancel requested, ended, queued again).
+    public static let status = RunChanges(rawValue: 1 << 0)
+    /// Log lines of the run were appended.
+    public static let logs = RunChanges(rawValue: 1 << 1)
+}

@@ -4,8 +4,9 @@ that Tests/Support/postgres-test-cluster starts (or $FLOWRUNNER_BENCH_POSTGRES_U
 - claims per second with 1, 2 and 4 claiming processes (StateStoreProbe claim:
   claim, 0.2 ms of work, finish), and the 4/1 ratio;
 - my-app upgrades per second with 1, 2 and 4 `serve` processes of 4 workers
-  each, every job command taking 0.25 s (I/O-bound actions: the workers wait
-  on the cluster, not the CPU), and the 4/1 ratio (the scale-out figure);
+  each, every job command taking 1 s on the simulated cluster (I/O-bound
+  actions: the workers wait on the cluster, as for a real migration job,
+  not on the CPU), and the 4/1 ratio (the scale-out figure);
 - the cost of recording a step (begin + finish) on PostgreSQL and on SQLite;
 - runs list (newest 50, and by deployment and status) over 1,000,000 runs."""
 import os
@@ -148,10 +149,10 @@ def bench_postgres(bin_dir, repeat):
                          "samples": samples, "unit": "claims/s", "goal": None})
         fixture = os.path.join(directory, "io-bound.yaml")
         with open(fixture, "w") as f:
-            f.write('commands:\n  - {match: "*", duration: 0.25}\n')
+            f.write('commands:\n  - {match: "*", duration: 1.0}\n')
         upgrades = {n: [upgrades_per_second(server, binary, n, fixture) for _ in range(rounds)] for n in (1, 2, 4)}
         for n, samples in upgrades.items():
-            rows.append({"metric": f"my-app upgrades (0.25 s jobs), {n} serve process{'es' if n > 1 else ''} x 4 workers (PostgreSQL)",
+            rows.append({"metric": f"my-app upgrades (1 s jobs), {n} serve process{'es' if n > 1 else ''} x 4 workers (PostgreSQL)",
                          "samples": samples, "unit": "runs/s", "goal": None})
         ratio = sorted(upgrades[4])[len(upgrades[4]) // 2] / sorted(upgrades[1])[len(upgrades[1]) // 2]
         rows.append({"metric": "scale-out: upgrades/s with 4 serve processes / with 1", "samples": [ratio], "unit": "x",

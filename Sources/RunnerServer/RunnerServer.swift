@@ -65,9 +65,10 @@ public struct RunnerServer: Sendable {
     }
 
     /// Every route, behind the error shape, the request log and (with a
-    /// token) bearer authentication.
+    /// token) bearer authentication. Every GET route answers HEAD too (RFC 9110
+    /// §9.3.2: the same status and headers, no body), as monitors and link checkers expect.
     public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: MetricsMiddleware())

@@ -21,6 +21,12 @@ struct ServeAPITests {
         }
         #expect(try await serve.request(.GET, "/v1/runs").status == 200)
         #expect(!serve.log.contains(Self.token), "the token is never logged")
+        // HEAD answers as GET does, without a body: with the token 200, without it 401.
+        for path in ["/healthz", "/v1/runs", "/v1/openapi.json"] {
+            let head = try await serve.request(.HEAD, path)
+            #expect(head.status == 200 && head.text.isEmpty, "HEAD \(path): \(head.status) \(head.text.prefix(200))")
+        }
+        #expect(try await serve.request(.HEAD, "/v1/runs", token: .some(nil)).status == 401)
     }
 
     @Test("a non-loopback bind without a token is refused with exit 2")

@@ -13,7 +13,19 @@ public import Foundation
 /// Contract every implementation keeps:
 /// - Every method is `async` and never blocks a cooperative thread while it
 ///   waits for the database (busy waits, network round trips).
-/// - A write that returned is durable; a write that threw changed nothing.
+/// - A write that returned is durable; a write that threw changed nothing,
+///   with one exception a shared store cannot avoid: when the connection to
+///   its server is lost while a write is in flight (during `COMMIT`, or a
+///   single statement), it throws ``StateStoreError/Code/cannotOpen`` saying
+///   the write may or may not have been applied; callers re-read, and the
+///   transitions and leases keep a repeated write from doing harm.
+/// - Ids grow with each record. SQLite may give a pruned run's id again;
+///   PostgreSQL never does (sequences). Neither promises ids without gaps.
+/// - Text cannot hold U+0000 everywhere: step names and log lines keep it
+///   as U+FFFD in every store (``StorableText``); other text with a NUL may
+///   be refused by a store that cannot hold it.
+/// - A `limit` below 1 reads nothing, except in ``logs(runID:afterID:limit:)``,
+///   where a negative one reads every line; a `limit` above what is stored reads all.
 /// - Status changes are checked against ``RunStatus/allowedNext`` (and the
 ///   action and step equivalents) inside the writing transaction; an illegal
 ///   one throws ``StateStoreError/Code/illegalTransition`` and writes nothing.

@@ -304,7 +304,16 @@ extension Row {
     ///
     /// - Throws: ``UnknownStoredWord`` when the text is not one of `T`'s raw values.
     func word<T: RawRepresentable & CaseIterable>(_ column: String, of table: String) throws -> T where T.RawValue == String {
-        let text: String = self[column]
+        try word(self[column], column, of: table)
+    }
+
+    /// The same for the column at `index` (a statement whose columns are
+    /// listed: no lookup by name), `column` naming it in the error.
+    func word<T: RawRepresentable & CaseIterable>(at index: Int, _ column: String, of table: String) throws -> T where T.RawValue == String {
+        try word(self[index], column, of: table)
+    }
+
+    private func word<T: RawRepresentable & CaseIterable>(_ text: String, _ column: String, of table: String) throws -> T where T.RawValue == String {
         guard let value = T(rawValue: text) else {
             throw UnknownStoredWord(table: table, column: column, value: text, expected: T.allCases.map(\.rawValue))
         }

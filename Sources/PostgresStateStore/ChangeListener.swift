@@ -18,9 +18,11 @@ import Synchronization
 ///
 /// The connection is opened at the first wait (a command that never waits
 /// opens none) and opened again, backing off from 0.1 s to 5 s, when the
-/// server closes it. While it is not listening, a wait sleeps its timeout:
-/// callers fall back to polling, and every waiter is woken when listening
-/// starts again, since notifications sent in between are lost.
+/// server closes it. While it is not listening, a wait lasts its timeout:
+/// callers fall back to polling. Every waiter is woken when listening
+/// starts or stops (notifications sent while nobody listened are lost), so
+/// the first wait of a process, which starts the connection, returns as
+/// soon as it listens instead of after its whole timeout.
 actor ChangeListener {
     /// The notification channel the schema's triggers send on.
     static let channel = "flowrunner_changes"
@@ -58,14 +60,11 @@ actor ChangeListener {
         self.logger = logger
     }
 
-    /// Waits for a notification with one of `keys`, at most `timeout`; sleeps
-    /// `timeout` while no connection is listening.
+    /// Waits for a notification with one of `keys`, at most `timeout`, or
+    /// until listening starts or stops; returns soon after the calling task
+    /// is cancelled.
     func wait(for keys: [Key], timeout: Duration) async {
         startIfNeeded()
-        guard listening else {
-            try? await Task.sleep(for: timeout)
-            return
-        }
         let token = nextToken
         nextToken += 1
         let timer = Task { [weak self] in
@@ -88,6 +87,13 @@ actor ChangeListener {
     var isListening: Bool { listening }
     /// How many callers wait now.
     var waiterCount: Int { waiters.count }
+    /// How many keys have waiters now (none once every wait has returned).
+    var waitedKeyCount: Int { tokensByKey.count }
+
+    deinit {
+        // A store dropped without close(): its connection must not listen on for ever.
+        listener?.cancel()
+    }
 
     /// Closes the connection and wakes every waiter; waits afterwards poll.
     func stop() {
@@ -102,7 +108,11 @@ actor ChangeListener {
 
     private func wake(_ token: Int) {
         guard let waiter = waiters.removeValue(forKey: token) else { return }
-        for key in waiter.keys { tokensByKey[key]?.remove(token) }
+        for key in waiter.keys {
+            tokensByKey[key]?.remove(token)
+            // Each run waited for is a key: an empty entry left behind would stay for the process's life.
+            if tokensByKey[key]?.isEmpty == true { tokensByKey[key] = nil }
+        }
         waiter.continuation.resume()
     }
 
@@ -116,7 +126,10 @@ actor ChangeListener {
     }
 
     private func setListening(_ value: Bool) {
-        listening = value && !stopped
+        let now = value && !stopped
+        // A failed reconnection changes nothing: the waiters are polling already.
+        guard now != listening else { return }
+        listening = now
         // Started: what was sent while nobody listened is lost, so everyone looks.
         // Stopped: waiters poll from now on.
         wakeAll()

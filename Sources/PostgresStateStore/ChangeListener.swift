@@ -12,7 +12,8 @@ import Synchronization
 /// The notifications come from the triggers of schema version 2 on channel
 /// ``channel``, one payload each (``Key``): `s<run id>` when a run's status
 /// changes, `l<run id>` when its log lines are appended, `q` when a run may
-/// have become claimable. PostgreSQL delivers them after the writing
+/// have become claimable (it wakes one waiter of this process, not all: a
+/// herd of idle workers would each try a claim). PostgreSQL delivers them after the writing
 /// transaction commits, at most once, and folds identical payloads of one
 /// transaction into one.
 ///
@@ -121,8 +122,16 @@ actor ChangeListener {
     }
 
     private func received(_ payload: String) {
-        guard let key = Key(payload: payload), let tokens = tokensByKey.removeValue(forKey: key) else { return }
-        for token in tokens { wake(token) }
+        guard let key = Key(payload: payload), let tokens = tokensByKey[key] else { return }
+        guard key == .queue else {
+            for token in tokens { wake(token) }
+            return
+        }
+        // One idle worker of this process looks for the run (one notification,
+        // one claimable run, mostly); the others look at their poll interval.
+        // Waking them all made every idle worker of every process run a claim
+        // transaction for each run queued or ended anywhere.
+        if let token = tokens.first { wake(token) }
     }
 
     private func setListening(_ value: Bool) {

@@ -93,6 +93,25 @@ struct PostgresChangeTests {
         }
     }
 
+    @Test("a queued run wakes one of the idle workers waiting in a process, not the whole herd", .timeLimit(.minutes(1)))
+    func queueWakesOne() async throws {
+        try await PostgresTestDatabase.with { database in
+            let watcher = try await PostgresStateStore.open(url: database.url)
+            let writer = try await PostgresStateStore.open(url: database.url)
+            let deployment = try await writer.makeDeployment()
+            try await startListening(watcher)
+            let waits = (0..<4).map { _ in Task { await watcher.waitForQueueChange(timeout: .seconds(3600)) } }
+            while await watcher.listener.waiterCount < waits.count { try await Task.sleep(for: .milliseconds(5)) }
+            _ = try await writer.makeRun(deployment)
+            while await watcher.listener.waiterCount == waits.count { try await Task.sleep(for: .milliseconds(5)) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(await watcher.listener.waiterCount == waits.count - 1, "one worker claims; the others stay asleep")
+            await watcher.close()
+            for wait in waits { await wait.value }
+            await writer.close()
+        }
+    }
+
     @Test("closing the store wakes the pending waits and returns", .timeLimit(.minutes(1)))
     func closeWakesWaiters() async throws {
         try await PostgresTestDatabase.with { database in

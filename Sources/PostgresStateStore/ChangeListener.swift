@@ -12,15 +12,18 @@ import Synchronization
 /// The notifications come from the triggers of schema version 2 on channel
 /// ``channel``, one payload each (``Key``): `s<run id>` when a run's status
 /// changes, `l<run id>` when its log lines are appended, `q` when a run may
-/// have become claimable. PostgreSQL delivers them after the writing
+/// have become claimable (it wakes one waiter of this process, not all: a
+/// herd of idle workers would each try a claim). PostgreSQL delivers them after the writing
 /// transaction commits, at most once, and folds identical payloads of one
 /// transaction into one.
 ///
 /// The connection is opened at the first wait (a command that never waits
 /// opens none) and opened again, backing off from 0.1 s to 5 s, when the
-/// server closes it. While it is not listening, a wait sleeps its timeout:
-/// callers fall back to polling, and every waiter is woken when listening
-/// starts again, since notifications sent in between are lost.
+/// server closes it. While it is not listening, a wait lasts its timeout:
+/// callers fall back to polling. Every waiter is woken when listening
+/// starts or stops (notifications sent while nobody listened are lost), so
+/// the first wait of a process, which starts the connection, returns as
+/// soon as it listens instead of after its whole timeout.
 actor ChangeListener {
     /// The notification channel the schema's triggers send on.
     static let channel = "flowrunner_changes"
@@ -58,14 +61,11 @@ actor ChangeListener {
         self.logger = logger
     }
 
-    /// Waits for a notification with one of `keys`, at most `timeout`; sleeps
-    /// `timeout` while no connection is listening.
+    /// Waits for a notification with one of `keys`, at most `timeout`, or
+    /// until listening starts or stops; returns soon after the calling task
+    /// is cancelled.
     func wait(for keys: [Key], timeout: Duration) async {
         startIfNeeded()
-        guard listening else {
-            try? await Task.sleep(for: timeout)
-            return
-        }
         let token = nextToken
         nextToken += 1
         let timer = Task { [weak self] in
@@ -88,6 +88,13 @@ actor ChangeListener {
     var isListening: Bool { listening }
     /// How many callers wait now.
     var waiterCount: Int { waiters.count }
+    /// How many keys have waiters now (none once every wait has returned).
+    var waitedKeyCount: Int { tokensByKey.count }
+
+    deinit {
+        // A store dropped without close(): its connection must not listen on for ever.
+        listener?.cancel()
+    }
 
     /// Closes the connection and wakes every waiter; waits afterwards poll.
     func stop() {
@@ -102,7 +109,11 @@ actor ChangeListener {
 
     private func wake(_ token: Int) {
         guard let waiter = waiters.removeValue(forKey: token) else { return }
-        for key in waiter.keys { tokensByKey[key]?.remove(token) }
+        for key in waiter.keys {
+            tokensByKey[key]?.remove(token)
+            // Each run waited for is a key: an empty entry left behind would stay for the process's life.
+            if tokensByKey[key]?.isEmpty == true { tokensByKey[key] = nil }
+        }
         waiter.continuation.resume()
     }
 
@@ -111,12 +122,23 @@ actor ChangeListener {
     }
 
     private func received(_ payload: String) {
-        guard let key = Key(payload: payload), let tokens = tokensByKey.removeValue(forKey: key) else { return }
-        for token in tokens { wake(token) }
+        guard let key = Key(payload: payload), let tokens = tokensByKey[key] else { return }
+        guard key == .queue else {
+            for token in tokens { wake(token) }
+            return
+        }
+        // One idle worker of this process looks for the run (one notification,
+        // one claimable run, mostly); the others look at their poll interval.
+        // Waking them all made every idle worker of every process run a claim
+        // transaction for each run queued or ended anywhere.
+        if let token = tokens.first { wake(token) }
     }
 
     private func setListening(_ value: Bool) {
-        listening = value && !stopped
+        let now = value && !stopped
+        // A failed reconnection changes nothing: the waiters are polling already.
+        guard now != listening else { return }
+        listening = now
         // Started: what was sent while nobody listened is lost, so everyone looks.
         // Stopped: waiters poll from now on.
         wakeAll()

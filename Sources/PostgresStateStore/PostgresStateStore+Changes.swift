@@ -13,6 +13,8 @@ extension PostgresStateStore {
 
     /// Waits for a run to be queued or to end in any process on this
     /// database, or `timeout`; polls while the listening connection is down.
+    /// Each such change wakes one waiting caller of this process (an idle
+    /// worker, which claims), not every one.
     public func waitForQueueChange(timeout: Duration) async {
         await listener.wait(for: [.queue], timeout: timeout)
     }

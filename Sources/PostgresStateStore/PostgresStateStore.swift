@@ -56,9 +56,10 @@ public final class PostgresStateStore: StateStore {
     /// Wakes waiters on the changes other processes make (LISTEN/NOTIFY).
     let listener: ChangeListener
 
-    /// How many connections one store opens at most: the workers' claims,
-    /// heartbeats and step records, the HTTP API's reads and the log
-    /// followers share them.
+    /// How many connections one store's pool opens at most: the workers'
+    /// claims, heartbeats and step records, the HTTP API's reads and the log
+    /// followers share them. A store that waits for changes opens one more,
+    /// which listens for change notifications (LISTEN).
     public static let defaultMaximumConnections = 10
 
     /// Connects to the database `url` names, checks it and brings its schema

@@ -23,7 +23,8 @@ import StateStore
 /// LINE is `{"id", "time", "level", "logger", "action", "attempt", "message"}`.
 struct LogRoutes: Sendable {
     let engine: Engine
-    /// How often a followed run is looked at for new lines.
+    /// How often a followed run is looked at for new lines, when the store is
+    /// not told of them (see ``StateStore/waitForChange(_:ofRun:timeout:)``).
     var pollInterval: Duration = .milliseconds(100)
     /// Silence after which a comment keeps proxies from closing the stream.
     var heartbeat: Duration = .seconds(15)
@@ -117,7 +118,9 @@ struct EventStream: Sendable {
                 try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
                 quietSince = .now
             }
-            try await Task.sleep(for: pollInterval)
+            // Woken by new lines or the run's end (a store that is told of changes), else polls.
+            await store.waitForChange([.logs, .status], ofRun: runID, timeout: pollInterval)
+            try Task.checkCancellation()
         }
         try await writer.finish(nil)
     }

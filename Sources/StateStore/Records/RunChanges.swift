@@ -1,8 +1,10 @@
 /// What a caller of ``StateStore/waitForChange(_:ofRun:timeout:)`` waits for
 /// on one run.
 public struct RunChanges: OptionSet, Sendable, Hashable {
+    /// The changes as bits (``status`` is bit 0, ``logs`` bit 1).
     public let rawValue: Int
 
+    /// The changes whose bits `rawValue` sets.
     public init(rawValue: Int) {
         self.rawValue = rawValue
     }

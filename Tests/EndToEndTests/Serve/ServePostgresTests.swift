@@ -207,10 +207,14 @@ private func expectNoOverlap(_ runs: [[String: Any]], _ name: String, sourceLoca
 
 /// Waits (up to `limit`) until the asynchronous `condition` holds; a request
 /// that fails on the way counts as not yet.
-func waitUntilAsync(_ limit: Duration, _ condition: () async throws -> Bool) async throws {
+///
+/// - Throws: when `limit` passes first (the test goes no further on a state it did not reach).
+func waitUntilAsync(_ limit: Duration, _ condition: () async throws -> Bool,
+                    sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let start = ContinuousClock.now
     while ContinuousClock.now - start < limit {
         if (try? await condition()) == true { return }
         try await Task.sleep(for: .milliseconds(100))
     }
+    throw ServeError(message: "waited \(limit) in vain (\(sourceLocation.fileName):\(sourceLocation.line))")
 }

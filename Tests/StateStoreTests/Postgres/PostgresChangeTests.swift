@@ -59,6 +59,72 @@ struct PostgresChangeTests {
         }
     }
 
+    @Test("the first wait, which opens the listening connection, returns once it listens, not after its timeout",
+          .timeLimit(.minutes(1)))
+    func firstWaitReturnsWhenListening() async throws {
+        try await PostgresTestDatabase.with { database in
+            let store = try await PostgresStateStore.open(url: database.url)
+            #expect(await store.listener.isListening == false)
+            // Before, a wait begun while not listening slept its whole timeout (an hour here).
+            await store.waitForChange(.status, ofRun: 1, timeout: .seconds(3600))
+            #expect(await store.listener.isListening)
+            await store.close()
+        }
+    }
+
+    @Test("waits that time out or are cancelled leave no waiter nor key behind, and a cancelled wait returns at once",
+          .timeLimit(.minutes(1)))
+    func waitsLeaveNothingBehind() async throws {
+        try await PostgresTestDatabase.with { database in
+            let store = try await PostgresStateStore.open(url: database.url)
+            try await startListening(store)
+            await withTaskGroup(of: Void.self) { group in
+                for id in RecordID(1)...200 {
+                    group.addTask { await store.waitForChange([.status, .logs], ofRun: id, timeout: .milliseconds(20)) }
+                }
+            }
+            let cancelled = Task { await store.waitForChange(.status, ofRun: 1_000, timeout: .seconds(3600)) }
+            while await store.listener.waiterCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            cancelled.cancel()
+            await cancelled.value
+            #expect(await store.listener.waiterCount == 0)
+            #expect(await store.listener.waitedKeyCount == 0, "a key per run ever waited for would grow for the process's life")
+            await store.close()
+        }
+    }
+
+    @Test("a queued run wakes one of the idle workers waiting in a process, not the whole herd", .timeLimit(.minutes(1)))
+    func queueWakesOne() async throws {
+        try await PostgresTestDatabase.with { database in
+            let watcher = try await PostgresStateStore.open(url: database.url)
+            let writer = try await PostgresStateStore.open(url: database.url)
+            let deployment = try await writer.makeDeployment()
+            try await startListening(watcher)
+            let waits = (0..<4).map { _ in Task { await watcher.waitForQueueChange(timeout: .seconds(3600)) } }
+            while await watcher.listener.waiterCount < waits.count { try await Task.sleep(for: .milliseconds(5)) }
+            _ = try await writer.makeRun(deployment)
+            while await watcher.listener.waiterCount == waits.count { try await Task.sleep(for: .milliseconds(5)) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(await watcher.listener.waiterCount == waits.count - 1, "one worker claims; the others stay asleep")
+            await watcher.close()
+            for wait in waits { await wait.value }
+            await writer.close()
+        }
+    }
+
+    @Test("closing the store wakes the pending waits and returns", .timeLimit(.minutes(1)))
+    func closeWakesWaiters() async throws {
+        try await PostgresTestDatabase.with { database in
+            let store = try await PostgresStateStore.open(url: database.url)
+            try await startListening(store)
+            let waits = (0..<5).map { id in Task { await store.waitForChange(.status, ofRun: RecordID(id), timeout: .seconds(3600)) } }
+            while await store.listener.waiterCount < waits.count { try await Task.sleep(for: .milliseconds(5)) }
+            await store.close()
+            for wait in waits { await wait.value }
+            #expect(await store.listener.waiterCount == 0)
+        }
+    }
+
     @Test("a wait with no listening connection returns after its timeout (callers poll)", .timeLimit(.minutes(1)))
     func fallsBackToPolling() async throws {
         try await PostgresTestDatabase.with { database in

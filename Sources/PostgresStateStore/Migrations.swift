@@ -32,8 +32,8 @@ enum PostgresMigrations {
 
     /// Triggers that tell listeners (``ChangeListener``) of changes on channel
     /// `flowrunner_changes`: `s<id>` for a run's new status, `l<id>` for its
-    /// appended log lines (once per statement and run), and `q` when a run is
-    /// queued or ends (either may make a run claimable).
+    /// appended log lines (once per statement and run), and `q` when runs are
+    /// inserted or a run is queued again or ends (any may make a run claimable).
     private static let notifications: [String] = [
         """
         CREATE FUNCTION flowrunner_notify_run() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -46,7 +46,17 @@ enum PostgresMigrations {
         END
         $$
         """,
-        "CREATE TRIGGER runs_notify_insert AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION flowrunner_notify_run()",
+        // New runs: one `q` per statement (nobody waits on a run not yet made),
+        // so a bulk insert (`state copy`) queues one notification, not one per run.
+        """
+        CREATE FUNCTION flowrunner_notify_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('flowrunner_changes', 'q');
+            RETURN NULL;
+        END
+        $$
+        """,
+        "CREATE TRIGGER runs_notify_insert AFTER INSERT ON runs FOR EACH STATEMENT EXECUTE FUNCTION flowrunner_notify_queue()",
         """
         CREATE TRIGGER runs_notify_status AFTER UPDATE OF status ON runs FOR EACH ROW
             WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION flowrunner_notify_run()

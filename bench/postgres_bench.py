@@ -17,7 +17,7 @@ import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
-from serve_bench import MY_APP, Serve
+from serve_bench import Serve
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLUSTER = os.path.join(ROOT, "Tests", "Support", "postgres-test-cluster")
@@ -90,13 +90,7 @@ def upgrades_per_second(server, binary, processes, fixture, deployments=32, upgr
         for _ in range(processes):
             servers.append(Serve(binary, url, workers=4, extra=["--fixture", fixture]))
         first = servers[0]
-        status, body, _ = first.call("POST", "/v1/drivers", {"path": MY_APP})
-        assert status in (200, 201), body
-        names = [f"app{i}" for i in range(deployments)]
-        for name in names:
-            status, body, _ = first.call("POST", "/v1/deployments", {"name": name, "driver": "my-app", "app_version": "0.1.0"})
-            assert status == 202, body
-        first.wait_idle()
+        names = first.deploy_my_app(deployments)
         start = time.perf_counter()
         for step in range(upgrades_each):
             for index, name in enumerate(names):

@@ -58,6 +58,18 @@ class Serve:
             time.sleep(0.02)
         raise RuntimeError("runs did not finish")
 
+    def deploy_my_app(self, count):
+        """Loads my-app and creates `count` deployments app0, app1, ... (their
+        setups run); returns their names once every run has ended."""
+        status, body, _ = self.call("POST", "/v1/drivers", {"path": MY_APP})
+        assert status in (200, 201), body
+        names = [f"app{i}" for i in range(count)]
+        for name in names:
+            status, body, _ = self.call("POST", "/v1/deployments", {"name": name, "driver": "my-app", "app_version": "0.1.0"})
+            assert status == 202, body
+        self.wait_idle()
+        return names
+
     def stop(self):
         self.connection.close()
         self.process.terminate()
@@ -77,13 +89,7 @@ def bench_serve(bin_dir, repeat, deployments=20, upgrades_each=5):
         try:
             time.sleep(2)
             idle.append(serve.rss_mib())
-            status, _, _ = serve.call("POST", "/v1/drivers", {"path": MY_APP})
-            assert status in (200, 201), status
-            names = [f"app{i}" for i in range(deployments)]
-            for name in names:
-                status, body, _ = serve.call("POST", "/v1/deployments", {"name": name, "driver": "my-app", "app_version": "0.1.0"})
-                assert status == 202, body
-            serve.wait_idle()
+            names = serve.deploy_my_app(deployments)
             rounds = max(1, min(repeat, 5))
             for round_number in range(rounds):
                 start = time.perf_counter()

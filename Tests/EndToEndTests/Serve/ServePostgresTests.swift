@@ -28,14 +28,7 @@ struct ServePostgresTests {
             setups.append(try #require(created.runID, "\(created.text)"))
         }
         let requests = names.enumerated().flatMap { index, name in (1...10).map { (name, "1.0.\($0)", servers[(index + $0) % 3]) } }
-        let answers = try await withThrowingTaskGroup(of: (String, String, APIResponse).self) { group in
-            for (name, version, server) in requests {
-                group.addTask {
-                    (name, version, try await server.request(.POST, "/v1/deployments/\(name)/hooks/upgrade", json: ["target_version": version]))
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
+        let answers = try await upgradesAtOnce(requests)
         #expect(answers.allSatisfy { $0.2.status == 202 }, "\(answers.filter { $0.2.status != 202 }.map(\.2.text))")
         let upgrades = answers.compactMap(\.2.runID)
         #expect(Set(upgrades).count == 200, "200 distinct runs")

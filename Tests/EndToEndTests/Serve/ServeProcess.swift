@@ -145,6 +145,19 @@ extension ServeProcess {
     }
 }
 
+/// Fires every `(deployment, target version, server)` upgrade request at
+/// once; returns each with the server's answer, in the order they ended.
+func upgradesAtOnce(_ requests: [(String, String, ServeProcess)]) async throws -> [(String, String, APIResponse)] {
+    try await withThrowingTaskGroup(of: (String, String, APIResponse).self) { group in
+        for (name, version, server) in requests {
+            group.addTask {
+                (name, version, try await server.request(.POST, "/v1/deployments/\(name)/hooks/upgrade", json: ["target_version": version]))
+            }
+        }
+        return try await group.reduce(into: []) { $0.append($1) }
+    }
+}
+
 /// Runs a command to its end (off the cooperative pool), its output gathered.
 @discardableResult
 func shell(_ arguments: [String], allowFailure: Bool = false, in directory: String? = nil) async throws -> (status: Int32, text: String) {

@@ -16,15 +16,7 @@ struct ServeRunTests {
             let created = try await serve.request(.POST, "/v1/deployments", json: ["name": name, "driver": "testbed", "app_version": "1.0.0"])
             #expect(created.status == 202, "\(created.text)")
         }
-        let requests = names.flatMap { name in (1...10).map { (name, "1.0.\($0)") } }
-        let answers = try await withThrowingTaskGroup(of: (String, String, APIResponse).self) { group in
-            for (name, version) in requests {
-                group.addTask {
-                    (name, version, try await serve.request(.POST, "/v1/deployments/\(name)/hooks/upgrade", json: ["target_version": version]))
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
+        let answers = try await upgradesAtOnce(names.flatMap { name in (1...10).map { (name, "1.0.\($0)", serve) } })
         #expect(answers.allSatisfy { $0.2.status == 202 }, "\(answers.filter { $0.2.status != 202 }.map(\.2.text))")
         let runIDs = answers.compactMap(\.2.runID)
         #expect(Set(runIDs).count == 100, "100 distinct runs")

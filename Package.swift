@@ -200,6 +200,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "RunnerServerTests",
+            dependencies: [
+                "FlowModel", "FlowRunner", "RunnerServer", "Primitives", "StateStore", "ActionHost",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                // Requests answered by the router in process, no socket.
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: [
                 "FlowRunnerCLI", "StateStore", "HostileInput",

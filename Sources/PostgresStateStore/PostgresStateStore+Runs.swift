@@ -184,6 +184,12 @@ extension PostgresStateStore {
         return try decode(rows) { try $0.value("count", as: Int.self) }.first ?? 0
     }
 
+    /// How each attempt of the run ended, in attempt order (the `run_ends` outbox, by its index on `run_id`).
+    public func attemptEnds(ofRun runID: RecordID) async throws(StateStoreError) -> [AttemptEnd] {
+        let rows = try await query("SELECT attempt, status, error, ended_at FROM run_ends WHERE run_id = \(runID) ORDER BY attempt, id")
+        return try decode(rows, AttemptEnd.init(row:))
+    }
+
     /// Runs `change` (an `UPDATE runs ... RETURNING *`) and returns the run it
     /// changed, or nil when it changed none; with `releasingActions`, the
     /// run's actions left `running` go back to `pending` in the same statement.

@@ -99,6 +99,13 @@ extension ClusterRecord {
     }
 }
 
+extension AttemptEnd {
+    init(row: PostgresRandomAccessRow) throws {
+        self.init(attempt: try row.value("attempt"), status: try row.word("status", of: "run_ends"), errorJSON: try row.value("error"),
+                  endedAt: try row.requiredDate("ended_at"))
+    }
+}
+
 extension WebhookRecord {
     init(row: PostgresRandomAccessRow) throws {
         self.init(id: try row.value("id"), url: try row.value("url"), createdAt: try row.requiredDate("created_at"))

@@ -166,6 +166,13 @@ public protocol StateStore: Sendable {
     /// steps and logs; returns how many runs went.
     @discardableResult
     func pruneRuns(endedBefore date: Date) async throws(StateStoreError) -> Int
+    /// How each attempt of a run ended, in attempt order: one ``AttemptEnd``
+    /// per change of the run to `succeeded`, `failed` or `cancelled`, kept
+    /// as it was then (its error included) in the same transaction as the
+    /// change, whichever process made it, and deleted only with the run. An
+    /// attempt not ended (running, or handed to the next attempt by a flow's
+    /// retry or a lease recovery) has none; an unknown run has none.
+    func attemptEnds(ofRun runID: RecordID) async throws(StateStoreError) -> [AttemptEnd]
 
     // MARK: Queue and leases
 

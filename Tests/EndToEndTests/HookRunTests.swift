@@ -116,8 +116,16 @@ struct HookRunTests {
         #expect(last.map { $0["name"] as? String ?? "" } == ["stop_components", "execute_commands", "upgrade_deployment_version", "start_components"])
         #expect(last.map { $0["replayed"] as? Bool ?? false } == [true, true, false, false])
         #expect(try await workspace.jobCount("tb") == 1, "the migration job must not run again")
+        // The retry cleared the run's error; the attempt that failed keeps it.
+        #expect(report["error"] is NSNull)
+        let ends = report["attempts"] as? [[String: Any]] ?? []
+        #expect(ends.map { $0["attempt"] as? Int ?? 0 } == [attempts, attempt], "\(ends)")
+        #expect(ends.map { $0["status"] as? String ?? "" } == ["failed", "succeeded"])
+        #expect((ends.first?["error"] as? [String: Any])?["message"] as? String == "the cause is still there: \(cause)", "\(ends)")
+        #expect(ends.last?["error"] is NSNull && ends.allSatisfy { $0["ended_at"] is String })
         let shown = try await workspace.run(["runs", "show", "2"])
         #expect(shown.stdout.contains("replayed"))
+        #expect(shown.stdout.contains("Earlier:  attempt \(attempts) failed: RuntimeError: the cause is still there: \(cause) (action upgrade)"), "\(shown.stdout)")
     }
 
     @Test("the engine byte-compiles its own copy of a driver once; the author's directory gets no bytecode, and the run is the same")

@@ -10,9 +10,12 @@ public import StateStore
 /// "error", "waiting_reason", "actions": [{"name", "mode", "status", "attempts", "isolation", "error",
 /// "steps": [{"seq", "attempt", "kind", "name", "args", "status", "replayed",
 /// "result", "error", "duration_ms", "started_at", "ended_at", "divergence",
-/// "waiting_reason"}]}], "webhook_deliveries": [...]}` (`waiting_reason`:
-/// ``WaitingReason``, null once finished; `webhook_deliveries`: one
-/// ``RunEndEvent/listing(_:)`` per completion webhook told of each end).
+/// "waiting_reason"}]}], "attempts": [{"attempt", "status", "error",
+/// "ended_at"}], "webhook_deliveries": [...]}` (`waiting_reason`:
+/// ``WaitingReason``, null once finished; `attempts`: how each ended
+/// attempt ended, its error kept when a retry cleared the run's;
+/// `webhook_deliveries`: one ``RunEndEvent/listing(_:)`` per completion
+/// webhook told of each end).
 public struct RunReport: Sendable {
     /// The run.
     public var run: RunRecord
@@ -28,6 +31,8 @@ public struct RunReport: Sendable {
     public var waiting = WaitingReason(run: nil)
     /// The completion webhooks told (or being told) of its ends, oldest first.
     public var webhookDeliveries: [WebhookDeliveryRecord] = []
+    /// How each of its attempts that ended ended, in attempt order, secret values masked in their errors.
+    public var attempts: [AttemptEnd] = []
 
     /// Reads the report of `runID` from `store`; nil when there is no such run.
     public static func load(runID: RecordID, from store: any StateStore) async throws(StateStoreError) -> RunReport? {
@@ -48,8 +53,13 @@ public struct RunReport: Sendable {
         }
         let waiting = try await WaitingReason.load(run, store: store, now: try await store.currentTime())
         let deliveries = try await store.webhookDeliveries(runID: runID)
+        let attempts = try await store.attemptEnds(ofRun: runID).map { end in
+            var end = end
+            end.errorJSON = masking.json(end.errorJSON)
+            return end
+        }
         return RunReport(run: shown, driver: driver, actions: maskedActions, secrets: secrets, masking: masking, waiting: waiting,
-                         webhookDeliveries: deliveries)
+                         webhookDeliveries: deliveries, attempts: attempts)
     }
 
     /// The run's inputs, secret parameters shown as `***`.
@@ -86,7 +96,18 @@ public struct RunReport: Sendable {
                     "steps": .array(steps.map { Self.step($0, waitingReason: waiting.step($0, of: run)) }),
                 ])
             }),
+            "attempts": .array(attempts.map(Self.attempt)),
             "webhook_deliveries": .array(webhookDeliveries.map(RunEndEvent.listing)),
+        ])
+    }
+
+    /// One attempt's end: `{"attempt", "status", "error", "ended_at"}`.
+    static func attempt(_ end: AttemptEnd) -> JSONValue {
+        .object([
+            "attempt": .int(end.attempt),
+            "status": .string(end.status.rawValue),
+            "error": JSONValue(storedText: end.errorJSON) ?? .null,
+            "ended_at": time(end.endedAt),
         ])
     }
 

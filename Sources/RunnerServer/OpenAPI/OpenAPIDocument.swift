@@ -354,7 +354,16 @@ enum OpenAPIDocument {
                              "steps": {"type": "array", "items": {"type": "object", "properties": {
                                "seq": {"type": "integer"}, "attempt": {"type": "integer"}, "kind": {"type": "string"}, "name": {"type": "string"},
                                "status": {"type": "string"}, "replayed": {"type": "boolean"}, "waiting_reason": {"type": ["string", "null"]}}}}}}},
+                           "attempts": {"type": "array", "items": {"$ref": "#/components/schemas/AttemptEnd"},
+                                        "description": "How each ended attempt ended, in attempt order; a retry clears the run's error, not these."},
                            "webhook_deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}}}
+          },
+          "AttemptEnd": {
+            "type": "object", "required": ["attempt", "status", "error", "ended_at"],
+            "properties": {"attempt": {"type": "integer", "minimum": 1},
+                           "status": {"type": "string", "enum": ["succeeded", "failed", "cancelled"]},
+                           "error": {"type": ["object", "null"], "description": "The run's error when the attempt ended, shaped as the run's error."},
+                           "ended_at": {"type": "string"}}
           },
           "ComponentEnv": {
             "type": "object", "description": "Env var values per component: {COMPONENT: {NAME: VALUE}}; in a PATCH, null removes one.",

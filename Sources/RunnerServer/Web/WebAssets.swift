@@ -19,6 +19,7 @@ enum WebAssets {
         .danger { border-color: var(--red); color: var(--red); } .plan.replay { color: var(--muted); } .plan.run, .plan.adopt { font-weight: 600; }
         dl.times { display: flex; flex-wrap: wrap; gap: 0 1rem; } dl.times dt { color: var(--muted); } dl.times dd { margin: 0 1rem 0 0; }
         fieldset { border: 1px solid var(--line); } fieldset label { display: block; }
+        ul.attempt-ends { padding-left: 1.2rem; } ul.attempt-ends li { margin-bottom: .4rem; } ul.attempt-ends p { margin: .2rem 0; }
         """
 
     /// Follows a running run's log lines over Server-Sent Events

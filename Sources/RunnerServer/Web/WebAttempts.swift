@@ -3,7 +3,7 @@ import FlowRunner
 import StateStore
 
 /// Two attempts of a run side by side (`/runs/{id}/attempts?a=1&b=2`):
-/// each action's steps aligned by sequence number, the calls that differ
+/// how each ended (status and error), then each action's steps aligned by sequence number, the calls that differ
 /// marked with the first argument that differs, and a diverged step's
 /// recorded call against the one the action made.
 enum WebAttempts {
@@ -12,6 +12,8 @@ enum WebAttempts {
         <form method="get" action="/runs/{{id}}/attempts" class="filters"><label for="a">Attempt</label>
         <input id="a" name="a" type="number" min="1" max="{{attempts}}" value="{{a}}"> <label for="b">beside attempt</label>
         <input id="b" name="b" type="number" min="1" max="{{attempts}}" value="{{b}}"> <button>Compare</button></form>
+        <section aria-labelledby="ends-h"><h2 id="ends-h">How they ended</h2><ul class="attempt-ends">
+        {{#ends}}{{> attemptEnd}}{{/ends}}</ul></section>
         {{#actions}}<h2>{{name}}</h2><div class="scroll"><table><thead><tr><th scope="col">Step</th>
         <th scope="col">Attempt {{a}}</th><th scope="col">Attempt {{b}}</th><th scope="col">Difference</th></tr></thead><tbody>
         {{#rows}}<tr{{#differs}} class="marked"{{/differs}}><td>{{seq}}</td><td>{{left}}</td><td>{{right}}</td><td>{{difference}}</td></tr>{{/rows}}
@@ -23,6 +25,7 @@ enum WebAttempts {
     static func view(_ report: RunReport, a: Int, b: Int) -> [String: Any] {
         [
             "id": report.run.id, "a": a, "b": b, "attempts": report.run.attempt,
+            "ends": (a == b ? [a] : [a, b]).map { WebAttemptEnds.view(of: $0, report, traceback: true) },
             "actions": report.actions.map { action, steps -> [String: Any] in
                 let left = Dictionary(steps.filter { $0.attempt == a }.map { ($0.seq, $0) }) { first, _ in first }
                 let right = Dictionary(steps.filter { $0.attempt == b }.map { ($0.seq, $0) }) { first, _ in first }

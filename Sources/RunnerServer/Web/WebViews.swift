@@ -34,7 +34,7 @@ enum WebViews {
         for key in keys where view[key] == nil { view[key] = false }
     }
 
-    /// The run page: summary, error and traceback, actions with their steps
+    /// The run page: summary, error and traceback, each attempt's end, actions with their steps
     /// (attempt lanes; failed and diverged first when there are many), logs.
     static func run(_ report: RunReport, logs: [LogRecord], query: String, allSteps: Bool) -> [String: Any] {
         let run = report.run
@@ -65,6 +65,9 @@ enum WebViews {
             view["error"] = shown
             view["verb"] = run.status == .cancelled ? "was cancelled" : "failed"
         }
+        // Several attempts: how each ended, the errors a retry cleared from the run kept.
+        view["attemptEnds"] = run.attempt > 1 ? WebAttemptEnds.views(report) : []
+        view["hasAttemptEnds"] = run.attempt > 1
         view["actions"] = report.actions.map { action, steps in actionView(action, steps: steps, run: run, waiting: report.waiting, allSteps: allSteps) }
         view["logs"] = logs.map { line -> [String: Any] in
             ["id": line.id, "attempt": line.attempt, "time": time(line.time), "level": line.level.rawValue, "action": line.action ?? false,

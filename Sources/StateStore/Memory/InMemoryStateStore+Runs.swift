@@ -164,6 +164,12 @@ extension InMemoryStateStore {
         return runIDs.count
     }
 
+    public func attemptEnds(ofRun runID: RecordID) async throws(StateStoreError) -> [AttemptEnd] {
+        tables.runEnds.filter { $0.runID == runID }
+            .sorted { ($0.attempt, $0.id) < ($1.attempt, $1.id) }
+            .map { AttemptEnd(attempt: $0.attempt, status: $0.status, errorJSON: $0.errorJSON, endedAt: Date(storedValue: $0.endedAt)) }
+    }
+
     // MARK: Helpers
 
     /// The record of a stored run, with its deployment's name; nil (as

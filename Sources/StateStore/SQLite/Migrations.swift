@@ -257,6 +257,10 @@ enum Migrations {
                 CREATE UNIQUE INDEX backups_by_run ON backups (run_id);
                 """)
         }
+        migrator.registerMigration("v14-run-ends-by-run") { db in
+            // Each attempt's end is read by run (`attemptEnds(ofRun:)`, the run page), and a run's ends are deleted with it.
+            try db.execute(sql: "CREATE INDEX run_ends_by_run ON run_ends (run_id)")
+        }
         return migrator
     }()
 }

@@ -172,6 +172,13 @@ extension SQLiteStateStore {
         }
     }
 
+    public func attemptEnds(ofRun runID: RecordID) async throws(StateStoreError) -> [AttemptEnd] {
+        try await read { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT attempt, status, error, ended_at FROM run_ends WHERE run_id = ? ORDER BY attempt, id"),
+                             arguments: [runID]).map(AttemptEnd.init(row:))
+        }
+    }
+
     // MARK: Queue
 
     public func claimNextRun(owner: LeaseOwner, leaseDuration: Duration, runID: RecordID? = nil) async throws(StateStoreError) -> RunRecord? {
@@ -254,5 +261,12 @@ extension RunRecord {
             startedAt: row.date("started_at"), endedAt: row.date("ended_at"), errorJSON: row["error"],
             replayJSON: row["replay"], requestDigest: row["request_digest"]
         )
+    }
+}
+
+extension AttemptEnd {
+    init(row: Row) throws {
+        try self.init(attempt: row["attempt"], status: row.word("status", of: "run_ends"), errorJSON: row["error"],
+                      endedAt: Date(storedValue: row["ended_at"]))
     }
 }

@@ -33,6 +33,11 @@ enum RunText {
         }
         lines.append("Created:  \(TimeFormat.table(run.createdAt))   started: \(TimeFormat.table(run.startedAt))   ended: \(TimeFormat.table(run.endedAt))   duration: \(duration(from: run.startedAt, to: run.endedAt))")
         if let error = RunSummary.errorText(run.errorJSON) { lines.append("Error:    \(error)") }
+        // The ends of earlier attempts: a retry cleared the run's error, not theirs.
+        for (index, end) in report.attempts.filter({ $0.attempt < run.attempt }).enumerated() {
+            let error = RunSummary.errorText(end.errorJSON).map { ": " + $0.replacingOccurrences(of: "\n", with: " ") } ?? ""
+            lines.append((index == 0 ? "Earlier:  " : "          ") + "attempt \(end.attempt) \(end.status.rawValue)\(error)")
+        }
         if let waiting = report.waiting.run { lines.append("Waiting:  \(waiting)") }
         for (action, steps) in report.actions {
             lines.append("")

@@ -275,6 +275,7 @@ struct DifferentialConformance {
             contents.append(try await store.actionRuns(runID: id))
             contents.append(try await store.steps(actionRunID: id))
             contents.append(try await store.logs(runID: id))
+            contents.append(try await store.attemptEnds(ofRun: id))
         }
         for name in names {
             contents.append(try await store.simulatedJobs(deployment: name))

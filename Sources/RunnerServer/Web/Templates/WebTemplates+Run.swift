@@ -8,6 +8,8 @@ extension WebTemplates {
         {{#error}}<section aria-labelledby="error-h"><h2 id="error-h">Why it {{verb}}</h2>
         <p class="error">{{#action}}<strong>{{action}}</strong>: {{/action}}{{type}}: {{message}}</p>
         {{#traceback}}<details open><summary>Python traceback</summary><pre class="traceback">{{traceback}}</pre></details>{{/traceback}}</section>{{/error}}
+        {{#hasAttemptEnds}}<section aria-labelledby="attempts-h"><h2 id="attempts-h">Attempts</h2><ul class="attempt-ends">
+        {{#attemptEnds}}{{> attemptEnd}}{{/attemptEnds}}</ul></section>{{/hasAttemptEnds}}
         <div class="actions-bar">
         {{#cancellable}}<form method="post" action="/runs/{{id}}/cancel" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
         <button class="danger">Cancel run {{id}}</button></form>{{/cancellable}}
@@ -31,6 +33,13 @@ extension WebTemplates {
         <input id="q" name="q" value="{{query}}"><button>Search</button></form>
         <pre id="logs" aria-labelledby="logs-h" aria-live="polite" data-run="{{id}}" data-after="{{lastLogID}}" data-live="{{live}}">{{#logs}}<span id="l{{id}}"><a href="#l{{id}}" class="ln">{{id}}</a> a{{attempt}} {{time}} {{level}} {{#action}}[{{action}}] {{/action}}{{message}}
         </span>{{/logs}}</pre>{{^logs}}<p id="no-logs">No log lines{{#hasQuery}} match "{{query}}"{{/hasQuery}}.</p>{{/logs}}
+        """
+
+    /// One attempt's end (``WebAttemptEnds/view(of:_:traceback:)``), on the run and attempts pages.
+    static let attemptEnd = """
+        <li>Attempt {{attempt}}: {{#ended}}<span class="status {{status}}">{{status}}</span> at {{time}}{{/ended}}{{#note}}{{note}}{{/note}}
+        {{#error}}<p class="error">{{#action}}<strong>{{action}}</strong>: {{/action}}{{type}}: {{message}}</p>
+        {{#traceback}}<details><summary>traceback</summary><pre class="traceback">{{traceback}}</pre></details>{{/traceback}}{{/error}}</li>
         """
 
     static let retry = """

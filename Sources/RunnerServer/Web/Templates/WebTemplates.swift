@@ -12,6 +12,7 @@ enum WebTemplates {
         for (name, text) in [
             ("layout", layout), ("runs", runs), ("run", run), ("retry", retry), ("deployments", deployments),
             ("deployment", deployment), ("drivers", drivers), ("login", login), ("problem", problem), ("attempts", WebAttempts.template), ("driver", driver),
+            ("attemptEnd", attemptEnd),
         ] {
             try? library.register(text, named: name)
         }

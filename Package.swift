@@ -7,6 +7,27 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// The release link of `flowrunner` on Linux, for start-up and memory
+/// (BENCHMARKS.md, issues 16 and 22): lld instead of gold; no dynamic symbol
+/// table for the whole program (SwiftPM exports every symbol of an
+/// executable, 4.7 MiB that start-up reads); relative relocations packed
+/// (RELR, glibc 2.36); and the functions that start-up, an idle `serve` and a
+/// hook run execute linked next to each other (Linker/startup.order, written
+/// by bench/startup_order.py), so the few MiB they need are not spread over
+/// 36 MiB of code. Debug builds and tests link as SwiftPM does by default.
+let releaseLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(
+        [
+            "-use-ld=lld",
+            "-Xlinker", "--no-export-dynamic",
+            "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+            "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Linker/startup.order",
+            "-Xlinker", "--no-warn-symbol-ordering",
+        ],
+        .when(platforms: [.linux], configuration: .release)
+    )
+]
+
 let package = Package(
     name: "FlowRunner",
     platforms: [.macOS(.v14)],
@@ -133,7 +154,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/flowrunner",
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: releaseLinkerSettings
         ),
         .testTarget(
             name: "FlowModelTests",

@@ -17,9 +17,10 @@ MY_APP = os.path.join(ROOT, "actions-examples", "my-app")
 class Serve:
     """A `flowrunner serve --port 0` on a scratch state file (or a postgres:// URL)."""
 
-    def __init__(self, binary, state, workers=4, extra=()):
+    def __init__(self, binary, state, workers=4, extra=(), launcher=None):
+        """`launcher`: the command that starts the binary (a profiler), [binary] when None."""
         self.process = subprocess.Popen(
-            [binary, "serve", "--port", "0", "--workers", str(workers), "--log-level", "error", "--state", state, *extra],
+            [*(launcher or [binary]), "serve", "--port", "0", "--workers", str(workers), "--log-level", "error", "--state", state, *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         line = self.process.stdout.readline()
         match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)

@@ -7,7 +7,7 @@ extension SQLiteStateStore {
         let now = clock.now
         let path = path
         return try await write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM clusters WHERE name = ?", arguments: [new.name]) == true {
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM clusters WHERE name = ?"), arguments: [new.name]) == true {
                 throw StateStoreError(.alreadyExists, location: path, "a cluster named \"\(new.name)\" already exists")
             }
             try db.execute(
@@ -23,7 +23,7 @@ extension SQLiteStateStore {
     public func cluster(named name: String) async throws(StateStoreError) -> ClusterRecord? {
         let path = path
         return try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM clusters WHERE name = ?", arguments: [name]).map { row throws(StateStoreError) in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM clusters WHERE name = ?"), arguments: [name]).map { row throws(StateStoreError) in
                 try ClusterRecord(row: row, location: path)
             }
         }
@@ -33,7 +33,7 @@ extension SQLiteStateStore {
     public func clusters() async throws(StateStoreError) -> [ClusterRecord] {
         let path = path
         return try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM clusters ORDER BY name").map { row throws(StateStoreError) in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM clusters ORDER BY name")).map { row throws(StateStoreError) in
                 try ClusterRecord(row: row, location: path)
             }
         }

@@ -7,7 +7,7 @@ extension SQLiteStateStore {
     public func createDeployment(_ new: NewDeployment) async throws(StateStoreError) -> DeploymentRecord {
         let now = clock.now
         return try await write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM deployments WHERE name = ? AND deleted_at IS NULL", arguments: [new.name]) == true {
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM deployments WHERE name = ? AND deleted_at IS NULL"), arguments: [new.name]) == true {
                 throw StateStoreError(.alreadyExists, location: self.path, "a deployment named \"\(new.name)\" already exists")
             }
             try db.execute(
@@ -34,7 +34,7 @@ extension SQLiteStateStore {
         let now = clock.now
         let path = path
         try await write { db in
-            try db.execute(sql: "UPDATE deployments SET components = ?, updated_at = ? WHERE id = ?", arguments: [componentsJSON, now.storedValue, id])
+            try db.cachedStatement(sql: "UPDATE deployments SET components = ?, updated_at = ? WHERE id = ?").execute(arguments: [componentsJSON, now.storedValue, id])
             guard db.changesCount == 1 else { throw StateStoreError(.notFound, location: path, "no deployment \(id)") }
         }
     }
@@ -42,21 +42,21 @@ extension SQLiteStateStore {
     /// The deployment called `name`.
     public func deployment(named name: String) async throws(StateStoreError) -> DeploymentRecord? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM deployments WHERE name = ? AND deleted_at IS NULL", arguments: [name]).map(DeploymentRecord.init(row:))
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM deployments WHERE name = ? AND deleted_at IS NULL"), arguments: [name]).map(DeploymentRecord.init(row:))
         }
     }
 
     /// The deployment with this id.
     public func deployment(id: RecordID) async throws(StateStoreError) -> DeploymentRecord? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM deployments WHERE id = ?", arguments: [id]).map(DeploymentRecord.init(row:))
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM deployments WHERE id = ?"), arguments: [id]).map(DeploymentRecord.init(row:))
         }
     }
 
     /// Every deployment, by name.
     public func deployments() async throws(StateStoreError) -> [DeploymentRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM deployments WHERE deleted_at IS NULL ORDER BY name").map(DeploymentRecord.init(row:))
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM deployments WHERE deleted_at IS NULL ORDER BY name")).map(DeploymentRecord.init(row:))
         }
     }
 
@@ -85,8 +85,7 @@ extension SQLiteStateStore {
         let now = clock.now
         let path = path
         try await write { db in
-            try db.execute(sql: "UPDATE deployments SET deleted_at = COALESCE(deleted_at, ?), updated_at = ? WHERE id = ?",
-                           arguments: [now.storedValue, now.storedValue, id])
+            try db.cachedStatement(sql: "UPDATE deployments SET deleted_at = COALESCE(deleted_at, ?), updated_at = ? WHERE id = ?").execute(arguments: [now.storedValue, now.storedValue, id])
             guard db.changesCount == 1 else { throw StateStoreError(.notFound, location: path, "no deployment with id \(id)") }
         }
     }
@@ -97,14 +96,14 @@ extension SQLiteStateStore {
     /// the Primitives module), or nil when none was saved.
     public func simulatedClusterState(deployment: String) async throws(StateStoreError) -> String? {
         try await read { db in
-            try String.fetchOne(db, sql: "SELECT state FROM simulated_clusters WHERE deployment = ?", arguments: [deployment])
+            try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM simulated_clusters WHERE deployment = ?"), arguments: [deployment])
         }
     }
 
     /// The simulated cluster's jobs for a deployment (opaque JSON each), oldest first.
     public func simulatedJobs(deployment: String) async throws(StateStoreError) -> [String] {
         try await read { db in
-            try String.fetchAll(db, sql: "SELECT data FROM simulated_jobs WHERE deployment = ? ORDER BY position", arguments: [deployment])
+            try String.fetchAll(db.cachedStatement(sql: "SELECT data FROM simulated_jobs WHERE deployment = ? ORDER BY position"), arguments: [deployment])
         }
     }
 

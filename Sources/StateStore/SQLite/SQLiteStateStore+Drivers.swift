@@ -10,15 +10,15 @@ extension SQLiteStateStore {
     ) async throws(StateStoreError) -> (record: DriverVersionRecord, created: Bool) {
         let now = clock.now
         return try await write { db in
-            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE driver = ? AND digest = ?", arguments: [driver, digest]) {
+            if let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM driver_versions WHERE driver = ? AND digest = ?"), arguments: [driver, digest]) {
                 var record = DriverVersionRecord(row: existing)
                 if let sourceDirectory, sourceDirectory != record.sourceDirectory {
-                    try db.execute(sql: "UPDATE driver_versions SET source_directory = ? WHERE id = ?", arguments: [sourceDirectory, record.id])
+                    try db.cachedStatement(sql: "UPDATE driver_versions SET source_directory = ? WHERE id = ?").execute(arguments: [sourceDirectory, record.id])
                     record.sourceDirectory = sourceDirectory
                 }
                 return (record, false)
             }
-            let number = (try Int.fetchOne(db, sql: "SELECT MAX(number) FROM driver_versions WHERE driver = ?", arguments: [driver]) ?? 0) + 1
+            let number = (try Int.fetchOne(db.cachedStatement(sql: "SELECT MAX(number) FROM driver_versions WHERE driver = ?"), arguments: [driver]) ?? 0) + 1
             try db.execute(
                 sql: "INSERT INTO driver_versions (driver, number, spec_version, digest, loaded_at, source_directory) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [driver, number, specVersion, digest, now.storedValue, sourceDirectory]
@@ -37,9 +37,9 @@ extension SQLiteStateStore {
     public func driverVersions(driver: String? = nil) async throws(StateStoreError) -> [DriverVersionRecord] {
         try await read { db in
             let rows = if let driver {
-                try Row.fetchAll(db, sql: "SELECT * FROM driver_versions WHERE driver = ? ORDER BY number", arguments: [driver])
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM driver_versions WHERE driver = ? ORDER BY number"), arguments: [driver])
             } else {
-                try Row.fetchAll(db, sql: "SELECT * FROM driver_versions ORDER BY driver, number")
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM driver_versions ORDER BY driver, number"))
             }
             return rows.map(DriverVersionRecord.init(row:))
         }
@@ -48,7 +48,7 @@ extension SQLiteStateStore {
     /// The driver version with this id.
     public func driverVersion(id: RecordID) async throws(StateStoreError) -> DriverVersionRecord? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE id = ?", arguments: [id]).map(DriverVersionRecord.init(row:))
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM driver_versions WHERE id = ?"), arguments: [id]).map(DriverVersionRecord.init(row:))
         }
     }
 
@@ -56,9 +56,9 @@ extension SQLiteStateStore {
     public func driverVersion(driver: String, number: Int? = nil) async throws(StateStoreError) -> DriverVersionRecord? {
         try await read { db in
             let row = if let number {
-                try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE driver = ? AND number = ?", arguments: [driver, number])
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM driver_versions WHERE driver = ? AND number = ?"), arguments: [driver, number])
             } else {
-                try Row.fetchOne(db, sql: "SELECT * FROM driver_versions WHERE driver = ? ORDER BY number DESC LIMIT 1", arguments: [driver])
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM driver_versions WHERE driver = ? ORDER BY number DESC LIMIT 1"), arguments: [driver])
             }
             return row.map(DriverVersionRecord.init(row:))
         }
@@ -67,7 +67,7 @@ extension SQLiteStateStore {
     /// The files of a stored driver version, by path.
     public func driverFiles(versionID: RecordID) async throws(StateStoreError) -> [StoredDriverFile] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT path, contents FROM driver_files WHERE driver_version_id = ? ORDER BY path", arguments: [versionID])
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT path, contents FROM driver_files WHERE driver_version_id = ? ORDER BY path"), arguments: [versionID])
                 .map { row in StoredDriverFile(path: row["path"], contents: [UInt8](row["contents"] as Data)) }
         }
     }

@@ -34,7 +34,7 @@ extension SQLiteStateStore {
 
     /// Refuses a new run its deployment cannot take (see ``StateStore/createRun(_:)``).
     static func admit(_ new: NewRun, _ db: Database, location: String) throws {
-        if let deleted = try String.fetchOne(db, sql: "SELECT name FROM deployments WHERE id = ? AND deleted_at IS NOT NULL", arguments: [new.deploymentID]) {
+        if let deleted = try String.fetchOne(db.cachedStatement(sql: "SELECT name FROM deployments WHERE id = ? AND deleted_at IS NOT NULL"), arguments: [new.deploymentID]) {
             throw StateStoreError(.illegalTransition, location: location, "deployment \(deleted) was deleted; it takes no more runs")
         }
         let blocker = try Row.fetchOne(db.cachedStatement(sql: """

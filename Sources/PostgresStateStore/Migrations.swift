@@ -22,12 +22,13 @@ enum PostgresMigrations {
     /// The tables every migrated FlowRunner database has.
     static let requiredTables: Set<String> = [
         "driver_versions", "driver_files", "deployments", "runs", "action_runs", "steps", "logs", "simulated_clusters",
-        "simulated_jobs", "run_ends", "webhooks", "webhook_deliveries", "clusters", "backups",
+        "simulated_jobs", "run_ends", "webhooks", "webhook_deliveries", "clusters", "backups", "attempt_ends",
     ]
 
     static let all: [Migration] = [
         Migration(version: 1, name: "core", statements: core),
         Migration(version: 2, name: "change notifications", statements: notifications),
+        Migration(version: 3, name: "attempt ends", statements: attemptEnds),
     ]
 
     /// Triggers that tell listeners (``ChangeListener``) of changes on channel

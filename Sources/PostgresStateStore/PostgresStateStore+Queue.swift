@@ -92,7 +92,7 @@ extension PostgresStateStore {
     /// valid, the run holds none, or it is no longer running or cancelling.
     public func requeueExpiredRun(id: RecordID, abandonedOwner: LeaseOwner?) async throws(StateStoreError) -> RunRecord? {
         let now = fixedNow
-        return try await changedRun("""
+        return try await handOn(id: id, failure: nil, when: { $0.status == .running }, change: """
             UPDATE runs SET
                 status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END,
                 attempt = CASE status WHEN 'cancelling' THEN attempt ELSE attempt + 1 END,
@@ -101,6 +101,6 @@ extension PostgresStateStore {
             WHERE id = \(id) AND status IN ('running', 'cancelling')
               AND (lease_expires_at < \(now: now) OR lease_owner = \(abandonedOwner?.description)::text)
             RETURNING *
-            """, releasingActions: true)
+            """)
     }
 }

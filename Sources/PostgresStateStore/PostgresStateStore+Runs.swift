@@ -137,7 +137,8 @@ extension PostgresStateStore {
     /// a missing driver version ``StateStoreError/Code/database``.
     @discardableResult
     public func retryRun(
-        id: RecordID, replayJSON: String?, driverVersionID: RecordID?, notBefore: Date?, abandonedOwner: LeaseOwner?
+        id: RecordID, replayJSON: String?, driverVersionID: RecordID?, notBefore: Date?, abandonedOwner: LeaseOwner?,
+        handingOn failure: AttemptFailure?
     ) async throws(StateStoreError) -> RunRecord {
         let now = fixedNow
         let change: PostgresQuery = """
@@ -148,7 +149,8 @@ extension PostgresStateStore {
                 AND (lease_owner = \(abandonedOwner?.description)::text OR lease_expires_at IS NULL OR lease_expires_at < \(now: now))))
             RETURNING *
             """
-        if let changed = try await changedRun(change, releasingActions: true) { return changed }
+        let handedOn = try await handOn(id: id, failure: failure, when: { !$0.status.isFinished }, change: change)
+        if let handedOn { return handedOn }
         guard let run = try await self.run(id: id) else { throw refusal(.notFound, "no run \(id)") }
         let reason = run.status == .running || run.status == .cancelling
             ? "it is \(run.status.rawValue) and its worker's lease is still valid"
@@ -184,9 +186,11 @@ extension PostgresStateStore {
         return try decode(rows) { try $0.value("count", as: Int.self) }.first ?? 0
     }
 
-    /// How each attempt of the run ended, in attempt order (the `run_ends` outbox, by its index on `run_id`).
+    /// How each attempt of the run ended, in attempt order (`attempt_ends`, by its index on `run_id`).
     public func attemptEnds(ofRun runID: RecordID) async throws(StateStoreError) -> [AttemptEnd] {
-        let rows = try await query("SELECT attempt, status, error, ended_at FROM run_ends WHERE run_id = \(runID) ORDER BY attempt, id")
+        let rows = try await query("""
+            SELECT attempt, ended_by, status, error, action_error, ended_at FROM attempt_ends WHERE run_id = \(runID) ORDER BY attempt, id
+            """)
         return try decode(rows, AttemptEnd.init(row:))
     }
 
@@ -194,6 +198,11 @@ extension PostgresStateStore {
     /// changed, or nil when it changed none; with `releasingActions`, the
     /// run's actions left `running` go back to `pending` in the same statement.
     func changedRun(_ change: PostgresQuery, releasingActions: Bool = false) async throws(StateStoreError) -> RunRecord? {
+        try decode(try await query(Self.changedRunStatement(change, releasingActions: releasingActions)), RunRecord.init(row:)).first
+    }
+
+    /// `change` wrapped to return the changed run with its deployment's name (see ``changedRun(_:releasingActions:)``).
+    static func changedRunStatement(_ change: PostgresQuery, releasingActions: Bool) -> PostgresQuery {
         var statement: PostgresQuery = "WITH changed AS ("
         statement.sql += change.sql + ")"
         statement.binds = change.binds
@@ -202,6 +211,37 @@ extension PostgresStateStore {
                 + "WHERE run_id IN (SELECT id FROM changed) AND status = 'running') "
         }
         statement.sql += " " + Self.changedRuns
-        return try decode(try await query(statement), RunRecord.init(row:)).first
+        return statement
+    }
+
+    /// Runs `change` (an `UPDATE runs ... RETURNING *` of run `id`) as
+    /// ``changedRun(_:releasingActions:)`` does, releasing its running
+    /// actions, in one transaction with the run's row locked first; when it
+    /// changed the run and `handsOn` says the run as it was is handed to its
+    /// next attempt without an end, keeps that attempt's end: a flow's retry
+    /// with `failure`, else a recovery saying whose lease was given up.
+    func handOn(
+        id: RecordID, failure: AttemptFailure?, when handsOn: @escaping @Sendable (RunRecord) -> Bool, change: PostgresQuery
+    ) async throws(StateStoreError) -> RunRecord? {
+        let now = fixedNow
+        return try await transaction { sql in
+            let locked = try await sql.rows("""
+                SELECT runs.*, deployments.name AS deployment_name, \(now: now) AS store_now
+                FROM runs JOIN deployments ON deployments.id = runs.deployment_id WHERE runs.id = \(id) FOR UPDATE OF runs
+                """)
+            guard let row = locked.first else { return nil }
+            let before = try RunRecord(row: row), storeNow = try row.requiredDate("store_now")
+            guard let changed = try await sql.rows(Self.changedRunStatement(change, releasingActions: true)).first else { return nil }
+            if handsOn(before) {
+                let error = failure?.errorJSON
+                    ?? AttemptFailure.recoveryErrorJSON(owner: before.leaseOwner?.description, leaseExpiresAt: before.leaseExpiresAt, now: storeNow)
+                let kind = failure == nil ? AttemptEndKind.recovery : .retry
+                try await sql.execute("""
+                    INSERT INTO attempt_ends (run_id, attempt, ended_by, status, error, action_error, ended_at)
+                    VALUES (\(id), \(before.attempt), \(kind.rawValue), 'failed', \(error), \(failure?.actionErrorJSON)::text, \(storeNow.epochSeconds))
+                    """)
+            }
+            return try RunRecord(row: changed)
+        }
     }
 }

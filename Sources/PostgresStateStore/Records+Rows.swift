@@ -101,8 +101,9 @@ extension ClusterRecord {
 
 extension AttemptEnd {
     init(row: PostgresRandomAccessRow) throws {
-        self.init(attempt: try row.value("attempt"), status: try row.word("status", of: "run_ends"), errorJSON: try row.value("error"),
-                  endedAt: try row.requiredDate("ended_at"))
+        self.init(attempt: try row.value("attempt"), endedBy: try row.word("ended_by", of: "attempt_ends"),
+                  status: try row.word("status", of: "attempt_ends"), errorJSON: try row.value("error"),
+                  actionErrorJSON: try row.value("action_error"), endedAt: try row.requiredDate("ended_at"))
     }
 }
 

@@ -152,9 +152,15 @@ public protocol StateStore: Sendable {
     /// flow's retry does): status `queued`, attempt + 1, the replay policy and
     /// optionally another driver version; actions left `running` go back to
     /// `pending`. Anything else throws ``StateStoreError/Code/illegalTransition``.
+    ///
+    /// A running or cancelling run's attempt is handed on without an end, so
+    /// its ``AttemptEnd`` is written in the same transaction: ended by a
+    /// ``AttemptEndKind/retry`` with `handingOn`'s errors (a flow's own
+    /// retry), else by a ``AttemptEndKind/recovery`` saying whose lease was
+    /// given up. A failed or cancelled run's attempt already has its end.
     @discardableResult
-    func retryRun(id: RecordID, replayJSON: String?, driverVersionID: RecordID?, notBefore: Date?, abandonedOwner: LeaseOwner?)
-        async throws(StateStoreError) -> RunRecord
+    func retryRun(id: RecordID, replayJSON: String?, driverVersionID: RecordID?, notBefore: Date?, abandonedOwner: LeaseOwner?,
+                  handingOn failure: AttemptFailure?) async throws(StateStoreError) -> RunRecord
     /// Replaces the inputs and frozen GlobalContext of a run that has not
     /// started an action yet (attempt 1, no action runs recorded, not
     /// finished), so a run that waited in the queue sees the deployment as
@@ -167,11 +173,12 @@ public protocol StateStore: Sendable {
     @discardableResult
     func pruneRuns(endedBefore date: Date) async throws(StateStoreError) -> Int
     /// How each attempt of a run ended, in attempt order: one ``AttemptEnd``
-    /// per change of the run to `succeeded`, `failed` or `cancelled`, kept
-    /// as it was then (its error included) in the same transaction as the
-    /// change, whichever process made it, and deleted only with the run. An
-    /// attempt not ended (running, or handed to the next attempt by a flow's
-    /// retry or a lease recovery) has none; an unknown run has none.
+    /// per change of the run to `succeeded`, `failed` or `cancelled` (with
+    /// the failing action's error as it was then), and one per attempt
+    /// handed to the next by a flow's retry or a recovery, each kept in the
+    /// same transaction as the change, whichever process made it, and
+    /// deleted only with the run. The running attempt has none, nor do
+    /// attempts handed on before the store kept them; an unknown run has none.
     func attemptEnds(ofRun runID: RecordID) async throws(StateStoreError) -> [AttemptEnd]
 
     // MARK: Queue and leases
@@ -192,6 +199,7 @@ public protocol StateStore: Sendable {
     /// back in the queue for its next attempt; a `cancelling` one ends
     /// `cancelled` instead. Nil, changing nothing, when the lease is still
     /// valid or the run is no longer running: another worker got there first.
+    /// The attempt handed on gets its ``AttemptEnd`` (a ``AttemptEndKind/recovery``) in the same transaction.
     func requeueExpiredRun(id: RecordID, abandonedOwner: LeaseOwner?) async throws(StateStoreError) -> RunRecord?
 
     // MARK: Action runs and steps
@@ -298,6 +306,16 @@ extension StateStore {
     @discardableResult
     public func changeRunStatus(id: RecordID, to next: RunStatus, errorJSON: String? = nil) async throws(StateStoreError) -> RunRecord {
         try await changeRunStatus(id: id, to: next, errorJSON: errorJSON, notBefore: nil)
+    }
+
+    /// Starts the next attempt of a run (see ``retryRun(id:replayJSON:driverVersionID:notBefore:abandonedOwner:handingOn:)``);
+    /// an attempt handed on ends as a ``AttemptEndKind/recovery``.
+    @discardableResult
+    public func retryRun(
+        id: RecordID, replayJSON: String?, driverVersionID: RecordID?, notBefore: Date?, abandonedOwner: LeaseOwner?
+    ) async throws(StateStoreError) -> RunRecord {
+        try await retryRun(id: id, replayJSON: replayJSON, driverVersionID: driverVersionID, notBefore: notBefore,
+                           abandonedOwner: abandonedOwner, handingOn: nil)
     }
 
     /// Changes an action run's status without an error.

@@ -47,6 +47,11 @@ struct RecoveryTests {
         let done = try await harness.upgrade()
         #expect(done.status == .failed && done.attempt == 2)
         #expect(JSONValue(storedText: done.errorJSON)?["message"]?.stringValue == "always")
+        // The attempt the flow's retry handed on keeps its error, as the last one does.
+        let ends = try await harness.store.attemptEnds(ofRun: done.id)
+        #expect(ends.map(\.endedBy) == [.retry, .end] && ends.map(\.attempt) == [1, 2])
+        #expect(ends.allSatisfy { JSONValue(storedText: $0.errorJSON)?["action"]?.stringValue == "upgrade" })
+        #expect(ends.allSatisfy { JSONValue(storedText: $0.actionErrorJSON)?["message"]?.stringValue == "always" })
     }
 
     @Test("a cancel requested while the action fails wins over its automatic retry")
@@ -119,6 +124,12 @@ struct RecoveryTests {
         #expect(recovered.map(\.id) == [run.id] && recovered.first?.status == .queued)
         let done = try await second.work(runID: run.id)
         #expect(done.status == .succeeded && done.attempt == 2)
+        // The attempt handed on by the recovery says whose lease expired.
+        let ends = try await harness.store.attemptEnds(ofRun: run.id)
+        #expect(ends.map(\.endedBy) == [.recovery, .end], "\(ends)")
+        let lost = JSONValue(storedText: ends.first?.errorJSON)
+        #expect(lost?["type"]?.stringValue == "LeaseExpired")
+        #expect(lost?["message"]?.stringValue?.hasPrefix("lease of worker \(first) expired at ") == true, "\(lost ?? .null)")
         #expect(try await harness.attemptSteps(run.id, attempt: 2) == ["snapshot (replayed)", "stop_components (replayed)", "start_components"])
         #expect(bodies["snapshot"] == 1)
     }

@@ -38,6 +38,31 @@ struct AttemptEndsPageTests {
         return store
     }
 
+    /// A store holding run 1 of deployment `app` (as ``retriedRun()``): the
+    /// flow's own retry handed attempt 1 on after its action failed with a
+    /// traceback, attempt 2's worker was given up (its process is gone),
+    /// attempt 3 failed.
+    static func handedOnRun() async throws -> InMemoryStateStore {
+        let store = InMemoryStateStore()
+        let version = try await store.storeDriverVersion(driver: "drv", specVersion: "1", digest: "digest-1", files: []).record
+        let deployment = try await store.createDeployment(NewDeployment(
+            name: "app", driver: "drv", driverVersionID: version.id, appVersion: "0.1.0", configJSON: #"{"password":"hunter2"}"#,
+            cluster: "simulated", secretConfigKeys: ["password"]))
+        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: #"{"target_version":"0.2.0"}"#,
+                                                   contextJSON: "{}", driverVersionID: version.id, idempotencyKey: nil)).record
+        let owner = LeaseOwner(role: "test", processID: 1, host: "h")
+        _ = try #require(try await store.claimNextRun(owner: owner, leaseDuration: .seconds(30), runID: run.id))
+        let failure = AttemptFailure(
+            errorJSON: #"{"action":"upgrade","type":"RuntimeError","message":"flaky <once>"}"#,
+            actionErrorJSON: #"{"type":"RuntimeError","message":"flaky <once>","retries":2,"traceback":"Traceback (most recent call last):\n  File \"actions.py\", line 9, in upgrade\nRuntimeError: flaky for hunter2"}"#)
+        try await store.retryRun(id: run.id, replayJSON: nil, driverVersionID: nil, notBefore: nil, abandonedOwner: owner, handingOn: failure)
+        _ = try #require(try await store.claimNextRun(owner: owner, leaseDuration: .seconds(30), runID: run.id))
+        _ = try #require(try await store.requeueExpiredRun(id: run.id, abandonedOwner: owner))
+        _ = try #require(try await store.claimNextRun(owner: owner, leaseDuration: .seconds(30), runID: run.id))
+        try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: second)
+        return store
+    }
+
     /// The responses to GET `paths`, as text, from a server without a token over `store`.
     static func get(_ paths: [String], from store: any StateStore) async throws -> [(status: HTTPResponse.Status, body: String)] {
         let configuration = EngineConfiguration(actionRunner: NoActions(), driverCacheDirectory: "/nonexistent/flowrunner-tests")
@@ -64,6 +89,28 @@ struct AttemptEndsPageTests {
         #expect(html.contains("ValueError: another &amp; later error"))
         #expect(html.contains("Attempt 3: <span class=\"status succeeded\">succeeded</span>"))
         #expect(!html.contains("hunter2") && !html.contains("<cause>"), "secrets masked, text escaped")
+    }
+
+    @Test("the run page shows a retried attempt's error with its traceback and a recovered one's lost worker; the JSON says what ended each")
+    func handedOnAttempts() async throws {
+        let answers = try await Self.get(["/runs/1", "/v1/runs/1", "/runs/1/attempts?a=1&b=2"], from: try await Self.handedOnRun())
+        #expect(answers.allSatisfy { $0.status == .ok })
+        let html = answers[0].body
+        #expect(html.contains("Attempt 1: <span class=\"status failed\">failed</span>, retried by the flow at"), "\(html)")
+        #expect(html.contains("<strong>upgrade</strong>: RuntimeError: flaky &lt;once&gt;"), "\(html)")
+        #expect(html.contains("line 9, in upgrade") && html.contains("RuntimeError: flaky for ***"), "attempt 1's traceback, masked")
+        #expect(html.contains("Attempt 2: <span class=\"status failed\">failed</span>, its worker was lost; recovered at"), "\(html)")
+        #expect(html.contains("WorkerGone: worker test:1@h is gone") || html.contains("WorkerGone: worker "), "\(html)")
+        #expect(!html.contains("no end recorded") && !html.contains("hunter2"))
+        #expect(answers[2].body.contains("line 9, in upgrade"), "the attempts page shows it too")
+
+        let report = try #require(JSONValue(storedText: answers[1].body))
+        let attempts = try #require(report["attempts"]?.arrayValue)
+        #expect(attempts.compactMap { $0["ended_by"]?.stringValue } == ["retry", "recovery", "end"])
+        #expect(attempts[0]["error"]?["traceback"]?.stringValue?.contains("line 9, in upgrade") == true)
+        #expect(attempts[0]["action_error"]?["retries"]?.intValue == 2)
+        #expect(attempts[1]["error"]?["type"]?.stringValue == "WorkerGone")
+        #expect(attempts[2]["error"]?["type"]?.stringValue == "ValueError")
     }
 
     @Test("the attempts page shows how both compared attempts ended above their steps")

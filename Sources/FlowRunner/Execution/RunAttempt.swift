@@ -195,15 +195,16 @@ struct RunAttempt {
     ) async throws(EngineError) -> AttemptOutcome {
         // The flow's retry budget stays with the error, so a queued retry can say "retry k of n".
         let retries = (options?.retries ?? 0) > 0 ? options?.retries : nil
+        let actionError = Self.errorJSON(error, retries: retries)
         try await stored { () async throws(StateStoreError) in
-            _ = try await store.changeActionRunStatus(id: actionRun.id, to: .failed, errorJSON: Self.errorJSON(error, retries: retries))
+            _ = try await store.changeActionRunStatus(id: actionRun.id, to: .failed, errorJSON: actionError)
         }
         observer?.actionEnded(action: entry.name, status: "failed", error: error.description)
         if cancelRequested {
             return .finished(try await settleCancelled(action: entry.name, message: "cancelled (the action had failed: \(error.description))"))
         }
+        let runError = Engine.json(["action": .string(entry.name), "type": .string(error.type), "message": .string(error.message)])
         guard let options, options.retries > 0, actionRun.attempts <= options.retries, error.type != "Cancelled" else {
-            let runError = Engine.json(["action": .string(entry.name), "type": .string(error.type), "message": .string(error.message)])
             return .finished(try await stored { () async throws(StateStoreError) in
                 try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: runError)
             })
@@ -212,9 +213,12 @@ struct RunAttempt {
         let due = delay > 0 ? Date().addingTimeInterval(delay) : nil
         // The worker hands its own run back to the queue in one transaction:
         // the run never shows `failed` between its attempts (no webhook or
-        // metric sees an end), and a crash cannot lose the retry.
+        // metric sees an end), and a crash cannot lose the retry. The attempt
+        // keeps its end (the error it would have ended with, the action's
+        // with its traceback) in the same transaction.
+        let failure = AttemptFailure(errorJSON: runError, actionErrorJSON: actionError)
         let queued = try await stored { () async throws(StateStoreError) in
-            try await store.retryRun(id: run.id, replayJSON: nil, driverVersionID: nil, notBefore: due, abandonedOwner: owner)
+            try await store.retryRun(id: run.id, replayJSON: nil, driverVersionID: nil, notBefore: due, abandonedOwner: owner, handingOn: failure)
         }
         observer?.retryScheduled(attempt: queued.attempt, delaySeconds: delay, reason: error.description)
         return .retryScheduled(queued, notBefore: due)

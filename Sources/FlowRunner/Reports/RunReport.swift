@@ -10,10 +10,11 @@ public import StateStore
 /// "error", "waiting_reason", "actions": [{"name", "mode", "status", "attempts", "isolation", "error",
 /// "steps": [{"seq", "attempt", "kind", "name", "args", "status", "replayed",
 /// "result", "error", "duration_ms", "started_at", "ended_at", "divergence",
-/// "waiting_reason"}]}], "attempts": [{"attempt", "status", "error",
-/// "ended_at"}], "webhook_deliveries": [...]}` (`waiting_reason`:
+/// "waiting_reason"}]}], "attempts": [{"attempt", "ended_by", "status", "error",
+/// "action_error", "ended_at"}], "webhook_deliveries": [...]}` (`waiting_reason`:
 /// ``WaitingReason``, null once finished; `attempts`: how each ended
-/// attempt ended, its error kept when a retry cleared the run's;
+/// attempt ended (`ended_by` `end`, `retry` or `recovery`), its error
+/// (with the failing action's traceback) kept when a retry cleared the run's;
 /// `webhook_deliveries`: one ``RunEndEvent/listing(_:)`` per completion
 /// webhook told of each end).
 public struct RunReport: Sendable {
@@ -55,7 +56,8 @@ public struct RunReport: Sendable {
         let deliveries = try await store.webhookDeliveries(runID: runID)
         let attempts = try await store.attemptEnds(ofRun: runID).map { end in
             var end = end
-            end.errorJSON = masking.json(end.errorJSON)
+            end.errorJSON = masking.json(Self.withTraceback(end.errorJSON, from: end.actionErrorJSON))
+            end.actionErrorJSON = masking.json(end.actionErrorJSON)
             return end
         }
         return RunReport(run: shown, driver: driver, actions: maskedActions, secrets: secrets, masking: masking, waiting: waiting,
@@ -101,14 +103,28 @@ public struct RunReport: Sendable {
         ])
     }
 
-    /// One attempt's end: `{"attempt", "status", "error", "ended_at"}`.
+    /// One attempt's end: `{"attempt", "ended_by", "status", "error",
+    /// "action_error", "ended_at"}`.
     static func attempt(_ end: AttemptEnd) -> JSONValue {
         .object([
             "attempt": .int(end.attempt),
+            "ended_by": .string(end.endedBy.rawValue),
             "status": .string(end.status.rawValue),
             "error": JSONValue(storedText: end.errorJSON) ?? .null,
+            "action_error": JSONValue(storedText: end.actionErrorJSON) ?? .null,
             "ended_at": time(end.endedAt),
         ])
+    }
+
+    /// An attempt's error with the failing action's traceback added when it
+    /// has none of its own (the run keeps the action's name and message, the
+    /// action its traceback).
+    static func withTraceback(_ errorJSON: String?, from actionErrorJSON: String?) -> String? {
+        guard case .object(var members)? = JSONValue(storedText: errorJSON),
+              members["traceback"] == nil || members["traceback"] == .null,
+              let traceback = JSONValue(storedText: actionErrorJSON)?["traceback"], case .string = traceback else { return errorJSON }
+        members["traceback"] = traceback
+        return JSONValue.object(members).jsonText
     }
 
     static func step(_ step: StepRecord, waitingReason: String?) -> JSONValue {

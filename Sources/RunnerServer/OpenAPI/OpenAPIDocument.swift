@@ -361,8 +361,12 @@ enum OpenAPIDocument {
           "AttemptEnd": {
             "type": "object", "required": ["attempt", "status", "error", "ended_at"],
             "properties": {"attempt": {"type": "integer", "minimum": 1},
-                           "status": {"type": "string", "enum": ["succeeded", "failed", "cancelled"]},
-                           "error": {"type": ["object", "null"], "description": "The run's error when the attempt ended, shaped as the run's error."},
+                           "ended_by": {"type": "string", "enum": ["end", "retry", "recovery"],
+                                        "description": "end: the run ended; retry: the flow's own retries began the next attempt; recovery: the run's worker was lost and the run went back to the queue."},
+                           "status": {"type": "string", "enum": ["succeeded", "failed", "cancelled"],
+                                      "description": "failed for an attempt handed on by a retry or a recovery."},
+                           "error": {"type": ["object", "null"], "description": "The run's error when the attempt ended, shaped as the run's error, with the failing action's traceback when it has one; for a recovery {type: LeaseExpired or WorkerGone, message}."},
+                           "action_error": {"type": ["object", "null"], "description": "The failing action's own error as it was when the attempt ended (null when none, or ended before it was kept)."},
                            "ended_at": {"type": "string"}}
           },
           "ComponentEnv": {

@@ -3,8 +3,9 @@ import FlowRunner
 import StateStore
 
 /// How each attempt of a run ended, as the run page and the attempts page
-/// show it: status, end time and error (a retry clears the run's error, not
-/// its attempts' ends), or why an attempt has no end.
+/// show it: status, what ended it (the run's end, the flow's retry, a
+/// recovery), end time and error with its traceback (a retry clears the
+/// run's error, not its attempts' ends), or why an attempt has no end.
 enum WebAttemptEnds {
     /// Each attempt of `report`'s run that is over, oldest first: the ended
     /// ones and those handed to the next attempt without an end; the current
@@ -18,13 +19,18 @@ enum WebAttemptEnds {
     }
 
     /// Attempt `attempt` of `report`'s run: `{"attempt", "ended", "status",
-    /// "time", "error", "note"}`, every key set (see ``WebViews/absent(_:_:)``).
+    /// "how", "time", "error", "note"}`, every key set (see ``WebViews/absent(_:_:)``).
     static func view(of attempt: Int, _ report: RunReport, traceback: Bool) -> [String: Any] {
         let run = report.run
         var view: [String: Any] = ["attempt": attempt]
         if let end = report.attempts.last(where: { $0.attempt == attempt }) {
             view["ended"] = true
             view["status"] = end.status.rawValue
+            switch end.endedBy {
+            case .end: break
+            case .retry: view["how"] = "retried by the flow"
+            case .recovery: view["how"] = "its worker was lost; recovered"
+            }
             view["time"] = WebViews.time(end.endedAt)
             if let error = JSONValue(storedText: end.errorJSON) {
                 var shown = WebViews.errorView(error, action: error["action"]?.stringValue)
@@ -34,9 +40,9 @@ enum WebAttemptEnds {
         } else if attempt == run.attempt {
             view["note"] = run.status.isFinished ? "no end recorded" : "not over yet (\(run.status.rawValue))"
         } else {
-            view["note"] = "no end recorded: the flow's own retry, or the recovery of a worker that died, began the next attempt"
+            view["note"] = "no end recorded (handed to the next attempt before this FlowRunner kept such ends)"
         }
-        WebViews.absent(&view, ["ended", "status", "time", "error", "note"])
+        WebViews.absent(&view, ["ended", "status", "how", "time", "error", "note"])
         return view
     }
 }

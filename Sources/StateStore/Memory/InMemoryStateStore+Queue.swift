@@ -65,6 +65,7 @@ extension InMemoryStateStore {
         let expired = row.leaseExpiresAt.map { $0 < now } ?? false
         let abandoned = abandonedOwner.map { owner in row.leaseOwner.map { StoredText.same($0, owner.description) } == true } ?? false
         guard expired || abandoned else { return nil }
+        if row.status == .running { recordHandOff(id, failure: nil, now: clock.now) }
         tables.runs.update(id) { row in
             if row.status == .cancelling {
                 row.status = .cancelled

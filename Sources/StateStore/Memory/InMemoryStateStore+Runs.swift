@@ -106,7 +106,8 @@ extension InMemoryStateStore {
     /// version ``StateStoreError/Code/database``.
     @discardableResult
     public func retryRun(
-        id: RecordID, replayJSON: String?, driverVersionID: RecordID? = nil, notBefore: Date? = nil, abandonedOwner: LeaseOwner? = nil
+        id: RecordID, replayJSON: String?, driverVersionID: RecordID? = nil, notBefore: Date? = nil, abandonedOwner: LeaseOwner? = nil,
+        handingOn handOff: AttemptFailure? = nil
     ) async throws(StateStoreError) -> RunRecord {
         let now = clock.now
         let run = try existingRun(id)
@@ -122,6 +123,7 @@ extension InMemoryStateStore {
         if let driverVersionID, tables.driverVersions[driverVersionID] == nil {
             throw missingReference("driver version \(driverVersionID)")
         }
+        if active { recordHandOff(id, failure: handOff, now: now) }
         tables.runs.update(id) { row in
             row.queueNextAttempt(notBefore: notBefore?.storedValue)
             row.errorJSON = nil
@@ -159,15 +161,16 @@ extension InMemoryStateStore {
         tables.steps.removeAll { actionRunIDs.contains($0.actionRunID) }
         tables.logs.removeAll { runIDs.contains($0.runID) }
         tables.runEnds.removeAll { runIDs.contains($0.runID) }
+        tables.attemptEnds.removeAll { runIDs.contains($0.runID) }
         tables.webhookDeliveries.removeAll { runIDs.contains($0.runID) }
         tables.backups.updateAll(where: { $0.runID.map(runIDs.contains) == true }) { $0.runID = nil }
         return runIDs.count
     }
 
     public func attemptEnds(ofRun runID: RecordID) async throws(StateStoreError) -> [AttemptEnd] {
-        tables.runEnds.filter { $0.runID == runID }
-            .sorted { ($0.attempt, $0.id) < ($1.attempt, $1.id) }
-            .map { AttemptEnd(attempt: $0.attempt, status: $0.status, errorJSON: $0.errorJSON, endedAt: Date(storedValue: $0.endedAt)) }
+        // A stable sort: ends of one attempt stay in the order they were kept.
+        tables.attemptEnds.filter { $0.runID == runID }.map(\.end).enumerated()
+            .sorted { ($0.element.attempt, $0.offset) < ($1.element.attempt, $1.offset) }.map(\.element)
     }
 
     // MARK: Helpers

@@ -1,3 +1,4 @@
+import FlowModel
 import Foundation
 
 extension InMemoryStateStore {
@@ -7,6 +8,25 @@ extension InMemoryStateStore {
         tables.runEnds.append(RunEndRow(id: tables.nextRunEndID, runID: runID, attempt: row.attempt, status: row.status,
                                         errorJSON: row.errorJSON, endedAt: row.endedAt ?? 0))
         tables.nextRunEndID += 1
+        // As the `runs_record_attempt_end` trigger: the failing action's error as it is now.
+        let action = (JSONValue(storedText: row.errorJSON)?["action"]).flatMap(\.stringValue)
+        let actionError = action.flatMap { name in
+            tables.actionRuns.rows.first { $0.runID == runID && StoredText.same($0.name, name) }?.errorJSON
+        }
+        tables.attemptEnds.append(AttemptEndRow(runID: runID, end: AttemptEnd(
+            attempt: row.attempt, endedBy: .end, status: row.status, errorJSON: row.errorJSON, actionErrorJSON: actionError,
+            endedAt: Date(storedValue: row.endedAt ?? 0))))
+    }
+
+    /// Keeps how `runID`'s current attempt ended when it is handed to the
+    /// next without an end: a flow's retry with `failure`, else a recovery.
+    func recordHandOff(_ runID: RecordID, failure: AttemptFailure?, now: Date) {
+        guard let run = tables.runs[runID].flatMap(runRecord) else { return }
+        let error = failure?.errorJSON
+            ?? AttemptFailure.recoveryErrorJSON(owner: run.leaseOwner?.description, leaseExpiresAt: run.leaseExpiresAt, now: now)
+        tables.attemptEnds.append(AttemptEndRow(runID: runID, end: AttemptEnd(
+            attempt: run.attempt, endedBy: failure == nil ? .recovery : .retry, status: .failed, errorJSON: error,
+            actionErrorJSON: failure?.actionErrorJSON, endedAt: now)))
     }
 
     public func registerWebhook(url: String) async throws(StateStoreError) -> WebhookRecord {

@@ -136,6 +136,8 @@ struct MemoryTables: Sendable {
     var runEnds: [RunEndRow] = []
     /// The id the next run end gets (SQLite's AUTOINCREMENT: never reused).
     var nextRunEndID: RecordID = 1
+    /// How each attempt ended, handed-on ones included, in the order they ended.
+    var attemptEnds: [AttemptEndRow] = []
     var backups = MemoryTable<BackupRow>()
     /// The id the next backup gets (SQLite's AUTOINCREMENT: never reused,
     /// as backup ids name objects on clusters).
@@ -163,6 +165,12 @@ struct RunEndRow: Sendable {
     var status: RunStatus
     var errorJSON: String?
     var endedAt: Double
+}
+
+/// One attempt's end, as the `attempt_ends` table holds it.
+struct AttemptEndRow: Sendable {
+    var runID: RecordID
+    var end: AttemptEnd
 }
 
 /// A webhook with the id of the last run end it has seen.

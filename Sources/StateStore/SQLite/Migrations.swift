@@ -261,6 +261,38 @@ enum Migrations {
             // Each attempt's end is read by run (`attemptEnds(ofRun:)`, the run page), and a run's ends are deleted with it.
             try db.execute(sql: "CREATE INDEX run_ends_by_run ON run_ends (run_id)")
         }
+        migrator.registerMigration("v15-attempt-ends") { db in
+            // How every attempt ended, including those handed to the next
+            // attempt without a run end (a flow's retry, a recovery), which
+            // run_ends (the webhooks' outbox) never holds. A run's end is
+            // written by a trigger, with the failing action's error as it is
+            // then (its traceback; the next attempt clears it); the ends
+            // already in run_ends are carried over, without it.
+            try db.execute(sql: """
+                CREATE TABLE attempt_ends (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    attempt INTEGER NOT NULL,
+                    ended_by TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    error TEXT,
+                    action_error TEXT,
+                    ended_at REAL NOT NULL
+                );
+                CREATE INDEX attempt_ends_by_run ON attempt_ends (run_id, attempt);
+                INSERT INTO attempt_ends (run_id, attempt, ended_by, status, error, ended_at)
+                    SELECT run_id, attempt, 'end', status, error, ended_at FROM run_ends ORDER BY id;
+                CREATE TRIGGER runs_record_attempt_end AFTER UPDATE OF status ON runs
+                WHEN NEW.status IN ('succeeded', 'failed', 'cancelled') AND OLD.status NOT IN ('succeeded', 'failed', 'cancelled')
+                BEGIN
+                    INSERT INTO attempt_ends (run_id, attempt, ended_by, status, error, action_error, ended_at)
+                    VALUES (NEW.id, NEW.attempt, 'end', NEW.status, NEW.error,
+                            (SELECT a.error FROM action_runs a
+                             WHERE a.run_id = NEW.id AND a.name = CASE WHEN json_valid(NEW.error) THEN json_extract(NEW.error, '$.action') END),
+                            COALESCE(NEW.ended_at, 0));
+                END;
+                """)
+        }
         return migrator
     }()
 }

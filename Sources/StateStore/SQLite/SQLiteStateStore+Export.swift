@@ -28,7 +28,7 @@ extension SQLiteStateStore {
     /// The tables `flowrunner state copy` carries, each after the tables it references.
     public static let copiedTables = [
         "driver_versions", "driver_files", "deployments", "runs", "action_runs", "steps", "logs", "simulated_clusters", "simulated_jobs",
-        "run_ends", "webhooks", "webhook_deliveries", "clusters", "backups",
+        "run_ends", "webhooks", "webhook_deliveries", "clusters", "backups", "attempt_ends",
     ]
 
     /// The tables of ``copiedTables`` without an `id` column, with the

@@ -120,7 +120,8 @@ extension SQLiteStateStore {
 
     @discardableResult
     public func retryRun(
-        id: RecordID, replayJSON: String?, driverVersionID: RecordID? = nil, notBefore: Date? = nil, abandonedOwner: LeaseOwner? = nil
+        id: RecordID, replayJSON: String?, driverVersionID: RecordID? = nil, notBefore: Date? = nil, abandonedOwner: LeaseOwner? = nil,
+        handingOn failure: AttemptFailure? = nil
     ) async throws(StateStoreError) -> RunRecord {
         let now = clock.now
         return try await write { db in
@@ -141,6 +142,7 @@ extension SQLiteStateStore {
                     WHERE id = ?
                     """).execute(arguments: [notBefore?.storedValue, replayJSON, driverVersionID, id]
             )
+            if !run.status.isFinished { try Self.recordHandOff(db, of: run, failure: failure, now: now) }
             try Self.releaseActions(db, runID: id)
             guard let updated = try Self.fetchRun(db, id: id) else {
                 throw StateStoreError(.notFound, location: self.path, "no run \(id)")
@@ -174,7 +176,9 @@ extension SQLiteStateStore {
 
     public func attemptEnds(ofRun runID: RecordID) async throws(StateStoreError) -> [AttemptEnd] {
         try await read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT attempt, status, error, ended_at FROM run_ends WHERE run_id = ? ORDER BY attempt, id"),
+            try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT attempt, ended_by, status, error, action_error, ended_at FROM attempt_ends WHERE run_id = ? ORDER BY attempt, id
+                """),
                              arguments: [runID]).map(AttemptEnd.init(row:))
         }
     }
@@ -226,6 +230,7 @@ extension SQLiteStateStore {
     public func requeueExpiredRun(id: RecordID, abandonedOwner: LeaseOwner? = nil) async throws(StateStoreError) -> RunRecord? {
         let now = clock.now
         return try await write { db in
+            let before = try Self.fetchRun(db, id: id)
             try db.cachedStatement(sql: """
                     UPDATE runs SET
                         status = CASE status WHEN 'cancelling' THEN 'cancelled' ELSE 'queued' END,
@@ -236,6 +241,7 @@ extension SQLiteStateStore {
                     """).execute(arguments: [now.storedValue, id, now.storedValue, abandonedOwner?.description]
             )
             guard db.changesCount == 1 else { return nil }
+            if let before, before.status == .running { try Self.recordHandOff(db, of: before, failure: nil, now: now) }
             try Self.releaseActions(db, runID: id)
             return try Self.fetchRun(db, id: id)
         }
@@ -247,6 +253,19 @@ extension SQLiteStateStore {
     /// for the next attempt (their steps stay as recorded).
     static func releaseActions(_ db: Database, runID: RecordID) throws {
         try db.cachedStatement(sql: "UPDATE action_runs SET status = 'pending', ended_at = NULL WHERE run_id = ? AND status = 'running'").execute(arguments: [runID])
+    }
+}
+
+extension SQLiteStateStore {
+    /// Keeps how `run`'s current attempt ended when it is handed to the next
+    /// without an end: a flow's retry with `failure`, else a recovery.
+    static func recordHandOff(_ db: Database, of run: RunRecord, failure: AttemptFailure?, now: Date) throws {
+        let error = failure?.errorJSON
+            ?? AttemptFailure.recoveryErrorJSON(owner: run.leaseOwner?.description, leaseExpiresAt: run.leaseExpiresAt, now: now)
+        try db.cachedStatement(sql: """
+            INSERT INTO attempt_ends (run_id, attempt, ended_by, status, error, action_error, ended_at) VALUES (?, ?, ?, 'failed', ?, ?, ?)
+            """).execute(arguments: [run.id, run.attempt, (failure == nil ? AttemptEndKind.recovery : .retry).rawValue, error,
+                                     failure?.actionErrorJSON, now.storedValue])
     }
 }
 
@@ -266,7 +285,7 @@ extension RunRecord {
 
 extension AttemptEnd {
     init(row: Row) throws {
-        try self.init(attempt: row["attempt"], status: row.word("status", of: "run_ends"), errorJSON: row["error"],
-                      endedAt: Date(storedValue: row["ended_at"]))
+        try self.init(attempt: row["attempt"], endedBy: row.word("ended_by", of: "attempt_ends"), status: row.word("status", of: "attempt_ends"),
+                      errorJSON: row["error"], actionErrorJSON: row["action_error"], endedAt: Date(storedValue: row["ended_at"]))
     }
 }

@@ -36,7 +36,13 @@ enum RunText {
         // The ends of earlier attempts: a retry cleared the run's error, not theirs.
         for (index, end) in report.attempts.filter({ $0.attempt < run.attempt }).enumerated() {
             let error = RunSummary.errorText(end.errorJSON).map { ": " + $0.replacingOccurrences(of: "\n", with: " ") } ?? ""
-            lines.append((index == 0 ? "Earlier:  " : "          ") + "attempt \(end.attempt) \(end.status.rawValue)\(error)")
+            let how = switch end.endedBy {
+            case .end: end.status.rawValue
+            case .retry: "failed, retried by the flow"
+            case .recovery: "abandoned, recovered"
+            }
+            let traceback = JSONValue(storedText: end.errorJSON)?["traceback"]?.stringValue == nil ? "" : " (traceback: --output json)"
+            lines.append((index == 0 ? "Earlier:  " : "          ") + "attempt \(end.attempt) \(how)\(error)\(traceback)")
         }
         if let waiting = report.waiting.run { lines.append("Waiting:  \(waiting)") }
         for (action, steps) in report.actions {

@@ -40,29 +40,72 @@ struct AttemptEndConformance {
         }
     }
 
-    @Test("an attempt a flow's retry or a lease recovery hands on has no end; a cancel is an end; pruning takes a run's ends", arguments: StoreKind.allCases)
+    @Test("a flow's retry and a lease recovery each leave an end with their error; a cancel is an end; run_ends keeps only the cancel; pruning takes a run's ends",
+          arguments: StoreKind.allCases)
     func handedOnAndPruned(kind: StoreKind) async throws {
         try await withFreshStore(kind) { store, time in
+            let webhook = try await store.registerWebhook(url: "https://example.com/hook")
             let run = try await store.makeRun(try await store.makeDeployment())
-            // Attempt 1: its worker hands the run back for a flow's retry.
+            // Attempt 1: its action fails and its worker hands the run back for a flow's retry.
             _ = try #require(try await store.claim("w1", lease: .seconds(30)))
-            try await store.retryRun(id: run.id, replayJSON: nil, driverVersionID: nil, notBefore: nil, abandonedOwner: .test("w1"))
+            let retryError = #"{"action":"upgrade","type":"RuntimeError","message":"boom"}"#
+            let actionError = #"{"type":"RuntimeError","message":"boom","retries":2,"traceback":"Traceback (most recent call last):\nRuntimeError: boom"}"#
+            time.advance(by: 1)
+            let retried = try await store.retryRun(id: run.id, replayJSON: nil, driverVersionID: nil, notBefore: nil, abandonedOwner: .test("w1"),
+                                                   handingOn: AttemptFailure(errorJSON: retryError, actionErrorJSON: actionError))
+            #expect(retried.attempt == 2 && retried.status == .queued && retried.errorJSON == nil)
             // Attempt 2: the worker dies; its lease expires and the run is recovered.
-            _ = try #require(try await store.claim("w2", lease: .seconds(5)))
+            let claimed = try #require(try await store.claim("w2", lease: .seconds(5)))
+            let lease = try #require(claimed.leaseExpiresAt)
             time.advance(by: 10)
             _ = try #require(try await store.requeue(run.id))
-            #expect(try await store.attemptEnds(ofRun: run.id).isEmpty)
+            let recoveryError = AttemptFailure.recoveryErrorJSON(owner: LeaseOwner.test("w2").description, leaseExpiresAt: lease, now: time.now)
+            #expect(recoveryError.contains("lease of worker \(LeaseOwner.test("w2").description) expired at"))
+            let handedOn = [
+                AttemptEnd(attempt: 1, endedBy: .retry, status: .failed, errorJSON: retryError, actionErrorJSON: actionError,
+                           endedAt: conformanceEpoch.addingTimeInterval(1)),
+                AttemptEnd(attempt: 2, endedBy: .recovery, status: .failed, errorJSON: recoveryError, endedAt: conformanceEpoch.addingTimeInterval(11)),
+            ]
+            #expect(try await store.attemptEnds(ofRun: run.id) == handedOn)
             // Attempt 3 is cancelled.
             _ = try #require(try await store.claim("w3", lease: .seconds(30)))
             let cancelled = #"{"action":null,"type":"Cancelled","message":"cancelled by the operator"}"#
             try await store.changeRunStatus(id: run.id, to: .cancelled, errorJSON: cancelled)
-            #expect(try await store.attemptEnds(ofRun: run.id) == [
-                AttemptEnd(attempt: 3, status: .cancelled, errorJSON: cancelled, endedAt: conformanceEpoch.addingTimeInterval(10)),
+            #expect(try await store.attemptEnds(ofRun: run.id) == handedOn + [
+                AttemptEnd(attempt: 3, status: .cancelled, errorJSON: cancelled, endedAt: conformanceEpoch.addingTimeInterval(11)),
             ])
+            // The webhooks' outbox holds the run's end only, as before.
+            #expect(try await store.enqueueWebhookDeliveries(webhookID: webhook.id, limit: 10) == 1)
+            #expect(try await store.webhookDeliveries(runID: run.id).map(\.runAttempt) == [3])
 
             time.advance(by: 5)
             #expect(try await store.pruneRuns(endedBefore: time.now) == 1)
             #expect(try await store.attemptEnds(ofRun: run.id).isEmpty)
+        }
+    }
+
+    @Test("a run's end keeps the failing action's error as it was, traceback included, after the next attempt clears it", arguments: StoreKind.allCases)
+    func endKeepsActionError(kind: StoreKind) async throws {
+        try await withFreshStore(kind) { store, time in
+            let run = try await store.makeRun(try await store.makeDeployment())
+            _ = try #require(try await store.claim("w1"))
+            let actions = try await store.planActionRuns(runID: run.id, actions: [(name: "backup", mode: .pre), (name: "upgrade", mode: .core)])
+            let upgrade = try #require(actions.first { $0.name == "upgrade" })
+            let actionError = #"{"type":"ValueError","message":"bad","traceback":"Traceback (most recent call last):\nValueError: bad"}"#
+            try await store.changeActionRunStatus(id: upgrade.id, to: .running)
+            try await store.changeActionRunStatus(id: upgrade.id, to: .failed, errorJSON: actionError)
+            time.advance(by: 1)
+            let runError = #"{"action":"upgrade","type":"ValueError","message":"bad"}"#
+            try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: runError)
+            try await store.retryRun(id: run.id, replayJSON: nil, driverVersionID: nil, notBefore: nil, abandonedOwner: nil)
+            _ = try #require(try await store.claim("w1"))
+            try await store.changeActionRunStatus(id: upgrade.id, to: .running)
+            time.advance(by: 1)
+            try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: "not JSON")
+            #expect(try await store.attemptEnds(ofRun: run.id) == [
+                AttemptEnd(attempt: 1, status: .failed, errorJSON: runError, actionErrorJSON: actionError, endedAt: conformanceEpoch.addingTimeInterval(1)),
+                AttemptEnd(attempt: 2, status: .failed, errorJSON: "not JSON", endedAt: conformanceEpoch.addingTimeInterval(2)),
+            ])
         }
     }
 }

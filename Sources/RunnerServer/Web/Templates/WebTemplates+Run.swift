@@ -37,7 +37,7 @@ extension WebTemplates {
 
     /// One attempt's end (``WebAttemptEnds/view(of:_:traceback:)``), on the run and attempts pages.
     static let attemptEnd = """
-        <li>Attempt {{attempt}}: {{#ended}}<span class="status {{status}}">{{status}}</span> at {{time}}{{/ended}}{{#note}}{{note}}{{/note}}
+        <li>Attempt {{attempt}}: {{#ended}}<span class="status {{status}}">{{status}}</span>{{#how}}, {{how}}{{/how}} at {{time}}{{/ended}}{{#note}}{{note}}{{/note}}
         {{#error}}<p class="error">{{#action}}<strong>{{action}}</strong>: {{/action}}{{type}}: {{message}}</p>
         {{#traceback}}<details><summary>traceback</summary><pre class="traceback">{{traceback}}</pre></details>{{/traceback}}{{/error}}</li>
         """

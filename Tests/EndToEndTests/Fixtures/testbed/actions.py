@@ -62,6 +62,13 @@ async def upgrade(context, target_version, parameters):
             attempts = len(handle.read().split())
         if attempts == 1:
             raise RuntimeError("flaky: the first attempt fails")
+    if behaviour == "always-fails":
+        # Every attempt fails, each with its own message.
+        count_file = marker + ".count"
+        _touch(count_file, "x")
+        with open(count_file) as handle:
+            attempts = len(handle.read().split())
+        raise RuntimeError("always fails: attempt %d" % attempts)
     if behaviour == "nested-task":
         await prepare(context)
     if behaviour == "gather":

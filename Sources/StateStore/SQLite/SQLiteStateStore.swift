@@ -28,6 +28,8 @@ public final class SQLiteStateStore: StateStore {
     /// Where the store reads the time.
     public let clock: StoreClock
     let pool: DatabasePool
+    /// Set with ``WALCheckpointing/background(interval:)``.
+    private let checkpointer: WALCheckpointer?
 
     public var location: String { path }
 
@@ -41,10 +43,15 @@ public final class SQLiteStateStore: StateStore {
     /// migrated or written, not even a checkpoint: a missing file, or one whose
     /// schema needs migrating, is refused instead.
     ///
+    /// `checkpointing` says who checkpoints the write-ahead log
+    /// (``WALCheckpointing``; ignored with `readOnly`).
+    ///
     /// Throws ``StateStoreError`` naming the path when the file is not a
     /// FlowRunner database, lacks one of its tables (damaged), was written by
     /// a newer FlowRunner, or cannot be opened; the file is then left untouched.
-    public init(path: String, clock: StoreClock = .system, readOnly: Bool = false) throws(StateStoreError) {
+    public init(
+        path: String, clock: StoreClock = .system, readOnly: Bool = false, checkpointing: WALCheckpointing = .automatic
+    ) throws(StateStoreError) {
         self.path = path
         self.clock = clock
         try Self.checkFile(at: path, create: !readOnly)
@@ -54,13 +61,20 @@ public final class SQLiteStateStore: StateStore {
         configuration.foreignKeysEnabled = true
         configuration.label = "flowrunner-state"
         if !readOnly {
+            let background = checkpointing != .automatic
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                if background { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
             }
         }
         try Self.refuseNewerSchema(at: path)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            if case .background(let interval) = checkpointing, !readOnly {
+                checkpointer = try WALCheckpointer(path: path, interval: interval)
+            } else {
+                checkpointer = nil
+            }
         } catch {
             throw Self.mapError(error, path: path)
         }

@@ -74,7 +74,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw CommandFailure.badInput("--grace: \(error)")
         }
         let webhookConfiguration = try readWebhook()
-        let store = try await stateOptions.open()
+        // A trigger's write must not wait behind a checkpoint's fsync.
+        let store = try await stateOptions.open(checkpointing: .background(interval: .seconds(1)))
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory, server: true)
         var schedulerConfiguration = SchedulerConfiguration(owner: LeaseOwner.current(role: "serve"), workers: workers)
         schedulerConfiguration.gracePeriod = graceDuration

@@ -29,10 +29,11 @@ struct StateOptions: ParsableArguments {
 
     /// Opens the store, creating and migrating it as needed; a store error
     /// is bad input (exit 2) naming the path or the URL without its password.
-    func open() async throws -> any StateStore {
+    /// `checkpointing` applies to a SQLite file (`serve` checkpoints in the background).
+    func open(checkpointing: WALCheckpointing = .automatic) async throws -> any StateStore {
         do {
             if isServer { return try await PostgresStateStore.open(url: path) }
-            return try SQLiteStateStore(path: path)
+            return try SQLiteStateStore(path: path, checkpointing: checkpointing)
         } catch {
             throw CommandFailure.badInput(error.description)
         }

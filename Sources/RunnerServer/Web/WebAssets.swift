@@ -22,10 +22,25 @@ enum WebAssets {
         ul.attempt-ends { padding-left: 1.2rem; } ul.attempt-ends li { margin-bottom: .4rem; } ul.attempt-ends p { margin: .2rem 0; }
         """
 
+    /// Reloads a live page (`<body data-refresh="SECONDS">`; without
+    /// JavaScript a `<noscript>` meta refresh does) but never while a form
+    /// field has the focus or holds an edit, which a reload would throw away.
     /// Follows a running run's log lines over Server-Sent Events
     /// (`/v1/runs/ID/logs?follow=1`, which the session cookie opens for
     /// reading) and reloads the page when the run ends.
     static let js = """
+        (function () {
+          var every = Number(document.body.dataset.refresh || 0) * 1000;
+          if (!every) return;
+          var edited = false;
+          document.addEventListener('input', function () { edited = true; });
+          function tick() {
+            var field = document.activeElement && /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName);
+            if (field || edited) { setTimeout(tick, every); return; }
+            window.location.reload();
+          }
+          setTimeout(tick, every);
+        })();
         (function () {
           var pre = document.getElementById('logs');
           if (!pre || pre.dataset.live !== 'true' || !window.EventSource) return;

@@ -50,6 +50,23 @@ struct BrowserTests {
         let grown = try await browser.wait { page in page.components(separatedBy: "tick ").count > before + 3 }
         #expect(grown.components(separatedBy: "tick ").count > before + 3, "log lines arrive while the page is open")
         try await browser.screenshot(to: Self.screenshots + "/live-logs.png")
+        // The runs page reloads itself every 3 s while a run is unfinished, but not over what the operator types.
+        try await browser.open(serve.baseURL + "/")
+        _ = try await browser.run("window.flowrunnerMark = 'same page';")
+        var reloaded = false
+        for _ in 0..<120 where !reloaded {
+            try await Task.sleep(for: .milliseconds(250))
+            // A script sent while the page reloads may fail: asked again.
+            reloaded = (try? await browser.run("return window.flowrunnerMark || 'reloaded';")) as? String == "reloaded"
+        }
+        #expect(reloaded, "the runs page reloads itself while a run is unfinished")
+        try await Task.sleep(for: .milliseconds(500)) // the reload's page is in place
+        _ = try await browser.run("window.flowrunnerMark = 'same page';")
+        try await browser.type("tick", into: "#deployment")
+        try await Task.sleep(for: .seconds(8))
+        #expect(try await browser.run("return document.getElementById('deployment').value;") as? String == "tick")
+        #expect(try await browser.run("return window.flowrunnerMark || 'reloaded';") as? String == "same page")
+        try await browser.open(serve.baseURL + "/runs/\(ticker)")
         try await browser.click("form[action='/runs/\(ticker)/cancel'] button")
         let cancelled = try await browser.wait { $0.contains("id=\"run-status\">cancelled") }
         #expect(cancelled.contains("Why it was cancelled"))

@@ -23,9 +23,9 @@ enum WebTemplates {
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{title}} · FlowRunner</title>
-        {{#refresh}}<meta http-equiv="refresh" content="{{refresh}}">{{/refresh}}
+        {{#refresh}}<noscript><meta http-equiv="refresh" content="{{refresh}}"></noscript>{{/refresh}}
         <link rel="stylesheet" href="/static/page.css"></head>
-        <body><a class="skip" href="#main">Skip to content</a>
+        <body{{#refresh}} data-refresh="{{refresh}}"{{/refresh}}><a class="skip" href="#main">Skip to content</a>
         <header><nav aria-label="Main"><strong>FlowRunner</strong> <a href="/">Runs</a> <a href="/deployments">Deployments</a> <a href="/drivers">Drivers</a>
         {{#loggedIn}}<form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button>Log out</button></form>{{/loggedIn}}
         </nav></header>

@@ -352,9 +352,15 @@ extension PostgresStateStore {
         try await transaction { sql in try await self.appliedVersions(sql) }?.sorted() ?? []
     }
 
-    /// Applies every missing migration, holding the migration lock: a second
-    /// process starting at the same moment waits, then finds nothing to do.
-    private func applyMigrations(_ sql: Transaction) async throws {
+    /// Applies the missing migrations up to schema version `version` only, as
+    /// an older FlowRunner left the database; for the tests of the migrations.
+    func migrate(upTo version: Int) async throws(StateStoreError) {
+        try await transaction { sql in try await self.applyMigrations(sql, upTo: version) }
+    }
+
+    /// Applies every missing migration (up to `last`), holding the migration
+    /// lock: a second process starting at the same moment waits, then finds nothing to do.
+    private func applyMigrations(_ sql: Transaction, upTo last: Int = .max) async throws {
         try await sql.execute("SELECT pg_advisory_xact_lock(\(PostgresMigrations.migrationLock))")
         let applied = try await appliedVersions(sql) ?? []
         try refuseUnknown(applied)
@@ -367,7 +373,7 @@ extension PostgresStateStore {
                 )
                 """)
         }
-        for migration in PostgresMigrations.all where !applied.contains(migration.version) {
+        for migration in PostgresMigrations.all where !applied.contains(migration.version) && migration.version <= last {
             for statement in migration.statements {
                 try await sql.execute(PostgresQuery(unsafeSQL: statement))
             }

@@ -224,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "RunnerServerTests",
             dependencies: [
-                "FlowModel", "FlowRunner", "RunnerServer", "Primitives", "StateStore", "ActionHost",
+                "DriverSpec", "FlowModel", "FlowRunner", "RunnerServer", "Primitives", "StateStore", "ActionHost",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // Requests answered by the router in process, no socket.
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

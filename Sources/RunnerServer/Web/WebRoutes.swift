@@ -145,7 +145,7 @@ struct WebRoutes: Sendable {
             let spec = try await engine.specification(versionID: report.deployment.driverVersionID)
             let known = Set(try await engine.store.runs(matching: RunFilter(deployment: name, limit: 200))
                 .compactMap { JSONValue(storedText: $0.inputsJSON)?["target_version"]?.stringValue })
-            let versions = (known.union(spec.defaultVersion.map { [$0.description] } ?? [])).sorted()
+            let versions = WebViews.suggestedVersions(known: known, defaultVersion: spec.defaultVersion, supported: spec.supportedVersions)
             return WebViews.deployment(report, supported: spec.supportedVersions.map { "\($0)" } ?? "any version", versions: versions)
         }
     }

@@ -1,3 +1,4 @@
+import DriverSpec
 import FlowModel
 import FlowRunner
 import Foundation
@@ -128,6 +129,16 @@ enum WebViews {
     }
 
     /// The deployment page.
+    /// The upgrade picker's suggestions: the versions a deployment was sent
+    /// to and the driver's default, each only if the driver supports it
+    /// (`supported_versions`, PEP 440; nil supports every version), sorted.
+    static func suggestedVersions(known: Set<String>, defaultVersion: Version?, supported: VersionSpecifierSet?) -> [String] {
+        known.union(defaultVersion.map { [$0.description] } ?? []).filter { text in
+            guard let supported else { return true }
+            return (try? Version(text)).map { supported.contains($0) } ?? false
+        }.sorted()
+    }
+
     static func deployment(_ report: DeploymentReport, supported: String, versions: [String]) -> [String: Any] {
         let cluster = report.cluster
         let releases = cluster["releases"]?.arrayValue ?? []

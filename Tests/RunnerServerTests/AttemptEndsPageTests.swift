@@ -18,9 +18,8 @@ struct AttemptEndsPageTests {
     static let first = #"{"action":"upgrade","type":"RuntimeError","message":"the <cause> is still there for hunter2","traceback":"Traceback (most recent call last):\n  File \"actions.py\", line 7, in upgrade\nRuntimeError: the <cause> is still there"}"#
     static let second = #"{"action":"upgrade","type":"ValueError","message":"another & later error"}"#
 
-    /// A store holding run 1 of deployment `app` (secret config `password` = `hunter2`): attempt 1 failed
-    /// with ``first``, attempt 2 with ``second``, attempt 3 succeeded.
-    static func retriedRun() async throws -> InMemoryStateStore {
+    /// A store holding deployment `app` (secret config `password` = `hunter2`) and its queued upgrade, run 1.
+    static func queuedRun() async throws -> (InMemoryStateStore, RunRecord) {
         let store = InMemoryStateStore()
         let version = try await store.storeDriverVersion(driver: "drv", specVersion: "1", digest: "digest-1", files: []).record
         let deployment = try await store.createDeployment(NewDeployment(
@@ -28,6 +27,13 @@ struct AttemptEndsPageTests {
             cluster: "simulated", secretConfigKeys: ["password"]))
         let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: #"{"target_version":"0.2.0"}"#,
                                                    contextJSON: "{}", driverVersionID: version.id, idempotencyKey: nil)).record
+        return (store, run)
+    }
+
+    /// A store holding run 1 of deployment `app` (as ``queuedRun()``): attempt 1 failed
+    /// with ``first``, attempt 2 with ``second``, attempt 3 succeeded.
+    static func retriedRun() async throws -> InMemoryStateStore {
+        let (store, run) = try await queuedRun()
         for error in [first, second] {
             _ = try #require(try await store.claimNextRun(owner: LeaseOwner(role: "test", processID: 1, host: "h"), leaseDuration: .seconds(30), runID: run.id))
             try await store.changeRunStatus(id: run.id, to: .failed, errorJSON: error)
@@ -43,13 +49,7 @@ struct AttemptEndsPageTests {
     /// traceback, attempt 2's worker was given up (its process is gone),
     /// attempt 3 failed.
     static func handedOnRun() async throws -> InMemoryStateStore {
-        let store = InMemoryStateStore()
-        let version = try await store.storeDriverVersion(driver: "drv", specVersion: "1", digest: "digest-1", files: []).record
-        let deployment = try await store.createDeployment(NewDeployment(
-            name: "app", driver: "drv", driverVersionID: version.id, appVersion: "0.1.0", configJSON: #"{"password":"hunter2"}"#,
-            cluster: "simulated", secretConfigKeys: ["password"]))
-        let run = try await store.createRun(NewRun(deploymentID: deployment.id, hook: .upgrade, inputsJSON: #"{"target_version":"0.2.0"}"#,
-                                                   contextJSON: "{}", driverVersionID: version.id, idempotencyKey: nil)).record
+        let (store, run) = try await queuedRun()
         let owner = LeaseOwner(role: "test", processID: 1, host: "h")
         _ = try #require(try await store.claimNextRun(owner: owner, leaseDuration: .seconds(30), runID: run.id))
         let failure = AttemptFailure(

@@ -233,12 +233,11 @@ extension PostgresStateStore {
             let before = try RunRecord(row: row), storeNow = try row.requiredDate("store_now")
             guard let changed = try await sql.rows(Self.changedRunStatement(change, releasingActions: true)).first else { return nil }
             if handsOn(before) {
-                let error = failure?.errorJSON
-                    ?? AttemptFailure.recoveryErrorJSON(owner: before.leaseOwner?.description, leaseExpiresAt: before.leaseExpiresAt, now: storeNow)
-                let kind = failure == nil ? AttemptEndKind.recovery : .retry
+                let end = AttemptEnd.handedOn(before, failure: failure, now: storeNow)
                 try await sql.execute("""
                     INSERT INTO attempt_ends (run_id, attempt, ended_by, status, error, action_error, ended_at)
-                    VALUES (\(id), \(before.attempt), \(kind.rawValue), 'failed', \(error), \(failure?.actionErrorJSON)::text, \(storeNow.epochSeconds))
+                    VALUES (\(id), \(end.attempt), \(end.endedBy.rawValue), \(end.status.rawValue), \(end.errorJSON)::text,
+                            \(end.actionErrorJSON)::text, \(end.endedAt.epochSeconds))
                     """)
             }
             return try RunRecord(row: changed)

@@ -22,11 +22,7 @@ extension InMemoryStateStore {
     /// next without an end: a flow's retry with `failure`, else a recovery.
     func recordHandOff(_ runID: RecordID, failure: AttemptFailure?, now: Date) {
         guard let run = tables.runs[runID].flatMap(runRecord) else { return }
-        let error = failure?.errorJSON
-            ?? AttemptFailure.recoveryErrorJSON(owner: run.leaseOwner?.description, leaseExpiresAt: run.leaseExpiresAt, now: now)
-        tables.attemptEnds.append(AttemptEndRow(runID: runID, end: AttemptEnd(
-            attempt: run.attempt, endedBy: failure == nil ? .recovery : .retry, status: .failed, errorJSON: error,
-            actionErrorJSON: failure?.actionErrorJSON, endedAt: now)))
+        tables.attemptEnds.append(AttemptEndRow(runID: runID, end: .handedOn(run, failure: failure, now: now)))
     }
 
     public func registerWebhook(url: String) async throws(StateStoreError) -> WebhookRecord {

@@ -41,6 +41,21 @@ public struct AttemptEnd: Sendable, Hashable {
     }
 }
 
+extension AttemptEnd {
+    /// The end of `run`'s current attempt when it is handed to the next
+    /// without a run end, as every store keeps it: a flow's retry
+    /// (``AttemptEndKind/retry``) with `failure`'s errors, else a recovery
+    /// (``AttemptEndKind/recovery``) saying whose lease was given up
+    /// (``AttemptFailure/recoveryErrorJSON(owner:leaseExpiresAt:now:)``);
+    /// `failed` at `now`, by the store's clock.
+    public static func handedOn(_ run: RunRecord, failure: AttemptFailure?, now: Date) -> AttemptEnd {
+        let error = failure?.errorJSON
+            ?? AttemptFailure.recoveryErrorJSON(owner: run.leaseOwner?.description, leaseExpiresAt: run.leaseExpiresAt, now: now)
+        return AttemptEnd(attempt: run.attempt, endedBy: failure == nil ? .recovery : .retry, status: .failed, errorJSON: error,
+                          actionErrorJSON: failure?.actionErrorJSON, endedAt: now)
+    }
+}
+
 /// What ended an attempt (``AttemptEnd/endedBy``); stored as its raw value.
 public enum AttemptEndKind: String, Sendable, Hashable, CaseIterable {
     /// The run ended (`succeeded`, `failed` or `cancelled`).

@@ -258,7 +258,7 @@ enum Migrations {
                 """)
         }
         migrator.registerMigration("v14-run-ends-by-run") { db in
-            // Each attempt's end is read by run (`attemptEnds(ofRun:)`, the run page), and a run's ends are deleted with it.
+            // A run's ends are deleted with it (ON DELETE CASCADE finds them by run_id).
             try db.execute(sql: "CREATE INDEX run_ends_by_run ON run_ends (run_id)")
         }
         migrator.registerMigration("v15-attempt-ends") { db in

@@ -260,12 +260,11 @@ extension SQLiteStateStore {
     /// Keeps how `run`'s current attempt ended when it is handed to the next
     /// without an end: a flow's retry with `failure`, else a recovery.
     static func recordHandOff(_ db: Database, of run: RunRecord, failure: AttemptFailure?, now: Date) throws {
-        let error = failure?.errorJSON
-            ?? AttemptFailure.recoveryErrorJSON(owner: run.leaseOwner?.description, leaseExpiresAt: run.leaseExpiresAt, now: now)
+        let end = AttemptEnd.handedOn(run, failure: failure, now: now)
         try db.cachedStatement(sql: """
-            INSERT INTO attempt_ends (run_id, attempt, ended_by, status, error, action_error, ended_at) VALUES (?, ?, ?, 'failed', ?, ?, ?)
-            """).execute(arguments: [run.id, run.attempt, (failure == nil ? AttemptEndKind.recovery : .retry).rawValue, error,
-                                     failure?.actionErrorJSON, now.storedValue])
+            INSERT INTO attempt_ends (run_id, attempt, ended_by, status, error, action_error, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [run.id, end.attempt, end.endedBy.rawValue, end.status.rawValue, end.errorJSON,
+                                     end.actionErrorJSON, end.endedAt.storedValue])
     }
 }
 

@@ -87,6 +87,15 @@ final class ScriptedAction: Sendable {
         }
     }
 
+    /// Makes the call of an offered step as a host that answered it itself
+    /// (local replay) reports it; returns the engine's own answer.
+    func answeredByHost(_ step: LocalReplayStep) async -> ActionReply {
+        let call: ActionCall = step.kind == .task
+            ? .taskBegin(name: step.name, arguments: step.arguments)
+            : .primitive(name: step.name, deployment: nil, arguments: step.arguments)
+        return await handler.handle(ActionCallRequest(sequence: nextSequence(), call: call, answeredByHost: true))
+    }
+
     /// Reports the flow's options, as the host does before the function runs.
     func flowOptions(retries: Int, delaySeconds: Double = 0) {
         handler.flowOptionsRead(FlowOptions(retries: retries, retryDelaySeconds: [delaySeconds]))

@@ -23,6 +23,9 @@ public struct ActionInvocation: Sendable {
     /// driver version, which ``BytecodeCache`` may byte-compile; false for an
     /// author's directory (a dry-run's), into which nothing is written.
     public var driverDirectoryIsEngineCopy = false
+    /// The calls the host may answer itself from their recorded results, in
+    /// call order (local replay, ``LocalReplayStep``); empty: every call goes to the engine.
+    public var localReplay: [LocalReplayStep] = []
 
     /// Creates an invocation.
     public init(
@@ -137,11 +140,16 @@ public struct ActionCallRequest: Sendable, Hashable {
     public var sequence: Int
     /// The call.
     public var call: ActionCall
+    /// True for a call the host already answered from its recorded result
+    /// (``LocalReplayStep``): the handler records it, and must not execute
+    /// it if its journal would not replay it (the runner then fails the action).
+    public var answeredByHost: Bool
 
     /// Creates a request.
-    public init(sequence: Int, call: ActionCall) {
+    public init(sequence: Int, call: ActionCall, answeredByHost: Bool = false) {
         self.sequence = sequence
         self.call = call
+        self.answeredByHost = answeredByHost
     }
 }
 

@@ -16,6 +16,8 @@ struct SessionLoop<Handler: ActionCallHandler> {
     let continuation: AsyncStream<HostEvent>.Continuation
 
     var sequence = 0
+    /// How many of the invocation's ``LocalReplayStep``s the host reported answering.
+    var answeredByHost = 0
     var callCount = 0
     /// Calls in flight, by an internal number; cancelled when the action stops.
     var calls: [Int: Task<Void, Never>] = [:]
@@ -147,6 +149,17 @@ struct SessionLoop<Handler: ActionCallHandler> {
         case .call(let id, let call):
             sequence += 1
             dispatch(ActionCallRequest(sequence: sequence, call: call), id: id)
+        case .replayed(let calls):
+            for call in calls {
+                let offered = session.invocation.localReplay
+                guard answeredByHost < offered.count else {
+                    protocolFailure("the host answered more calls from their records than the engine offered (\(offered.count))")
+                    return
+                }
+                answeredByHost += 1
+                sequence += 1
+                dispatch(ActionCallRequest(sequence: sequence, call: call, answeredByHost: true), answered: offered[answeredByHost - 1])
+            }
         case .callCancel(let id):
             if let number = callNumbers[id.jsonText] { calls[number]?.cancel() }
         case .taskEnd(let id, let step, let result, let attempts):
@@ -170,6 +183,22 @@ struct SessionLoop<Handler: ActionCallHandler> {
         calls[number] = Task {
             let reply = await handler.handle(request)
             session.send(.result(id: id, reply: reply))
+            continuation.yield(.callFinished(number, id: key))
+        }
+    }
+
+    /// Decides and records a call the host answered itself; an engine that
+    /// would not have answered the same fails the action.
+    mutating func dispatch(_ request: ActionCallRequest, answered step: LocalReplayStep) {
+        let handler = handler, continuation = continuation
+        callCount += 1
+        let number = callCount, key = "answered by the host \(number)"
+        calls[number] = Task {
+            let reply = await handler.handle(request)
+            if !step.agrees(with: reply), !Task.isCancelled {
+                continuation.yield(.invalid("the host answered call \(request.sequence) (\(step.name)) from its record, "
+                                            + "but the engine does not replay it with that result"))
+            }
             continuation.yield(.callFinished(number, id: key))
         }
     }

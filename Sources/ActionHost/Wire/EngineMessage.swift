@@ -1,7 +1,8 @@
 import FlowModel
 
 /// A message from the engine to the Python host (protocol 1): `start` after
-/// the host's hello, `result` answering a call or task end, `cancel`.
+/// the host's hello (with the calls the host may answer itself, ``LocalReplayStep``),
+/// `result` answering a call or task end, `cancel`.
 enum EngineMessage: Sendable {
     /// Run this action function.
     case start(ActionInvocation)
@@ -14,11 +15,13 @@ enum EngineMessage: Sendable {
     var json: JSONValue {
         switch self {
         case .start(let invocation):
-            return [
+            var message: [String: JSONValue] = [
                 "type": "start", "protocol": 1, "action": .string(invocation.action), "file": .string(invocation.file),
                 "function": .string(invocation.function), "directory": .string(invocation.driverDirectory),
                 "arguments": .object(invocation.arguments), "flow_run": .object(invocation.flowRun),
             ]
+            if !invocation.localReplay.isEmpty { message["replay"] = .array(invocation.localReplay.map(\.json)) }
+            return .object(message)
         case .result(let id, let reply):
             var message: [String: JSONValue] = ["type": "result", "id": id]
             switch reply {

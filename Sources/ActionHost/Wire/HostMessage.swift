@@ -1,7 +1,7 @@
 import FlowModel
 
 /// A message from the Python host (`flowrunner_host.py`), decoded from one
-/// JSON line of protocol 1: `hello`, `flow`, `log`, `call`, `call_cancel`, `task_end`, `done`.
+/// JSON line of protocol 1: `hello`, `flow`, `log`, `call`, `replayed`, `call_cancel`, `task_end`, `done`.
 enum HostMessage: Sendable {
     /// The host started: the protocol it speaks and its Python version.
     case hello(protocolVersion: Int?, pythonVersion: String?)
@@ -11,6 +11,10 @@ enum HostMessage: Sendable {
     case log(ActionLogLine)
     /// A primitive or a task begins; `id` is echoed in the reply.
     case call(id: JSONValue, call: ActionCall)
+    /// Calls the host answered itself from their recorded results (local
+    /// replay, ``LocalReplayStep``), in the order the action made them, sent
+    /// before any later call: the engine decides and records each.
+    case replayed([ActionCall])
     /// The host stopped waiting for the call `id` (its task timed out or was
     /// cancelled): the engine cancels the call, so a primitive gives up (and
     /// deletes its job) instead of running on unseen. Unknown or answered ids are ignored.
@@ -58,18 +62,16 @@ extension HostMessage {
                 message: message["message"]?.stringValue ?? "", time: message["time"]?.doubleValue ?? now()
             ))
         case "call":
-            guard let id = message["id"], let name = message["name"]?.stringValue else {
-                throw HostMessageError(reason: "a call without id or name")
+            guard let id = message["id"] else { throw HostMessageError(reason: "a call without id or name") }
+            self = .call(id: id, call: try Self.call(message))
+        case "replayed":
+            guard let calls = message["calls"]?.arrayValue, !calls.isEmpty else {
+                throw HostMessageError(reason: "a replayed message without calls")
             }
-            let arguments = message["args"] ?? .object([:])
-            switch message["kind"]?.stringValue {
-            case StepKind.primitive.rawValue:
-                self = .call(id: id, call: .primitive(name: name, deployment: message["deployment"]?.stringValue, arguments: arguments))
-            case StepKind.task.rawValue:
-                self = .call(id: id, call: .taskBegin(name: name, arguments: arguments))
-            default:
-                throw HostMessageError(reason: "a call of unknown kind \(message["kind"]?.jsonText ?? "null")")
-            }
+            var decoded: [ActionCall] = []
+            decoded.reserveCapacity(calls.count)
+            for call in calls { decoded.append(try Self.call(call)) }
+            self = .replayed(decoded)
         case "call_cancel":
             guard let id = message["id"] else { throw HostMessageError(reason: "a call cancel without id") }
             self = .callCancel(id: id)
@@ -87,6 +89,20 @@ extension HostMessage {
             ))
         default:
             throw HostMessageError(reason: "a message of unknown type \(message["type"]?.jsonText ?? "null")")
+        }
+    }
+
+    /// The primitive or task begin a `call` message (or an entry of `replayed`) makes.
+    static func call(_ message: JSONValue) throws(HostMessageError) -> ActionCall {
+        guard let name = message["name"]?.stringValue else { throw HostMessageError(reason: "a call without id or name") }
+        let arguments = message["args"] ?? .object([:])
+        switch message["kind"]?.stringValue {
+        case StepKind.primitive.rawValue:
+            return .primitive(name: name, deployment: message["deployment"]?.stringValue, arguments: arguments)
+        case StepKind.task.rawValue:
+            return .taskBegin(name: name, arguments: arguments)
+        default:
+            throw HostMessageError(reason: "a call of unknown kind \(message["kind"]?.jsonText ?? "null")")
         }
     }
 

@@ -36,9 +36,9 @@ struct ActionCallRouter: ActionCallHandler {
     func handle(_ request: ActionCallRequest) async -> ActionReply {
         switch request.call {
         case .primitive(let name, let reference, let arguments):
-            return await primitive(seq: request.sequence, name: name, reference: reference, arguments: arguments)
+            return await primitive(seq: request.sequence, name: name, reference: reference, arguments: arguments, answeredByHost: request.answeredByHost)
         case .taskBegin(let name, let arguments):
-            return await taskBegin(seq: request.sequence, name: name, arguments: arguments)
+            return await taskBegin(seq: request.sequence, name: name, arguments: arguments, answeredByHost: request.answeredByHost)
         case .taskEnd(let step, let result, let attempts):
             return await taskEnd(step: step, result: result, attempts: attempts)
         }
@@ -55,7 +55,7 @@ struct ActionCallRouter: ActionCallHandler {
 
     // MARK: Primitives
 
-    func primitive(seq: Int, name: String, reference: String?, arguments: JSONValue) async -> ActionReply {
+    func primitive(seq: Int, name: String, reference: String?, arguments: JSONValue, answeredByHost: Bool = false) async -> ActionReply {
         var stepName = name
         var stepArguments = arguments
         var problem: PrimitiveError?
@@ -68,7 +68,7 @@ struct ActionCallRouter: ActionCallHandler {
             problem = PrimitiveError.refused(
                 "an action may only act on its own deployment: the call names \"\(reference)\", the run's deployment is \"\(deployment.name)\"")
         }
-        return await step(seq: seq, kind: .primitive, name: stepName, arguments: stepArguments, problem: problem) { job in
+        return await step(seq: seq, kind: .primitive, name: stepName, arguments: stepArguments, problem: problem, answeredByHost: answeredByHost) { job in
             await execute(name: stepName, arguments: stepArguments, job: job)
         }
     }
@@ -86,9 +86,11 @@ struct ActionCallRouter: ActionCallHandler {
     }
 
     /// Checkpoints one call: replays its recorded result, or records it as
-    /// running, executes it and records how it ended.
+    /// running, executes it and records how it ended. A call the host
+    /// answered itself (`answeredByHost`) that the journal would run is not
+    /// executed: its step fails (the runner then fails the action).
     func step(
-        seq: Int, kind: StepKind, name: String, arguments: JSONValue, problem: PrimitiveError?,
+        seq: Int, kind: StepKind, name: String, arguments: JSONValue, problem: PrimitiveError?, answeredByHost: Bool = false,
         execute: (StepJournal.JobOrigin) async -> Result<JSONValue, PrimitiveError>
     ) async -> ActionReply {
         let started = ContinuousClock.now
@@ -108,7 +110,9 @@ struct ActionCallRouter: ActionCallHandler {
         case .execute(let stepID, let adopting, let seq):
             observer?.stepStarted(action: action, seq: seq, kind: kind, name: name, argsJSON: argsJSON)
             let outcome: Result<JSONValue, PrimitiveError>
-            if let problem {
+            if answeredByHost {
+                outcome = .failure(.refused(Self.notReplayed(seq: seq, name: name)))
+            } else if let problem {
                 outcome = .failure(problem)
             } else {
                 // The job is named after the step's recorded position (or the one it adopts).
@@ -184,7 +188,7 @@ struct ActionCallRouter: ActionCallHandler {
 
     // MARK: Tasks
 
-    func taskBegin(seq: Int, name: String, arguments: JSONValue) async -> ActionReply {
+    func taskBegin(seq: Int, name: String, arguments: JSONValue, answeredByHost: Bool = false) async -> ActionReply {
         let argsBytes = arguments.jsonBytes
         let argsJSON = masking.json(String(decoding: argsBytes, as: UTF8.self)) ?? ""
         let decision: StepJournal.Decision
@@ -199,6 +203,10 @@ struct ActionCallRouter: ActionCallHandler {
             return .replayTask(JSONValue(storedText: resultJSON) ?? .null)
         case .execute(let stepID, _, let seq):
             observer?.stepStarted(action: action, seq: seq, kind: .task, name: name, argsJSON: argsJSON)
+            if answeredByHost {
+                // Left running: the end of the action records it failed (``StepJournal/closeUnfinished(reason:)``).
+                return .failure(ActionError(type: "EngineError", message: Self.notReplayed(seq: seq, name: name)))
+            }
             return .runTask(step: .array([.int(Int(stepID)), .int(seq), .string(name)]))
         }
     }
@@ -230,6 +238,12 @@ struct ActionCallRouter: ActionCallHandler {
     }
 
     // MARK: Helpers
+
+    /// Why a call the host answered from its record was not run by the engine either.
+    static func notReplayed(seq: Int, name: String) -> String {
+        "call \(seq) (\(name)) was answered by the action host from its record, but the engine's "
+            + "journal would run it; it was not run"
+    }
 
     /// Records a step's end; on a store failure the call fails with an
     /// engine error (returned), so the action cannot go on past an unrecorded step.

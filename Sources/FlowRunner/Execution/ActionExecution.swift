@@ -70,7 +70,7 @@ struct ActionExecution {
             defaultTimeout: attempt.engine.configuration.actionTimeout ?? .seconds(600), flowOptions: options,
             masking: attempt.masking, values: attempt.values
         )
-        let work = startWork(router: router)
+        let work = startWork(router: router, localReplay: entry.action == nil ? [] : await journal.localReplay())
         let watch = Task { await watchForCancel(cancelling: work) }
         let outcome = await withTaskCancellationHandler {
             await work.value
@@ -104,8 +104,9 @@ struct ActionExecution {
         }
     }
 
-    /// Starts the declared action in the action runner, or the built-in core.
-    func startWork(router: ActionCallRouter) -> Task<ActionOutcome, Never> {
+    /// Starts the declared action in the action runner (offering the host
+    /// `localReplay`, the calls it may answer itself), or the built-in core.
+    func startWork(router: ActionCallRouter, localReplay: [LocalReplayStep]) -> Task<ActionOutcome, Never> {
         guard let action = entry.action else {
             let name = entry.name, spec = attempt.spec, inputs = inputs
             return Task { await BuiltInCore.run(action: name, spec: spec, inputs: inputs, router: router) }
@@ -128,6 +129,7 @@ struct ActionExecution {
             timeout: attempt.engine.configuration.actionTimeout
         )
         invocation.driverDirectoryIsEngineCopy = attempt.engine.configuration.driverDirectoryOverride == nil
+        invocation.localReplay = localReplay
         let runner = attempt.engine.configuration.actionRunner
         return Task { await runner.run(invocation, handler: router) }
     }

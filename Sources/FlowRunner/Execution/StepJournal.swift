@@ -159,6 +159,38 @@ actor StepJournal {
         return origin
     }
 
+    /// The calls the host may answer itself (local replay): what ``decide(seq:kind:name:argsJSON:digest:)``
+    /// would replay, in order, if the action makes its recorded calls again
+    /// in their recorded order, from the first call on. It stops at the first
+    /// call that would run, at a step whose stored arguments are not the
+    /// ones digested (masked secrets), and past `byteLimit` bytes of
+    /// arguments and results. Empty once a call was decided.
+    func localReplay(byteLimit: Int = 8 << 20) -> [LocalReplayStep] {
+        guard nextSeq == 1, !diverged, offset == 0 else { return [] }
+        var occurrences: [String: Int] = [:]
+        var offset = 0, arrival = 1, bytes = 0
+        var steps: [LocalReplayStep] = []
+        // The same choices as decide's replay branch, before any call (not yet diverged).
+        while let expected = recorded[arrival + offset], expected.kind != .builtin {
+            let key = Self.callKey(expected.kind, expected.name, expected.argsDigest)
+            let occurrence = occurrences[key, default: 0]
+            occurrences[key] = occurrence + 1
+            let candidates = recordedByCall[key] ?? []
+            guard occurrence < candidates.count, policy.allowsReplay(of: candidates[occurrence].seq), Self.canReplay(candidates[occurrence]),
+                  let arguments = JSONValue(storedText: expected.argsJSON),
+                  ArgumentDigest.of(arguments) == expected.argsDigest else { break }
+            let previous = candidates[occurrence]
+            bytes += expected.argsJSON.utf8.count + (previous.resultJSON?.utf8.count ?? 0)
+            guard bytes <= byteLimit else { break }
+            steps.append(LocalReplayStep(kind: expected.kind, name: expected.name, arguments: arguments, resultJSON: previous.resultJSON))
+            if expected.kind == .task, let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
+                offset += Int(nested)
+            }
+            arrival += 1
+        }
+        return steps
+    }
+
     /// Waits for the calls before `seq` to be decided.
     private func waitForTurn(_ seq: Int) async {
         while seq > nextSeq {

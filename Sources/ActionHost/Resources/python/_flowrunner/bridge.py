@@ -231,14 +231,24 @@ class Bridge:
         self.loop = None
         self.flow_task = None
         self.before_call = None
+        # Calls answered from the start message's records (_flowrunner.replay), or None.
+        self.local_replay = None
 
     # -- sending -----------------------------------------------------------
 
     def send(self, message):
-        data = encode(message)
+        """Writes `message` (None: nothing but the calls answered by local
+        replay). Calls answered locally are reported first, before any
+        message but a log line, so the engine sees every call in order."""
+        data = b"" if message is None else encode(message)
         ident = _thread.get_ident()
         main = ident == self.main_thread
         with self._write_lock:
+            replay = self.local_replay
+            if replay is not None and replay.answered and (message is None or message.get("type") != "log"):
+                answered = replay.take()
+                if answered is not None:
+                    data = encode(answered) + data
             # A signal handler must not raise into the middle of a line (the
             # engine would see a malformed message): the flow's thread defers
             # it to the end of the write; other threads are marked for the
@@ -440,6 +450,13 @@ class Bridge:
             self.before_call()
         if self.closed is not None:
             raise ChannelClosed(self.closed)
+        replay = self.local_replay
+        if replay is not None and replay.active and message.get("type") == "call":
+            answer = replay.answer(message)
+            if answer is not None:
+                if replay.batch_full:
+                    self.send(None)
+                return self._answered(answer, loop)
         future = loop.create_future() if loop is not None else None
         slot = None if future is not None else _Slot()
         with self._state_lock:
@@ -456,6 +473,19 @@ class Bridge:
         if future is not None and cancellable:
             future.add_done_callback(lambda done: self._future_done(call_id, done))
         return Reply(call_id, future, slot, cancellable)
+
+    @staticmethod
+    def _answered(answer, loop):
+        """A reply that already holds `answer` (local replay)."""
+        if loop is not None:
+            future = loop.create_future()
+            future.set_result(answer)
+            return Reply(None, future)
+        slot = _Slot()
+        slot.message = answer
+        reply = Reply(None, None, slot)
+        reply.message = answer
+        return reply
 
     def _future_done(self, call_id, future):
         if not future.cancelled():

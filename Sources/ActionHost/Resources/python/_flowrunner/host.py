@@ -349,6 +349,9 @@ def main():
 
     _logs.install()
     channel.before_call = _logs.bridge_logging_if_imported
+    if start.get("replay"):
+        from . import replay as _replay
+        channel.local_replay = _replay.LocalReplay(start["replay"])
     channel.start_reader()
     directory = start.get("directory") or os.getcwd()
     try:

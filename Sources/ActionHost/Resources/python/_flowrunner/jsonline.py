@@ -4,7 +4,10 @@ without importing the ``json`` package: it imports ``re`` (and with it
 ``encode`` is ``json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
 allow_nan=False, default=...).encode`` and ``loads`` is ``json.loads`` on
 UTF-8 (errors are ValueError). An interpreter whose ``_json`` differs
-(another signature, none at all) gets the json package instead."""
+(another signature, none at all) gets the json package instead.
+``canonical`` is ``json.dumps(sort_keys=True, separators=(",", ":"),
+ensure_ascii=False, allow_nan=False)`` without a fallback (TypeError for
+what json does not know): local replay compares arguments with it."""
 
 
 def _from_package():
@@ -16,7 +19,10 @@ def _from_package():
     def loads(data):
         return json.loads(data)
 
-    return encoder, loads
+    def canonical(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    return encoder, loads, canonical
 
 
 def _from_accelerator():
@@ -57,14 +63,22 @@ def _from_accelerator():
             return json.loads(text)
         return value
 
-    # Both must give json's answers, or the package is used.
+    def _refuse(value):
+        raise TypeError("not JSON data: %s" % type(value).__name__)
+
+    def canonical(value):
+        # json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return "".join(make({}, _refuse, quote, None, ":", ",", True, False, False)(value, 0))
+
+    # All three must give json's answers, or the package is used.
     probe = encoder(lambda value: [1])({"a": ["é", 1.5, None, True, object()]})
-    if probe != '{"a":["é",1.5,null,true,[1]]}' or loads(b' {"x": [1, 2.5, "\\u00e9"]} ') != {"x": [1, 2.5, "é"]}:
+    if probe != '{"a":["é",1.5,null,true,[1]]}' or loads(b' {"x": [1, 2.5, "\\u00e9"]} ') != {"x": [1, 2.5, "é"]} \
+            or canonical({"b": 1, "a": [1.0, "é"]}) != '{"a":[1.0,"é"],"b":1}':
         raise ImportError("_json answers differently")
-    return encoder, loads
+    return encoder, loads, canonical
 
 
 try:
-    make_encoder, loads = _from_accelerator()
+    make_encoder, loads, canonical = _from_accelerator()
 except Exception:  # noqa: BLE001 - any difference means the package, which is always right
-    make_encoder, loads = _from_package()
+    make_encoder, loads, canonical = _from_package()

@@ -70,6 +70,25 @@ struct LocalReplayHostTests {
         #expect(handler.recordedLines.contains { $0.message == "sync task body ran" })
     }
 
+    @Test("an answered call is reported with its arguments as they were when it was made, not as the action changed them later")
+    func reportsArgumentsAsCalled() async {
+        let offered = [
+            LocalReplayStep(kind: .primitive, name: "stop_components", arguments: ["components": ["a"]], resultJSON: "{}"),
+            LocalReplayStep(kind: .primitive, name: "stop_components", arguments: ["components": ["a", "b"]], resultJSON: "{}"),
+        ]
+        var invocation = HostFixtures.invocation("reuses_arguments")
+        invocation.localReplay = offered
+        let handler = Self.agreeing(with: offered)
+        let outcome = await runner.run(invocation, handler: handler)
+        #expect(outcome.value == ["a", "b"], "\(String(describing: outcome.error))")
+        let calls = handler.recordedCalls.sorted { $0.sequence < $1.sequence }
+        #expect(calls.map(\.answeredByHost) == [true, true])
+        #expect(calls.map(\.call) == [
+            .primitive(name: "stop_components", deployment: "dep-1", arguments: ["components": ["a"]]),
+            .primitive(name: "stop_components", deployment: "dep-1", arguments: ["components": ["a", "b"]]),
+        ])
+    }
+
     @Test("an engine that would not replay what the host answered fails the action")
     func engineDisagrees() async {
         var invocation = HostFixtures.invocation("upgrade", directory: HostFixtures.myApp)

@@ -234,3 +234,12 @@ async def forks_and_exits(context):
         time.sleep(3600)
         os._exit(0)
     os._exit(5)
+
+
+async def reuses_arguments(context):
+    """Changes a list it passed to an earlier call, then passes it again."""
+    components = ["a"]
+    await stop_components(components, context=context)
+    components.append("b")
+    await stop_components(components, context=context)
+    return components

@@ -248,7 +248,7 @@ class Bridge:
             if replay is not None and replay.answered and (message is None or message.get("type") != "log"):
                 answered = replay.take()
                 if answered is not None:
-                    data = encode(answered) + data
+                    data = answered + data
             # A signal handler must not raise into the middle of a line (the
             # engine would see a malformed message): the flow's thread defers
             # it to the end of the write; other threads are marked for the

@@ -17,8 +17,10 @@ import _thread
 
 from . import jsonline as _jsonline
 
-# Sent in batches of at most this many calls (one protocol line each).
+# Sent in batches of at most this many calls or about this many bytes of
+# arguments (one protocol line each, well below the engine's line limit).
 BATCH = 256
+BATCH_BYTES = 1 << 20
 
 
 class LocalReplay:
@@ -29,6 +31,7 @@ class LocalReplay:
         self._next = 0
         self._lock = _thread.allocate_lock()
         self.answered = []
+        self._bytes = 0
         self.active = bool(self._steps)
 
     def answer(self, message):
@@ -38,38 +41,57 @@ class LocalReplay:
             if not self.active:
                 return None
             step = self._steps[self._next] if self._next < len(self._steps) else None
-            if step is None or not _matches(step, message):
+            arguments = _matches(step, message) if step is not None else None
+            # Written now: the action may change its argument objects after the call.
+            entry = _entry(message, arguments) if arguments is not None else None
+            if entry is None:
                 self.active = False
                 self._steps = []
                 return None
             self._next += 1
-            self.answered.append({"kind": message.get("kind"), "name": message.get("name"),
-                                  "deployment": message.get("deployment"), "args": message.get("args")})
+            self._bytes += len(entry)
+            self.answered.append(entry)
             if message.get("kind") == "task":
                 return {"type": "result", "ok": True, "replay": True, "value": step.get("value")}
             return {"type": "result", "ok": True, "value": step.get("value")}
 
     def take(self):
-        """The ``replayed`` message of the calls answered since the last one, or None."""
+        """The ``replayed`` line (bytes) of the calls answered since the last one, or None."""
         with self._lock:
             if not self.answered:
                 return None
-            calls, self.answered = self.answered, []
-        return {"type": "replayed", "calls": calls}
+            calls, self.answered, self._bytes = self.answered, [], 0
+        return ('{"type":"replayed","calls":[' + ",".join(calls) + "]}\n").encode("utf-8")
 
     @property
     def batch_full(self):
-        return len(self.answered) >= BATCH
+        return len(self.answered) >= BATCH or self._bytes >= BATCH_BYTES
 
 
 def _matches(step, message):
+    """The call's arguments as canonical JSON when it is `step`'s call, else None."""
     if not isinstance(step, dict) or step.get("kind") != message.get("kind") or step.get("name") != message.get("name"):
-        return False
+        return None
     expected = step.get("_canonical")
     if expected is None:
         expected = step["_canonical"] = _canonical(step.get("args"))
     actual = _canonical(message.get("args"))
-    return actual is not None and actual == expected
+    if actual is None or actual != expected:
+        return None
+    return actual
+
+
+def _entry(message, arguments):
+    """The call as the ``replayed`` message lists it (JSON text), or None
+    when it cannot be written as UTF-8 JSON (such a call goes to the engine)."""
+    try:
+        head = _jsonline.canonical({"kind": message.get("kind"), "name": message.get("name"),
+                                    "deployment": message.get("deployment")})
+        entry = head[:-1] + ',"args":' + arguments + "}"
+        entry.encode("utf-8")
+        return entry
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return None
 
 
 def _canonical(value):

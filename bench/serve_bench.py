@@ -59,10 +59,11 @@ class Serve:
             time.sleep(0.02)
         raise RuntimeError("runs did not finish")
 
-    def deploy_my_app(self, count):
-        """Loads my-app and creates `count` deployments app0, app1, ... (their
-        setups run); returns their names once every run has ended."""
-        status, body, _ = self.call("POST", "/v1/drivers", {"path": MY_APP})
+    def deploy_my_app(self, count, driver=MY_APP):
+        """Loads my-app (from `driver`, a directory holding it) and creates
+        `count` deployments app0, app1, ... (their setups run); returns their
+        names once every run has ended."""
+        status, body, _ = self.call("POST", "/v1/drivers", {"path": driver})
         assert status in (200, 201), body
         names = [f"app{i}" for i in range(count)]
         for name in names:

@@ -11,10 +11,15 @@ Package.swift) keeps that code in a few MiB.
 
 How the list is made: the release binary (debug info stripped, since
 valgrind cannot read it) runs the seed my-app under `valgrind
---tool=callgrind` twice, as `serve` (start, load the driver, set up a
-deployment and upgrade it through HTTP, idle, SIGTERM) and as CLI commands
-(`drivers load`, `deploy`, `upgrade`, `runs show`); every function either
-run executed that the binary defines is written, one mangled name per line.
+--tool=callgrind` as an idle `serve` and as CLI commands (`drivers load`,
+`deploy`, `upgrade`, `runs show`), then my-app without its values.j2.yml
+(under callgrind the renderer cannot be spawned, so hooks with values stop
+there) as `serve` (four deployments set up and upgraded twice through HTTP,
+four workers) and as CLI commands, so every function of a whole hook run is
+seen; then under `perf record` with the values (200 upgrades through a
+serve, 20 through the CLI), which samples the render path too. Every
+function these runs executed that the binary defines is written, one
+mangled name per line, in the order of ``rank``.
 
 Run it again after large changes (a stale list only costs memory: names it
 lacks are linked where they would have been, names that went away are
@@ -72,32 +77,52 @@ def callgrind(binary, profile):
     return ["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={profile}", f"--log-file={profile}.log", binary]
 
 
-def profile_serve(binary, directory, launcher, name, upgrades):
+def profile_serve(binary, directory, launcher, name, upgrades, driver=MY_APP, deployments=1):
     """`serve` under `launcher`: start, idle, then (unless `upgrades` is 0) my-app
-    loaded and set up, `upgrades` upgrades through HTTP, idle; SIGTERM."""
+    loaded from `driver` and set up `deployments` times, `upgrades` upgrades
+    of each through HTTP, idle; SIGTERM."""
     serve = Serve(binary, os.path.join(directory, name + ".sqlite"), workers=4, launcher=launcher)
     try:
         if upgrades == 0:
             time.sleep(45)  # callgrind runs it about 50 times slower: its idle loop's timers fire
             return
-        serve.deploy_my_app(1)
+        names = serve.deploy_my_app(deployments, driver=driver)
         for index in range(upgrades):
-            status, body, _ = serve.call("POST", "/v1/deployments/app0/hooks/upgrade", {"target_version": ["0.2.0", "0.3.0"][index % 2]})
-            assert status == 202, body
-        serve.wait_idle()
+            for deployment in names:
+                status, body, _ = serve.call("POST", f"/v1/deployments/{deployment}/hooks/upgrade",
+                                             {"target_version": ["0.2.0", "0.3.0"][index % 2]})
+                assert status == 202, body
+        serve.wait_idle(limit=1800)
         time.sleep(1)
     finally:
         serve.process.send_signal(signal.SIGTERM)
         serve.process.wait(timeout=300)
 
 
-def profile_cli(binary, directory, launcher, name, upgrades):
-    """CLI commands under `launcher(index)`: load, deploy, `upgrades` upgrades, show."""
+def profile_cli(binary, directory, launcher, name, upgrades, driver=MY_APP):
+    """CLI commands under `launcher(index)`: load (from `driver`), deploy, `upgrades` upgrades, show."""
     env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, name + ".sqlite"))
-    commands = [["drivers", "load", MY_APP], ["deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"]]
+    commands = [["drivers", "load", driver], ["deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"]]
     commands += [["upgrade", "demo", "--to", ["0.2.0", "0.3.0"][index % 2]] for index in range(upgrades)] + [["runs", "show", "2"]]
     for index, arguments in enumerate(commands):
         subprocess.run(launcher(index) + arguments, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def rank(profile):
+    """Where a profile's functions go: what an idle server runs, then a CLI
+    process's start, hook runs in a server and in the CLI (callgrind sees
+    them all), then what perf sampled; each working set stays at the front,
+    in as few pages as it can."""
+    callgrind = profile.endswith(".callgrind")
+    if profile == "serve.callgrind":
+        return (0, profile)
+    if callgrind and profile.startswith("cli-hooks"):
+        return (3, profile)
+    if callgrind and profile.startswith("cli"):
+        return (1, profile)
+    if profile == "serve-hooks.callgrind":
+        return (2, profile)
+    return (4 if profile == "serve.perf" else 5, profile)
 
 
 def main():
@@ -119,16 +144,22 @@ def main():
         # stop at their values render; perf samples the whole of real hook
         # runs, each sampled function with its callers.
         path = lambda name: os.path.join(directory, name)
+        # The same my-app without values.j2.yml: its hooks run whole under
+        # callgrind (no renderer to spawn), so every function of a hook run
+        # is seen, not only those perf happens to sample.
+        plain_app = path("my-app-without-values")
+        shutil.copytree(MY_APP, plain_app, ignore=shutil.ignore_patterns("values.j2.yml", "__pycache__"))
         profile_serve(binary, directory, callgrind(binary, path("serve.callgrind")), "serve-callgrind", 0)
         profile_cli(binary, directory, lambda index: callgrind(binary, path(f"cli{index}.callgrind")), "cli-callgrind", 1)
+        profile_serve(binary, directory, callgrind(binary, path("serve-hooks.callgrind")), "serve-hooks-callgrind", 2,
+                      driver=plain_app, deployments=4)
+        profile_cli(binary, directory, lambda index: callgrind(binary, path(f"cli-hooks{index}.callgrind")), "cli-hooks-callgrind", 1,
+                    driver=plain_app)
         profile_serve(binary, directory, perf(binary, path("serve.perf")), "serve-perf", 200)
         profile_cli(binary, directory, lambda index: perf(binary, path(f"cli{index}.perf")), "cli-perf", 20)
         defined = defined_functions(binary)
         order, seen = [], set()
-        # What an idle server runs first, then a CLI process, then hook runs:
-        # each working set stays at the front, in as few pages as it can.
-        rank = lambda name: (not name.startswith("serve"), not name.endswith(".callgrind"), name)  # noqa: E731
-        for profile in sorted(os.listdir(directory), key=rank):
+        for profile in sorted((name for name in os.listdir(directory) if name.endswith((".callgrind", ".perf"))), key=rank):
             if profile.endswith(".callgrind"):
                 names = executed(path(profile))
             elif profile.endswith(".perf"):

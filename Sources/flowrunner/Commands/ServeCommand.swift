@@ -62,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MallocArenas.limitForServer()
         let token = try readToken()
         let server = RunnerServerConfiguration(host: host, port: port, token: token, maximumBodyBytes: maximumBodyBytes)
         guard token != nil || server.isLoopback else {

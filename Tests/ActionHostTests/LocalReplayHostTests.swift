@@ -104,6 +104,20 @@ struct LocalReplayHostTests {
         #expect(outcome.error?.message.contains("the host answered call 1 (stop_components)") == true, "\(String(describing: outcome.error))")
     }
 
+    @Test("a replayed message the engine did not offer, or without calls, is a protocol error; nothing is run", arguments: [
+        (#"{"type":"replayed","calls":[{"kind":"primitive","name":"start_components","args":{"components":["x"]}}]}"#,
+         "more calls from their records than the engine offered (0)"),
+        (#"{"type":"replayed","calls":[]}"#, "a replayed message without calls"),
+        (#"{"type":"replayed","calls":[{"kind":"job","name":"x"}]}"#, "a call of unknown kind"),
+    ])
+    func forgedReplayed(line: String, reason: String) async {
+        let handler = RecordingHandler()
+        let outcome = await runner.run(HostFixtures.invocation("forges_replayed", parameters: ["line": .string(line)]), handler: handler)
+        #expect(outcome.error?.type == "ProtocolError")
+        #expect(outcome.error?.message.contains(reason) == true, "\(String(describing: outcome.error))")
+        #expect(handler.recordedCalls.isEmpty)
+    }
+
     @Test("a thousand answered calls reach the engine in batches, all of them, in order")
     func manyCalls() async {
         let offered = (0..<1000).map { _ in

@@ -243,3 +243,10 @@ async def reuses_arguments(context):
     components.append("b")
     await stop_components(components, context=context)
     return components
+
+
+async def forges_replayed(context, parameters):
+    """Writes a `replayed` message of its own on the protocol channel."""
+    from _flowrunner import bridge
+    os.write(bridge.bridge.fd_out, parameters["line"].encode() + b"\n")
+    await asyncio.sleep(5)

@@ -197,15 +197,20 @@ def bench_render(bin_dir, repeat):
     }]
 
 
+def _deploy_my_app(binary, env):
+    """Loads the seed my-app and deploys it as `demo` at 0.1.0 on `env`'s state."""
+    driver = os.path.join(os.path.dirname(HERE), "actions-examples", "my-app")
+    subprocess.run([binary, "drivers", "load", driver], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([binary, "deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
 def bench_upgrade_process(bin_dir, repeat):
     """The seed my-app upgrade hook as a whole `flowrunner upgrade` process."""
     binary = os.path.join(bin_dir, "flowrunner")
     directory = tempfile.mkdtemp(prefix="flowrunner-bench-")
     env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
     try:
-        root = os.path.dirname(HERE)
-        subprocess.run([binary, "drivers", "load", os.path.join(root, "actions-examples", "my-app")], env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([binary, "deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"], env=env, check=True, stdout=subprocess.DEVNULL)
+        _deploy_my_app(binary, env)
         walls, peaks = [], []
         versions = ["0.2.0", "0.1.0"]
         for index in range(repeat + 1):
@@ -231,9 +236,7 @@ def bench_floor(bin_dir, repeat):
     directory = tempfile.mkdtemp(prefix="flowrunner-bench-floor-")
     env = dict(os.environ, FLOWRUNNER_STATE=os.path.join(directory, "state.sqlite"))
     try:
-        root = os.path.dirname(HERE)
-        subprocess.run([binary, "drivers", "load", os.path.join(root, "actions-examples", "my-app")], env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([binary, "deploy", "demo", "--driver", "my-app", "--app-version", "0.1.0"], env=env, check=True, stdout=subprocess.DEVNULL)
+        _deploy_my_app(binary, env)
         bare, ratios, peaks = [], [], []
         versions = ["0.2.0", "0.1.0"]
         for index in range(repeat + 1):

@@ -89,6 +89,49 @@ struct LocalReplayHostTests {
         ])
     }
 
+    @Test("concurrent branches make their calls in the order they made them when the engine answered: all are answered locally")
+    func gatheredBranches() async {
+        let offered = ["a1", "b1", "a2", "b2"].map { name in
+            LocalReplayStep(kind: .primitive, name: "stop_components", arguments: ["components": [.string(name)]], resultJSON: "\"\(name)\"")
+        }
+        var invocation = HostFixtures.invocation("gathered_branches")
+        invocation.localReplay = offered
+        let handler = Self.agreeing(with: offered)
+        let outcome = await runner.run(invocation, handler: handler)
+        #expect(outcome.value == [["a1", "a2"], ["b1", "b2"]], "\(String(describing: outcome.error))")
+        #expect(handler.recordedCalls.map(\.answeredByHost) == [true, true, true, true])
+    }
+
+    @Test("an engine that would not replay the last calls the host answered (reported with done) fails the action")
+    func engineDisagreesAtTheEnd() async {
+        let offered = Self.myAppUpgrade
+        var invocation = HostFixtures.invocation("upgrade", directory: HostFixtures.myApp)
+        invocation.localReplay = offered
+        let handler = RecordingHandler { request in
+            guard request.answeredByHost else { return await RecordingHandler.defaultAnswer(request) }
+            if request.sequence == offered.count {
+                return .failure(ActionError(type: "EngineError", message: "cannot record the step: disk full"))
+            }
+            return .value(offered[request.sequence - 1].result)
+        }
+        let outcome = await runner.run(invocation, handler: handler)
+        #expect(outcome.status == .failed)
+        #expect(outcome.error?.type == "ProtocolError")
+        #expect(outcome.error?.message.contains("could not be recorded: cannot record the step: disk full") == true, "\(String(describing: outcome.error))")
+        #expect(handler.recordedCalls.count == offered.count, "every answered call was decided before the outcome")
+    }
+
+    /// The seed my-app upgrade's five calls as a first attempt records them (RecordingHandler's answers).
+    static let myAppUpgrade = [
+        LocalReplayStep(kind: .primitive, name: "stop_components", arguments: ["components": ["server"]], resultJSON: #"{"ok":true}"#),
+        LocalReplayStep(kind: .primitive, name: "upgrade_deployment_version", arguments: ["target_version": "0.2.0"], resultJSON: #"{"ok":true}"#),
+        LocalReplayStep(kind: .primitive, name: "get_component_images", arguments: ["component": "server"], resultJSON: #"["my-app:0.1.0"]"#),
+        LocalReplayStep(kind: .primitive, name: "execute_commands", arguments: [
+            "commands": ["my-app-upgrade"], "image": "my-app:0.2.0", "env_from_component": "server", "labels_from_component": "server",
+        ], resultJSON: #"{"exit_codes":[0],"output":""}"#),
+        LocalReplayStep(kind: .primitive, name: "start_components", arguments: ["components": ["server"]], resultJSON: #"{"ok":true}"#),
+    ]
+
     @Test("an engine that would not replay what the host answered fails the action")
     func engineDisagrees() async {
         var invocation = HostFixtures.invocation("upgrade", directory: HostFixtures.myApp)
@@ -105,10 +148,12 @@ struct LocalReplayHostTests {
     }
 
     @Test("a replayed message the engine did not offer, or without calls, is a protocol error; nothing is run", arguments: [
-        (#"{"type":"replayed","calls":[{"kind":"primitive","name":"start_components","args":{"components":["x"]}}]}"#,
+        (#"{"type":"replayed","calls":[{"n":0,"kind":"primitive","name":"start_components","args":{"components":["x"]}}]}"#,
          "more calls from their records than the engine offered (0)"),
+        (#"{"type":"replayed","calls":[{"kind":"primitive","name":"start_components","args":{"components":["x"]}}]}"#,
+         "a replayed call without its index n"),
         (#"{"type":"replayed","calls":[]}"#, "a replayed message without calls"),
-        (#"{"type":"replayed","calls":[{"kind":"job","name":"x"}]}"#, "a call of unknown kind"),
+        (#"{"type":"replayed","calls":[{"n":0,"kind":"job","name":"x"}]}"#, "a call of unknown kind"),
     ])
     func forgedReplayed(line: String, reason: String) async {
         let handler = RecordingHandler()

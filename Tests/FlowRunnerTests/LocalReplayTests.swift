@@ -18,22 +18,30 @@ struct LocalReplayTests {
         var names: [String] { steps.withLock { $0 ?? [] }.map(\.name) }
     }
 
-    @Test("a retry offers every call it would replay, in call order, with the recorded results; a replayed task's inner calls are not offered")
-    func offersWhatWouldReplay() async throws {
+    /// A deployed harness whose upgrade action keeps what it is offered in `offered`, then runs `body`.
+    static func harness(
+        keeping offered: Offered, _ body: @escaping @Sendable (ScriptedAction) async throws(ActionError) -> Void
+    ) async throws -> EngineHarness {
         let harness = try EngineHarness.make()
         try await harness.deploy()
-        let failing = ScriptedFailure(), offered = Offered()
         harness.runner.script("upgrade") { action in
             offered.keep(action)
-            return await .of { () async throws(ActionError) in
-                _ = try await action.task("prepare", ["n": 1]) { () async throws(ActionError) -> JSONValue in
-                    _ = try await action.call("get_deployment_version")
-                    return ["prepared": true]
-                }
+            return await .of { () async throws(ActionError) in try await body(action) }
+        }
+        return harness
+    }
+
+    @Test("a retry offers every call it would replay, in call order, with the recorded results; a replayed task's inner calls are not offered")
+    func offersWhatWouldReplay() async throws {
+        let failing = ScriptedFailure(), offered = Offered()
+        let harness = try await Self.harness(keeping: offered) { action async throws(ActionError) in
+            _ = try await action.task("prepare", ["n": 1]) { () async throws(ActionError) -> JSONValue in
                 _ = try await action.call("get_deployment_version")
-                _ = try await action.task("last") { "done" }
-                if failing.isOn { throw ActionError(type: "RuntimeError", message: "still failing") }
+                return ["prepared": true]
             }
+            _ = try await action.call("get_deployment_version")
+            _ = try await action.task("last") { "done" }
+            if failing.isOn { throw ActionError(type: "RuntimeError", message: "still failing") }
         }
         let failed = try await harness.upgrade()
         #expect(failed.status == .failed)
@@ -54,19 +62,14 @@ struct LocalReplayTests {
 
     @Test("--from-step N offers only the calls before N; --restart and a failed call's successors offer nothing past them")
     func offersWithinThePolicy() async throws {
-        let harness = try EngineHarness.make()
-        try await harness.deploy()
         let failing = ScriptedFailure(), offered = Offered()
-        harness.runner.script("upgrade") { action in
-            offered.keep(action)
-            return await .of { () async throws(ActionError) in
-                for name in ["one", "two", "three"] {
-                    _ = try await action.task(name) { .string(name) }
-                }
-                _ = try await action.task("fails") { () async throws(ActionError) -> JSONValue in
-                    if failing.isOn { throw ActionError(type: "RuntimeError", message: "still failing") }
-                    return "fixed"
-                }
+        let harness = try await Self.harness(keeping: offered) { action async throws(ActionError) in
+            for name in ["one", "two", "three"] {
+                _ = try await action.task(name) { .string(name) }
+            }
+            _ = try await action.task("fails") { () async throws(ActionError) -> JSONValue in
+                if failing.isOn { throw ActionError(type: "RuntimeError", message: "still failing") }
+                return "fixed"
             }
         }
         let failed = try await harness.upgrade()

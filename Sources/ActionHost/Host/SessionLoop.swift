@@ -18,6 +18,10 @@ struct SessionLoop<Handler: ActionCallHandler> {
     var sequence = 0
     /// How many of the invocation's ``LocalReplayStep``s the host reported answering.
     var answeredByHost = 0
+    /// The engine's checks of the calls the host answered: each says why the
+    /// engine would not have answered the same, or nil. All are awaited
+    /// before the action's outcome is known (the last batch comes with `done`).
+    var answeredChecks: [Task<String?, Never>] = []
     var callCount = 0
     /// Calls in flight, by an internal number; cancelled when the action stops.
     var calls: [Int: Task<Void, Never>] = [:]
@@ -64,6 +68,13 @@ struct SessionLoop<Handler: ActionCallHandler> {
         for timer in timers { timer.cancel() }
         if stop == nil && !calls.isEmpty { handler.callsCutOff() }
         for call in calls.values { call.cancel() }
+        // Calls the host answered are decided and recorded whatever happened
+        // after them (they run nothing); one the engine would not have answered so fails the action.
+        for check in answeredChecks {
+            if let problem = await check.value, failure == nil, stop == nil {
+                failure = ActionError(type: "ProtocolError", message: problem)
+            }
+        }
         session.cleanUp()
         // Deliver the last raw output (bounded: a process that left the group may hold stderr).
         if !stderrClosed {
@@ -150,15 +161,17 @@ struct SessionLoop<Handler: ActionCallHandler> {
             sequence += 1
             dispatch(ActionCallRequest(sequence: sequence, call: call), id: id)
         case .replayed(let calls):
-            for call in calls {
-                let offered = session.invocation.localReplay
-                guard answeredByHost < offered.count else {
-                    protocolFailure("the host answered more calls from their records than the engine offered (\(offered.count))")
+            let offered = session.invocation.localReplay
+            for (index, call) in calls {
+                guard index == answeredByHost, index < offered.count else {
+                    protocolFailure(index < offered.count
+                        ? "the host reported call \(index + 1) of its records where call \(answeredByHost + 1) was due"
+                        : "the host answered more calls from their records than the engine offered (\(offered.count))")
                     return
                 }
                 answeredByHost += 1
                 sequence += 1
-                dispatch(ActionCallRequest(sequence: sequence, call: call, answeredByHost: true), answered: offered[answeredByHost - 1])
+                check(ActionCallRequest(sequence: sequence, call: call, answeredByHost: true), answered: offered[index])
             }
         case .callCancel(let id):
             if let number = callNumbers[id.jsonText] { calls[number]?.cancel() }
@@ -188,19 +201,21 @@ struct SessionLoop<Handler: ActionCallHandler> {
     }
 
     /// Decides and records a call the host answered itself; an engine that
-    /// would not have answered the same fails the action.
-    mutating func dispatch(_ request: ActionCallRequest, answered step: LocalReplayStep) {
+    /// would not have answered the same fails the action (at once, and in
+    /// the outcome, whenever the check ends).
+    mutating func check(_ request: ActionCallRequest, answered step: LocalReplayStep) {
         let handler = handler, continuation = continuation
-        callCount += 1
-        let number = callCount, key = "answered by the host \(number)"
-        calls[number] = Task {
+        answeredChecks.append(Task {
             let reply = await handler.handle(request)
-            if !step.agrees(with: reply), !Task.isCancelled {
-                continuation.yield(.invalid("the host answered call \(request.sequence) (\(step.name)) from its record, "
-                                            + "but the engine does not replay it with that result"))
+            guard !step.agrees(with: reply) else { return nil }
+            let problem = if case .failure(let error) = reply {
+                "call \(request.sequence) (\(step.name)), answered by the host from its record, could not be recorded: \(error.message)"
+            } else {
+                "the host answered call \(request.sequence) (\(step.name)) from its record, but the engine does not replay it with that result"
             }
-            continuation.yield(.callFinished(number, id: key))
-        }
+            continuation.yield(.invalid(problem))
+            return problem
+        })
     }
 
     mutating func requestStop(_ status: ActionOutcome.Status, _ message: String) {

@@ -13,8 +13,9 @@ enum HostMessage: Sendable {
     case call(id: JSONValue, call: ActionCall)
     /// Calls the host answered itself from their recorded results (local
     /// replay, ``LocalReplayStep``), in the order the action made them, sent
-    /// before any later call: the engine decides and records each.
-    case replayed([ActionCall])
+    /// before any later message: the engine decides and records each.
+    /// `offered` is the call's index in the start message's `replay` list.
+    case replayed([(offered: Int, call: ActionCall)])
     /// The host stopped waiting for the call `id` (its task timed out or was
     /// cancelled): the engine cancels the call, so a primitive gives up (and
     /// deletes its job) instead of running on unseen. Unknown or answered ids are ignored.
@@ -68,9 +69,14 @@ extension HostMessage {
             guard let calls = message["calls"]?.arrayValue, !calls.isEmpty else {
                 throw HostMessageError(reason: "a replayed message without calls")
             }
-            var decoded: [ActionCall] = []
+            var decoded: [(offered: Int, call: ActionCall)] = []
             decoded.reserveCapacity(calls.count)
-            for call in calls { decoded.append(try Self.call(call)) }
+            for call in calls {
+                guard let index = call["n"]?.intValue, index >= 0 else {
+                    throw HostMessageError(reason: "a replayed call without its index n")
+                }
+                decoded.append((index, try Self.call(call)))
+            }
             self = .replayed(decoded)
         case "call_cancel":
             guard let id = message["id"] else { throw HostMessageError(reason: "a call cancel without id") }

@@ -184,6 +184,8 @@ actor StepJournal {
             guard bytes <= byteLimit else { break }
             steps.append(LocalReplayStep(kind: expected.kind, name: expected.name, arguments: arguments, resultJSON: previous.resultJSON))
             if expected.kind == .task, let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
+                // A stored count is outside data: one past any position stops the list, not the engine.
+                guard nested < Int(Int32.max) else { break }
                 offset += Int(nested)
             }
             arrival += 1

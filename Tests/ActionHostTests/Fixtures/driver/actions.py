@@ -250,3 +250,12 @@ async def forges_replayed(context, parameters):
     from _flowrunner import bridge
     os.write(bridge.bridge.fd_out, parameters["line"].encode() + b"\n")
     await asyncio.sleep(5)
+
+
+async def gathered_branches(context):
+    """Two concurrent branches of two calls each."""
+    async def branch(name):
+        first = await stop_components([name + "1"], context=context)
+        second = await stop_components([name + "2"], context=context)
+        return [first, second]
+    return await asyncio.gather(branch("a"), branch("b"))

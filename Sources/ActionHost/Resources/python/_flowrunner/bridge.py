@@ -239,13 +239,13 @@ class Bridge:
     def send(self, message):
         """Writes `message` (None: nothing but the calls answered by local
         replay). Calls answered locally are reported first, before any
-        message but a log line, so the engine sees every call in order."""
+        other message, so the engine sees every call and line in order."""
         data = b"" if message is None else encode(message)
         ident = _thread.get_ident()
         main = ident == self.main_thread
         with self._write_lock:
             replay = self.local_replay
-            if replay is not None and replay.answered and (message is None or message.get("type") != "log"):
+            if replay is not None and replay.answered:
                 answered = replay.take()
                 if answered is not None:
                     data = answered + data
@@ -452,6 +452,8 @@ class Bridge:
             raise ChannelClosed(self.closed)
         replay = self.local_replay
         if replay is not None and replay.active and message.get("type") == "call":
+            if self.cancel_requested:
+                replay.stop()
             answer = replay.answer(message)
             if answer is not None:
                 if replay.batch_full:
@@ -476,10 +478,12 @@ class Bridge:
 
     @staticmethod
     def _answered(answer, loop):
-        """A reply that already holds `answer` (local replay)."""
+        """A reply holding `answer` (local replay): under an event loop, one
+        loop turn later (other tasks make their calls first, as they would
+        while the engine answers)."""
         if loop is not None:
             future = loop.create_future()
-            future.set_result(answer)
+            loop.call_soon(_resolve, future, answer)
             return Reply(None, future)
         slot = _Slot()
         slot.message = answer

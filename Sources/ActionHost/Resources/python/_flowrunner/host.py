@@ -69,7 +69,9 @@ def _on_sigterm(_signum, _frame):
         # Interrupted once already: its cleanup runs on until the engine's grace period ends.
         return
     if reason:
+        # Raised now, or after the protocol write in progress (then it must not be replaced below).
         channel.raise_in_main(_bridge_module.Cancelled("the engine cancelled the action (%s)" % reason))
+        return
     channel.raise_in_main(HostTerminated("terminated by the engine"))
 
 

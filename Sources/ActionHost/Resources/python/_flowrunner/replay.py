@@ -7,7 +7,12 @@ action's calls match that list one by one (kind, name, and arguments as
 canonical JSON: keys sorted, no spaces), the host answers each from it
 without a round trip, and tells the engine afterwards in one ``replayed``
 message (``{"type": "replayed", "calls": [CALL, ...]}``, the calls as they
-would have been sent), always before any later call reaches the engine. The
+would have been sent, each with ``n``, its index in the offered list),
+always before any later message (a log line too) reaches the engine. Under
+an event loop the answer arrives one loop turn later, as an engine reply
+would: concurrent branches make their calls in the order they did when the
+engine answered. A cancel ends local replay (later calls wait for the
+engine, where a cancel is delivered as always). The
 first call that does not match ends local replay for the rest of the action:
 it and every later call go to the engine, which decides them as always. The
 engine decides every call answered here too, in order, and fails the action
@@ -43,17 +48,21 @@ class LocalReplay:
             step = self._steps[self._next] if self._next < len(self._steps) else None
             arguments = _matches(step, message) if step is not None else None
             # Written now: the action may change its argument objects after the call.
-            entry = _entry(message, arguments) if arguments is not None else None
+            entry = _entry(message, arguments, self._next) if arguments is not None else None
             if entry is None:
-                self.active = False
-                self._steps = []
+                self.stop()
                 return None
+            self.answered.append(entry)
             self._next += 1
             self._bytes += len(entry)
-            self.answered.append(entry)
             if message.get("kind") == "task":
                 return {"type": "result", "ok": True, "replay": True, "value": step.get("value")}
             return {"type": "result", "ok": True, "value": step.get("value")}
+
+    def stop(self):
+        """No more calls are answered here (a call differed, or the action is being cancelled)."""
+        self.active = False
+        self._steps = []
 
     def take(self):
         """The ``replayed`` line (bytes) of the calls answered since the last one, or None."""
@@ -81,12 +90,13 @@ def _matches(step, message):
     return actual
 
 
-def _entry(message, arguments):
-    """The call as the ``replayed`` message lists it (JSON text), or None
-    when it cannot be written as UTF-8 JSON (such a call goes to the engine)."""
+def _entry(message, arguments, index):
+    """The call as the ``replayed`` message lists it (JSON text; ``n``: its
+    index in the offered list), or None when it cannot be written as UTF-8
+    JSON (such a call goes to the engine)."""
     try:
         head = _jsonline.canonical({"kind": message.get("kind"), "name": message.get("name"),
-                                    "deployment": message.get("deployment")})
+                                    "deployment": message.get("deployment"), "n": index})
         entry = head[:-1] + ',"args":' + arguments + "}"
         entry.encode("utf-8")
         return entry

@@ -116,8 +116,8 @@ struct LocalReplayHostTests {
         }
         let outcome = await runner.run(invocation, handler: handler)
         #expect(outcome.status == .failed)
-        #expect(outcome.error?.type == "ProtocolError")
-        #expect(outcome.error?.message.contains("could not be recorded: cannot record the step: disk full") == true, "\(String(describing: outcome.error))")
+        #expect(outcome.error?.type == "EngineError")
+        #expect(outcome.error?.message.contains("answered by the host from its record: cannot record the step: disk full") == true, "\(String(describing: outcome.error))")
         #expect(handler.recordedCalls.count == offered.count, "every answered call was decided before the outcome")
     }
 
@@ -131,6 +131,18 @@ struct LocalReplayHostTests {
         ], resultJSON: #"{"exit_codes":[0],"output":""}"#),
         LocalReplayStep(kind: .primitive, name: "start_components", arguments: ["components": ["server"]], resultJSON: #"{"ok":true}"#),
     ]
+
+    @Test("an argument whose own code logs while it is compared neither blocks the host nor loses the line")
+    func argumentThatLogs() async {
+        let offered = [LocalReplayStep(kind: .primitive, name: "stop_components", arguments: ["components": ["a"]], resultJSON: "{}")]
+        var invocation = HostFixtures.invocation("noisy_arguments", timeout: .seconds(30))
+        invocation.localReplay = offered
+        let handler = Self.agreeing(with: offered)
+        let outcome = await runner.run(invocation, handler: handler)
+        #expect(outcome.value == "ok", "\(String(describing: outcome.error))")
+        #expect(handler.recordedCalls.map(\.answeredByHost) == [true])
+        #expect(handler.recordedLines.contains { $0.message == "iterating the components" })
+    }
 
     @Test("an engine that would not replay what the host answered fails the action")
     func engineDisagrees() async {

@@ -17,6 +17,9 @@ enum HostEvent: Sendable {
     case malformed(String)
     /// Well-formed JSON that protocol 1 does not allow.
     case invalid(String)
+    /// A call the host answered itself (local replay) that the engine would
+    /// not have answered the same, or could not record: the action fails with `error`.
+    case engineFailed(ActionError)
     case oversized(String)
     case protocolClosed
     case exited(ExitStatus)

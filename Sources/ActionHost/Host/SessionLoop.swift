@@ -18,10 +18,10 @@ struct SessionLoop<Handler: ActionCallHandler> {
     var sequence = 0
     /// How many of the invocation's ``LocalReplayStep``s the host reported answering.
     var answeredByHost = 0
-    /// The engine's checks of the calls the host answered: each says why the
-    /// engine would not have answered the same, or nil. All are awaited
-    /// before the action's outcome is known (the last batch comes with `done`).
-    var answeredChecks: [Task<String?, Never>] = []
+    /// The engine's checks of the calls the host answered: each gives the
+    /// error if the engine would not have answered the same, or nil. All are
+    /// awaited before the action's outcome is known (the last batch comes with `done`).
+    var answeredChecks: [Task<ActionError?, Never>] = []
     var callCount = 0
     /// Calls in flight, by an internal number; cancelled when the action stops.
     var calls: [Int: Task<Void, Never>] = [:]
@@ -72,7 +72,7 @@ struct SessionLoop<Handler: ActionCallHandler> {
         // after them (they run nothing); one the engine would not have answered so fails the action.
         for check in answeredChecks {
             if let problem = await check.value, failure == nil, stop == nil {
-                failure = ActionError(type: "ProtocolError", message: problem)
+                failure = problem
             }
         }
         session.cleanUp()
@@ -99,6 +99,10 @@ struct SessionLoop<Handler: ActionCallHandler> {
             protocolFailure("malformed message on the protocol channel: \(preview)")
         case .invalid(let reason):
             protocolFailure(reason)
+        case .engineFailed(let error):
+            guard done == nil, failure == nil else { return }
+            failure = error
+            session.child.signalGroup(SIGKILL)
         case .oversized(let preview):
             protocolFailure("a protocol message longer than \(session.runner.maximumMessageBytes >> 20) MiB (starting \(preview))")
         case .protocolClosed:
@@ -178,6 +182,9 @@ struct SessionLoop<Handler: ActionCallHandler> {
         case .taskEnd(let id, let step, let result, let attempts):
             dispatch(ActionCallRequest(sequence: 0, call: .taskEnd(step: step, result: result, attempts: attempts)), id: id)
         case .done(let report):
+            if let count = report.answeredLocally, count != answeredByHost {
+                protocolFailure("the host answered \(count) calls from their records but reported \(answeredByHost)")
+            }
             done = report
             // The host should exit now; threads it left running must not keep it alive.
             let child = session.child, grace = session.runner.gracePeriod
@@ -208,12 +215,14 @@ struct SessionLoop<Handler: ActionCallHandler> {
         answeredChecks.append(Task {
             let reply = await handler.handle(request)
             guard !step.agrees(with: reply) else { return nil }
-            let problem = if case .failure(let error) = reply {
-                "call \(request.sequence) (\(step.name)), answered by the host from its record, could not be recorded: \(error.message)"
+            // The engine's own failure (its store) is said as such; any other answer means the host answered wrongly.
+            let problem = if case .failure(let error) = reply, error.type == "EngineError" {
+                ActionError(type: "EngineError", message: "call \(request.sequence) (\(step.name)), answered by the host from its record: \(error.message)")
             } else {
-                "the host answered call \(request.sequence) (\(step.name)) from its record, but the engine does not replay it with that result"
+                ActionError(type: "ProtocolError", message: "the host answered call \(request.sequence) (\(step.name)) from its record, "
+                                + "but the engine does not replay it with that result")
             }
-            continuation.yield(.invalid(problem))
+            continuation.yield(.engineFailed(problem))
             return problem
         })
     }

@@ -38,6 +38,8 @@ struct HostDone: Sendable {
     var error: JSONValue?
     /// Log bytes the host dropped past its cap.
     var logBytesDropped: Int
+    /// How many calls the host answered itself (local replay), when it was offered any.
+    var answeredLocally: Int?
 }
 
 /// A message the host sent that protocol 1 does not allow.
@@ -91,7 +93,8 @@ extension HostMessage {
             self = .done(HostDone(
                 succeeded: message["ok"]?.boolValue == true, cancelled: message["cancelled"]?.boolValue == true,
                 value: message["value"] ?? .null, error: message["error"],
-                logBytesDropped: max(0, message["log_bytes_dropped"]?.intValue ?? 0)
+                logBytesDropped: max(0, message["log_bytes_dropped"]?.intValue ?? 0),
+                answeredLocally: message["answered_locally"]?.intValue
             ))
         default:
             throw HostMessageError(reason: "a message of unknown type \(message["type"]?.jsonText ?? "null")")

@@ -259,3 +259,16 @@ async def gathered_branches(context):
         second = await stop_components([name + "2"], context=context)
         return [first, second]
     return await asyncio.gather(branch("a"), branch("b"))
+
+
+class _Noisy(list):
+    """A list whose iteration logs (json iterates a list subclass)."""
+
+    def __iter__(self):
+        print("iterating the components")
+        return super().__iter__()
+
+
+async def noisy_arguments(context):
+    await stop_components(_Noisy(["a"]), context=context)
+    return "ok"

@@ -244,20 +244,21 @@ class Bridge:
         ident = _thread.get_ident()
         main = ident == self.main_thread
         with self._write_lock:
-            replay = self.local_replay
-            if replay is not None and replay.answered:
-                answered = replay.take()
-                if answered is not None:
-                    data = answered + data
             # A signal handler must not raise into the middle of a line (the
-            # engine would see a malformed message): the flow's thread defers
-            # it to the end of the write; other threads are marked for the
-            # task time-limit watchdog.
+            # engine would see a malformed message), nor between taking the
+            # calls answered by local replay and writing them: the flow's
+            # thread defers it to the end of the write; other threads are
+            # marked for the task time-limit watchdog.
             if main:
                 self._critical += 1
             else:
                 self.sending_threads.add(ident)
             try:
+                replay = self.local_replay
+                if replay is not None and replay.answered:
+                    answered = replay.take()
+                    if answered is not None:
+                        data = answered + data
                 view = memoryview(data)
                 while view:
                     try:
@@ -454,7 +455,7 @@ class Bridge:
         if replay is not None and replay.active and message.get("type") == "call":
             if self.cancel_requested:
                 replay.stop()
-            answer = replay.answer(message)
+            answer = self._answer_locally(replay, message)
             if answer is not None:
                 if replay.batch_full:
                     self.send(None)
@@ -475,6 +476,28 @@ class Bridge:
         if future is not None and cancellable:
             future.add_done_callback(lambda done: self._future_done(call_id, done))
         return Reply(call_id, future, slot, cancellable)
+
+    def _answer_locally(self, replay, message):
+        """`replay.answer(message)`, which an interruption (a cancel's
+        SIGTERM, a task's time limit) does not cut in two: it is delivered
+        right after, as during a write."""
+        ident = _thread.get_ident()
+        main = ident == self.main_thread
+        if main:
+            self._critical += 1
+        else:
+            self.sending_threads.add(ident)
+        try:
+            answer = replay.answer(message)
+        finally:
+            if main:
+                self._critical -= 1
+            else:
+                self.sending_threads.discard(ident)
+        if main and self._pending is not None and not self._critical:
+            pending, self._pending = self._pending, None
+            raise pending
+        return answer
 
     @staticmethod
     def _answered(answer, loop):

@@ -412,6 +412,8 @@ def main():
     dropped = _logs.dropped_bytes()
     if dropped:
         outcome["log_bytes_dropped"] = dropped
+    if channel.local_replay is not None:
+        outcome["answered_locally"] = channel.local_replay.count
     try:
         channel.send(outcome)
     except _bridge_module.ChannelClosed as error:

@@ -42,27 +42,36 @@ class LocalReplay:
     def answer(self, message):
         """The result message for `message` (a ``call``) when it is the next
         recorded call, else None; a call that does not match ends local replay."""
+        # Written now, outside the lock (an argument's own code may log, which
+        # reports answered calls): the action may change its objects later.
+        arguments = _canonical(message.get("args"))
+        entry = _entry(message, arguments) if arguments is not None else None
         with self._lock:
-            if not self.active:
+            steps = self._steps
+            step = steps[self._next] if self.active and self._next < len(steps) else None
+            if step is None or entry is None or not _matches(step, message, arguments):
+                self._stop()
                 return None
-            step = self._steps[self._next] if self._next < len(self._steps) else None
-            arguments = _matches(step, message) if step is not None else None
-            # Written now: the action may change its argument objects after the call.
-            entry = _entry(message, arguments, self._next) if arguments is not None else None
-            if entry is None:
-                self.stop()
-                return None
-            self.answered.append(entry)
+            self.answered.append(entry[0] + str(self._next) + entry[1])
             self._next += 1
-            self._bytes += len(entry)
-            if message.get("kind") == "task":
-                return {"type": "result", "ok": True, "replay": True, "value": step.get("value")}
-            return {"type": "result", "ok": True, "value": step.get("value")}
+            self._bytes += len(entry[0]) + len(entry[1])
+        if message.get("kind") == "task":
+            return {"type": "result", "ok": True, "replay": True, "value": step.get("value")}
+        return {"type": "result", "ok": True, "value": step.get("value")}
 
     def stop(self):
-        """No more calls are answered here (a call differed, or the action is being cancelled)."""
+        """No more calls are answered here (the action is being cancelled)."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self):
         self.active = False
         self._steps = []
+
+    @property
+    def count(self):
+        """How many calls were answered here."""
+        return self._next
 
     def take(self):
         """The ``replayed`` line (bytes) of the calls answered since the last one, or None."""
@@ -77,29 +86,25 @@ class LocalReplay:
         return len(self.answered) >= BATCH or self._bytes >= BATCH_BYTES
 
 
-def _matches(step, message):
-    """The call's arguments as canonical JSON when it is `step`'s call, else None."""
+def _matches(step, message, arguments):
+    """Whether the call (`arguments`: its canonical JSON) is `step`'s."""
     if not isinstance(step, dict) or step.get("kind") != message.get("kind") or step.get("name") != message.get("name"):
-        return None
+        return False
     expected = step.get("_canonical")
     if expected is None:
         expected = step["_canonical"] = _canonical(step.get("args"))
-    actual = _canonical(message.get("args"))
-    if actual is None or actual != expected:
-        return None
-    return actual
+    return arguments == expected
 
 
-def _entry(message, arguments, index):
-    """The call as the ``replayed`` message lists it (JSON text; ``n``: its
-    index in the offered list), or None when it cannot be written as UTF-8
-    JSON (such a call goes to the engine)."""
+def _entry(message, arguments):
+    """The call as the ``replayed`` message lists it, as JSON text around
+    its index ``n`` (in the offered list, known only under the lock), or
+    None when it cannot be written as UTF-8 JSON (such a call goes to the engine)."""
     try:
         head = _jsonline.canonical({"kind": message.get("kind"), "name": message.get("name"),
-                                    "deployment": message.get("deployment"), "n": index})
-        entry = head[:-1] + ',"args":' + arguments + "}"
-        entry.encode("utf-8")
-        return entry
+                                    "deployment": message.get("deployment")})
+        (head + arguments).encode("utf-8")
+        return head[:-1] + ',"n":', ',"args":' + arguments + "}"
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None
 

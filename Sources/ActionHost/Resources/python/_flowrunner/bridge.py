@@ -241,18 +241,11 @@ class Bridge:
         replay). Calls answered locally are reported first, before any
         other message, so the engine sees every call and line in order."""
         data = b"" if message is None else encode(message)
-        ident = _thread.get_ident()
-        main = ident == self.main_thread
         with self._write_lock:
-            # A signal handler must not raise into the middle of a line (the
-            # engine would see a malformed message), nor between taking the
-            # calls answered by local replay and writing them: the flow's
-            # thread defers it to the end of the write; other threads are
-            # marked for the task time-limit watchdog.
-            if main:
-                self._critical += 1
-            else:
-                self.sending_threads.add(ident)
+            # An interruption must not cut a line (the engine would see a
+            # malformed message), nor fall between taking the calls answered
+            # by local replay and writing them.
+            held = self._hold_interruptions()
             try:
                 replay = self.local_replay
                 if replay is not None and replay.answered:
@@ -269,11 +262,32 @@ class Bridge:
                         raise ChannelClosed("cannot write to the protocol channel (%s)" % (error.strerror or error))
                     view = view[written:]
             finally:
-                if main:
-                    self._critical -= 1
-                else:
-                    self.sending_threads.discard(ident)
-        if main and self._pending is not None and not self._critical:
+                self._release_interruptions(held)
+        self._raise_deferred(held)
+
+    def _hold_interruptions(self):
+        """Marks the calling thread as in a section an interruption must not
+        cut: the flow's thread defers a signal handler's (``raise_in_main``)
+        to ``_raise_deferred``; other threads are skipped by the task
+        time-limit watchdog. Returns what the two calls below take."""
+        ident = _thread.get_ident()
+        main = ident == self.main_thread
+        if main:
+            self._critical += 1
+        else:
+            self.sending_threads.add(ident)
+        return ident, main
+
+    def _release_interruptions(self, held):
+        ident, main = held
+        if main:
+            self._critical -= 1
+        else:
+            self.sending_threads.discard(ident)
+
+    def _raise_deferred(self, held):
+        """Raises the interruption deferred while the flow's thread was held, once it is out of every such section."""
+        if held[1] and self._pending is not None and not self._critical:
             pending, self._pending = self._pending, None
             raise pending
 
@@ -481,22 +495,12 @@ class Bridge:
         """`replay.answer(message)`, which an interruption (a cancel's
         SIGTERM, a task's time limit) does not cut in two: it is delivered
         right after, as during a write."""
-        ident = _thread.get_ident()
-        main = ident == self.main_thread
-        if main:
-            self._critical += 1
-        else:
-            self.sending_threads.add(ident)
+        held = self._hold_interruptions()
         try:
             answer = replay.answer(message)
         finally:
-            if main:
-                self._critical -= 1
-            else:
-                self.sending_threads.discard(ident)
-        if main and self._pending is not None and not self._critical:
-            pending, self._pending = self._pending, None
-            raise pending
+            self._release_interruptions(held)
+        self._raise_deferred(held)
         return answer
 
     @staticmethod

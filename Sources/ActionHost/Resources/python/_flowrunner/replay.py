@@ -8,15 +8,15 @@ canonical JSON: keys sorted, no spaces), the host answers each from it
 without a round trip, and tells the engine afterwards in one ``replayed``
 message (``{"type": "replayed", "calls": [CALL, ...]}``, the calls as they
 would have been sent, each with ``n``, its index in the offered list),
-always before any later message (a log line too) reaches the engine. Under
-an event loop the answer arrives one loop turn later, as an engine reply
-would: concurrent branches make their calls in the order they did when the
-engine answered. A cancel ends local replay (later calls wait for the
-engine, where a cancel is delivered as always). The
+always before any later message (a log line too) reaches the engine. The
 first call that does not match ends local replay for the rest of the action:
 it and every later call go to the engine, which decides them as always. The
 engine decides every call answered here too, in order, and fails the action
-if it would not have answered the same.
+if it would not have answered the same. Under an event loop the answer
+arrives one loop turn later, as an engine reply would: concurrent branches
+make their calls in the order they did when the engine answered. A cancel
+ends local replay (later calls wait for the engine, where a cancel is
+delivered as always).
 """
 import _thread
 

@@ -61,6 +61,10 @@ struct AppliedValuesTests {
         // Only the 0.3.0 values reach an undefined name, on the template's line 2.
         try "a: 1\n{% if app.version == '0.3.0' %}b: {{ nope }}{% endif %}\n"
             .write(toFile: driver + "/values.j2.yml", atomically: true, encoding: .utf8)
+        // The action's module says when it is imported: its host starts while the values render, but runs no driver code.
+        let imported = workspace.exchange + "/imported"
+        let source = try String(contentsOfFile: driver + "/actions.py", encoding: .utf8)
+        try ("open(\(String(reflecting: imported)), \"a\").close()\n" + source).write(toFile: driver + "/actions.py", atomically: true, encoding: .utf8)
         #expect(try await workspace.run(["drivers", "load", driver]).status == 0)
         let upgrade = try await workspace.run(["upgrade", "shop", "--to", "0.3.0", "--driver-version", "latest"])
         #expect(upgrade.status == 1, "\(upgrade.stdout)")
@@ -77,6 +81,11 @@ struct AppliedValuesTests {
         let workloads = cluster?["workloads"] as? [[String: Any]] ?? []
         #expect(workloads.allSatisfy { ($0["replicas"] as? Int ?? 0) > 0 }, "nothing was stopped: \(workloads)")
         #expect(try await Self.releases(workspace, "shop").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: imported), "the action's module was not imported")
+        // At a version whose values render, the same driver's action runs (and so imports its module).
+        let rendered = try await workspace.run(["upgrade", "shop", "--to", "0.2.0", "--driver-version", "latest"])
+        #expect(rendered.status == 0, "\(rendered.stdout)\(rendered.stderr)")
+        #expect(FileManager.default.fileExists(atPath: imported))
     }
 
     @Test("an upgrade to a driver version that dropped an override the deployment sets is refused until it is cleared")

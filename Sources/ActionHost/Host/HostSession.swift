@@ -36,11 +36,8 @@ final class HostSession: Sendable {
     let runner: ActionRunner
     let invocation: ActionInvocation
     let child: ChildProcess
-    /// Writes to the host's stdin, in order, on a thread of its own: a host
-    /// that stops reading blocks this queue, never Swift's cooperative threads.
-    let writer = DispatchQueue(label: "flowrunner.host.writer")
-    /// False once the host's stdin is closed (touched only on `writer`).
-    nonisolated(unsafe) var stdinOpen = true
+    /// The host's stdin: messages in order, never a blocked cooperative thread.
+    let input: HostInput
     let stopReading = Atomic<Bool>(false)
     let stderrState = Mutex(StderrState())
 
@@ -54,14 +51,12 @@ final class HostSession: Sendable {
         self.runner = runner
         self.invocation = invocation
         self.child = child
+        self.input = HostInput(fd: child.stdinFD)
     }
 
     /// Queues one message for the host (a dead host makes the write fail, not block).
     func send(_ message: EngineMessage) {
-        let line = message.line
-        writer.async { [self] in
-            if stdinOpen { _ = child.writeToStdin(line) }
-        }
+        input.write(message.line)
     }
 
     // MARK: Threads
@@ -167,9 +162,6 @@ final class HostSession: Sendable {
     func cleanUp() {
         child.signalGroup(SIGKILL)
         stopReading.store(true, ordering: .relaxed)
-        writer.async { [self] in
-            if stdinOpen { child.closeStdin() }
-            stdinOpen = false
-        }
+        input.close()
     }
 }

@@ -200,7 +200,8 @@ struct SessionLoop<Handler: ActionCallHandler> {
         callCount += 1
         let number = callCount, key = id.jsonText
         callNumbers[key] = number
-        calls[number] = Task {
+        // Started on this thread (until the call first waits): no hop before the engine handles it.
+        calls[number] = Task.immediate {
             let reply = await handler.handle(request)
             session.send(.result(id: id, reply: reply))
             continuation.yield(.callFinished(number, id: key))

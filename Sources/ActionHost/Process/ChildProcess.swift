@@ -101,22 +101,6 @@ final class ChildProcess: @unchecked Sendable {
         return .signalled(signal: termination)
     }
 
-    /// Writes all of `bytes` to the child's stdin; false when the pipe is closed.
-    func writeToStdin(_ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer in
-                write(stdinFD, buffer.baseAddress.map { $0 + offset }, bytes.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += written
-        }
-        return true
-    }
-
     /// Closes the parent's end of the child's stdin.
     func closeStdin() {
         close(stdinFD)

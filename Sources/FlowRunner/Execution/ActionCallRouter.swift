@@ -86,7 +86,8 @@ struct ActionCallRouter: ActionCallHandler {
     }
 
     /// Checkpoints one call: replays its recorded result, or records it as
-    /// running, executes it and records how it ended. A call the host
+    /// running, executes it and records how it ended (the answer does not
+    /// wait for that write: ``StepJournal/finishBehind(stepID:seq:name:succeeded:resultJSON:errorJSON:)``). A call the host
     /// answered itself (`answeredByHost`) that the journal would run is not
     /// executed: its step fails (the runner then fails the action).
     func step(
@@ -121,7 +122,7 @@ struct ActionCallRouter: ActionCallHandler {
             switch outcome {
             case .success(let value):
                 let result = value
-                if let failure = await finish(stepID, succeeded: true, result: result, error: nil) { return .failure(failure) }
+                await journal.finishBehind(stepID: stepID, seq: seq, name: name, succeeded: true, resultJSON: result.jsonText, errorJSON: nil)
                 observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "succeeded", durationMilliseconds: milliseconds(since: started), error: nil)
                 return .value(result)
             case .failure(let error) where error.code == .interrupted || (interruption.isCutOff && Task.isCancelled):
@@ -132,7 +133,8 @@ struct ActionCallRouter: ActionCallHandler {
                 let details = error.details
                 var errorJSON: [String: JSONValue] = ["type": .string(error.type), "message": .string(error.message)]
                 if let details { errorJSON["details"] = details }
-                if let failure = await finish(stepID, succeeded: false, result: nil, error: .object(errorJSON)) { return .failure(failure) }
+                await journal.finishBehind(stepID: stepID, seq: seq, name: name, succeeded: false, resultJSON: nil,
+                                           errorJSON: JSONValue.object(errorJSON).masking(masking).jsonText)
                 observer?.stepEnded(action: action, seq: seq, kind: kind, name: name, status: "failed", durationMilliseconds: milliseconds(since: started), error: "\(error.type): \(error.message)")
                 return .failure(ActionError(type: error.type, message: error.message, details: details))
             }
@@ -243,25 +245,6 @@ struct ActionCallRouter: ActionCallHandler {
     static func notReplayed(seq: Int, name: String) -> String {
         "call \(seq) (\(name)) was answered by the action host from its record, but the engine's "
             + "journal would run it; it was not run"
-    }
-
-    /// Records a step's end; on a store failure the call fails with an
-    /// engine error (returned), so the action cannot go on past an unrecorded step.
-    func finish(_ stepID: RecordID, succeeded: Bool, result: JSONValue?, error: JSONValue?) async -> ActionError? {
-        // Recorded outside the caller's task: a cancel must not cancel the record of how the step ended.
-        let journal = journal, resultJSON = result?.jsonText, errorJSON = error?.masking(masking).jsonText
-        let written = await Task { () async -> StateStoreError? in
-            do throws(StateStoreError) {
-                try await journal.finish(stepID: stepID, succeeded: succeeded, resultJSON: resultJSON, errorJSON: errorJSON)
-                return nil
-            } catch {
-                return error
-            }
-        }.value
-        if let error = written {
-            return ActionError(type: "EngineError", message: "cannot record the end of step \(stepID): \(error)")
-        }
-        return nil
     }
 
     func milliseconds(since start: ContinuousClock.Instant) -> Double {

@@ -59,6 +59,9 @@ actor StepJournal {
     private var openTasks: [RecordID: (seq: Int, started: ContinuousClock.Instant)] = [:]
     private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
     private var pendingReplays: [(step: NewStep, resultJSON: String?)] = []
+    /// The ends of executed steps still being written (``finishBehind(stepID:seq:name:succeeded:resultJSON:errorJSON:)``),
+    /// chained in order; nil when none is.
+    private var endsInFlight: Task<StateStoreError?, Never>?
 
     init(store: any StateStore, actionRunID: RecordID, attempt: Int, previousSteps: [StepRecord], policy: ReplayPolicy) {
         self.store = store
@@ -256,6 +259,7 @@ actor StepJournal {
     /// nil for a step id this attempt did not open.
     func finishTask(stepID: RecordID, succeeded: Bool, result: JSONValue?, errorJSON: String?) async throws(StateStoreError) -> Double? {
         guard let open = openTasks.removeValue(forKey: stepID) else { return nil }
+        try await settleEnds()
         var stored = result
         if case .object(var members)? = result {
             members["nested_steps"] = .int(max(0, highestPosition - open.seq))
@@ -278,16 +282,41 @@ actor StepJournal {
         }
     }
 
-    /// Writes the replayed steps not yet recorded.
+    /// Writes the replayed steps not yet recorded, after the ends being written.
     func flush() async throws(StateStoreError) {
+        try await settleEnds()
         guard !pendingReplays.isEmpty else { return }
         let batch = pendingReplays
         pendingReplays.removeAll()
         try await store.recordReplayedSteps(batch)
     }
 
-    /// Records the end of a step that ran.
-    func finish(stepID: RecordID, succeeded: Bool, resultJSON: String?, errorJSON: String?) async throws(StateStoreError) {
-        try await store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: resultJSON, errorJSON: errorJSON)
+    /// Records the end of step `seq` (`name`, id `stepID`), which ran,
+    /// without waiting for the write: the action gets its answer while the
+    /// end is written. Every later record of this journal (the next step, a
+    /// task's end, the action's end) waits for it first, and a failed write
+    /// fails that record, so the action cannot go on past a step whose end
+    /// was lost. A crash before the write leaves the step `running`: the next
+    /// attempt executes it again, adopting its job, as any step cut off
+    /// while running (primitives are idempotent).
+    func finishBehind(stepID: RecordID, seq: Int, name: String, succeeded: Bool, resultJSON: String?, errorJSON: String?) {
+        let store = store, before = endsInFlight
+        // Started here until the write waits: the store has it before the action's answer leaves.
+        endsInFlight = Task.immediate { () async -> StateStoreError? in
+            if let failed = await before?.value { return failed }
+            do throws(StateStoreError) {
+                try await store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: resultJSON, errorJSON: errorJSON)
+                return nil
+            } catch {
+                return StateStoreError(error.code, location: error.location, "the end of step \(seq) (\(name)) was not recorded: \(error.reason)")
+            }
+        }
+    }
+
+    /// Waits for the ends being written; throws the first that failed (again at every later record).
+    private func settleEnds() async throws(StateStoreError) {
+        guard let writing = endsInFlight else { return }
+        if let failed = await writing.value { throw failed }
+        if endsInFlight == writing { endsInFlight = nil }
     }
 }

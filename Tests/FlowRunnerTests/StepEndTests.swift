@@ -1,0 +1,99 @@
+import ActionHost
+import FlowModel
+import FlowRunner
+import Foundation
+import StateStore
+import Testing
+
+/// The end of an executed step is written while the action goes on
+/// (``StepJournal``'s write-behind): a lost end must still stop the action,
+/// and every end is stored before the action's own end.
+@Suite("Step ends written while the action goes on")
+struct StepEndTests {
+    /// A harness on a real SQLite file in a fresh directory (removed by the caller).
+    static func sqliteHarness() throws -> (EngineHarness, String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowrunner-step-ends-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/state.sqlite"
+        return (try EngineHarness { clock in try SQLiteStateStore(path: path, clock: clock) }, directory)
+    }
+
+    /// Makes every write of a successful end of a `name` step fail, as a full
+    /// disk would: a trigger added from another connection (Python's sqlite3).
+    static func failEnds(of name: String, in directory: String) throws {
+        let sql = "CREATE TRIGGER lose_end BEFORE UPDATE OF status ON steps WHEN NEW.name = '\(name)' AND NEW.status = 'succeeded' "
+            + "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+                             directory + "/state.sqlite", sql]
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0)
+    }
+
+    static func actionError(_ harness: EngineHarness, _ run: RecordID) async throws -> JSONValue? {
+        let action = try await harness.store.actionRuns(runID: run).first { $0.name == "upgrade" }
+        return JSONValue(storedText: action?.errorJSON)
+    }
+
+    @Test("a step whose end cannot be written fails the action at its next call, which does not run")
+    func lostEndStopsTheNextCall() async throws {
+        let (harness, directory) = try Self.sqliteHarness()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await harness.deploy()
+        harness.runner.script("upgrade") { action in
+            await .of { () async throws(ActionError) in
+                _ = try await action.call("get_deployment_version")
+                _ = try await action.call("stop_components", ["components": ["api"]])
+            }
+        }
+        try Self.failEnds(of: "get_deployment_version", in: directory)
+        let run = try await harness.upgrade()
+        #expect(run.status == .failed)
+        let error = try await Self.actionError(harness, run.id)
+        #expect(error?["type"]?.stringValue == "EngineError", "\(String(describing: error))")
+        let message = error?["message"]?.stringValue ?? ""
+        #expect(message.contains("the end of step 1 (get_deployment_version) was not recorded") && message.contains("disk full (test)"), "\(message)")
+        let steps = try await harness.steps(run.id)
+        #expect(steps.map(\.name) == ["get_deployment_version"], "stop_components was neither recorded nor run: \(steps.map(\.name))")
+        #expect(steps.first?.status == .running, "a retry executes it again")
+    }
+
+    @Test("a lost end of the action's last step fails the action")
+    func lostLastEnd() async throws {
+        let (harness, directory) = try Self.sqliteHarness()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await harness.deploy()
+        harness.runner.script("upgrade") { action in
+            await .of { () async throws(ActionError) in
+                _ = try await action.call("get_deployment_version")
+            }
+        }
+        try Self.failEnds(of: "get_deployment_version", in: directory)
+        let run = try await harness.upgrade()
+        #expect(run.status == .failed)
+        let message = try await Self.actionError(harness, run.id)?["message"]?.stringValue ?? ""
+        #expect(message.contains("cannot record the end of its steps") && message.contains("disk full (test)"), "\(message)")
+    }
+
+    @Test("every end is stored when the action has ended")
+    func endsStoredByTheEnd() async throws {
+        let (harness, directory) = try Self.sqliteHarness()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await harness.deploy()
+        harness.runner.script("upgrade") { action in
+            await .of { () async throws(ActionError) in
+                for index in 0..<200 {
+                    _ = try await index % 2 == 0 ? action.call("get_deployment_version") : action.call("get_component_images", ["component": "api"])
+                }
+                _ = try await action.task("last") { "done" }
+            }
+        }
+        let run = try await harness.upgrade()
+        #expect(run.status == .succeeded, "\(run.errorJSON ?? "")")
+        let steps = try await harness.steps(run.id)
+        #expect(steps.count == 201)
+        #expect(steps.allSatisfy { $0.status == .succeeded && $0.endedAt != nil }, "\(steps.filter { $0.status != .succeeded }.map(\.seq))")
+    }
+}

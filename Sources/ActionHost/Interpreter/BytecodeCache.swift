@@ -8,8 +8,9 @@ import Foundation
 /// place another action imports from.
 ///
 /// Compiling is `_flowrunner/precompile.py` on the host's interpreter; a
-/// marker file per interpreter (`.flowrunner-bytecode-…`) records that a
-/// directory is done, so later processes skip it. A directory that cannot be
+/// marker file per interpreter (`.flowrunner-bytecode-…`) records which
+/// sources a directory was compiled from (``fingerprint(of:)``), so later
+/// processes skip it until they change. A directory that cannot be
 /// written (a read-only install) is left as it is, and hosts compile in
 /// memory as before; nothing fails because of this cache.
 public actor BytecodeCache {
@@ -31,9 +32,32 @@ public actor BytecodeCache {
 
     private static func compile(directory: String, interpreter: PythonInterpreter, pythonDirectory: String) async {
         let marker = directory + "/.flowrunner-bytecode-" + String(interpreter.path.map { $0.isLetter || $0.isNumber ? $0 : "_" })
-        if FileManager.default.fileExists(atPath: marker) || access(directory, W_OK) != 0 { return }
+        guard access(directory, W_OK) == 0 else { return }
+        let sources = fingerprint(of: directory)
+        if FileManager.default.contents(atPath: marker) == sources { return }
         let output = try? await PythonHelper.run("precompile", arguments: [directory], input: Data(), interpreter: interpreter,
                                                  pythonDirectory: pythonDirectory, purpose: "byte-compile \(directory)")
-        if output?.status == 0 { _ = FileManager.default.createFile(atPath: marker, contents: Data()) }
+        if output?.status == 0 { _ = FileManager.default.createFile(atPath: marker, contents: sources) }
+    }
+
+    /// What the bytecode of `directory` was compiled from: each `.py` file's
+    /// path, size and modification time (what a `.pyc` header records, PEP
+    /// 552), in path order. Sources replaced in place (a reinstall, a copy)
+    /// change it, so their bytecode is compiled again instead of every host
+    /// compiling them in memory at each start.
+    static func fingerprint(of directory: String) -> Data {
+        var lines: [String] = []
+        let enumerator = FileManager.default.enumerator(atPath: directory)
+        while let path = enumerator?.nextObject() as? String {
+            if path.hasSuffix("__pycache__") {
+                enumerator?.skipDescendants()
+                continue
+            }
+            guard path.hasSuffix(".py") else { continue }
+            var info = stat()
+            guard stat(directory + "/" + path, &info) == 0 else { continue }
+            lines.append("\(path)\t\(info.st_size)\t\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)")
+        }
+        return Data(lines.sorted().joined(separator: "\n").utf8)
     }
 }

@@ -61,7 +61,7 @@ struct AppliedValuesTests {
         // Only the 0.3.0 values reach an undefined name, on the template's line 2.
         try "a: 1\n{% if app.version == '0.3.0' %}b: {{ nope }}{% endif %}\n"
             .write(toFile: driver + "/values.j2.yml", atomically: true, encoding: .utf8)
-        // The action's module says when it is imported: its host starts while the values render, but runs no driver code.
+        // The action's module says when it is imported: the values fail the run before any driver code runs.
         let imported = workspace.exchange + "/imported"
         let source = try String(contentsOfFile: driver + "/actions.py", encoding: .utf8)
         try ("open(\(String(reflecting: imported)), \"a\").close()\n" + source).write(toFile: driver + "/actions.py", atomically: true, encoding: .utf8)

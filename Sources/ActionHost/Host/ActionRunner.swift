@@ -12,8 +12,7 @@ import Darwin
 /// Runs action functions in a Python host process and serves their calls.
 ///
 /// Contract:
-/// - One host process per ``run(_:handler:prepared:)`` (started then, or
-///   ahead by ``prepare(driverDirectory:isEngineCopy:)``), in its own process group,
+/// - One host process per ``run(_:handler:)``, in its own process group,
 ///   with a minimal environment (no engine secrets), the bundled package
 ///   first on `PYTHONPATH` and the driver directory after it.
 /// - The protocol is JSON Lines on the host's original stdin/stdout, which
@@ -70,87 +69,50 @@ public struct ActionRunner: Sendable {
         self.inheritedEnvironment = environment.filter { Self.inheritedNames.contains($0.key) }
     }
 
-    /// The environment of a host for actions in `driverDirectory`.
-    func environment(driverDirectory: String, extraEnvironment: [String: String]) -> [String: String] {
+    /// The host's environment for `invocation`.
+    func environment(for invocation: ActionInvocation) -> [String: String] {
         var environment = inheritedEnvironment
         if environment["PATH"] == nil { environment["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
-        environment["PYTHONPATH"] = pythonDirectory + ":" + driverDirectory
+        environment["PYTHONPATH"] = pythonDirectory + ":" + invocation.driverDirectory
         environment["PYTHONIOENCODING"] = "utf-8"
         environment["PYTHONUNBUFFERED"] = "1"
         // Hosts write no bytecode: a dry-run's driver directory is the author's
         // own, and only the engine writes what hosts load (``BytecodeCache``).
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
-        for (key, value) in extraEnvironment { environment[key] = value }
+        for (key, value) in invocation.extraEnvironment { environment[key] = value }
         if case .user = isolation { environment["FLOWRUNNER_HOST_SHIELD"] = "1" }
         return environment
     }
 
     /// Runs the action to its end (see the type's contract).
     public func run(_ invocation: ActionInvocation, handler: some ActionCallHandler) async -> ActionOutcome {
-        await run(invocation, handler: handler, prepared: nil)
-    }
-
-    /// Runs the action to its end (see the type's contract). `prepared`, a
-    /// host started ahead in the same driver directory, is used instead of
-    /// starting one (in another directory it is discarded).
-    public func run(_ invocation: ActionInvocation, handler: some ActionCallHandler, prepared: PreparedHost?) async -> ActionOutcome {
         var invocation = invocation
-        guard let directory = Self.resolved(invocation.driverDirectory) else {
-            prepared?.discard()
+        guard let directory = realpath(invocation.driverDirectory, nil) else {
             let reason = "the driver directory \(invocation.driverDirectory) cannot be opened: \(String(cString: strerror(errno)))"
             return ActionOutcome(status: .failed, error: ActionError(type: "HostStartFailed", message: reason), logBytesDropped: 0)
         }
-        invocation.driverDirectory = directory
+        invocation.driverDirectory = String(cString: directory)
+        free(directory)
+        await BytecodeCache.shared.prepare(directory: pythonDirectory, interpreter: interpreter, pythonDirectory: pythonDirectory)
+        if invocation.driverDirectoryIsEngineCopy {
+            await BytecodeCache.shared.prepare(directory: invocation.driverDirectory, interpreter: interpreter, pythonDirectory: pythonDirectory)
+        }
         let child: ChildProcess
-        if invocation.extraEnvironment.isEmpty, let ready = prepared?.take(for: directory) {
-            child = ready
-        } else {
-            prepared?.discard()
-            do {
-                child = try await spawnHost(driverDirectory: directory, isEngineCopy: invocation.driverDirectoryIsEngineCopy,
-                                            extraEnvironment: invocation.extraEnvironment)
-            } catch {
-                return ActionOutcome(status: .failed, error: ActionError(type: "HostStartFailed", message: error.reason), logBytesDropped: 0)
+        do {
+            var confinement: Confinement?
+            if case .user(let user) = isolation {
+                let extra = await protectedFilesProvider?() ?? []
+                confinement = try self.confinement(for: user, driverDirectory: invocation.driverDirectory, hiding: extra)
             }
+            child = try ChildProcess.spawn(
+                executable: interpreter.path, arguments: ["-S", pythonDirectory + "/flowrunner_host.py"],
+                environment: environment(for: invocation), workingDirectory: invocation.driverDirectory,
+                confinement: confinement, niceness: hostNiceness
+            )
+        } catch {
+            return ActionOutcome(status: .failed, error: ActionError(type: "HostStartFailed", message: error.reason), logBytesDropped: 0)
         }
         let session = HostSession(runner: self, invocation: invocation, child: child)
         return await session.run(handler: handler)
-    }
-
-    /// Starts a host for an action of `driverDirectory` before the action is
-    /// known (see ``PreparedHost``); `isEngineCopy` as the invocation's
-    /// ``ActionInvocation/driverDirectoryIsEngineCopy``. Nil when it cannot
-    /// start: ``run(_:handler:prepared:)`` then starts one and reports why not.
-    public func prepare(driverDirectory: String, isEngineCopy: Bool) async -> PreparedHost? {
-        guard let directory = Self.resolved(driverDirectory),
-              let child = try? await spawnHost(driverDirectory: directory, isEngineCopy: isEngineCopy, extraEnvironment: [:]) else {
-            return nil
-        }
-        return PreparedHost(driverDirectory: directory, child: child)
-    }
-
-    /// `path` with every symbolic link resolved; nil (errno set) when it cannot be.
-    static func resolved(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
-
-    /// Compiles what the host will load, then starts it (confined when isolated) in `driverDirectory`.
-    private func spawnHost(driverDirectory: String, isEngineCopy: Bool, extraEnvironment: [String: String]) async throws(ActionHostError) -> ChildProcess {
-        await BytecodeCache.shared.prepare(directory: pythonDirectory, interpreter: interpreter, pythonDirectory: pythonDirectory)
-        if isEngineCopy {
-            await BytecodeCache.shared.prepare(directory: driverDirectory, interpreter: interpreter, pythonDirectory: pythonDirectory)
-        }
-        var confinement: Confinement?
-        if case .user(let user) = isolation {
-            let extra = await protectedFilesProvider?() ?? []
-            confinement = try self.confinement(for: user, driverDirectory: driverDirectory, hiding: extra)
-        }
-        return try ChildProcess.spawn(
-            executable: interpreter.path, arguments: ["-S", pythonDirectory + "/flowrunner_host.py"],
-            environment: environment(driverDirectory: driverDirectory, extraEnvironment: extraEnvironment), workingDirectory: driverDirectory,
-            confinement: confinement, niceness: hostNiceness
-        )
     }
 }

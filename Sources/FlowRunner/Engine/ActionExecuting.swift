@@ -10,12 +10,6 @@ public import ActionHost
 public protocol ActionExecuting: Sendable {
     /// Runs `invocation` to its end.
     func run(_ invocation: ActionInvocation, handler: some ActionCallHandler) async -> ActionOutcome
-    /// Starts ahead, before the action is known, what running an action of
-    /// `driverDirectory` needs (the Python host), so that it overlaps the
-    /// engine's other work; nil when nothing is started ahead.
-    func prepare(driverDirectory: String, isEngineCopy: Bool) async -> PreparedHost?
-    /// Runs `invocation` to its end on `prepared` when that fits it (it is discarded otherwise).
-    func run(_ invocation: ActionInvocation, handler: some ActionCallHandler, prepared: PreparedHost?) async -> ActionOutcome
     /// How action code is confined, as recorded with each action run
     /// (`user NAME`, `unisolated`); nil when there is nothing to record.
     var isolationLabel: String? { get }
@@ -23,13 +17,6 @@ public protocol ActionExecuting: Sendable {
 
 extension ActionExecuting {
     public var isolationLabel: String? { nil }
-
-    public func prepare(driverDirectory: String, isEngineCopy: Bool) async -> PreparedHost? { nil }
-
-    public func run(_ invocation: ActionInvocation, handler: some ActionCallHandler, prepared: PreparedHost?) async -> ActionOutcome {
-        prepared?.discard()
-        return await run(invocation, handler: handler)
-    }
 }
 
 extension ActionRunner: ActionExecuting {

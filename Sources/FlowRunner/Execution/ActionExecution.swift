@@ -15,8 +15,6 @@ struct ActionExecution {
     /// How the action's previous attempt ended (its stored error; nil when it
     /// was cut off or never ran): decides how strictly steps replay.
     let previousErrorJSON: String?
-    /// A host started ahead for this action (see ``PreparedHost``), or nil.
-    var preparedHost: PreparedHost? = nil
 
     enum End {
         case succeeded
@@ -110,7 +108,6 @@ struct ActionExecution {
     /// `localReplay`, the calls it may answer itself), or the built-in core.
     func startWork(router: ActionCallRouter, localReplay: [LocalReplayStep]) -> Task<ActionOutcome, Never> {
         guard let action = entry.action else {
-            preparedHost?.discard()
             let name = entry.name, spec = attempt.spec, inputs = inputs
             return Task { await BuiltInCore.run(action: name, spec: spec, inputs: inputs, router: router) }
         }
@@ -133,8 +130,8 @@ struct ActionExecution {
         )
         invocation.driverDirectoryIsEngineCopy = attempt.engine.configuration.driverDirectoryOverride == nil
         invocation.localReplay = localReplay
-        let runner = attempt.engine.configuration.actionRunner, prepared = preparedHost
-        return Task { await runner.run(invocation, handler: router, prepared: prepared) }
+        let runner = attempt.engine.configuration.actionRunner
+        return Task { await runner.run(invocation, handler: router) }
     }
 
     /// While the action works, looks for a cancel request (from this process

@@ -118,10 +118,6 @@ struct RunAttempt {
         let recorded = try await stored { () async throws(StateStoreError) in
             try await store.planActionRuns(runID: run.id, actions: plan.entries.map { ($0.name, $0.mode) })
         }
-        // The first action's host starts while the values render and the
-        // action's records are written; it runs no driver code until its start message.
-        var firstHost = prepareFirstHost(plan: plan, recorded: recorded)
-        defer { if let firstHost { Task { await firstHost.value?.discard() } } }
         if let failure = await valuesFailure(inputs: inputs) {
             return .finished(try await engine.fail(run, action: nil, type: "ValuesError", message: masking.text(failure)))
         }
@@ -144,11 +140,8 @@ struct RunAttempt {
             }
             observer?.actionStarted(action: entry.name, mode: entry.mode, attempt: started.attempts)
             // Whatever the action's failure says, secret values are masked before it is stored or shown.
-            var execution = ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs, previousErrorJSON: actionRun.errorJSON)
-            execution.preparedHost = await firstHost?.value
-            firstHost = nil
-            let end = await execution.run().masked(masking)
-                .locating(URL(fileURLWithPath: driverDirectory).resolvingSymlinksInPath().path, at: sourceDirectory)
+            let end = await ActionExecution(attempt: self, entry: entry, actionRun: started, inputs: inputs, previousErrorJSON: actionRun.errorJSON)
+                .run().masked(masking).locating(URL(fileURLWithPath: driverDirectory).resolvingSymlinksInPath().path, at: sourceDirectory)
             // A worker whose attempt was stopped (its lease was lost, or it is shutting down) writes nothing more.
             if Task.isCancelled {
                 return .released(run, reason: "the attempt was stopped before action \(entry.name) ended")
@@ -173,16 +166,6 @@ struct RunAttempt {
         }
         try await settleHook(inputs: inputs)
         return .finished(try await stored { () async throws(StateStoreError) in try await store.changeRunStatus(id: run.id, to: .succeeded) })
-    }
-
-    /// Starts the host of the first action this attempt runs, when that is a
-    /// driver's action (not the built-in core).
-    func prepareFirstHost(plan: HookPlan, recorded: [ActionRunRecord]) -> Task<PreparedHost?, Never>? {
-        let first = plan.entries.first { entry in recorded.contains { $0.name == entry.name && $0.status != .succeeded } }
-        guard let first, first.action != nil else { return nil }
-        let runner = engine.configuration.actionRunner, directory = driverDirectory
-        let isEngineCopy = engine.configuration.driverDirectoryOverride == nil
-        return Task { await runner.prepare(driverDirectory: directory, isEngineCopy: isEngineCopy) }
     }
 
     /// Why the values the hook applies do not render at the run's target

@@ -47,17 +47,27 @@ public actor BytecodeCache {
     /// compiling them in memory at each start.
     static func fingerprint(of directory: String) -> Data {
         var lines: [String] = []
-        let enumerator = FileManager.default.enumerator(atPath: directory)
-        while let path = enumerator?.nextObject() as? String {
-            if path.hasSuffix("__pycache__") {
-                enumerator?.skipDescendants()
-                continue
-            }
-            guard path.hasSuffix(".py") else { continue }
-            var info = stat()
-            guard stat(directory + "/" + path, &info) == 0 else { continue }
-            lines.append("\(path)\t\(info.st_size)\t\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)")
-        }
+        collectSources(in: directory, relativeTo: directory.count + 1, into: &lines)
         return Data(lines.sorted().joined(separator: "\n").utf8)
+    }
+
+    /// Appends `relative path, size, modification time` of each `.py` file
+    /// under `directory` (readdir, lstat: no Foundation file enumeration on
+    /// every start, no following links), skipping `__pycache__`.
+    private static func collectSources(in directory: String, relativeTo prefix: Int, into lines: inout [String]) {
+        guard let stream = opendir(directory) else { return }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." || name == "__pycache__" { continue }
+            let path = directory + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            if info.st_mode & S_IFMT == S_IFDIR {
+                collectSources(in: path, relativeTo: prefix, into: &lines)
+            } else if info.st_mode & S_IFMT == S_IFREG, name.hasSuffix(".py") {
+                lines.append("\(path.dropFirst(prefix))\t\(info.st_size)\t\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)")
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 @testable import ActionHost
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Running actions through the Python host")
@@ -86,6 +87,29 @@ struct ActionRunnerTests {
     func commandFailed() async {
         let outcome = await runner.run(HostFixtures.invocation("command_fails"), handler: RecordingHandler())
         #expect(outcome.value == ["exit_code": 1, "output": "tail of output", "message": "command 'false' exited with 1"])
+    }
+
+    @Test("a task whose end the engine cannot record fails where it was called, async or sync")
+    func unrecordedTaskEnd() async {
+        // The first task end is the async task's (flaky), the second the sync one's (sync_task).
+        for (failing, name) in [(1, "flaky"), (2, "sync_task")] {
+            let ends = Mutex(0)
+            let handler = RecordingHandler { request in
+                guard case .taskEnd = request.call else { return await RecordingHandler.defaultAnswer(request) }
+                let count = ends.withLock { count -> Int in
+                    count += 1
+                    return count
+                }
+                return count == failing
+                    ? .failure(ActionError(type: "EngineError", message: "cannot record the end of step 1: disk full"))
+                    : await RecordingHandler.defaultAnswer(request)
+            }
+            let outcome = await runner.run(HostFixtures.invocation("tasks"), handler: handler)
+            #expect(outcome.status == .failed)
+            #expect(outcome.error?.type == "RuntimeError", "\(String(describing: outcome.error))")
+            #expect(outcome.error?.message == "FlowRunner could not record the end of task '\(name)': EngineError: cannot record the end of step 1: disk full",
+                    "\(String(describing: outcome.error))")
+        }
     }
 
     @Test("@task: each call is a step; retries happen inside it; sync tasks work; non-JSON results are pickled")

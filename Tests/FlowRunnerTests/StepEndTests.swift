@@ -3,6 +3,7 @@ import FlowModel
 import FlowRunner
 import Foundation
 import StateStore
+import Synchronization
 import Testing
 
 /// The end of an executed step is written while the action goes on
@@ -18,10 +19,11 @@ struct StepEndTests {
         return (try EngineHarness { clock in try SQLiteStateStore(path: path, clock: clock) }, directory)
     }
 
-    /// Makes every write of a successful end of a `name` step fail, as a full
-    /// disk would: a trigger added from another connection (Python's sqlite3).
-    static func failEnds(of name: String, in directory: String) throws {
-        let sql = "CREATE TRIGGER lose_end BEFORE UPDATE OF status ON steps WHEN NEW.name = '\(name)' AND NEW.status = 'succeeded' "
+    /// Makes every write of an end (`status`: succeeded or failed) of a
+    /// `name` step fail, as a full disk would: a trigger added from another
+    /// connection (Python's sqlite3).
+    static func failEnds(of name: String, status: String = "succeeded", in directory: String) throws {
+        let sql = "CREATE TRIGGER lose_end BEFORE UPDATE OF status ON steps WHEN NEW.name = '\(name)' AND NEW.status = '\(status)' "
             + "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -75,6 +77,63 @@ struct StepEndTests {
         #expect(run.status == .failed)
         let message = try await Self.actionError(harness, run.id)?["message"]?.stringValue ?? ""
         #expect(message.contains("cannot record the end of its steps") && message.contains("disk full (test)"), "\(message)")
+    }
+
+    @Test("after a step whose end was lost, a call that would replay fails too (nothing goes past it)")
+    func replayAfterLostEnd() async throws {
+        let (harness, directory) = try Self.sqliteHarness()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await harness.deploy()
+        // Attempt 1 is cut off (its host crashed) after a failed call and a good one: attempt 2 matches
+        // calls by occurrence, runs the failed one again and would replay the good one after it.
+        harness.runner.script("upgrade") { action in
+            _ = try? await action.call("get_deployment_version")
+            _ = try? await action.call("stop_components", ["components": ["nope"]])
+            _ = try? await action.call("get_component_images", ["component": "api"])
+            return .failed("HostCrashed", "the Python host was killed by signal 9")
+        }
+        let crashed = try await harness.upgrade()
+        #expect(crashed.status == .failed)
+        harness.runner.script("upgrade") { action in
+            await .of { () async throws(ActionError) in
+                _ = try await action.call("get_deployment_version")
+                _ = try? await action.call("stop_components", ["components": ["nope"]])
+                _ = try await action.call("get_component_images", ["component": "api"])
+            }
+        }
+        try Self.failEnds(of: "stop_components", status: "failed", in: directory)
+        _ = try await harness.engine.requestRetry(runID: crashed.id)
+        let done = try await harness.scheduler().work(runID: crashed.id)
+        #expect(done.status == .failed)
+        let message = try await Self.actionError(harness, crashed.id)?["message"]?.stringValue ?? ""
+        #expect(message.contains("the end of step 2 (stop_components) was not recorded"), "\(message)")
+        #expect(try await harness.attemptSteps(crashed.id, attempt: 2) == ["get_deployment_version (replayed)", "stop_components"])
+    }
+
+    @Test("a task's end after a step whose end was lost fails the task's call, and the task step is closed")
+    func taskEndAfterLostEnd() async throws {
+        let (harness, directory) = try Self.sqliteHarness()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await harness.deploy()
+        let taskEnd = Mutex<String?>(nil)
+        harness.runner.script("upgrade") { action in
+            await .of { () async throws(ActionError) in
+                do throws(ActionError) {
+                    _ = try await action.task("prepare") { () async throws(ActionError) in try await action.call("get_deployment_version") }
+                } catch {
+                    taskEnd.withLock { $0 = error.message }
+                    throw error
+                }
+            }
+        }
+        try Self.failEnds(of: "get_deployment_version", in: directory)
+        let run = try await harness.upgrade()
+        #expect(run.status == .failed)
+        #expect(taskEnd.withLock { $0 }?.contains("the end of step 2 (get_deployment_version) was not recorded") == true,
+                "\(taskEnd.withLock { $0 } ?? "no error")")
+        let steps = try await harness.steps(run.id)
+        let task = steps.first { $0.name == "prepare" }
+        #expect(task?.status == .failed && task?.endedAt != nil, "closed at the action's end: \(String(describing: task))")
     }
 
     @Test("every end is stored when the action has ended")

@@ -101,10 +101,6 @@ final class ChildProcess: @unchecked Sendable {
         return .signalled(signal: termination)
     }
 
-    /// Closes the parent's end of the child's stdin.
-    func closeStdin() {
-        close(stdinFD)
-    }
 }
 
 /// A plain pthread mutex (the module avoids Foundation's locks).

@@ -17,7 +17,8 @@ import Darwin
 /// and the pipe takes it whole (a host that reads keeps its pipe nearly
 /// empty: no thread handoff per reply). Otherwise the line, or what the pipe
 /// did not take, waits on a serial queue whose thread sleeps in `poll` until
-/// the host reads or its end closes. After ``close()`` later lines are dropped;
+/// the host reads or its end closes (after ``close()``, at most 200 ms more
+/// per line). After ``close()`` later lines are dropped;
 /// the descriptor is closed once every line before it is written or has failed.
 /// A write that fails (the host is gone) drops its line, as a closed pipe would.
 final class HostInput: Sendable {
@@ -57,7 +58,7 @@ final class HostInput: Sendable {
         guard let rest else { return }
         queue.async { [self] in
             // Only this queue closes the descriptor: open here means open for the whole write.
-            if state.withLock({ $0.open }) { Self.writeAll(fd, rest) }
+            if state.withLock({ $0.open }) { writeAll(rest) }
             state.withLock { $0.queued -= 1 }
         }
     }
@@ -90,15 +91,19 @@ final class HostInput: Sendable {
         return offset
     }
 
-    /// Writes all of `bytes`, sleeping in `poll` while the pipe is full; stops when a write fails.
-    private static func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) {
+    /// Writes all of `bytes`, sleeping in `poll` while the pipe is full;
+    /// stops when a write fails, or when the pipe stays full after ``close()``
+    /// (the host is gone; a process outside its group may still hold its stdin).
+    private func writeAll(_ bytes: ArraySlice<UInt8>) {
         var rest = bytes
         while !rest.isEmpty {
-            guard let written = writeAvailable(fd, rest) else { return }
+            guard let written = Self.writeAvailable(fd, rest) else { return }
             rest = rest.dropFirst(written)
             if rest.isEmpty { return }
             var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            if poll(&ready, 1, -1) < 0 && errno != EINTR { return }
+            let count = poll(&ready, 1, 200)
+            if count < 0 && errno != EINTR { return }
+            if count == 0 && state.withLock({ $0.closing }) { return }
             if ready.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { return }
         }
     }

@@ -83,6 +83,9 @@ struct ActionExecution {
             try await journal.closeUnfinished(reason: outcome.error?.message ?? "the action ended before the step did")
         } catch {
             engineProblems.append("cannot record the end of its steps: \(error)")
+            // Said whatever the action's outcome (a failed action's error is the action's own).
+            logs.append(level: "error", logger: "flowrunner", message: "cannot record the end of the action's steps: \(error)",
+                        time: Date().timeIntervalSince1970)
         }
         if outcome.logBytesDropped > 0 {
             logs.append(level: "warning", logger: "flowrunner", message: "\(outcome.logBytesDropped) bytes of log output were dropped (cap reached)", time: Date().timeIntervalSince1970)
@@ -100,6 +103,7 @@ struct ActionExecution {
         case .failed, .timedOut:
             var error = outcome.error ?? ActionError(type: "Exception", message: "the action failed")
             if error.type == "Timeout" { error.message += "; the action's process group was stopped" }
+            if !engineProblems.isEmpty { error.message += " (and the engine " + engineProblems.joined(separator: "; ") + ")" }
             return .failed(error, outcome.flowOptions ?? options.get())
         }
     }

@@ -224,6 +224,8 @@ actor StepJournal {
         let step = NewStep(actionRunID: actionRunID, attempt: attempt, seq: seq, kind: kind, name: name, argsJSON: argsJSON, argsDigest: digest)
         let strict = policy.stopsAtDivergence
         if !(strict && diverged), let previous = match, policy.allowsReplay(of: previous.seq), Self.canReplay(previous) {
+            // Not past a step whose end was lost, though nothing runs here either.
+            try await settleEnds()
             pendingReplays.append((step, previous.resultJSON))
             if pendingReplays.count >= 256 { try await flush() }
             if kind == .task, let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
@@ -259,7 +261,12 @@ actor StepJournal {
     /// nil for a step id this attempt did not open.
     func finishTask(stepID: RecordID, succeeded: Bool, result: JSONValue?, errorJSON: String?) async throws(StateStoreError) -> Double? {
         guard let open = openTasks.removeValue(forKey: stepID) else { return nil }
-        try await settleEnds()
+        do {
+            try await settleEnds()
+        } catch {
+            openTasks[stepID] = open  // still open: the action's end records it failed
+            throw error
+        }
         var stored = result
         if case .object(var members)? = result {
             members["nested_steps"] = .int(max(0, highestPosition - open.seq))
@@ -272,14 +279,35 @@ actor StepJournal {
 
     /// Steps of this attempt still `running` when the action ended (a task
     /// cut short by a cancel or a timeout) are recorded as failed.
+    /// Every record is attempted even when an earlier one failed (an end
+    /// lost while the action went on); the first failure is thrown at the end.
     func closeUnfinished(reason: String) async throws(StateStoreError) {
-        try await flush()
+        var failure: StateStoreError?
+        do {
+            try await settleEnds()
+        } catch {
+            failure = error
+        }
+        if !pendingReplays.isEmpty {
+            let batch = pendingReplays
+            pendingReplays.removeAll()
+            do {
+                try await store.recordReplayedSteps(batch)
+            } catch {
+                failure = failure ?? error
+            }
+        }
         let open = openTasks
         openTasks.removeAll()
         for (stepID, _) in open {
-            try await store.finishStep(id: stepID, status: .failed, resultJSON: nil,
-                                       errorJSON: JSONValue.object(["type": "Interrupted", "message": .string(reason)]).jsonText)
+            do {
+                try await store.finishStep(id: stepID, status: .failed, resultJSON: nil,
+                                           errorJSON: JSONValue.object(["type": "Interrupted", "message": .string(reason)]).jsonText)
+            } catch {
+                failure = failure ?? error
+            }
         }
+        if let failure { throw failure }
     }
 
     /// Writes the replayed steps not yet recorded, after the ends being written.
@@ -301,7 +329,7 @@ actor StepJournal {
     /// while running (primitives are idempotent).
     func finishBehind(stepID: RecordID, seq: Int, name: String, succeeded: Bool, resultJSON: String?, errorJSON: String?) {
         let store = store, before = endsInFlight
-        // Started here until the write waits: the store has it before the action's answer leaves.
+        // Started on the journal's executor (no thread handoff of its own); every later record waits for it.
         endsInFlight = Task.immediate { () async -> StateStoreError? in
             if let failed = await before?.value { return failed }
             do throws(StateStoreError) {

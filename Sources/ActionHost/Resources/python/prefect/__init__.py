@@ -219,6 +219,14 @@ class Task(_Decorated):
         message["value"] = record
         return message
 
+    def _check_end(self, reply, cause=None):
+        """Raises when the engine could not record the task's end (or an
+        earlier step's): the action must not go on past an unrecorded step."""
+        if isinstance(reply, dict) and reply.get("ok") is False:
+            error = reply.get("error") or {}
+            raise RuntimeError("FlowRunner could not record the end of task %r: %s: %s" % (
+                self.name, error.get("type") or "EngineError", error.get("message") or "no reason given")) from cause
+
     def __call__(self, *args, **kwargs):
         channel = _bridge.bridge
         if channel is None:
@@ -252,10 +260,10 @@ class Task(_Decorated):
                     await self._sleep_async(channel, delay)
                     continue
                 if step is not None:
-                    await channel.call(self._end_message(step, attempt, error=error))
+                    self._check_end(await channel.call(self._end_message(step, attempt, error=error)), error)
                 raise
             if step is not None:
-                await channel.call(self._end_message(step, attempt, value=value))
+                self._check_end(await channel.call(self._end_message(step, attempt, value=value)))
             return value
 
     async def _attempt_async(self, channel, args, kwargs):
@@ -312,10 +320,10 @@ class Task(_Decorated):
                         time.sleep(delay)
                     continue
                 if step is not None:
-                    channel.call_sync(self._end_message(step, attempt, error=error))
+                    self._check_end(channel.call_sync(self._end_message(step, attempt, error=error)), error)
                 raise
             if step is not None:
-                channel.call_sync(self._end_message(step, attempt, value=value))
+                self._check_end(channel.call_sync(self._end_message(step, attempt, value=value)))
             return value
 
     def _attempt_sync(self, args, kwargs):

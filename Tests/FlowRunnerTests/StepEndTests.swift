@@ -11,12 +11,15 @@ import Testing
 /// and every end is stored before the action's own end.
 @Suite("Step ends written while the action goes on")
 struct StepEndTests {
-    /// A harness on a real SQLite file in a fresh directory (removed by the caller).
-    static func sqliteHarness() throws -> (EngineHarness, String) {
+    /// A harness on a real SQLite file in a fresh directory (removed by the
+    /// caller), with deployment `app` installed.
+    static func sqliteHarness() async throws -> (EngineHarness, String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowrunner-step-ends-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/state.sqlite"
-        return (try EngineHarness { clock in try SQLiteStateStore(path: path, clock: clock) }, directory)
+        let harness = try EngineHarness { clock in try SQLiteStateStore(path: path, clock: clock) }
+        try await harness.deploy()
+        return (harness, directory)
     }
 
     /// Makes every write of an end (`status`: succeeded or failed) of a
@@ -41,9 +44,8 @@ struct StepEndTests {
 
     @Test("a step whose end cannot be written fails the action at its next call, which does not run")
     func lostEndStopsTheNextCall() async throws {
-        let (harness, directory) = try Self.sqliteHarness()
+        let (harness, directory) = try await Self.sqliteHarness()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await harness.deploy()
         harness.runner.script("upgrade") { action in
             await .of { () async throws(ActionError) in
                 _ = try await action.call("get_deployment_version")
@@ -64,9 +66,8 @@ struct StepEndTests {
 
     @Test("a lost end of the action's last step fails the action")
     func lostLastEnd() async throws {
-        let (harness, directory) = try Self.sqliteHarness()
+        let (harness, directory) = try await Self.sqliteHarness()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await harness.deploy()
         harness.runner.script("upgrade") { action in
             await .of { () async throws(ActionError) in
                 _ = try await action.call("get_deployment_version")
@@ -81,9 +82,8 @@ struct StepEndTests {
 
     @Test("after a step whose end was lost, a call that would replay fails too (nothing goes past it)")
     func replayAfterLostEnd() async throws {
-        let (harness, directory) = try Self.sqliteHarness()
+        let (harness, directory) = try await Self.sqliteHarness()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await harness.deploy()
         // Attempt 1 is cut off (its host crashed) after a failed call and a good one: attempt 2 matches
         // calls by occurrence, runs the failed one again and would replay the good one after it.
         harness.runner.script("upgrade") { action in
@@ -112,9 +112,8 @@ struct StepEndTests {
 
     @Test("a task's end after a step whose end was lost fails the task's call, and the task step is closed")
     func taskEndAfterLostEnd() async throws {
-        let (harness, directory) = try Self.sqliteHarness()
+        let (harness, directory) = try await Self.sqliteHarness()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await harness.deploy()
         let taskEnd = Mutex<String?>(nil)
         harness.runner.script("upgrade") { action in
             await .of { () async throws(ActionError) in
@@ -138,9 +137,8 @@ struct StepEndTests {
 
     @Test("every end is stored when the action has ended")
     func endsStoredByTheEnd() async throws {
-        let (harness, directory) = try Self.sqliteHarness()
+        let (harness, directory) = try await Self.sqliteHarness()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await harness.deploy()
         harness.runner.script("upgrade") { action in
             await .of { () async throws(ActionError) in
                 for index in 0..<200 {

@@ -82,10 +82,10 @@ struct ActionExecution {
         do {
             try await journal.closeUnfinished(reason: outcome.error?.message ?? "the action ended before the step did")
         } catch {
-            engineProblems.append("cannot record the end of its steps: \(error)")
+            let problem = "cannot record the end of its steps: \(error)"
+            engineProblems.append(problem)
             // Said whatever the action's outcome (a failed action's error is the action's own).
-            logs.append(level: "error", logger: "flowrunner", message: "cannot record the end of the action's steps: \(error)",
-                        time: Date().timeIntervalSince1970)
+            logs.append(level: "error", logger: "flowrunner", message: problem, time: Date().timeIntervalSince1970)
         }
         if outcome.logBytesDropped > 0 {
             logs.append(level: "warning", logger: "flowrunner", message: "\(outcome.logBytesDropped) bytes of log output were dropped (cap reached)", time: Date().timeIntervalSince1970)

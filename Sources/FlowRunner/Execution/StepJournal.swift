@@ -288,14 +288,10 @@ actor StepJournal {
         } catch {
             failure = error
         }
-        if !pendingReplays.isEmpty {
-            let batch = pendingReplays
-            pendingReplays.removeAll()
-            do {
-                try await store.recordReplayedSteps(batch)
-            } catch {
-                failure = failure ?? error
-            }
+        do {
+            try await recordPendingReplays()
+        } catch {
+            failure = failure ?? error
         }
         let open = openTasks
         openTasks.removeAll()
@@ -313,6 +309,10 @@ actor StepJournal {
     /// Writes the replayed steps not yet recorded, after the ends being written.
     func flush() async throws(StateStoreError) {
         try await settleEnds()
+        try await recordPendingReplays()
+    }
+
+    private func recordPendingReplays() async throws(StateStoreError) {
         guard !pendingReplays.isEmpty else { return }
         let batch = pendingReplays
         pendingReplays.removeAll()
@@ -322,7 +322,7 @@ actor StepJournal {
     /// Records the end of step `seq` (`name`, id `stepID`), which ran,
     /// without waiting for the write: the action gets its answer while the
     /// end is written. Every later record of this journal (the next step, a
-    /// task's end, the action's end) waits for it first, and a failed write
+    /// replayed call, a task's end, the action's end) waits for it first, and a failed write
     /// fails that record, so the action cannot go on past a step whose end
     /// was lost. A crash before the write leaves the step `running`: the next
     /// attempt executes it again, adopting its job, as any step cut off

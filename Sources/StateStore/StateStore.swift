@@ -224,6 +224,15 @@ public protocol StateStore: Sendable {
     /// Ends a running step as `succeeded` or `failed`; any other change throws
     /// ``StateStoreError/Code/illegalTransition``.
     func finishStep(id: RecordID, status: StepStatus, resultJSON: String?, errorJSON: String?) async throws(StateStoreError)
+    /// Ends running steps in order, each as ``finishStep(id:status:resultJSON:errorJSON:)``
+    /// would (stamped now); the first one refused throws and ends none after it.
+    /// Stores that can make it one write do (SQLite: one transaction, all or none).
+    func finishSteps(_ ends: [StepEnd]) async throws(StateStoreError)
+    /// Ends `ends` (as ``finishSteps(_:)``), then records `step` as running
+    /// (as ``beginStep(_:divergenceJSON:)``); a refused end records no step.
+    /// Lets a journal that learns of an end while the action goes on store it
+    /// with the next step instead of on its own (SQLite: one transaction).
+    func beginStep(_ step: NewStep, divergenceJSON: String?, finishingFirst ends: [StepEnd]) async throws(StateStoreError) -> RecordID
     /// The steps of an action run, by attempt and sequence number.
     func steps(actionRunID: RecordID) async throws(StateStoreError) -> [StepRecord]
 
@@ -328,6 +337,19 @@ extension StateStore {
     @discardableResult
     public func changeActionRunStatus(id: RecordID, to next: ActionRunStatus, errorJSON: String?) async throws(StateStoreError) -> ActionRunRecord {
         try await changeActionRunStatus(id: id, to: next, errorJSON: errorJSON, isolation: nil)
+    }
+
+    /// One ``finishStep(id:status:resultJSON:errorJSON:)`` after another.
+    public func finishSteps(_ ends: [StepEnd]) async throws(StateStoreError) {
+        for end in ends {
+            try await finishStep(id: end.id, status: end.status, resultJSON: end.resultJSON, errorJSON: end.errorJSON)
+        }
+    }
+
+    /// ``finishSteps(_:)``, then ``beginStep(_:divergenceJSON:)``: two writes.
+    public func beginStep(_ step: NewStep, divergenceJSON: String?, finishingFirst ends: [StepEnd]) async throws(StateStoreError) -> RecordID {
+        try await finishSteps(ends)
+        return try await beginStep(step, divergenceJSON: divergenceJSON)
     }
 
     /// Records a step as `running`, with no divergence.

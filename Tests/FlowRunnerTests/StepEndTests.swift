@@ -6,9 +6,10 @@ import StateStore
 import Synchronization
 import Testing
 
-/// The end of an executed step is written while the action goes on
-/// (``StepJournal``'s write-behind): a lost end must still stop the action,
-/// and every end is stored before the action's own end.
+/// The end of an executed step is written while the action goes on, with
+/// the journal's next record or on its own a moment later (``StepJournal``'s
+/// write-behind): a lost end must still stop the action, and every end is
+/// stored before the action's own end.
 @Suite("Step ends written while the action goes on")
 struct StepEndTests {
     /// A harness on a real SQLite file in a fresh directory (removed by the
@@ -133,6 +134,32 @@ struct StepEndTests {
         let steps = try await harness.steps(run.id)
         let task = steps.first { $0.name == "prepare" }
         #expect(task?.status == .failed && task?.endedAt != nil, "closed at the action's end: \(String(describing: task))")
+    }
+
+    @Test("an end that no later record carries is stored on its own while the action goes on")
+    func endStoredWhileTheActionWaits() async throws {
+        let (harness, directory) = try await Self.sqliteHarness()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let runID = Mutex<RecordID?>(nil)
+        let seen = Mutex<StepStatus?>(nil)
+        harness.runner.script("upgrade") { action in
+            await .of { () async throws(ActionError) in
+                _ = try await action.call("get_deployment_version")
+                // No record follows for up to 10 s: the end must not wait for the action's end.
+                for _ in 0..<500 {
+                    if let id = runID.withLock({ $0 }), let step = try? await harness.steps(id).first, step.status != .running {
+                        seen.withLock { $0 = step.status }
+                        break
+                    }
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+            }
+        }
+        let run = try await harness.engine.requestUpgrade(deployment: "app", targetVersion: "1.1.0")
+        runID.withLock { $0 = run.id }
+        let done = try await harness.scheduler().work(runID: run.id)
+        #expect(done.status == .succeeded, "\(done.errorJSON ?? "")")
+        #expect(seen.withLock { $0 } == .succeeded, "the step's end was not stored while the action went on")
     }
 
     @Test("every end is stored when the action has ended")

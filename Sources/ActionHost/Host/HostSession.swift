@@ -40,6 +40,8 @@ final class HostSession: Sendable {
     let input: HostInput
     let stopReading = Atomic<Bool>(false)
     let stderrState = Mutex(StderrState())
+    /// The session's own thread: the loop and the calls run there.
+    let executor = SessionExecutor()
 
     struct StderrState {
         var bytes = 0
@@ -142,9 +144,11 @@ final class HostSession: Sendable {
         if let timeout = invocation.timeout {
             loop.setDeadline(started + timeout, reason: "the engine's limit of \(DurationText.seconds(timeout))")
         }
-        // The loop runs in its own task: cancelling the caller must not end
-        // the event stream, only ask the action to stop (and wait for it).
-        let loopTask = Task { [loop] in
+        // The loop runs in its own task, on the session's thread: cancelling
+        // the caller must not end the event stream, only ask the action to
+        // stop (and wait for it).
+        executor.start()
+        let loopTask = Task(executorPreference: executor) { [loop] in
             var loop = loop
             return await loop.run(events)
         }
@@ -154,6 +158,7 @@ final class HostSession: Sendable {
             continuation.yield(.cancelRequested)
         }
         continuation.finish()
+        executor.finish()
         return outcome
     }
 

@@ -200,8 +200,8 @@ struct SessionLoop<Handler: ActionCallHandler> {
         callCount += 1
         let number = callCount, key = id.jsonText
         callNumbers[key] = number
-        // Started on this thread (until the call first waits): no hop before the engine handles it.
-        calls[number] = Task.immediate {
+        // Started on this thread (until the call first waits), and resumed on it: no hop before the engine handles it.
+        calls[number] = Task.immediate(executorPreference: session.executor) {
             let reply = await handler.handle(request)
             session.send(.result(id: id, reply: reply))
             continuation.yield(.callFinished(number, id: key))

@@ -59,9 +59,18 @@ actor StepJournal {
     private var openTasks: [RecordID: (seq: Int, started: ContinuousClock.Instant)] = [:]
     private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
     private var pendingReplays: [(step: NewStep, resultJSON: String?)] = []
-    /// The ends of executed steps still being written (``finishBehind(stepID:seq:name:succeeded:resultJSON:errorJSON:)``),
-    /// chained in order; nil when none is.
-    private var endsInFlight: Task<StateStoreError?, Never>?
+    /// Ends of executed steps not yet written (``finishBehind(stepID:seq:name:succeeded:resultJSON:errorJSON:)``):
+    /// the next write of this journal carries them, or the flush a moment later.
+    private var pendingEnds: [(end: StepEnd, seq: Int, name: String)] = []
+    /// Whether a flush of ``pendingEnds`` is scheduled.
+    private var flushScheduled = false
+    /// The first write that lost ends: every later record fails with it.
+    private var lostEnds: StateStoreError?
+    /// The journal's writes go one at a time (an end is never stored after a later record).
+    private var writing = false
+    private var writeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// How long an end may wait for the next record to carry it.
+    static let endFlushDelay = Duration.milliseconds(20)
 
     init(store: any StateStore, actionRunID: RecordID, attempt: Int, previousSteps: [StepRecord], policy: ReplayPolicy) {
         self.store = store
@@ -225,7 +234,11 @@ actor StepJournal {
         let strict = policy.stopsAtDivergence
         if !(strict && diverged), let previous = match, policy.allowsReplay(of: previous.seq), Self.canReplay(previous) {
             // Not past a step whose end was lost, though nothing runs here either.
-            try await settleEnds()
+            if let lostEnds { throw lostEnds }
+            if !pendingEnds.isEmpty {
+                let store = store
+                try await writeCarryingEnds { ends throws(StateStoreError) in try await store.finishSteps(ends) }
+            }
             pendingReplays.append((step, previous.resultJSON))
             if pendingReplays.count >= 256 { try await flush() }
             if kind == .task, let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
@@ -249,8 +262,11 @@ actor StepJournal {
         // A call cut off by a crash runs again (adopting its job), and a task
         // whose result could not be recorded runs again: neither is a divergence.
         if match?.status != .running, !(match.map(Self.isUnrecordedTaskResult) ?? false) { diverged = true }
-        try await flush()
-        let id = try await store.beginStep(step, divergenceJSON: divergence)
+        let store = store
+        let id = try await writeCarryingEnds { [self] ends throws(StateStoreError) in
+            try await recordPendingReplays()
+            return try await store.beginStep(step, divergenceJSON: divergence, finishingFirst: ends)
+        }
         if kind == .task { openTasks[id] = (seq, ContinuousClock.now) }
         return .execute(stepID: id, adopting: kind == .primitive ? jobOrigin(key: key, occurrence: occurrence) : nil, seq: seq)
     }
@@ -261,32 +277,40 @@ actor StepJournal {
     /// nil for a step id this attempt did not open.
     func finishTask(stepID: RecordID, succeeded: Bool, result: JSONValue?, errorJSON: String?) async throws(StateStoreError) -> Double? {
         guard let open = openTasks.removeValue(forKey: stepID) else { return nil }
-        do {
-            try await settleEnds()
-        } catch {
-            openTasks[stepID] = open  // still open: the action's end records it failed
-            throw error
-        }
         var stored = result
         if case .object(var members)? = result {
             members["nested_steps"] = .int(max(0, highestPosition - open.seq))
             stored = .object(members)
         }
-        try await store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: stored?.jsonText, errorJSON: errorJSON)
+        let end = StepEnd(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: stored?.jsonText, errorJSON: errorJSON)
+        let store = store
+        do {
+            try await writeCarryingEnds { ends throws(StateStoreError) in try await store.finishSteps(ends + [end]) }
+        } catch {
+            openTasks[stepID] = open  // still open: the action's end records it failed
+            throw error
+        }
         let elapsed = ContinuousClock.now - open.started
         return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
     }
 
     /// Steps of this attempt still `running` when the action ended (a task
-    /// cut short by a cancel or a timeout) are recorded as failed.
+    /// cut short by a cancel or a timeout) are recorded as failed, after the
+    /// ends and replayed calls not yet written.
     /// Every record is attempted even when an earlier one failed (an end
     /// lost while the action went on); the first failure is thrown at the end.
     func closeUnfinished(reason: String) async throws(StateStoreError) {
-        var failure: StateStoreError?
-        do {
-            try await settleEnds()
-        } catch {
-            failure = error
+        await beginWrite()
+        defer { endWrite() }
+        var failure = lostEnds
+        let ends = pendingEnds
+        pendingEnds.removeAll()
+        if !ends.isEmpty {
+            do {
+                try await store.finishSteps(ends.map(\.end))
+            } catch {
+                failure = failure ?? Self.lost(ends, error)
+            }
         }
         do {
             try await recordPendingReplays()
@@ -306,10 +330,13 @@ actor StepJournal {
         if let failure { throw failure }
     }
 
-    /// Writes the replayed steps not yet recorded, after the ends being written.
+    /// Writes the replayed steps not yet recorded, with the ends not yet written.
     func flush() async throws(StateStoreError) {
-        try await settleEnds()
-        try await recordPendingReplays()
+        let store = store
+        try await writeCarryingEnds { [self] ends throws(StateStoreError) in
+            try await store.finishSteps(ends)
+            try await recordPendingReplays()
+        }
     }
 
     private func recordPendingReplays() async throws(StateStoreError) {
@@ -320,31 +347,66 @@ actor StepJournal {
     }
 
     /// Records the end of step `seq` (`name`, id `stepID`), which ran,
-    /// without waiting for the write: the action gets its answer while the
-    /// end is written. Every later record of this journal (the next step, a
-    /// replayed call, a task's end, the action's end) waits for it first, and a failed write
-    /// fails that record, so the action cannot go on past a step whose end
-    /// was lost. A crash before the write leaves the step `running`: the next
-    /// attempt executes it again, adopting its job, as any step cut off
-    /// while running (primitives are idempotent).
+    /// without waiting for a write: the action gets its answer at once, and
+    /// the end is stored with the journal's next record (the next step, a
+    /// replayed call, a task's end, the action's end), or on its own after
+    /// ``endFlushDelay`` if none comes. A write that loses an end fails, and
+    /// so does every later record of this journal: the action cannot go on
+    /// past a step whose end was lost. A crash before the write leaves the
+    /// step `running`: the next attempt executes it again, adopting its job,
+    /// as any step cut off while running (primitives are idempotent).
     func finishBehind(stepID: RecordID, seq: Int, name: String, succeeded: Bool, resultJSON: String?, errorJSON: String?) {
-        let store = store, before = endsInFlight
-        // Started on the journal's executor (no thread handoff of its own); every later record waits for it.
-        endsInFlight = Task.immediate { () async -> StateStoreError? in
-            if let failed = await before?.value { return failed }
-            do throws(StateStoreError) {
-                try await store.finishStep(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: resultJSON, errorJSON: errorJSON)
-                return nil
-            } catch {
-                return StateStoreError(error.code, location: error.location, "the end of step \(seq) (\(name)) was not recorded: \(error.reason)")
-            }
+        pendingEnds.append((StepEnd(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: resultJSON, errorJSON: errorJSON), seq, name))
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        Task { [self] in
+            try? await Task.sleep(for: Self.endFlushDelay)
+            await flushEnds()
         }
     }
 
-    /// Waits for the ends being written; throws the first that failed (again at every later record).
-    private func settleEnds() async throws(StateStoreError) {
-        guard let writing = endsInFlight else { return }
-        if let failed = await writing.value { throw failed }
-        if endsInFlight == writing { endsInFlight = nil }
+    /// The scheduled flush: writes the ends no record carried meanwhile (a
+    /// failure is kept for the next record to throw).
+    private func flushEnds() async {
+        flushScheduled = false
+        guard !pendingEnds.isEmpty, lostEnds == nil else { return }
+        let store = store
+        try? await writeCarryingEnds { ends throws(StateStoreError) in try await store.finishSteps(ends) }
+    }
+
+    /// Runs `write` with the ends not yet written (taken now), after every
+    /// write of this journal before it. A write that carried ends and failed
+    /// loses them: it throws, and so does every later call, naming the first.
+    private func writeCarryingEnds<T>(_ write: ([StepEnd]) async throws(StateStoreError) -> T) async throws(StateStoreError) -> T {
+        await beginWrite()
+        defer { endWrite() }
+        if let lostEnds { throw lostEnds }
+        let ends = pendingEnds
+        pendingEnds.removeAll()
+        do {
+            return try await write(ends.map(\.end))
+        } catch {
+            guard !ends.isEmpty else { throw error }
+            let lost = Self.lost(ends, error)
+            lostEnds = lost
+            throw lost
+        }
+    }
+
+    static func lost(_ ends: [(end: StepEnd, seq: Int, name: String)], _ error: StateStoreError) -> StateStoreError {
+        guard let first = ends.first else { return error }
+        return StateStoreError(error.code, location: error.location, "the end of step \(first.seq) (\(first.name)) was not recorded: \(error.reason)")
+    }
+
+    private func beginWrite() async {
+        while writing {
+            await withCheckedContinuation { writeWaiters.append($0) }
+        }
+        writing = true
+    }
+
+    private func endWrite() {
+        writing = false
+        if !writeWaiters.isEmpty { writeWaiters.removeFirst().resume() }
     }
 }

@@ -126,6 +126,45 @@ extension InMemoryStateStore {
         }
     }
 
+    /// Ends running steps, all or none: each is checked as
+    /// ``finishStep(id:status:resultJSON:errorJSON:)`` checks it before any changes.
+    public func finishSteps(_ ends: [StepEnd]) async throws(StateStoreError) {
+        try checkEnds(ends)
+        let now = clock.now.asStored
+        for end in ends { apply(end, at: now) }
+    }
+
+    /// Ends `ends` and records `step` as running, all or none.
+    public func beginStep(_ step: NewStep, divergenceJSON: String?, finishingFirst ends: [StepEnd]) async throws(StateStoreError) -> RecordID {
+        try checkEnds(ends)
+        try checkNewSteps([step.storable])
+        let now = clock.now.asStored
+        for end in ends { apply(end, at: now) }
+        return try await beginStep(step, divergenceJSON: divergenceJSON)
+    }
+
+    private func checkEnds(_ ends: [StepEnd]) throws(StateStoreError) {
+        var ending = Set<RecordID>()
+        for end in ends {
+            guard StepStatus.running.canChange(to: end.status) else {
+                throw failure(.illegalTransition, "step \(end.id) cannot end as \(end.status.rawValue) (expected succeeded or failed)")
+            }
+            guard let current = tables.steps[end.id] else { throw failure(.notFound, "no step \(end.id)") }
+            guard current.status == .running, ending.insert(end.id).inserted else {
+                throw failure(.illegalTransition, "step \(end.id) cannot go from \(current.status.rawValue) to \(end.status.rawValue)")
+            }
+        }
+    }
+
+    private func apply(_ end: StepEnd, at now: Date) {
+        tables.steps.update(end.id) { step in
+            step.status = end.status
+            step.resultJSON = end.resultJSON
+            step.errorJSON = end.errorJSON
+            step.endedAt = now
+        }
+    }
+
     /// The steps of an action run, by attempt and sequence number.
     public func steps(actionRunID: RecordID) async throws(StateStoreError) -> [StepRecord] {
         tables.steps.rows.filter { $0.actionRunID == actionRunID }.sorted { a, b in

@@ -348,6 +348,24 @@ public struct NewStep: Sendable, Hashable {
     }
 }
 
+/// The end of a step that ran, given to the store after the step's answer
+/// went to the action (see ``StateStore/finishSteps(_:)``): `status` is
+/// `succeeded` or `failed`; `resultJSON` and `errorJSON` as in
+/// ``StateStore/finishStep(id:status:resultJSON:errorJSON:)``.
+public struct StepEnd: Sendable, Hashable {
+    public var id: RecordID
+    public var status: StepStatus
+    public var resultJSON: String?
+    public var errorJSON: String?
+
+    public init(id: RecordID, status: StepStatus, resultJSON: String?, errorJSON: String?) {
+        self.id = id
+        self.status = status
+        self.resultJSON = resultJSON
+        self.errorJSON = errorJSON
+    }
+}
+
 /// Severity of a log line.
 public enum LogLevel: String, Sendable, Hashable, Codable, CaseIterable {
     case debug, info, warning, error, critical

@@ -70,9 +70,16 @@ extension SQLiteStateStore {
     /// Records a step as `running`, before it executes. Returns its id.
     /// `divergenceJSON` marks the step where replay stopped.
     public func beginStep(_ step: NewStep, divergenceJSON: String? = nil) async throws(StateStoreError) -> RecordID {
+        try await beginStep(step, divergenceJSON: divergenceJSON, finishingFirst: [])
+    }
+
+    /// Ends `ends`, then records `step` as `running`, in one transaction:
+    /// a refused end records nothing.
+    public func beginStep(_ step: NewStep, divergenceJSON: String?, finishingFirst ends: [StepEnd]) async throws(StateStoreError) -> RecordID {
         let now = clock.now
         let step = step.storable
         return try await write { db in
+            for end in ends { try self.finish(end, now: now, in: db) }
             try db.cachedStatement(sql: """
                 INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, started_at, divergence)
                 VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?, ?)
@@ -104,19 +111,31 @@ extension SQLiteStateStore {
     public func finishStep(
         id: RecordID, status: StepStatus, resultJSON: String? = nil, errorJSON: String? = nil
     ) async throws(StateStoreError) {
+        try await finishSteps([StepEnd(id: id, status: status, resultJSON: resultJSON, errorJSON: errorJSON)])
+    }
+
+    /// Ends running steps in one transaction: one refused ends none.
+    public func finishSteps(_ ends: [StepEnd]) async throws(StateStoreError) {
+        guard !ends.isEmpty else { return }
         let now = clock.now
         try await write { db in
-            guard StepStatus.running.canChange(to: status) else {
-                throw StateStoreError(.illegalTransition, location: self.path, "step \(id) cannot end as \(status.rawValue) (expected succeeded or failed)")
+            for end in ends { try self.finish(end, now: now, in: db) }
+        }
+    }
+
+    /// Ends one running step inside a write transaction; a status other than
+    /// `succeeded` or `failed`, an unknown step or one not running throws.
+    private func finish(_ end: StepEnd, now: Date, in db: Database) throws {
+        guard StepStatus.running.canChange(to: end.status) else {
+            throw StateStoreError(.illegalTransition, location: path, "step \(end.id) cannot end as \(end.status.rawValue) (expected succeeded or failed)")
+        }
+        try db.cachedStatement(sql: "UPDATE steps SET status = ?, result = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
+            .execute(arguments: [end.status.rawValue, end.resultJSON, end.errorJSON, now.storedValue, end.id])
+        if db.changesCount == 0 {
+            guard let current = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM steps WHERE id = ?"), arguments: [end.id]) else {
+                throw StateStoreError(.notFound, location: path, "no step \(end.id)")
             }
-            try db.cachedStatement(sql: "UPDATE steps SET status = ?, result = ?, error = ?, ended_at = ? WHERE id = ? AND status = 'running'")
-                .execute(arguments: [status.rawValue, resultJSON, errorJSON, now.storedValue, id])
-            if db.changesCount == 0 {
-                guard let current = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM steps WHERE id = ?"), arguments: [id]) else {
-                    throw StateStoreError(.notFound, location: self.path, "no step \(id)")
-                }
-                throw StateStoreError(.illegalTransition, location: self.path, "step \(id) cannot go from \(current) to \(status.rawValue)")
-            }
+            throw StateStoreError(.illegalTransition, location: path, "step \(end.id) cannot go from \(current) to \(end.status.rawValue)")
         }
     }
 

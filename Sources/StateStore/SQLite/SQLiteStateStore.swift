@@ -1,4 +1,5 @@
 public import Foundation
+import FlowModel
 import GRDB
 
 #if canImport(Glibc)
@@ -230,22 +231,32 @@ public final class SQLiteStateStore: StateStore {
 
     /// A short write transaction that takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so a read-then-write cannot lose a race. The wait
-    /// for the lock happens on GRDB's writer queue, never on a cooperative thread.
+    /// for the lock happens on GRDB's writer queue, never on a cooperative
+    /// thread; on a ``DedicatedThread`` (a host session's) the transaction
+    /// runs on the calling thread, which may wait.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StateStoreError) -> T {
         let path = path
-        do {
-            return try await pool.writeWithoutTransaction { db in
-                var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(db)
-                    return .commit
-                }
-                guard let result else { throw StateStoreError(.database, location: path, "transaction produced no result") }
-                return result
+        let transaction = { @Sendable (db: Database) throws -> T in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
             }
+            guard let result else { throw StateStoreError(.database, location: path, "transaction produced no result") }
+            return result
+        }
+        do {
+            if DedicatedThread.isCurrent { return try writeOnThisThread(transaction) }
+            return try await pool.writeWithoutTransaction(transaction)
         } catch {
             throw Self.mapError(error, path: path)
         }
+    }
+
+    /// GRDB's synchronous write: on the calling thread when the writer is
+    /// free (else it waits for it).
+    private func writeOnThisThread<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction(body)
     }
 
     /// A read from a consistent snapshot on GRDB's reader pool; never blocks writers.

@@ -157,6 +157,40 @@ struct StepLogPruneConformance {
         }
     }
 
+    @Test("ends carried by the next step: stored before it, and a refused end records no step", arguments: StoreKind.allCases)
+    func endsBeforeTheNextStep(kind: StoreKind) async throws {
+        try await withFreshStore(kind) { store, _ in
+            let run = try await store.makeRun(try await store.makeDeployment())
+            let action = try await store.planActionRuns(runID: run.id, actions: [("upgrade", .core)])[0]
+            let first = try await store.begin(action.id, seq: 1), second = try await store.begin(action.id, seq: 2)
+            let third = try await store.beginStep(
+                NewStep(actionRunID: action.id, attempt: 1, seq: 3, kind: .primitive, name: "p", argsJSON: "{}", argsDigest: "d3"),
+                divergenceJSON: nil,
+                finishingFirst: [StepEnd(id: first, status: .succeeded, resultJSON: #"{"a":1}"#, errorJSON: nil),
+                                 StepEnd(id: second, status: .failed, resultJSON: nil, errorJSON: #"{"type":"X"}"#)])
+            var steps = try await store.steps(actionRunID: action.id)
+            #expect(steps.map(\.status) == [.succeeded, .failed, .running] && steps.map(\.id) == [first, second, third])
+            #expect(steps[0].resultJSON == #"{"a":1}"# && steps[1].errorJSON == #"{"type":"X"}"# && steps[0].endedAt != nil)
+            // The first end refused (the step ended already) throws; the step after the ends is not recorded.
+            let refused = await #expect(throws: StateStoreError.self) {
+                _ = try await store.beginStep(
+                    NewStep(actionRunID: action.id, attempt: 1, seq: 4, kind: .primitive, name: "p", argsJSON: "{}", argsDigest: "d4"),
+                    divergenceJSON: nil, finishingFirst: [StepEnd(id: first, status: .failed, resultJSON: nil, errorJSON: nil),
+                                                          StepEnd(id: third, status: .succeeded, resultJSON: nil, errorJSON: nil)])
+            }
+            #expect(refused?.code == .illegalTransition)
+            steps = try await store.steps(actionRunID: action.id)
+            #expect(steps.map(\.seq) == [1, 2, 3] && steps[0].status == .succeeded && steps[2].status == .running)
+            try await store.finishSteps([StepEnd(id: third, status: .succeeded, resultJSON: "null", errorJSON: nil)])
+            try await store.finishSteps([])
+            #expect(try await store.steps(actionRunID: action.id).last?.status == .succeeded)
+            let unknown = await #expect(throws: StateStoreError.self) {
+                try await store.finishSteps([StepEnd(id: 424242, status: .succeeded, resultJSON: nil, errorJSON: nil)])
+            }
+            #expect(unknown?.code == .notFound)
+        }
+    }
+
     @Test("log lines are appended in order and paged by id and limit, per run", arguments: StoreKind.allCases)
     func logs(kind: StoreKind) async throws {
         try await withFreshStore(kind) { store, time in

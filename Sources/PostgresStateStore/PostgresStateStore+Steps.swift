@@ -166,6 +166,20 @@ extension PostgresStateStore {
         throw refusal(.illegalTransition, "step \(id) cannot go from \(current) to \(status.rawValue)")
     }
 
+    /// Ends running steps in order, one statement each; one that ended
+    /// already with the same status is skipped, and the first refused throws
+    /// (the ones before it stay ended).
+    public func finishSteps(_ ends: [StepEnd]) async throws(StateStoreError) {
+        for end in ends {
+            do {
+                try await finishStep(id: end.id, status: end.status, resultJSON: end.resultJSON, errorJSON: end.errorJSON)
+            } catch where error.code == .illegalTransition {
+                let current = try decode(try await query("SELECT status FROM steps WHERE id = \(end.id)"), { try $0.value("status", as: String.self) }).first
+                guard current == end.status.rawValue else { throw error }
+            }
+        }
+    }
+
     /// The steps of an action run, by attempt and sequence number.
     public func steps(actionRunID: RecordID) async throws(StateStoreError) -> [StepRecord] {
         try decode(try await query("SELECT * FROM steps WHERE action_run_id = \(actionRunID) ORDER BY attempt, seq"), StepRecord.init(row:))

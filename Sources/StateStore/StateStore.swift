@@ -225,8 +225,11 @@ public protocol StateStore: Sendable {
     /// ``StateStoreError/Code/illegalTransition``.
     func finishStep(id: RecordID, status: StepStatus, resultJSON: String?, errorJSON: String?) async throws(StateStoreError)
     /// Ends running steps in order, each as ``finishStep(id:status:resultJSON:errorJSON:)``
-    /// would (stamped now); the first one refused throws and ends none after it.
-    /// Stores that can make it one write do (SQLite: one transaction, all or none).
+    /// would (stamped now), except that a step that ended already with the
+    /// same status is skipped (a journal may give an end again after a write
+    /// whose outcome it could not know); the first one refused throws and
+    /// ends none after it. Stores that can make it one write do (SQLite: one
+    /// transaction, all or none).
     func finishSteps(_ ends: [StepEnd]) async throws(StateStoreError)
     /// Ends `ends` (as ``finishSteps(_:)``), then records `step` as running
     /// (as ``beginStep(_:divergenceJSON:)``); a refused end records no step.
@@ -339,12 +342,6 @@ extension StateStore {
         try await changeActionRunStatus(id: id, to: next, errorJSON: errorJSON, isolation: nil)
     }
 
-    /// One ``finishStep(id:status:resultJSON:errorJSON:)`` after another.
-    public func finishSteps(_ ends: [StepEnd]) async throws(StateStoreError) {
-        for end in ends {
-            try await finishStep(id: end.id, status: end.status, resultJSON: end.resultJSON, errorJSON: end.errorJSON)
-        }
-    }
 
     /// ``finishSteps(_:)``, then ``beginStep(_:divergenceJSON:)``: two writes.
     public func beginStep(_ step: NewStep, divergenceJSON: String?, finishingFirst ends: [StepEnd]) async throws(StateStoreError) -> RecordID {

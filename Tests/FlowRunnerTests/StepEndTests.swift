@@ -27,8 +27,12 @@ struct StepEndTests {
     /// `name` step fail, as a full disk would: a trigger added from another
     /// connection (Python's sqlite3).
     static func failEnds(of name: String, status: String = "succeeded", in directory: String) throws {
-        let sql = "CREATE TRIGGER lose_end BEFORE UPDATE OF status ON steps WHEN NEW.name = '\(name)' AND NEW.status = '\(status)' "
-            + "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END"
+        try addTrigger("CREATE TRIGGER lose_end BEFORE UPDATE OF status ON steps WHEN NEW.name = '\(name)' AND NEW.status = '\(status)' "
+            + "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END", in: directory)
+    }
+
+    /// Runs `sql` (a trigger) on the harness's database from another connection (Python's sqlite3).
+    static func addTrigger(_ sql: String, in directory: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
@@ -160,6 +164,27 @@ struct StepEndTests {
         let done = try await harness.scheduler().work(runID: run.id)
         #expect(done.status == .succeeded, "\(done.errorJSON ?? "")")
         #expect(seen.withLock { $0 } == .succeeded, "the step's end was not stored while the action went on")
+    }
+
+    @Test("a record that fails for its own reason keeps the end it carried: the next record stores it")
+    func endKeptAfterAnotherFailure() async throws {
+        let (harness, directory) = try await Self.sqliteHarness()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        harness.runner.script("upgrade") { action in
+            await .of { () async throws(ActionError) in
+                _ = try await action.call("get_deployment_version")
+                // Its record is refused (with the end it carries); the action goes on.
+                _ = try? await action.call("stop_components", ["components": ["api"]])
+                _ = try await action.call("get_component_images", ["component": "api"])
+            }
+        }
+        try Self.addTrigger("CREATE TRIGGER refuse_stop BEFORE INSERT ON steps WHEN NEW.name = 'stop_components' "
+            + "BEGIN SELECT RAISE(ABORT, 'refused (test)'); END", in: directory)
+        let run = try await harness.upgrade()
+        #expect(run.status == .succeeded, "\(run.errorJSON ?? "")")
+        let steps = try await harness.steps(run.id)
+        #expect(steps.map(\.name) == ["get_deployment_version", "get_component_images"])
+        #expect(steps.allSatisfy { $0.status == .succeeded }, "\(steps.map(\.status))")
     }
 
     @Test("every end is stored when the action has ended")

@@ -18,7 +18,9 @@ import Synchronization
 /// once no job is queued. A job enqueued after that (a call cut off with
 /// its session, still waiting for a write) runs on the global concurrent
 /// executor: nothing is ever dropped. Jobs must not block for long (as on
-/// the cooperative pool), except for the store's writes.
+/// the cooperative pool), except for the store's writes: a SQLite write may
+/// wait here for the file's lock (up to its busy timeout), and the session's
+/// other events (a cancel, a deadline, other calls) wait with it.
 final class SessionExecutor: TaskExecutor {
     private struct State {
         var jobs: [UnownedJob] = []

@@ -64,8 +64,6 @@ actor StepJournal {
     private var pendingEnds: [(end: StepEnd, seq: Int, name: String)] = []
     /// Whether a flush of ``pendingEnds`` is scheduled.
     private var flushScheduled = false
-    /// The first write that lost ends: every later record fails with it.
-    private var lostEnds: StateStoreError?
     /// The journal's writes go one at a time (an end is never stored after a later record).
     private var writing = false
     private var writeWaiters: [CheckedContinuation<Void, Never>] = []
@@ -234,8 +232,7 @@ actor StepJournal {
         let strict = policy.stopsAtDivergence
         if !(strict && diverged), let previous = match, policy.allowsReplay(of: previous.seq), Self.canReplay(previous) {
             // Not past a step whose end was lost, though nothing runs here either.
-            if let lostEnds { throw lostEnds }
-            if !pendingEnds.isEmpty {
+            if !pendingEnds.isEmpty || writing {
                 let store = store
                 try await writeCarryingEnds { ends throws(StateStoreError) in try await store.finishSteps(ends) }
             }
@@ -264,8 +261,11 @@ actor StepJournal {
         if match?.status != .running, !(match.map(Self.isUnrecordedTaskResult) ?? false) { diverged = true }
         let store = store
         let id = try await writeCarryingEnds { [self] ends throws(StateStoreError) in
+            guard !pendingReplays.isEmpty else { return try await store.beginStep(step, divergenceJSON: divergence, finishingFirst: ends) }
+            // The ends first: a replay record that fails must not take them with it.
+            try await store.finishSteps(ends)
             try await recordPendingReplays()
-            return try await store.beginStep(step, divergenceJSON: divergence, finishingFirst: ends)
+            return try await store.beginStep(step, divergenceJSON: divergence)
         }
         if kind == .task { openTasks[id] = (seq, ContinuousClock.now) }
         return .execute(stepID: id, adopting: kind == .primitive ? jobOrigin(key: key, occurrence: occurrence) : nil, seq: seq)
@@ -302,7 +302,7 @@ actor StepJournal {
     func closeUnfinished(reason: String) async throws(StateStoreError) {
         await beginWrite()
         defer { endWrite() }
-        var failure = lostEnds
+        var failure: StateStoreError?
         let ends = pendingEnds
         pendingEnds.removeAll()
         if !ends.isEmpty {
@@ -350,9 +350,10 @@ actor StepJournal {
     /// without waiting for a write: the action gets its answer at once, and
     /// the end is stored with the journal's next record (the next step, a
     /// replayed call, a task's end, the action's end), or on its own after
-    /// ``endFlushDelay`` if none comes. A write that loses an end fails, and
-    /// so does every later record of this journal: the action cannot go on
-    /// past a step whose end was lost. A crash before the write leaves the
+    /// ``endFlushDelay`` if none comes. A write that cannot store the end
+    /// fails, and the end stays to be carried by the next record, which fails
+    /// too while it cannot be stored: the action cannot go on past a step
+    /// whose end was lost. A crash before the write leaves the
     /// step `running`: the next attempt executes it again, adopting its job,
     /// as any step cut off while running (primitives are idempotent).
     func finishBehind(stepID: RecordID, seq: Int, name: String, succeeded: Bool, resultJSON: String?, errorJSON: String?) {
@@ -365,31 +366,32 @@ actor StepJournal {
         }
     }
 
-    /// The scheduled flush: writes the ends no record carried meanwhile (a
-    /// failure is kept for the next record to throw).
+    /// The scheduled flush: writes the ends no record carried meanwhile (after
+    /// a failure they stay for the next record, which then fails if it cannot store them).
     private func flushEnds() async {
         flushScheduled = false
-        guard !pendingEnds.isEmpty, lostEnds == nil else { return }
+        guard !pendingEnds.isEmpty else { return }
         let store = store
         try? await writeCarryingEnds { ends throws(StateStoreError) in try await store.finishSteps(ends) }
     }
 
     /// Runs `write` with the ends not yet written (taken now), after every
-    /// write of this journal before it. A write that carried ends and failed
-    /// loses them: it throws, and so does every later call, naming the first.
+    /// write of this journal before it. When a write that carried ends fails,
+    /// its error names the first of them, and they are kept to be carried
+    /// again (an end recorded already the same way is not refused, see
+    /// ``StateStore/finishSteps(_:)``): nothing is recorded past an end
+    /// that is not.
     private func writeCarryingEnds<T>(_ write: ([StepEnd]) async throws(StateStoreError) -> T) async throws(StateStoreError) -> T {
         await beginWrite()
         defer { endWrite() }
-        if let lostEnds { throw lostEnds }
         let ends = pendingEnds
         pendingEnds.removeAll()
         do {
             return try await write(ends.map(\.end))
         } catch {
             guard !ends.isEmpty else { throw error }
-            let lost = Self.lost(ends, error)
-            lostEnds = lost
-            throw lost
+            pendingEnds.insert(contentsOf: ends, at: 0)
+            throw Self.lost(ends, error)
         }
     }
 
@@ -398,15 +400,21 @@ actor StepJournal {
         return StateStoreError(error.code, location: error.location, "the end of step \(first.seq) (\(first.name)) was not recorded: \(error.reason)")
     }
 
+    /// Takes the journal's write turn, in the order asked.
     private func beginWrite() async {
-        while writing {
-            await withCheckedContinuation { writeWaiters.append($0) }
+        guard writing else {
+            writing = true
+            return
         }
-        writing = true
+        await withCheckedContinuation { writeWaiters.append($0) }
     }
 
+    /// Hands the write turn to the next in line (it stays taken), or frees it.
     private func endWrite() {
-        writing = false
-        if !writeWaiters.isEmpty { writeWaiters.removeFirst().resume() }
+        if writeWaiters.isEmpty {
+            writing = false
+        } else {
+            writeWaiters.removeFirst().resume()
+        }
     }
 }

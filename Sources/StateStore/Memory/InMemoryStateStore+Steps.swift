@@ -127,33 +127,38 @@ extension InMemoryStateStore {
     }
 
     /// Ends running steps, all or none: each is checked as
-    /// ``finishStep(id:status:resultJSON:errorJSON:)`` checks it before any changes.
+    /// ``finishStep(id:status:resultJSON:errorJSON:)`` checks it before any
+    /// changes, except that one that ended already with the same status is skipped.
     public func finishSteps(_ ends: [StepEnd]) async throws(StateStoreError) {
-        try checkEnds(ends)
+        let ending = try checkEnds(ends)
         let now = clock.now.asStored
-        for end in ends { apply(end, at: now) }
+        for end in ending { apply(end, at: now) }
     }
 
     /// Ends `ends` and records `step` as running, all or none.
     public func beginStep(_ step: NewStep, divergenceJSON: String?, finishingFirst ends: [StepEnd]) async throws(StateStoreError) -> RecordID {
-        try checkEnds(ends)
+        let ending = try checkEnds(ends)
         try checkNewSteps([step.storable])
         let now = clock.now.asStored
-        for end in ends { apply(end, at: now) }
+        for end in ending { apply(end, at: now) }
         return try await beginStep(step, divergenceJSON: divergenceJSON)
     }
 
-    private func checkEnds(_ ends: [StepEnd]) throws(StateStoreError) {
-        var ending = Set<RecordID>()
+    /// The ends to apply: refused as ``finishSteps(_:)`` says, repeats left out.
+    private func checkEnds(_ ends: [StepEnd]) throws(StateStoreError) -> [StepEnd] {
+        var ending = Set<RecordID>(), apply: [StepEnd] = []
         for end in ends {
             guard StepStatus.running.canChange(to: end.status) else {
                 throw failure(.illegalTransition, "step \(end.id) cannot end as \(end.status.rawValue) (expected succeeded or failed)")
             }
             guard let current = tables.steps[end.id] else { throw failure(.notFound, "no step \(end.id)") }
+            if current.status == end.status || (ending.contains(end.id) && apply.last(where: { $0.id == end.id })?.status == end.status) { continue }
             guard current.status == .running, ending.insert(end.id).inserted else {
                 throw failure(.illegalTransition, "step \(end.id) cannot go from \(current.status.rawValue) to \(end.status.rawValue)")
             }
+            apply.append(end)
         }
+        return apply
     }
 
     private func apply(_ end: StepEnd, at now: Date) {

@@ -79,7 +79,7 @@ extension SQLiteStateStore {
         let now = clock.now
         let step = step.storable
         return try await write { db in
-            for end in ends { try self.finish(end, now: now, in: db) }
+            for end in ends { try self.finish(end, now: now, in: db, skippingRepeat: true) }
             try db.cachedStatement(sql: """
                 INSERT INTO steps (action_run_id, attempt, seq, kind, name, args, args_digest, status, replayed, started_at, divergence)
                 VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?, ?)
@@ -111,21 +111,25 @@ extension SQLiteStateStore {
     public func finishStep(
         id: RecordID, status: StepStatus, resultJSON: String? = nil, errorJSON: String? = nil
     ) async throws(StateStoreError) {
-        try await finishSteps([StepEnd(id: id, status: status, resultJSON: resultJSON, errorJSON: errorJSON)])
+        let now = clock.now
+        let end = StepEnd(id: id, status: status, resultJSON: resultJSON, errorJSON: errorJSON)
+        try await write { db in try self.finish(end, now: now, in: db, skippingRepeat: false) }
     }
 
-    /// Ends running steps in one transaction: one refused ends none.
+    /// Ends running steps in one transaction: one refused ends none; one
+    /// that ended already with the same status is skipped.
     public func finishSteps(_ ends: [StepEnd]) async throws(StateStoreError) {
         guard !ends.isEmpty else { return }
         let now = clock.now
         try await write { db in
-            for end in ends { try self.finish(end, now: now, in: db) }
+            for end in ends { try self.finish(end, now: now, in: db, skippingRepeat: true) }
         }
     }
 
     /// Ends one running step inside a write transaction; a status other than
-    /// `succeeded` or `failed`, an unknown step or one not running throws.
-    private func finish(_ end: StepEnd, now: Date, in db: Database) throws {
+    /// `succeeded` or `failed`, an unknown step or one not running throws
+    /// (one that ended with the same status does not when `skippingRepeat`).
+    private func finish(_ end: StepEnd, now: Date, in db: Database, skippingRepeat: Bool) throws {
         guard StepStatus.running.canChange(to: end.status) else {
             throw StateStoreError(.illegalTransition, location: path, "step \(end.id) cannot end as \(end.status.rawValue) (expected succeeded or failed)")
         }
@@ -135,6 +139,7 @@ extension SQLiteStateStore {
             guard let current = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM steps WHERE id = ?"), arguments: [end.id]) else {
                 throw StateStoreError(.notFound, location: path, "no step \(end.id)")
             }
+            if skippingRepeat && current == end.status.rawValue { return }
             throw StateStoreError(.illegalTransition, location: path, "step \(end.id) cannot go from \(current) to \(end.status.rawValue)")
         }
     }

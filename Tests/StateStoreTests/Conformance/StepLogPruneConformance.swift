@@ -181,9 +181,22 @@ struct StepLogPruneConformance {
             #expect(refused?.code == .illegalTransition)
             steps = try await store.steps(actionRunID: action.id)
             #expect(steps.map(\.seq) == [1, 2, 3] && steps[0].status == .succeeded && steps[2].status == .running)
-            try await store.finishSteps([StepEnd(id: third, status: .succeeded, resultJSON: "null", errorJSON: nil)])
+            // A refused end after a good one: SQLite and memory end neither (one transaction); PostgreSQL keeps the first.
+            await #expect(throws: StateStoreError.self) {
+                try await store.finishSteps([StepEnd(id: third, status: .succeeded, resultJSON: "null", errorJSON: nil),
+                                             StepEnd(id: second, status: .succeeded, resultJSON: nil, errorJSON: nil)])
+            }
+            #expect(try await store.steps(actionRunID: action.id).last?.status == (kind == .postgres ? .succeeded : .running))
+            // An end given again the same way (its earlier write's outcome unknown to the journal) is skipped.
+            try await store.finishSteps([StepEnd(id: first, status: .succeeded, resultJSON: #"{"a":1}"#, errorJSON: nil),
+                                         StepEnd(id: third, status: .succeeded, resultJSON: "null", errorJSON: nil)])
             try await store.finishSteps([])
-            #expect(try await store.steps(actionRunID: action.id).last?.status == .succeeded)
+            steps = try await store.steps(actionRunID: action.id)
+            #expect(steps.map(\.status) == [.succeeded, .failed, .succeeded] && steps[0].resultJSON == #"{"a":1}"#)
+            // finishStep alone stays strict.
+            await #expect(throws: StateStoreError.self) {
+                try await store.finishStep(id: third, status: .succeeded, resultJSON: nil, errorJSON: nil)
+            }
             let unknown = await #expect(throws: StateStoreError.self) {
                 try await store.finishSteps([StepEnd(id: 424242, status: .succeeded, resultJSON: nil, errorJSON: nil)])
             }

@@ -63,33 +63,33 @@ final class HostSession: Sendable {
 
     // MARK: Threads
 
-    private func startThreads(_ continuation: AsyncStream<HostEvent>.Continuation, handler: some ActionCallHandler) {
-        let maximum = runner.maximumMessageBytes
-        BlockingThread.start("flowrunner.host.protocol") { [child] in
-            let reader = LineReader(fd: child.stdoutFD, maximumLineLength: maximum)
-            reader.run { event in
-                switch event {
-                case .line(let bytes):
-                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { return true }
-                    do {
-                        let json = try JSONValue(jsonBytes: bytes)
-                        continuation.yield(.message(try HostMessage(json: json, now: Self.now)))
-                        return true
-                    } catch let error as JSONTextError {
-                        continuation.yield(.malformed(Self.preview(bytes) + " (\(error))"))
-                        return false
-                    } catch {
-                        continuation.yield(.invalid((error as? HostMessageError)?.reason ?? "\(error)"))
-                        return false
-                    }
-                case .oversized(let prefix):
-                    continuation.yield(.oversized(Self.preview(prefix)))
+    /// What the session's thread does with each line of the protocol pipe.
+    private func protocolInput(_ continuation: AsyncStream<HostEvent>.Continuation) -> SessionExecutor.Input {
+        SessionExecutor.Input(fd: child.stdoutFD, maximumLineLength: runner.maximumMessageBytes, handle: { event in
+            switch event {
+            case .line(let bytes):
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { return true }
+                do {
+                    let json = try JSONValue(jsonBytes: bytes)
+                    continuation.yield(.message(try HostMessage(json: json, now: Self.now)))
+                    return true
+                } catch let error as JSONTextError {
+                    continuation.yield(.malformed(Self.preview(bytes) + " (\(error))"))
+                    return false
+                } catch {
+                    continuation.yield(.invalid((error as? HostMessageError)?.reason ?? "\(error)"))
                     return false
                 }
+            case .oversized(let prefix):
+                continuation.yield(.oversized(Self.preview(prefix)))
+                return false
             }
-            close(child.stdoutFD)
+        }, closed: {
             continuation.yield(.protocolClosed)
-        }
+        })
+    }
+
+    private func startThreads(_ continuation: AsyncStream<HostEvent>.Continuation, handler: some ActionCallHandler) {
         let cap = runner.logCapBytes
         BlockingThread.start("flowrunner.host.stderr") { [self] in
             var reader = LineReader(fd: child.stderrFD, maximumLineLength: 64 << 10)
@@ -138,6 +138,7 @@ final class HostSession: Sendable {
 
     func run(handler: some ActionCallHandler) async -> ActionOutcome {
         let (events, continuation) = AsyncStream.makeStream(of: HostEvent.self)
+        executor.start(reading: protocolInput(continuation))
         startThreads(continuation, handler: handler)
         let started = ContinuousClock.now
         var loop = SessionLoop(session: self, handler: handler, continuation: continuation)
@@ -147,7 +148,6 @@ final class HostSession: Sendable {
         // The loop runs in its own task, on the session's thread: cancelling
         // the caller must not end the event stream, only ask the action to
         // stop (and wait for it).
-        executor.start()
         let loopTask = Task(executorPreference: executor) { [loop] in
             var loop = loop
             return await loop.run(events)

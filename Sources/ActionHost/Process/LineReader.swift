@@ -6,15 +6,10 @@ import Musl
 import Darwin
 #endif
 
-/// Reads a descriptor to its end and cuts it into lines, refusing lines
-/// longer than a limit. Blocking; run it on its own thread.
+/// Reads a descriptor to its end and cuts it into lines (``LineSplitter``),
+/// refusing lines longer than a limit. Blocking; run it on its own thread.
 struct LineReader {
-    /// What reading produced.
-    enum Event {
-        case line(ArraySlice<UInt8>)
-        /// A line exceeded the limit; `prefix` is its start.
-        case oversized(prefix: ArraySlice<UInt8>)
-    }
+    typealias Event = LineSplitter.Event
 
     let fd: Int32
     let maximumLineLength: Int
@@ -24,10 +19,8 @@ struct LineReader {
     /// Calls `handle` for each line until end of file, until `handle`
     /// returns false, or until `shouldStop` says so.
     func run(_ handle: (Event) -> Bool) {
-        var buffer: [UInt8] = []
-        var scanFrom = 0
+        var splitter = LineSplitter(maximumLineLength: maximumLineLength)
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        var discarding = false
         while true {
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&descriptor, 1, 200)
@@ -45,32 +38,8 @@ struct LineReader {
                 break
             }
             if count == 0 { break }
-            buffer.append(contentsOf: chunk[0..<count])
-            var lineStart = 0
-            while let newline = buffer[scanFrom...].firstIndex(of: 0x0A) {
-                if discarding {
-                    discarding = false
-                } else if !handle(.line(buffer[lineStart..<newline])) {
-                    return
-                }
-                lineStart = newline + 1
-                scanFrom = lineStart
-            }
-            if lineStart > 0 {
-                buffer.removeFirst(lineStart)
-            }
-            scanFrom = buffer.count
-            if buffer.count > maximumLineLength {
-                if !discarding {
-                    if !handle(.oversized(prefix: buffer.prefix(200))) { return }
-                    discarding = true
-                }
-                buffer.removeAll(keepingCapacity: true)
-                scanFrom = 0
-            }
+            if !splitter.feed(chunk[0..<count], handle) { return }
         }
-        if !buffer.isEmpty, !discarding {
-            _ = handle(.line(buffer[...]))
-        }
+        splitter.finish(handle)
     }
 }

@@ -61,12 +61,12 @@ actor StepJournal {
     private var pendingReplays: [(step: NewStep, resultJSON: String?)] = []
     /// Ends of executed steps not yet written (``finishBehind(stepID:seq:name:succeeded:resultJSON:errorJSON:)``):
     /// the next write of this journal carries them, or the flush a moment later.
-    private var pendingEnds: [(end: StepEnd, seq: Int, name: String)] = []
+    var pendingEnds: [(end: StepEnd, seq: Int, name: String)] = []
     /// Whether a flush of ``pendingEnds`` is scheduled.
-    private var flushScheduled = false
+    var flushScheduled = false
     /// The journal's writes go one at a time (an end is never stored after a later record).
-    private var writing = false
-    private var writeWaiters: [CheckedContinuation<Void, Never>] = []
+    var writing = false
+    var writeWaiters: [CheckedContinuation<Void, Never>] = []
     /// How long an end may wait for the next record to carry it.
     static let endFlushDelay = Duration.milliseconds(20)
 
@@ -299,7 +299,13 @@ actor StepJournal {
     /// ends and replayed calls not yet written.
     /// Every record is attempted even when an earlier one failed (an end
     /// lost while the action went on); the first failure is thrown at the end.
+    /// The records are written even when the caller's task was cancelled (a
+    /// draining server), in a task of their own: GRDB refuses the writes of a cancelled task.
     func closeUnfinished(reason: String) async throws(StateStoreError) {
+        if let failure = await Task(operation: { [self] in await recordUnfinished(reason: reason) }).value { throw failure }
+    }
+
+    private func recordUnfinished(reason: String) async -> StateStoreError? {
         await beginWrite()
         defer { endWrite() }
         var failure: StateStoreError?
@@ -327,7 +333,7 @@ actor StepJournal {
                 failure = failure ?? error
             }
         }
-        if let failure { throw failure }
+        return failure
     }
 
     /// Writes the replayed steps not yet recorded, with the ends not yet written.
@@ -344,77 +350,5 @@ actor StepJournal {
         let batch = pendingReplays
         pendingReplays.removeAll()
         try await store.recordReplayedSteps(batch)
-    }
-
-    /// Records the end of step `seq` (`name`, id `stepID`), which ran,
-    /// without waiting for a write: the action gets its answer at once, and
-    /// the end is stored with the journal's next record (the next step, a
-    /// replayed call, a task's end, the action's end), or on its own after
-    /// ``endFlushDelay`` if none comes. A write that cannot store the end
-    /// fails, and the end stays to be carried by the next record, which fails
-    /// too while it cannot be stored: the action cannot go on past a step
-    /// whose end was lost. A crash before the write leaves the
-    /// step `running`: the next attempt executes it again, adopting its job,
-    /// as any step cut off while running (primitives are idempotent).
-    func finishBehind(stepID: RecordID, seq: Int, name: String, succeeded: Bool, resultJSON: String?, errorJSON: String?) {
-        pendingEnds.append((StepEnd(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: resultJSON, errorJSON: errorJSON), seq, name))
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        Task { [self] in
-            try? await Task.sleep(for: Self.endFlushDelay)
-            await flushEnds()
-        }
-    }
-
-    /// The scheduled flush: writes the ends no record carried meanwhile (after
-    /// a failure they stay for the next record, which then fails if it cannot store them).
-    private func flushEnds() async {
-        flushScheduled = false
-        guard !pendingEnds.isEmpty else { return }
-        let store = store
-        try? await writeCarryingEnds { ends throws(StateStoreError) in try await store.finishSteps(ends) }
-    }
-
-    /// Runs `write` with the ends not yet written (taken now), after every
-    /// write of this journal before it. When a write that carried ends fails,
-    /// its error names the first of them, and they are kept to be carried
-    /// again (an end recorded already the same way is not refused, see
-    /// ``StateStore/finishSteps(_:)``): nothing is recorded past an end
-    /// that is not.
-    private func writeCarryingEnds<T>(_ write: ([StepEnd]) async throws(StateStoreError) -> T) async throws(StateStoreError) -> T {
-        await beginWrite()
-        defer { endWrite() }
-        let ends = pendingEnds
-        pendingEnds.removeAll()
-        do {
-            return try await write(ends.map(\.end))
-        } catch {
-            guard !ends.isEmpty else { throw error }
-            pendingEnds.insert(contentsOf: ends, at: 0)
-            throw Self.lost(ends, error)
-        }
-    }
-
-    static func lost(_ ends: [(end: StepEnd, seq: Int, name: String)], _ error: StateStoreError) -> StateStoreError {
-        guard let first = ends.first else { return error }
-        return StateStoreError(error.code, location: error.location, "the end of step \(first.seq) (\(first.name)) was not recorded: \(error.reason)")
-    }
-
-    /// Takes the journal's write turn, in the order asked.
-    private func beginWrite() async {
-        guard writing else {
-            writing = true
-            return
-        }
-        await withCheckedContinuation { writeWaiters.append($0) }
-    }
-
-    /// Hands the write turn to the next in line (it stays taken), or frees it.
-    private func endWrite() {
-        if writeWaiters.isEmpty {
-            writing = false
-        } else {
-            writeWaiters.removeFirst().resume()
-        }
     }
 }

@@ -14,8 +14,11 @@ extension StepJournal {
     /// too while it cannot be stored: the action cannot go on past a step
     /// whose end was lost. A crash before the write leaves the
     /// step `running`: the next attempt executes it again, adopting its job,
-    /// as any step cut off while running (primitives are idempotent).
+    /// as any step cut off while running (primitives are idempotent). An
+    /// end that comes after the action's end was recorded (a call cut off
+    /// with its host) is not written either.
     func finishBehind(stepID: RecordID, seq: Int, name: String, succeeded: Bool, resultJSON: String?, errorJSON: String?) {
+        guard !closed else { return }  // left running: the next attempt adopts it
         pendingEnds.append((StepEnd(id: stepID, status: succeeded ? .succeeded : .failed, resultJSON: resultJSON, errorJSON: errorJSON), seq, name))
         guard !flushScheduled else { return }
         flushScheduled = true
@@ -43,6 +46,9 @@ extension StepJournal {
     func writeCarryingEnds<T>(_ write: ([StepEnd]) async throws(StateStoreError) -> T) async throws(StateStoreError) -> T {
         await beginWrite()
         defer { endWrite() }
+        guard !closed else {
+            throw StateStoreError(.illegalTransition, location: store.location, "the action's attempt has ended: nothing more is recorded for it")
+        }
         let ends = pendingEnds
         pendingEnds.removeAll()
         do {

@@ -67,6 +67,9 @@ actor StepJournal {
     /// The journal's writes go one at a time (an end is never stored after a later record).
     var writing = false
     var writeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The action's end was recorded (``closeUnfinished(reason:)``): a call
+    /// still in flight then (cut off with its host) records nothing more.
+    var closed = false
     /// How long an end may wait for the next record to carry it.
     static let endFlushDelay = Duration.milliseconds(20)
 
@@ -308,6 +311,7 @@ actor StepJournal {
     private func recordUnfinished(reason: String) async -> StateStoreError? {
         await beginWrite()
         defer { endWrite() }
+        closed = true
         var failure: StateStoreError?
         let ends = pendingEnds
         pendingEnds.removeAll()

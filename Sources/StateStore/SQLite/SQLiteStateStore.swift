@@ -246,7 +246,11 @@ public final class SQLiteStateStore: StateStore {
             return result
         }
         do {
-            if DedicatedThread.isCurrent { return try writeOnThisThread(transaction) }
+            if DedicatedThread.isCurrent {
+                // As GRDB's asynchronous write does: a cancelled task (a call cut off with its action) writes nothing.
+                try Task.checkCancellation()
+                return try writeOnThisThread(transaction)
+            }
             return try await pool.writeWithoutTransaction(transaction)
         } catch {
             throw Self.mapError(error, path: path)

@@ -62,6 +62,33 @@ struct CrashTests {
         }
     }
 
+    @Test("a host that dies with thousands of calls in flight: no step is begun or ended after its attempt ended", .timeLimit(.minutes(3)))
+    func crashWithCallsInFlight() async throws {
+        let workspace = Workspace()
+        for trial in 0..<4 {
+            let name = "inflight\(trial)"
+            try await workspace.deployTestbed(name, behaviour: "crash-mid-gather")
+            try await workspace.run(["upgrade", name, "--to", "1.1.0"])
+            let listed = try await workspace.json(["runs", "list", "--deployment", name, "--output", "json"]) as? [[String: Any]] ?? []
+            let run = try #require(listed.filter { $0["hook"] as? String == "upgrade" }.compactMap { $0["id"] as? Int }.max())
+            let report = try await workspace.runShow(run)
+            #expect(report["status"] as? String == "failed", "trial \(trial): \(report["error"] ?? "")")
+            // The flow's retries make three attempts, each cut off by its host's death.
+            var ends: [Int: String] = [:]
+            for attempt in report["attempts"] as? [[String: Any]] ?? [] {
+                if let number = attempt["attempt"] as? Int, let ended = attempt["ended_at"] as? String { ends[number] = ended }
+            }
+            let all = (report["actions"] as? [[String: Any]] ?? []).flatMap { $0["steps"] as? [[String: Any]] ?? [] }
+            #expect(all.count > 1 && !ends.isEmpty, "trial \(trial): the calls before the crash are recorded")
+            // Times are RFC 3339 in one format: their text sorts as they do.
+            let late = all.filter { step in
+                guard let attempt = step["attempt"] as? Int, let ended = ends[attempt] else { return true }
+                return (step["started_at"] as? String ?? "") > ended || (step["ended_at"] as? String ?? "") > ended
+            }
+            #expect(late.isEmpty, "trial \(trial): \(late.count) steps begun or ended after their attempt ended (\(ends)), e.g. \(late.prefix(2).map { "attempt \($0["attempt"] ?? "?") seq \($0["seq"] ?? "?") \($0["started_at"] ?? "?")" })")
+        }
+    }
+
     @Test("a host killed while its job runs: the step stays running, the automatic retry adopts the job, one job in all")
     func hostKilledDuringJob() async throws {
         let workspace = Workspace()

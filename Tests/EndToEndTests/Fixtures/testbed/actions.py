@@ -4,7 +4,8 @@ import os
 import time
 
 from prefect import flow, get_run_logger, task
-from styrmin_backend.actions import execute_commands, start_components, stop_components, upgrade_deployment_version
+from styrmin_backend.actions import (execute_commands, get_component_images, start_components, stop_components,
+                                     upgrade_deployment_version)
 
 
 def _touch(path, text):
@@ -71,6 +72,13 @@ async def upgrade(context, target_version, parameters):
         raise RuntimeError("always fails: attempt %d" % attempts)
     if behaviour == "nested-task":
         await prepare(context)
+    if behaviour == "crash-mid-gather":
+        # The host dies while thousands of calls are in flight.
+        import threading
+        threading.Timer(1.0, lambda: os._exit(3)).start()
+        await asyncio.gather(*[get_component_images(component="api", context=context) for _ in range(3000)])
+        while True:
+            await get_component_images(component="api", context=context)
     if behaviour == "gather":
         await asyncio.gather(_branch("slow", context), _branch("fast", context))
         if os.path.exists(marker):

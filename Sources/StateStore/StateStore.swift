@@ -342,7 +342,6 @@ extension StateStore {
         try await changeActionRunStatus(id: id, to: next, errorJSON: errorJSON, isolation: nil)
     }
 
-
     /// ``finishSteps(_:)``, then ``beginStep(_:divergenceJSON:)``: two writes.
     public func beginStep(_ step: NewStep, divergenceJSON: String?, finishingFirst ends: [StepEnd]) async throws(StateStoreError) -> RecordID {
         try await finishSteps(ends)

@@ -33,8 +33,13 @@ extension StepJournal {
     func flushEnds() async {
         flushScheduled = false
         guard !pendingEnds.isEmpty else { return }
+        try? await writePendingEnds()
+    }
+
+    /// Writes the ends not yet written, on their own (after every write before it).
+    func writePendingEnds() async throws(StateStoreError) {
         let store = store
-        try? await writeCarryingEnds { ends throws(StateStoreError) in try await store.finishSteps(ends) }
+        try await writeCarryingEnds { ends throws(StateStoreError) in try await store.finishSteps(ends) }
     }
 
     /// Runs `write` with the ends not yet written (taken now), after every

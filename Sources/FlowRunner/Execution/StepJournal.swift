@@ -235,10 +235,7 @@ actor StepJournal {
         let strict = policy.stopsAtDivergence
         if !(strict && diverged), let previous = match, policy.allowsReplay(of: previous.seq), Self.canReplay(previous) {
             // Not past a step whose end was lost, though nothing runs here either.
-            if !pendingEnds.isEmpty || writing {
-                let store = store
-                try await writeCarryingEnds { ends throws(StateStoreError) in try await store.finishSteps(ends) }
-            }
+            if !pendingEnds.isEmpty || writing { try await writePendingEnds() }
             pendingReplays.append((step, previous.resultJSON))
             if pendingReplays.count >= 256 { try await flush() }
             if kind == .task, let nested = JSONValue(storedText: previous.resultJSON)?["nested_steps"]?.intValue, nested > 0 {
@@ -319,7 +316,7 @@ actor StepJournal {
             do {
                 try await store.finishSteps(ends.map(\.end))
             } catch {
-                failure = failure ?? Self.lost(ends, error)
+                failure = Self.lost(ends, error)
             }
         }
         do {

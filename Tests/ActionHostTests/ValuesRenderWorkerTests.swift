@@ -33,6 +33,19 @@ struct ValuesRenderWorkerTests {
         #expect(message.contains("'nope' is undefined") && line == 2)
     }
 
+    @Test("a worker started early answers its first request; one stopped after use starts again for the next")
+    func prewarmedAndStopped() async throws {
+        let worker = worker()
+        defer { Task { await worker.shutdown() } }
+        await worker.prewarm()
+        await worker.prewarm()  // already running: the same process
+        for round in 0..<3 {
+            let outcome = try await worker.render("round: {{ n }}\n", file: "values.j2.yml", context: ["n": .int(round)], cacheDirectory: nil)
+            #expect(outcome == .rendered("round: \(round)\n"))
+            await worker.shutdown()
+        }
+    }
+
     @Test("a template past the processor-time or memory limit is stopped, and the next request is answered")
     func limits() async throws {
         let worker = worker()

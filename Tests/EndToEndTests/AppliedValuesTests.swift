@@ -88,6 +88,51 @@ struct AppliedValuesTests {
         #expect(FileManager.default.fileExists(atPath: imported))
     }
 
+    @Test("the renderer a CLI run starts early is gone before its action runs, with a values file or without", arguments: [true, false])
+    func earlyRendererStopped(withValues: Bool) async throws {
+        let workspace = Workspace()
+        let driver = workspace.directory + "/my-app"
+        try FileManager.default.copyItem(atPath: Self.myApp, toPath: driver)
+        if !withValues { try FileManager.default.removeItem(atPath: driver + "/values.j2.yml") }
+        // The action writes down the engine's children that are values renderers (a zombie has no command line).
+        let seen = workspace.exchange + "/renderers"
+        let source = try String(contentsOfFile: driver + "/actions.py", encoding: .utf8)
+        let probe = """
+            import os as _os
+
+
+            def _renderers():
+                found = []
+                for pid in filter(str.isdigit, _os.listdir("/proc")):
+                    try:
+                        with open("/proc/%s/stat" % pid) as handle:
+                            parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+                        with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                            command = handle.read().replace(b"\\0", b" ").decode()
+                    except (OSError, ValueError, IndexError):
+                        continue
+                    if parent == _os.getppid() and "_flowrunner.render" in command:
+                        found.append(command)
+                with open(\(String(reflecting: seen)), "a") as handle:
+                    handle.write(repr(found) + "\\n")
+
+
+            """
+        let header = "async def upgrade(context: GlobalContext, target_version: str):\n"
+        #expect(source.contains(header))
+        try (probe + source.replacingOccurrences(of: header, with: header + "    _renderers()\n"))
+            .write(toFile: driver + "/actions.py", atomically: true, encoding: .utf8)
+        let loaded = try await workspace.run(["drivers", "load", driver])
+        #expect(loaded.status == 0, "\(loaded.stdout)\(loaded.stderr)")
+        #expect(try await workspace.run(["deploy", "shop", "--driver", "my-app", "--app-version", "0.1.0"]).status == 0)
+        for version in ["0.2.0", "0.3.0"] {
+            let upgrade = try await workspace.run(["upgrade", "shop", "--to", version])
+            #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
+        }
+        #expect(try String(contentsOfFile: seen, encoding: .utf8) == "[]\n[]\n")
+        if withValues { #expect(Self.tag(try await Self.releases(workspace, "shop").last) == "0.3.0") }
+    }
+
     @Test("an upgrade to a driver version that dropped an override the deployment sets is refused until it is cleared")
     func staleInputsRefused() async throws {
         let workspace = Workspace()

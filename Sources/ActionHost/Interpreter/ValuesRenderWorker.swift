@@ -56,6 +56,13 @@ public actor ValuesRenderWorker {
         return ValuesTemplate.outcome(of: answer)
     }
 
+    /// Starts the worker now unless it runs, so that its interpreter and
+    /// Jinja2 load (most of a render's time) while the engine prepares the
+    /// first request. A worker that cannot start is reported by that request.
+    public func prewarm() {
+        _ = try? start()
+    }
+
     /// Stops the worker (a later request starts another).
     public func shutdown() {
         stop()

@@ -170,14 +170,18 @@ struct RunAttempt {
 
     /// Why the values the hook applies do not render at the run's target
     /// version, if they do not: found before any action changes the cluster.
+    /// A renderer started early for this run is stopped then, whether it was used or not.
     func valuesFailure(inputs: JSONValue) async -> String? {
-        guard let values, let target = inputs["target_version"]?.stringValue else { return nil }
-        do {
-            _ = try await values.values(appVersion: target)
-            return nil
-        } catch {
-            return error.message
+        var failure: String?
+        if let values, let target = inputs["target_version"]?.stringValue {
+            do {
+                _ = try await values.values(appVersion: target)
+            } catch {
+                failure = error.message
+            }
         }
+        await engine.configuration.valuesRenderer?.release()
+        return failure
     }
 
     func currentRun() async throws(EngineError) -> RunRecord {

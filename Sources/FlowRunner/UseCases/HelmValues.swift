@@ -70,6 +70,11 @@ public enum HelmValues {
         public var cacheDirectory: String?
         /// A long-lived renderer (a server's), used instead of one process per render.
         public var worker: ValuesRenderWorker?
+        /// For a process that works one run (the CLI), whose ``worker`` was
+        /// started early (``ValuesRenderWorker/prewarm()``): the worker stops
+        /// after each render and at ``release()``, so that its interpreter
+        /// (about 20 MiB) is not resident beside the action's host.
+        public var stopsWorkerAfterUse = false
 
         /// A renderer on `python` with the given caches.
         public init(python: String? = nil, interpreterCacheFile: String? = nil, cacheDirectory: String? = nil) {
@@ -91,6 +96,7 @@ public enum HelmValues {
             do {
                 if let worker {
                     outcome = try await worker.render(template, file: file, context: context, cacheDirectory: cacheDirectory)
+                    await release()
                 } else {
                     let helper = try HelperPython(python: python, cacheFile: interpreterCacheFile)
                     outcome = try await ValuesTemplate.render(
@@ -107,6 +113,12 @@ public enum HelmValues {
             case .rendered(let text):
                 return HelmValues.parse(text)
             }
+        }
+
+        /// Stops the ``worker`` when ``stopsWorkerAfterUse``: called once a run
+        /// knows it renders nothing more before its actions start.
+        public func release() async {
+            if stopsWorkerAfterUse { await worker?.shutdown() }
         }
     }
 

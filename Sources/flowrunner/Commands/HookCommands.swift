@@ -43,8 +43,9 @@ struct DeployCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
+        let prewarmed = detach ? nil : await runOptions.prewarmedRenderer(cacheDirectory: stateOptions.directory)
         let store = try await stateOptions.open()
-        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory)
+        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory, prewarmed: prewarmed)
         let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
         let configValues = try Pairs.parse(config, option: "--config").mapValues(JSONValue.string)
         let secretValues = try Pairs.parse(secretConfig, option: "--secret-config").mapValues(JSONValue.string)
@@ -90,7 +91,7 @@ struct UpgradeCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        try await RunWorker.submit(state: stateOptions, options: runOptions, detach: detach) { (engine) async throws(EngineError) in
+        try await RunWorker.submit(state: stateOptions, options: runOptions, detach: detach, rendersValues: true) { (engine) async throws(EngineError) in
             try await engine.requestUpgrade(deployment: name, targetVersion: targetVersion, driverVersion: driverVersion?.number)
         } run: { $0 } headline: { _ in "upgrade of \(name) to \(targetVersion)" }
     }

@@ -25,10 +25,30 @@ struct RunOptions: ParsableArguments {
     @Flag(name: .long, help: ArgumentHelp("Run action code as the engine's own user, able to read its files and environment.", discussion: "For machines where actions cannot be isolated (the engine not root); recorded with each action run. $FLOWRUNNER_UNISOLATED_ACTIONS=1 does the same."))
     var unisolatedActions = false
 
+    /// A values renderer started now, for a command about to work a setup or
+    /// upgrade run in this process: its interpreter and Jinja2 load while the
+    /// engine opens the state and prepares the run, which stops it once the
+    /// values are checked. Nil when the interpreter cannot be found (the
+    /// engine's own start then says why).
+    func prewarmedRenderer(cacheDirectory: String) async -> ValuesRenderWorker? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let interpreter = try? PythonInterpreter.resolve(explicit: python, environment: environment, cacheFile: cacheDirectory + "/python-interpreter.json"),
+              let pythonDirectory = try? HostResources.pythonDirectory(environment: environment) else {
+            return nil
+        }
+        let worker = ValuesRenderWorker(interpreter: interpreter, pythonDirectory: pythonDirectory)
+        await worker.prewarm()
+        return worker
+    }
+
     /// An engine over `store` acting on its clusters, with driver files and
     /// caches beside `cacheDirectory`. A `server` keeps one values renderer
-    /// running instead of starting one per hook run.
-    func engine(store: any StateStore, cacheDirectory: String, driverDirectoryOverride: String? = nil, server: Bool = false) throws -> Engine {
+    /// running instead of starting one per hook run; `prewarmed` (from
+    /// ``prewarmedRenderer(cacheDirectory:)``) renders this process's run.
+    func engine(
+        store: any StateStore, cacheDirectory: String, driverDirectoryOverride: String? = nil, server: Bool = false,
+        prewarmed: ValuesRenderWorker? = nil
+    ) throws -> Engine {
         let environment = ProcessInfo.processInfo.environment
         let interpreter: PythonInterpreter
         let pythonDirectory: String
@@ -76,7 +96,12 @@ struct RunOptions: ParsableArguments {
         )
         configuration.driverDirectoryOverride = driverDirectoryOverride
         var renderer = HelmValues.Renderer(python: interpreter.path, cacheDirectory: cacheDirectory + "/values-cache")
-        if server { renderer.worker = ValuesRenderWorker(interpreter: interpreter, pythonDirectory: pythonDirectory) }
+        if server {
+            renderer.worker = ValuesRenderWorker(interpreter: interpreter, pythonDirectory: pythonDirectory)
+        } else if let prewarmed {
+            renderer.worker = prewarmed
+            renderer.stopsWorkerAfterUse = true
+        }
         configuration.valuesRenderer = renderer
         return Engine(store: store, clusters: ClusterProviders.make(store: store, fixture: clusterFixture), configuration: configuration)
     }

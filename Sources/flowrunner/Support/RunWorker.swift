@@ -13,13 +13,15 @@ enum RunWorker {
     /// The commands that request a run (`upgrade`, `backup`, `restore`,
     /// `delete`): opens the state, makes the request (a refusal ends the
     /// command with its exit status, having stored nothing), then queues
-    /// the run with `detach` or works it here.
+    /// the run with `detach` or works it here. `rendersValues`: the hook
+    /// applies Helm values, whose renderer starts first when the run is worked here.
     static func submit<Created>(
-        state: StateOptions, options: RunOptions, detach: Bool, request: (Engine) async throws(EngineError) -> Created,
-        run: (Created) -> RunRecord, headline: (Created) -> String
+        state: StateOptions, options: RunOptions, detach: Bool, rendersValues: Bool = false,
+        request: (Engine) async throws(EngineError) -> Created, run: (Created) -> RunRecord, headline: (Created) -> String
     ) async throws {
+        let prewarmed = rendersValues && !detach ? await options.prewarmedRenderer(cacheDirectory: state.directory) : nil
         let store = try await state.open()
-        let engine = try options.engine(store: store, cacheDirectory: state.directory)
+        let engine = try options.engine(store: store, cacheDirectory: state.directory, prewarmed: prewarmed)
         let created: Created
         do {
             created = try await request(engine)

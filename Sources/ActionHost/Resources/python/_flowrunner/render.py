@@ -160,11 +160,28 @@ def answer(request):
         return {"error": f"the template cannot be rendered: {type(error).__name__}: {error}", "line": None, "missing_jinja2": False}
 
 
+def _preload():
+    """Imports Jinja2 before the first request (the most of a render's time),
+    while the engine is still preparing it; a missing package is reported by
+    the request."""
+    from . import sitepaths
+    sitepaths.install()
+    try:
+        import jinja2.sandbox  # noqa: F401
+    except ImportError:
+        pass
+
+
 def serve():
     """Answers requests line by line; the kernel's processor-time limit is
     moved before each, so every request has CPU_SECONDS of its own."""
+    import _signal  # the C module: the public one imports enum
     import resource
+    # The engine's helper ends with the engine (its stdin closes) or by its
+    # SIGKILL; a terminal's Ctrl-C is the engine's to answer (a run's cancel).
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    _preload()
     for line in sys.stdin.buffer:
         used = resource.getrusage(resource.RUSAGE_SELF)
         spent = int(used.ru_utime + used.ru_stime) + 1

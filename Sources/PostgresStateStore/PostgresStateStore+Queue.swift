@@ -64,11 +64,12 @@ extension PostgresStateStore {
     /// Extends `owner`'s lease on a running or cancelling run to now +
     /// `leaseDuration`, even one that expired but was not recovered yet.
     /// False when the run is not `owner`'s any more (taken over, ended, unknown).
-    public func renewLease(runID: RecordID, owner: LeaseOwner, leaseDuration: Duration) async throws(StateStoreError) -> Bool {
+    public func renewLease(runID: RecordID, owner: LeaseOwner, attempt: Int?, leaseDuration: Duration) async throws(StateStoreError) -> Bool {
         let now = fixedNow
         let rows = try await query("""
             UPDATE runs SET lease_expires_at = \(now: now) + \(leaseDuration.seconds)
-            WHERE id = \(runID) AND lease_owner = \(owner.description) AND status IN ('running', 'cancelling') RETURNING id
+            WHERE id = \(runID) AND lease_owner = \(owner.description) AND status IN ('running', 'cancelling')
+              AND (\(attempt)::bigint IS NULL OR attempt = \(attempt)) RETURNING id
             """, idempotent: true)
         return !rows.isEmpty
     }

@@ -9,8 +9,12 @@ import Synchronization
 struct LeaseKeeper {
     let store: any StateStore
     let runID: RecordID
+    /// The attempt being worked: a renewal after the run was claimed again (even by this owner) fails.
+    let attempt: Int
     let owner: LeaseOwner
     let leaseDuration: Duration
+    /// Told of each renewal and of a lost lease, so the attempt's calls are fenced.
+    let fence: LeaseFence
 
     /// Heartbeats until cancelled. Returns why the lease was given up (after
     /// cancelling `attempt`), or nil when it was held to the end.
@@ -21,12 +25,15 @@ struct LeaseKeeper {
         while !Task.isCancelled {
             try? await Task.sleep(for: leaseDuration / 3)
             if Task.isCancelled { return nil }
+            let asked = clock.now
             do {
-                if try await store.renewLease(runID: runID, owner: owner, leaseDuration: leaseDuration) {
+                if try await store.renewLease(runID: runID, owner: owner, attempt: self.attempt, leaseDuration: leaseDuration) {
+                    fence.renewed(askedAt: asked)
                     lastRenewal = clock.now
                     lastProblem = nil
                     continue
                 }
+                fence.revoke()
                 attempt.cancel()
                 return "the lease on run \(runID) was lost: another worker holds it, or it ended"
             } catch {
@@ -35,6 +42,7 @@ struct LeaseKeeper {
             // Renewals fail (the store is unreachable): once the lease has run
             // out, another worker may take the run over, so this one must stop.
             if clock.now - lastRenewal >= leaseDuration {
+                fence.revoke()
                 attempt.cancel()
                 return "the lease on run \(runID) could not be renewed for \(leaseDuration) (\(lastProblem?.description ?? "no answer")); the run is left to recovery"
             }

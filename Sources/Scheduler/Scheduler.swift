@@ -59,6 +59,7 @@ public struct Scheduler: Service {
     func workerLoop(until stopping: StopFlag, busy: BusyCount) async {
         while !stopping.isSet, !Task.isCancelled {
             let claimed: RunRecord?
+            let asked = ContinuousClock.now
             do {
                 claimed = try await store.claimNextRun(owner: configuration.owner, leaseDuration: configuration.leaseDuration, runID: nil)
             } catch {
@@ -75,7 +76,7 @@ public struct Scheduler: Service {
                 SchedulerMetrics.claimed(claimed)
                 SchedulerMetrics.busyWorkers(busy.add(1))
             }
-            let work = Task { try await workClaimed(claimed, observer: nil) }
+            let work = Task { try await workClaimed(claimed, claimAskedAt: asked, observer: nil) }
             // Once a shutdown begins the attempt gets the grace period, then is stopped (left to recovery).
             let deadline = Task {
                 while !stopping.isSet, !Task.isCancelled {
@@ -144,13 +145,24 @@ public struct Scheduler: Service {
     // MARK: One attempt
 
     /// Works one claimed attempt with a heartbeat beside it. A lost lease
-    /// stops the attempt, which then writes nothing more.
-    public func workClaimed(_ run: RunRecord, observer: (any RunObserver)?) async throws(EngineError) -> AttemptOutcome {
+    /// stops the attempt, which then writes nothing more; a lease that may
+    /// have run out (no renewal within it, see ``LeaseFence``) refuses the
+    /// action's calls even before. `claimAskedAt`: when the claim was
+    /// requested (nil: now, for a run claimed just before).
+    public func workClaimed(
+        _ run: RunRecord, claimAskedAt: ContinuousClock.Instant? = nil, observer: (any RunObserver)?
+    ) async throws(EngineError) -> AttemptOutcome {
         let engine = engine, owner = configuration.owner
-        let attempt = Task { () async throws -> AttemptOutcome in
-            try await engine.runAttempt(run, owner: owner, observer: observer)
+        let store = store, lease = configuration.leaseDuration
+        // A call made once the lease may have run out asks the store first: a
+        // worker that was only paused, and whose run nobody took over, goes on.
+        let fence = LeaseFence(askedAt: claimAskedAt ?? .now, leaseDuration: lease) { () async throws(StateStoreError) in
+            try await store.renewLease(runID: run.id, owner: owner, attempt: run.attempt, leaseDuration: lease)
         }
-        let keeper = LeaseKeeper(store: store, runID: run.id, owner: owner, leaseDuration: configuration.leaseDuration)
+        let attempt = Task { () async throws -> AttemptOutcome in
+            try await engine.runAttempt(run, owner: owner, lease: fence, observer: observer)
+        }
+        let keeper = LeaseKeeper(store: store, runID: run.id, attempt: run.attempt, owner: owner, leaseDuration: lease, fence: fence)
         let heartbeat = Task { await keeper.keep(cancelling: attempt) }
         let result = await withTaskCancellationHandler {
             await attempt.result
@@ -218,7 +230,7 @@ public struct Scheduler: Service {
                 if Task.isCancelled { return run }
                 continue
             }
-            let owner = configuration.owner
+            let owner = configuration.owner, asked = ContinuousClock.now
             guard let claimed = try await stored({ () async throws(StateStoreError) in
                 try await store.claimNextRun(owner: owner, leaseDuration: configuration.leaseDuration, runID: runID)
             }) else {
@@ -232,7 +244,7 @@ public struct Scheduler: Service {
                 if Task.isCancelled { return run }
                 continue
             }
-            switch try await workClaimed(claimed, observer: observer) {
+            switch try await workClaimed(claimed, claimAskedAt: asked, observer: observer) {
             case .finished(let record), .released(let record, _):
                 return record
             case .retryScheduled:

@@ -190,9 +190,11 @@ public protocol StateStore: Sendable {
     /// `leaseDuration`. With `runID`, only that run is considered.
     func claimNextRun(owner: LeaseOwner, leaseDuration: Duration, runID: RecordID?) async throws(StateStoreError) -> RunRecord?
     /// Extends `owner`'s lease on a running or cancelling run to now +
-    /// `leaseDuration`. False when the lease was lost (another worker took
-    /// the run over, or it ended).
-    func renewLease(runID: RecordID, owner: LeaseOwner, leaseDuration: Duration) async throws(StateStoreError) -> Bool
+    /// `leaseDuration`, when the run is still at `attempt` (nil: any).
+    /// False when the lease was lost: another worker took the run over, the
+    /// run ended, or it was recovered and claimed again (by any owner, this
+    /// one too) for a later attempt.
+    func renewLease(runID: RecordID, owner: LeaseOwner, attempt: Int?, leaseDuration: Duration) async throws(StateStoreError) -> Bool
     /// Running or cancelling runs whose lease has expired: their worker died.
     func runsWithExpiredLease() async throws(StateStoreError) -> [RunRecord]
     /// Puts a run whose lease expired (or whose owner is `abandonedOwner`)
@@ -291,6 +293,11 @@ public protocol StateStore: Sendable {
 }
 
 extension StateStore {
+    /// ``renewLease(runID:owner:attempt:leaseDuration:)`` at whatever attempt the run is.
+    public func renewLease(runID: RecordID, owner: LeaseOwner, leaseDuration: Duration) async throws(StateStoreError) -> Bool {
+        try await renewLease(runID: runID, owner: owner, attempt: nil, leaseDuration: leaseDuration)
+    }
+
     /// Every stored driver version, by driver and number.
     /// Stores a driver version without a source directory.
     @discardableResult

@@ -26,6 +26,9 @@ struct ActionCallRouter: ActionCallHandler {
     let masking: SecretMasking
     /// The Helm values install and upgrade apply (nil: none).
     let values: (any HelmValuesSource)?
+    /// The worker's lease on the run: a call made once it may have run out
+    /// is refused before anything is recorded (nil: not fenced).
+    let lease: LeaseFence?
     /// Tells cancelled primitives whether they were cut off (host died) or stopped on purpose.
     let interruption = CallInterruption()
     /// The jobs whose output was logged while they ran (not logged again from their result).
@@ -95,6 +98,7 @@ struct ActionCallRouter: ActionCallHandler {
         execute: (StepJournal.JobOrigin) async -> Result<JSONValue, PrimitiveError>
     ) async -> ActionReply {
         let started = ContinuousClock.now
+        if let refused = await leaseRefusal() { return refused }
         let argsBytes = arguments.jsonBytes
         let argsJSON = masking.json(String(decoding: argsBytes, as: UTF8.self)) ?? ""
         let digest = ArgumentDigest.of(jsonBytes: argsBytes)
@@ -191,6 +195,7 @@ struct ActionCallRouter: ActionCallHandler {
     // MARK: Tasks
 
     func taskBegin(seq: Int, name: String, arguments: JSONValue, answeredByHost: Bool = false) async -> ActionReply {
+        if let refused = await leaseRefusal() { return refused }
         let argsBytes = arguments.jsonBytes
         let argsJSON = masking.json(String(decoding: argsBytes, as: UTF8.self)) ?? ""
         let decision: StepJournal.Decision
@@ -218,6 +223,7 @@ struct ActionCallRouter: ActionCallHandler {
               let seq = parts[1].intValue, let name = parts[2].stringValue else {
             return .failure(ActionError(type: "ProtocolError", message: "task end for an unknown step \(step.jsonText)"))
         }
+        if let refused = await leaseRefusal() { return refused }
         let succeeded: Bool, value: JSONValue?, errorJSON: JSONValue?
         switch result {
         case .success(let result):
@@ -242,6 +248,13 @@ struct ActionCallRouter: ActionCallHandler {
     // MARK: Helpers
 
     /// Why a call the host answered from its record was not run by the engine either.
+    /// The answer to a call made once the worker's lease may have run out
+    /// and the store did not renew it (type `LeaseLost`); nil while it holds.
+    func leaseRefusal() async -> ActionReply? {
+        guard let lease, await !lease.holdsOrRenews() else { return nil }
+        return .failure(ActionError(type: "LeaseLost", message: lease.refusal(runID: runID)))
+    }
+
     static func notReplayed(seq: Int, name: String) -> String {
         "call \(seq) (\(name)) was answered by the action host from its record, but the engine's "
             + "journal would run it; it was not run"

@@ -68,7 +68,7 @@ struct ActionExecution {
             journal: journal, logs: logs, observer: attempt.observer, action: entry.name, runID: run.id, attempt: run.attempt,
             deployment: attempt.deployment, spec: attempt.spec, cluster: attempt.cluster,
             defaultTimeout: attempt.engine.configuration.actionTimeout ?? .seconds(600), flowOptions: options,
-            masking: attempt.masking, values: attempt.values
+            masking: attempt.masking, values: attempt.values, lease: attempt.lease
         )
         let work = startWork(router: router, localReplay: entry.action == nil ? [] : await journal.localReplay())
         let watch = Task { await watchForCancel(cancelling: work) }

@@ -11,10 +11,14 @@ extension Engine {
     /// rest with step checkpoints and replay, and settles the run. Stops the
     /// action at a cancel request from any process; cancelling the calling
     /// task (the lease was lost) stops it too, and then nothing more is written.
+    /// With `lease`, each call of the action is refused once the lease may
+    /// have run out (see ``LeaseFence``), before anything is recorded or run.
     ///
     /// Throws only when the store fails before the attempt could start;
     /// every later failure ends the run `failed` with the reason.
-    public func runAttempt(_ run: RunRecord, owner: LeaseOwner, observer: (any RunObserver)? = nil) async throws(EngineError) -> AttemptOutcome {
+    public func runAttempt(
+        _ run: RunRecord, owner: LeaseOwner, lease: LeaseFence? = nil, observer: (any RunObserver)? = nil
+    ) async throws(EngineError) -> AttemptOutcome {
         var run = run
         let driver: LoadedDriverVersion
         let directory: String
@@ -51,7 +55,7 @@ extension Engine {
             values = RunValues(template: template, context: context, renderer: renderer)
         }
         let attempt = RunAttempt(
-            engine: self, run: run, owner: owner, deployment: deployment, hook: run.hook, spec: driver.spec,
+            engine: self, run: run, owner: owner, lease: lease, deployment: deployment, hook: run.hook, spec: driver.spec,
             driverDirectory: directory, cluster: cluster, values: values,
             observer: masking.isEmpty ? observer : observer.map { MaskingRunObserver(wrapped: $0, masking: masking) },
             masking: masking,
@@ -93,6 +97,8 @@ struct RunAttempt {
     let engine: Engine
     let run: RunRecord
     let owner: LeaseOwner
+    /// The worker's lease on the run, fencing each call (nil: not fenced).
+    let lease: LeaseFence?
     let deployment: DeploymentRecord
     let hook: Hook
     let spec: DriverSpecification

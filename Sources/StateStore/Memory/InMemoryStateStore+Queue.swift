@@ -34,9 +34,9 @@ extension InMemoryStateStore {
     /// `leaseDuration`, even one that expired but was not recovered yet.
     /// False when the run is not `owner`'s (another worker took it over, it
     /// ended, or it does not exist).
-    public func renewLease(runID: RecordID, owner: LeaseOwner, leaseDuration: Duration) async throws(StateStoreError) -> Bool {
+    public func renewLease(runID: RecordID, owner: LeaseOwner, attempt: Int?, leaseDuration: Duration) async throws(StateStoreError) -> Bool {
         let until = clock.now.addingTimeInterval(leaseDuration.seconds).storedValue
-        guard let row = tables.runs[runID], row.isActive,
+        guard let row = tables.runs[runID], row.isActive, attempt.map({ $0 == row.attempt }) ?? true,
               row.leaseOwner.map({ StoredText.same($0, owner.description) }) == true else { return false }
         tables.runs.update(row.id) { $0.leaseExpiresAt = until }
         return true

@@ -208,11 +208,13 @@ extension SQLiteStateStore {
         }
     }
 
-    public func renewLease(runID: RecordID, owner: LeaseOwner, leaseDuration: Duration) async throws(StateStoreError) -> Bool {
+    public func renewLease(runID: RecordID, owner: LeaseOwner, attempt: Int?, leaseDuration: Duration) async throws(StateStoreError) -> Bool {
         let until = clock.now.addingTimeInterval(leaseDuration.seconds)
         return try await write { db in
-            try db.cachedStatement(sql: "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND status IN ('running', 'cancelling')").execute(arguments: [until.storedValue, runID, owner.description]
-            )
+            try db.cachedStatement(sql: """
+                UPDATE runs SET lease_expires_at = ?
+                WHERE id = ? AND lease_owner = ? AND status IN ('running', 'cancelling') AND (? IS NULL OR attempt = ?)
+                """).execute(arguments: [until.storedValue, runID, owner.description, attempt, attempt])
             return db.changesCount == 1
         }
     }

@@ -195,6 +195,23 @@ struct QueueConformance {
         }
     }
 
+    @Test("a renewal names its attempt: once the run was recovered and claimed again, by the same owner too, the old attempt's renewal fails", arguments: StoreKind.allCases)
+    func renewalOfAnAttempt(kind: StoreKind) async throws {
+        try await withFreshStore(kind) { store, time in
+            let run = try await store.makeRun(try await store.makeDeployment())
+            let first = try #require(try await store.claim("w1", lease: .seconds(10)))
+            #expect(try await store.renewLease(runID: run.id, owner: .test("w1"), attempt: first.attempt, leaseDuration: .seconds(10)))
+            time.advance(by: 11)
+            _ = try #require(try await store.requeue(run.id))
+            let second = try #require(try await store.claim("w1", lease: .seconds(10)))
+            #expect(second.attempt == first.attempt + 1)
+            #expect(try await !store.renewLease(runID: run.id, owner: .test("w1"), attempt: first.attempt, leaseDuration: .seconds(10)))
+            #expect(try await store.renewLease(runID: run.id, owner: .test("w1"), attempt: second.attempt, leaseDuration: .seconds(10)))
+            #expect(try await store.renewLease(runID: run.id, owner: .test("w1"), attempt: nil, leaseDuration: .seconds(10)))
+            #expect(try await !store.renewLease(runID: run.id, owner: .test("w2"), attempt: second.attempt, leaseDuration: .seconds(10)))
+        }
+    }
+
     @Test("expired leases: running and cancelling runs past their lease, by id", arguments: StoreKind.allCases)
     func expiredLeases(kind: StoreKind) async throws {
         try await withFreshStore(kind) { store, time in

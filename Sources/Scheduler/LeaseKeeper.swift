@@ -33,18 +33,20 @@ struct LeaseKeeper {
                     lastProblem = nil
                     continue
                 }
-                fence.revoke()
+                let reason = "the lease on run \(runID) was lost: another worker holds it, or it ended"
+                fence.revoke(reason)
                 attempt.cancel()
-                return "the lease on run \(runID) was lost: another worker holds it, or it ended"
+                return reason
             } catch {
                 lastProblem = error
             }
             // Renewals fail (the store is unreachable): once the lease has run
             // out, another worker may take the run over, so this one must stop.
             if clock.now - lastRenewal >= leaseDuration {
-                fence.revoke()
+                let reason = "the lease on run \(runID) could not be renewed for \(leaseDuration) (\(lastProblem?.description ?? "no answer")); the run is left to recovery"
+                fence.revoke(reason)
                 attempt.cancel()
-                return "the lease on run \(runID) could not be renewed for \(leaseDuration) (\(lastProblem?.description ?? "no answer")); the run is left to recovery"
+                return reason
             }
         }
         return nil

@@ -162,6 +162,7 @@ public struct Scheduler: Service {
         let attempt = Task { () async throws -> AttemptOutcome in
             try await engine.runAttempt(run, owner: owner, lease: fence, observer: observer)
         }
+        fence.whenLost { attempt.cancel() }
         let keeper = LeaseKeeper(store: store, runID: run.id, attempt: run.attempt, owner: owner, leaseDuration: lease, fence: fence)
         let heartbeat = Task { await keeper.keep(cancelling: attempt) }
         let result = await withTaskCancellationHandler {
@@ -173,7 +174,7 @@ public struct Scheduler: Service {
         let lost = await heartbeat.value
         switch result {
         case .success(let outcome):
-            if let lost, case .released(let record, _) = outcome { return .released(record, reason: lost) }
+            if let lost = lost ?? fence.lossReason, case .released(let record, _) = outcome { return .released(record, reason: lost) }
             return outcome
         case .failure(let error as EngineError):
             throw error

@@ -46,6 +46,18 @@ struct ValuesRenderWorkerTests {
         }
     }
 
+    @Test("a worker that exits without an answer is the engine's failure, as for a one-off render, not the template's limits")
+    func exitWithoutAnswer() async throws {
+        let worker = ValuesRenderWorker(interpreter: PythonInterpreter(path: "/bin/false"), pythonDirectory: HostFixtures.runner.pythonDirectory)
+        await worker.prewarm()
+        do {
+            let outcome = try await worker.render("a: 1\n", file: "values.j2.yml", context: [:], cacheDirectory: nil)
+            Issue.record("expected a failure to render, got \(outcome)")
+        } catch {
+            #expect(error.code == .spawnFailed && error.reason.contains("failed (status 1) without an answer"), "\(error)")
+        }
+    }
+
     @Test("a template past the processor-time or memory limit is stopped, and the next request is answered")
     func limits() async throws {
         let worker = worker()

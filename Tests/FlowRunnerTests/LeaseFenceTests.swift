@@ -17,41 +17,46 @@ struct LeaseFenceTests {
         #expect(LeaseFence(askedAt: .now - .seconds(20), leaseDuration: lease).isHeld)
         let stale = LeaseFence(askedAt: .now - .seconds(28), leaseDuration: lease)
         #expect(!stale.isHeld, "27 s of a 30 s lease are usable")
-        #expect(stale.refusal(runID: 7).contains("run 7") && stale.refusal(runID: 7).contains("paused"))
         stale.renewed(askedAt: .now)
         #expect(stale.isHeld)
         stale.renewed(askedAt: .now - .seconds(100))
         #expect(stale.isHeld, "an older renewal does not move the end back")
-        stale.revoke()
-        #expect(!stale.isHeld && stale.refusal(runID: 7).contains("was lost"))
+        let stopped = Mutex(0)
+        stale.whenLost { stopped.withLock { $0 += 1 } }
+        stale.revoke("lost for a test")
+        stale.revoke("lost again")
+        #expect(!stale.isHeld && stale.lossReason == "lost for a test" && stopped.withLock { $0 } == 1)
         stale.renewed(askedAt: .now)
         #expect(!stale.isHeld, "a lost lease is not held again")
+        stale.whenLost { stopped.withLock { $0 += 1 } }
+        #expect(stopped.withLock { $0 } == 2, "told at once when already lost")
     }
 
-    @Test("a fence that has run out asks the store: a renewed lease opens it again, a refused one revokes it, no answer keeps it closed")
+    @Test("a fence that has run out asks the store: a renewed lease opens it again; a refusal, or no answer, loses it for good")
     func runOutFenceAsksTheStore() async {
-        let answers = Mutex<[Result<Bool, StateStoreError>]>([.success(true), .failure(StateStoreError(.busy, location: "test", "down")), .success(true), .success(false)])
+        let answers = Mutex<[Result<Bool, StateStoreError>]>([.success(true), .failure(StateStoreError(.busy, location: "test", "down")), .success(false)])
         let asked = Mutex(0)
-        let fence = LeaseFence(askedAt: .now - .seconds(60), leaseDuration: .seconds(30)) { () async throws(StateStoreError) in
-            asked.withLock { $0 += 1 }
-            return try answers.withLock { $0.removeFirst() }.get()
+        func fence() -> LeaseFence {
+            LeaseFence(askedAt: .now - .seconds(60), leaseDuration: .seconds(30)) { () async throws(StateStoreError) in
+                asked.withLock { $0 += 1 }
+                return try answers.withLock { $0.removeFirst() }.get()
+            }
         }
-        #expect(!fence.isHeld)
-        #expect(await fence.holdsOrRenews(), "the store renewed it: a paused worker whose run nobody took goes on")
-        #expect(fence.isHeld && asked.withLock { $0 } == 1)
-        #expect(await fence.holdsOrRenews() && asked.withLock { $0 } == 1, "held: the store is not asked")
+        let paused = fence()
+        #expect(!paused.isHeld)
+        #expect(await paused.holdsOrRenews(runID: 3), "the store renewed it: a paused worker whose run nobody took goes on")
+        #expect(paused.isHeld && asked.withLock { $0 } == 1)
+        #expect(await paused.holdsOrRenews(runID: 3) && asked.withLock { $0 } == 1, "held: the store is not asked")
 
-        let stale = LeaseFence(askedAt: .now - .seconds(60), leaseDuration: .seconds(30)) { () async throws(StateStoreError) in
-            try answers.withLock { $0.removeFirst() }.get()
-        }
-        #expect(await !stale.holdsOrRenews(), "no answer: closed")
-        #expect(await stale.holdsOrRenews(), "not revoked by a store that could not answer")
-        let lost = LeaseFence(askedAt: .now - .seconds(60), leaseDuration: .seconds(30)) { () async throws(StateStoreError) in
-            try answers.withLock { $0.removeFirst() }.get()
-        }
-        #expect(await !lost.holdsOrRenews())
-        #expect(await !lost.holdsOrRenews() && lost.refusal(runID: 3).contains("was lost"), "revoked: not asked again")
-        #expect(answers.withLock { $0.isEmpty })
+        let unanswered = fence()
+        #expect(await !unanswered.holdsOrRenews(runID: 3))
+        #expect(unanswered.lossReason?.contains("cannot renew it now") == true, "\(unanswered.lossReason ?? "")")
+        let taken = fence()
+        #expect(await !taken.holdsOrRenews(runID: 3))
+        #expect(taken.lossReason?.contains("run 3 was lost") == true)
+        #expect(await !taken.holdsOrRenews(runID: 3), "lost: not asked again")
+        #expect(await !unanswered.holdsOrRenews(runID: 3), "lost: not asked again")
+        #expect(asked.withLock { $0 } == 3 && answers.withLock { $0.isEmpty })
     }
 
     @Test("once the lease is lost the action's next call, primitive or task, is refused and recorded nowhere")
@@ -64,7 +69,7 @@ struct LeaseFenceTests {
         harness.runner.script("upgrade") { action in
             await .of { () async throws(ActionError) in
                 _ = try await action.call("get_deployment_version")
-                fence.revoke()
+                fence.revoke("taken over in a test")
                 for call in ["stop_components", "task"] {
                     do throws(ActionError) {
                         if call == "task" {

@@ -27,10 +27,15 @@ public actor ValuesRenderWorker {
     }
 
     /// Renders as ``ValuesTemplate/render(_:file:context:interpreter:pythonDirectory:cacheDirectory:)`` does.
+    /// With `thenStop`, the worker stops after answering unless another
+    /// request waits for it (see ``HelmValues``' single-use renderer).
     ///
     /// - Throws: ``ActionHostError/Code/spawnFailed`` when the interpreter
-    ///   cannot be started or answers with something other than the renderer's JSON.
-    public func render(_ template: String, file: String, context: JSONValue, cacheDirectory: String?) async throws(ActionHostError) -> ValuesTemplate.Outcome {
+    ///   cannot be started, or exits without an answer other than by a
+    ///   signal (its limits), as a one-off render reports it.
+    public func render(
+        _ template: String, file: String, context: JSONValue, cacheDirectory: String?, thenStop: Bool = false
+    ) async throws(ActionHostError) -> ValuesTemplate.Outcome {
         await take()
         defer { hand() }
         let request = ValuesTemplate.request(template, file: file, context: context, cacheDirectory: cacheDirectory)
@@ -44,16 +49,47 @@ public actor ValuesRenderWorker {
         } catch {
             written = false
         }
+        let asked = ContinuousClock.now
         let reply = written ? await Self.readLine(from: worker.output, after: pending, deadline: Self.answerDeadline) : nil
         guard let reply, let answer = try? JSONValue(jsonBytes: reply.line) else {
-            // Dead, killed by its limits, or silent past the deadline: the template's doing, as for a one-off render.
-            stop()
+            // Silent past the deadline: killed now. Otherwise it ended (or
+            // answered garbage): how it ended says whose fault it was.
+            let silent = written && reply == nil && ContinuousClock.now - asked >= Self.answerDeadline
+            let process = worker.process
+            try? worker.input.close()
+            running = nil
+            pending = []
+            let end = await Self.ending(of: process, grace: silent ? .zero : .seconds(2))
+            if !end.signalled {
+                throw ActionHostError(.spawnFailed, "the renderer of \(file) failed (status \(end.status)) without an answer")
+            }
+            // Killed by its limits (or by the deadline): the template's doing, as for a one-off render.
             return .failed(message: "rendering was stopped after using its limits (5 s of processor time, 1 GiB of memory): "
                                + "a loop or a value that grows without end?", line: nil, missingJinja2: false)
         }
         pending = reply.rest
-        if answer["exhausted"] == .bool(true) { stop() }
+        if answer["exhausted"] == .bool(true) || (thenStop && waiting.isEmpty) { stop() }
         return ValuesTemplate.outcome(of: answer)
+    }
+
+    /// Stops the worker once no request is being answered (a later request starts another).
+    public func stopWhenIdle() async {
+        await take()
+        stop()
+        hand()
+    }
+
+    /// How `process` ended: waits up to `grace` for it to exit by itself (its stdin is closed), then kills it.
+    static func ending(of process: Process, grace: Duration) async -> (signalled: Bool, status: Int32) {
+        await withCheckedContinuation { continuation in
+            BlockingThread.start("flowrunner-render-reap") {
+                let end = ContinuousClock.now + grace
+                while process.isRunning, ContinuousClock.now < end { usleep(5_000) }
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                continuation.resume(returning: (process.terminationReason == .uncaughtSignal, process.terminationStatus))
+            }
+        }
     }
 
     /// Starts the worker now unless it runs, so that its interpreter and

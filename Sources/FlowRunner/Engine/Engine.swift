@@ -5,7 +5,7 @@ public import StateStore
 
 /// The FlowRunner engine over one state store and the clusters it may act
 /// on: validates and records hook requests, retries and cancels runs, and
-/// runs one claimed attempt of a run (``runAttempt(_:owner:observer:)``).
+/// runs one claimed attempt of a run (``runAttempt(_:owner:lease:observer:)``).
 ///
 /// Claiming, leases, heartbeats, recovery and delayed retries are the
 /// Scheduler's: the engine never claims a run by itself.

@@ -98,7 +98,7 @@ struct ActionCallRouter: ActionCallHandler {
         execute: (StepJournal.JobOrigin) async -> Result<JSONValue, PrimitiveError>
     ) async -> ActionReply {
         let started = ContinuousClock.now
-        if let refused = await leaseRefusal() { return refused }
+        if let refused = await leaseRefusal(seq: seq) { return refused }
         let argsBytes = arguments.jsonBytes
         let argsJSON = masking.json(String(decoding: argsBytes, as: UTF8.self)) ?? ""
         let digest = ArgumentDigest.of(jsonBytes: argsBytes)
@@ -195,7 +195,7 @@ struct ActionCallRouter: ActionCallHandler {
     // MARK: Tasks
 
     func taskBegin(seq: Int, name: String, arguments: JSONValue, answeredByHost: Bool = false) async -> ActionReply {
-        if let refused = await leaseRefusal() { return refused }
+        if let refused = await leaseRefusal(seq: seq) { return refused }
         let argsBytes = arguments.jsonBytes
         let argsJSON = masking.json(String(decoding: argsBytes, as: UTF8.self)) ?? ""
         let decision: StepJournal.Decision
@@ -223,7 +223,7 @@ struct ActionCallRouter: ActionCallHandler {
               let seq = parts[1].intValue, let name = parts[2].stringValue else {
             return .failure(ActionError(type: "ProtocolError", message: "task end for an unknown step \(step.jsonText)"))
         }
-        if let refused = await leaseRefusal() { return refused }
+        if let refused = await leaseRefusal(seq: nil) { return refused }
         let succeeded: Bool, value: JSONValue?, errorJSON: JSONValue?
         switch result {
         case .success(let result):
@@ -247,14 +247,17 @@ struct ActionCallRouter: ActionCallHandler {
 
     // MARK: Helpers
 
-    /// Why a call the host answered from its record was not run by the engine either.
     /// The answer to a call made once the worker's lease may have run out
-    /// and the store did not renew it (type `LeaseLost`); nil while it holds.
-    func leaseRefusal() async -> ActionReply? {
-        guard let lease, await !lease.holdsOrRenews() else { return nil }
-        return .failure(ActionError(type: "LeaseLost", message: lease.refusal(runID: runID)))
+    /// and the store did not renew it (type `LeaseLost`; the fence then stops
+    /// the attempt); nil while it holds. A refused call still takes its turn
+    /// (`seq`, for calls that have one), so later calls are not left waiting for it.
+    func leaseRefusal(seq: Int?) async -> ActionReply? {
+        guard let lease, await !lease.holdsOrRenews(runID: runID) else { return nil }
+        if let seq { await journal.skip(seq: seq) }
+        return .failure(ActionError(type: "LeaseLost", message: lease.lossReason ?? "the lease on run \(runID) was lost"))
     }
 
+    /// Why a call the host answered from its record was not run by the engine either.
     static func notReplayed(seq: Int, name: String) -> String {
         "call \(seq) (\(name)) was answered by the action host from its record, but the engine's "
             + "journal would run it; it was not run"

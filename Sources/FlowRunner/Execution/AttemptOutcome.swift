@@ -1,7 +1,7 @@
 public import Foundation
 public import StateStore
 
-/// How one claimed attempt of a run ended (``Engine/runAttempt(_:owner:observer:)``).
+/// How one claimed attempt of a run ended (``Engine/runAttempt(_:owner:lease:observer:)``).
 public enum AttemptOutcome: Sendable, Hashable {
     /// The run reached a final status (or `cancelling` became `cancelled`).
     case finished(RunRecord)

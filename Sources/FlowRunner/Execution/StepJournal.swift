@@ -218,6 +218,14 @@ actor StepJournal {
         waiting.removeValue(forKey: nextSeq)?.resume()
     }
 
+    /// Lets the call that arrived `seq`-th pass without deciding or recording
+    /// it (a call refused before the journal, see ``LeaseFence``): the calls
+    /// after it are not left waiting for its turn.
+    func skip(seq arrival: Int) async {
+        await waitForTurn(arrival)
+        advance()
+    }
+
     /// Decides for the call that arrived `seq`-th and records it.
     func decide(seq arrival: Int, kind: StepKind, name: String, argsJSON: String, digest: String) async throws(StateStoreError) -> Decision {
         await waitForTurn(arrival)

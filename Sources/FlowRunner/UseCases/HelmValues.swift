@@ -95,8 +95,8 @@ public enum HelmValues {
             let outcome: ValuesTemplate.Outcome
             do {
                 if let worker {
-                    outcome = try await worker.render(template, file: file, context: context, cacheDirectory: cacheDirectory)
-                    await release()
+                    outcome = try await worker.render(template, file: file, context: context, cacheDirectory: cacheDirectory,
+                                                      thenStop: stopsWorkerAfterUse)
                 } else {
                     let helper = try HelperPython(python: python, cacheFile: interpreterCacheFile)
                     outcome = try await ValuesTemplate.render(
@@ -118,7 +118,7 @@ public enum HelmValues {
         /// Stops the ``worker`` when ``stopsWorkerAfterUse``: called once a run
         /// knows it renders nothing more before its actions start.
         public func release() async {
-            if stopsWorkerAfterUse { await worker?.shutdown() }
+            if stopsWorkerAfterUse { await worker?.stopWhenIdle() }
         }
     }
 

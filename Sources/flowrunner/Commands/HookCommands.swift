@@ -43,8 +43,8 @@ struct DeployCommand: AsyncParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func run() async throws {
-        let prewarmed = detach ? nil : await runOptions.prewarmedRenderer(cacheDirectory: stateOptions.directory)
         let store = try await stateOptions.open()
+        let prewarmed = detach ? nil : await runOptions.prewarmedRenderer(cacheDirectory: stateOptions.directory)
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory, prewarmed: prewarmed)
         let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
         let configValues = try Pairs.parse(config, option: "--config").mapValues(JSONValue.string)

@@ -27,9 +27,10 @@ struct RunOptions: ParsableArguments {
 
     /// A values renderer started now, for a command about to work a setup or
     /// upgrade run in this process: its interpreter and Jinja2 load while the
-    /// engine opens the state and prepares the run, which stops it once the
-    /// values are checked. Nil when the interpreter cannot be found (the
-    /// engine's own start then says why).
+    /// engine prepares the run, which stops it once the values are checked.
+    /// Nil when the interpreter cannot be found (the engine's own start then
+    /// says why). Call it after the state is open: a shim's interpreter is
+    /// remembered in `cacheDirectory`, which the open creates 0700.
     func prewarmedRenderer(cacheDirectory: String) async -> ValuesRenderWorker? {
         let environment = ProcessInfo.processInfo.environment
         guard let interpreter = try? PythonInterpreter.resolve(explicit: python, environment: environment, cacheFile: cacheDirectory + "/python-interpreter.json"),

@@ -19,8 +19,9 @@ enum RunWorker {
         state: StateOptions, options: RunOptions, detach: Bool, rendersValues: Bool = false,
         request: (Engine) async throws(EngineError) -> Created, run: (Created) -> RunRecord, headline: (Created) -> String
     ) async throws {
-        let prewarmed = rendersValues && !detach ? await options.prewarmedRenderer(cacheDirectory: state.directory) : nil
         let store = try await state.open()
+        // After the open, which makes the state's directory 0700 (the interpreter's cache file goes there).
+        let prewarmed = rendersValues && !detach ? await options.prewarmedRenderer(cacheDirectory: state.directory) : nil
         let engine = try options.engine(store: store, cacheDirectory: state.directory, prewarmed: prewarmed)
         let created: Created
         do {

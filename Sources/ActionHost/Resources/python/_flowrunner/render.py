@@ -168,7 +168,7 @@ def _preload():
     sitepaths.install()
     try:
         import jinja2.sandbox  # noqa: F401
-    except ImportError:
+    except Exception:  # noqa: BLE001 - a missing or broken Jinja2 is answered by the request, as by a one-off render
         pass
 
 

@@ -274,6 +274,10 @@ public struct Scheduler: Service {
                 + store.runs(matching: RunFilter(deployment: run.deployment, status: .cancelling, limit: 5))
         }
         if let holder = active.first(where: { $0.id != run.id }), announced != holder.id {
+            if announced == nil {
+                // A renderer this process started for the run would idle (resident) through the wait.
+                await engine.configuration.valuesRenderer?.release()
+            }
             announced = holder.id
             observer?.waiting(for: holder.id, reason: "\(holder.hook.rawValue) of \(run.deployment) is \(holder.status.rawValue) (worker \(holder.leaseOwner?.description ?? "unknown"))")
         }

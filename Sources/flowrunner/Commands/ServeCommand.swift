@@ -36,6 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("On SIGTERM/SIGINT, how long running actions may go on before they are left to recovery.", valueName: "seconds"))
     var grace: Double = 30
 
+    @Option(name: .long, help: ArgumentHelp("How long a claimed run's lease lasts without a heartbeat (renewed every third of it): a worker stopped longer is taken over by another.", valueName: "seconds"))
+    var lease: Double = 30
+
     @Option(name: .customLong("max-body-bytes"), help: "The largest request body accepted.")
     var maximumBodyBytes = 1 << 20
 
@@ -74,12 +77,22 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.badInput("--grace: \(error)")
         }
+        let leaseDuration: Duration
+        do {
+            leaseDuration = try Seconds.duration(lease)
+        } catch {
+            throw CommandFailure.badInput("--lease: \(error)")
+        }
+        guard leaseDuration >= .seconds(1) else {
+            throw CommandFailure.badInput("--lease \(lease): expected at least 1 second (heartbeats come every third of it)")
+        }
         let webhookConfiguration = try readWebhook()
         // A trigger's write must not wait behind a checkpoint's fsync.
         let store = try await stateOptions.open(checkpointing: .background(interval: .seconds(1)))
         let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory, server: true)
         var schedulerConfiguration = SchedulerConfiguration(owner: LeaseOwner.current(role: "serve"), workers: workers)
         schedulerConfiguration.gracePeriod = graceDuration
+        schedulerConfiguration.leaseDuration = leaseDuration
 
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in

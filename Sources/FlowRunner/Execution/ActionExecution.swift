@@ -62,7 +62,7 @@ struct ActionExecution {
             store: store, actionRunID: actionRun.id, attempt: run.attempt, previousSteps: previousSteps,
             policy: ReplayPolicy(storedJSON: run.replayJSON).following(previousErrorJSON: previousErrorJSON)
         )
-        let logs = LogSink(store: store, runID: run.id, action: entry.name, attempt: run.attempt, observer: attempt.observer)
+        let logs = LogSink(store: store, runID: run.id, action: entry.name, attempt: run.attempt, observer: attempt.observer, lease: attempt.lease)
         let options = FlowOptionsBox()
         let router = ActionCallRouter(
             journal: journal, logs: logs, observer: attempt.observer, action: entry.name, runID: run.id, attempt: run.attempt,

@@ -8,25 +8,30 @@ import Synchronization
 /// transaction per batch instead of one per line.
 ///
 /// A batch the store refuses is kept and written with the next one; lines
-/// still unwritten at ``close()`` are reported, never dropped in silence.
+/// still unwritten at ``close()`` are reported, never dropped in silence,
+/// except once the worker's lease is lost (``LeaseFence``): the attempt
+/// writes nothing more, its log lines included.
 final class LogSink: Sendable {
     let store: any StateStore
     let runID: RecordID
     let action: String?
     let attempt: Int
     let observer: (any RunObserver)?
+    /// The worker's lease on the run (nil: not fenced).
+    let lease: LeaseFence?
     private let buffer = Mutex<[NewLogLine]>([])
     private let lastError = Mutex<StateStoreError?>(nil)
     private let flusher = Mutex<Task<Void, Never>?>(nil)
     /// One flush at a time, so batches reach the store in order.
     private let writing = Mutex(false)
 
-    init(store: any StateStore, runID: RecordID, action: String?, attempt: Int, observer: (any RunObserver)?) {
+    init(store: any StateStore, runID: RecordID, action: String?, attempt: Int, observer: (any RunObserver)?, lease: LeaseFence? = nil) {
         self.store = store
         self.runID = runID
         self.action = action
         self.attempt = attempt
         self.observer = observer
+        self.lease = lease
         let task = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -64,6 +69,8 @@ final class LogSink: Sendable {
             return lines
         }
         guard !lines.isEmpty else { return }
+        // A worker that lost its run (it was paused past its lease) stores none of its lines.
+        if let lease, await !lease.holdsOrRenews(runID: runID) { return }
         do {
             try await store.appendLogs(lines)
             lastError.withLock { $0 = nil }
@@ -86,7 +93,7 @@ final class LogSink: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         let left = buffer.withLock { $0.count }
-        guard left > 0 else { return nil }
+        guard left > 0, lease?.lossReason == nil else { return nil }
         let reason = lastError.withLock { $0 }.map(\.description) ?? "the store did not answer"
         return "\(left) log line\(left == 1 ? "" : "s") could not be stored (\(reason))"
     }

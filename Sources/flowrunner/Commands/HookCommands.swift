@@ -57,6 +57,7 @@ struct DeployCommand: AsyncParsableCommand {
                 secretConfig: secretValues, components: components
             )
         } catch {
+            await prewarmed?.shutdown()  // refused: nothing will render
             throw error.commandFailure
         }
         if detach {

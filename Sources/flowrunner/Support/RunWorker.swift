@@ -27,6 +27,7 @@ enum RunWorker {
         do {
             created = try await request(engine)
         } catch {
+            await prewarmed?.shutdown()  // refused: nothing will render
             throw error.commandFailure
         }
         if detach {
@@ -61,6 +62,10 @@ enum RunWorker {
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var line = "run \(final.id) \(final.status.rawValue) in \(ProgressPrinter.duration(milliseconds))"
         if let error = RunSummary.errorText(final.errorJSON) { line += ": " + error }
+        if !final.status.isFinished {
+            line = "run \(final.id) is still \(final.status.rawValue) after \(ProgressPrinter.duration(milliseconds)): this process stopped "
+                + "working it (its lease was lost or could not be renewed: was it paused?) and left it to recovery"
+        }
         Terminal.line(line)
         if final.status != .succeeded {
             if let hint = await RetryHint.line(for: final, store: engine.store) { Terminal.line(hint) }

@@ -18,7 +18,8 @@ struct ServeLeaseTests {
 
             @flow
             async def upgrade(context: GlobalContext, target_version: str):
-                for _ in range(\(calls)):
+                for number in range(\(calls)):
+                    print("call", number)
                     await get_component_images(component="server", context=context)
                     await asyncio.sleep(\(pause))
 
@@ -31,7 +32,7 @@ struct ServeLeaseTests {
         log.split(separator: "\n").filter { $0.contains("run_id=\(id) ") && $0.contains(event) }
     }
 
-    @Test("the paused worker begins no step after it resumes; the worker that took the run over finishes it",
+    @Test("the paused worker records no step and no log line after it resumes; the worker that took the run over finishes it",
           .timeLimit(.minutes(5)))
     func pausedWorkerRecordsNothingMore() async throws {
         let workspace = Workspace()
@@ -63,7 +64,12 @@ struct ServeLeaseTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(attempt == 2, "the other server took the run over")
+        func attemptLogLines(_ attempt: Int) async throws -> Int {
+            let lines = try await other.request(.GET, "/v1/runs/\(id)/logs").object["lines"] as? [[String: Any]] ?? []
+            return lines.filter { $0["attempt"] as? Int == attempt }.count
+        }
         let before = try await attemptSteps(1, via: other)
+        let linesBefore = try await attemptLogLines(1)
         kill(paused.process.processIdentifier, SIGCONT)
         let report = try await other.waitForRun(id, limit: .seconds(120))
         #expect(report["status"] as? String == "succeeded", "\(report["error"] ?? "")")
@@ -73,6 +79,7 @@ struct ServeLeaseTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(try await attemptSteps(1, via: other) == before, "no step of attempt 1 begun after the pause: \(report)")
+        #expect(try await attemptLogLines(1) == linesBefore, "no log line of attempt 1 stored after the pause")
         let released = Self.said(paused.log, "run released", run: id)
         #expect(released.count == 1 && released.allSatisfy { $0.contains("lease on run \(id)") }, "\(paused.log)")
         #expect(try await attemptSteps(2, via: other) == 40, "attempt 2 replays and finishes every call")

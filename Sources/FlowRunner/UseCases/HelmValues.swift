@@ -71,7 +71,7 @@ public enum HelmValues {
         /// A long-lived renderer (a server's), used instead of one process per render.
         public var worker: ValuesRenderWorker?
         /// For a process that works one run (the CLI), whose ``worker`` was
-        /// started early (``ValuesRenderWorker/prewarm()``): the worker stops
+        /// started early (``prewarm()``): the worker stops
         /// after each render and at ``release()``, so that its interpreter
         /// (about 20 MiB) is not resident beside the action's host.
         public var stopsWorkerAfterUse = false
@@ -113,6 +113,12 @@ public enum HelmValues {
             case .rendered(let text):
                 return HelmValues.parse(text)
             }
+        }
+
+        /// Starts the ``worker`` now, so that its interpreter and Jinja2 load
+        /// while the engine prepares the run (nothing without a worker).
+        public func prewarm() async {
+            await worker?.prewarm()
         }
 
         /// Stops the ``worker`` when ``stopsWorkerAfterUse``: called once a run

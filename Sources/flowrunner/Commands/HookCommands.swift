@@ -44,8 +44,8 @@ struct DeployCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try await stateOptions.open()
-        let prewarmed = detach ? nil : await runOptions.prewarmedRenderer(cacheDirectory: stateOptions.directory)
-        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory, prewarmed: prewarmed)
+        let engine = try runOptions.engine(store: store, cacheDirectory: stateOptions.directory, rendersOnce: !detach)
+        await engine.configuration.valuesRenderer?.prewarm()
         let parameterInputs = try Pairs.parse(parameters, option: "--param").mapValues(ParameterInput.text)
         let configValues = try Pairs.parse(config, option: "--config").mapValues(JSONValue.string)
         let secretValues = try Pairs.parse(secretConfig, option: "--secret-config").mapValues(JSONValue.string)
@@ -57,7 +57,7 @@ struct DeployCommand: AsyncParsableCommand {
                 secretConfig: secretValues, components: components
             )
         } catch {
-            await prewarmed?.shutdown()  // refused: nothing will render
+            await engine.configuration.valuesRenderer?.release()  // refused: nothing will render
             throw error.commandFailure
         }
         if detach {

@@ -25,30 +25,15 @@ struct RunOptions: ParsableArguments {
     @Flag(name: .long, help: ArgumentHelp("Run action code as the engine's own user, able to read its files and environment.", discussion: "For machines where actions cannot be isolated (the engine not root); recorded with each action run. $FLOWRUNNER_UNISOLATED_ACTIONS=1 does the same."))
     var unisolatedActions = false
 
-    /// A values renderer started now, for a command about to work a setup or
-    /// upgrade run in this process: its interpreter and Jinja2 load while the
-    /// engine prepares the run, which stops it once the values are checked.
-    /// Nil when the interpreter cannot be found (the engine's own start then
-    /// says why). Call it after the state is open: a shim's interpreter is
-    /// remembered in `cacheDirectory`, which the open creates 0700.
-    func prewarmedRenderer(cacheDirectory: String) async -> ValuesRenderWorker? {
-        let environment = ProcessInfo.processInfo.environment
-        guard let interpreter = try? PythonInterpreter.resolve(explicit: python, environment: environment, cacheFile: cacheDirectory + "/python-interpreter.json"),
-              let pythonDirectory = try? HostResources.pythonDirectory(environment: environment) else {
-            return nil
-        }
-        let worker = ValuesRenderWorker(interpreter: interpreter, pythonDirectory: pythonDirectory)
-        await worker.prewarm()
-        return worker
-    }
-
     /// An engine over `store` acting on its clusters, with driver files and
     /// caches beside `cacheDirectory`. A `server` keeps one values renderer
-    /// running instead of starting one per hook run; `prewarmed` (from
-    /// ``prewarmedRenderer(cacheDirectory:)``) renders this process's run.
+    /// running instead of starting one per hook run. `rendersOnce`: this
+    /// process works one setup or upgrade run, whose renderer the caller
+    /// starts early (``HelmValues/Renderer/prewarm()``) and the run stops
+    /// once its values are checked.
     func engine(
         store: any StateStore, cacheDirectory: String, driverDirectoryOverride: String? = nil, server: Bool = false,
-        prewarmed: ValuesRenderWorker? = nil
+        rendersOnce: Bool = false
     ) throws -> Engine {
         let environment = ProcessInfo.processInfo.environment
         let interpreter: PythonInterpreter
@@ -97,11 +82,9 @@ struct RunOptions: ParsableArguments {
         )
         configuration.driverDirectoryOverride = driverDirectoryOverride
         var renderer = HelmValues.Renderer(python: interpreter.path, cacheDirectory: cacheDirectory + "/values-cache")
-        if server {
+        if server || rendersOnce {
             renderer.worker = ValuesRenderWorker(interpreter: interpreter, pythonDirectory: pythonDirectory)
-        } else if let prewarmed {
-            renderer.worker = prewarmed
-            renderer.stopsWorkerAfterUse = true
+            renderer.stopsWorkerAfterUse = !server
         }
         configuration.valuesRenderer = renderer
         return Engine(store: store, clusters: ClusterProviders.make(store: store, fixture: clusterFixture), configuration: configuration)

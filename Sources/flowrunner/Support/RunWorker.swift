@@ -20,14 +20,13 @@ enum RunWorker {
         request: (Engine) async throws(EngineError) -> Created, run: (Created) -> RunRecord, headline: (Created) -> String
     ) async throws {
         let store = try await state.open()
-        // After the open, which makes the state's directory 0700 (the interpreter's cache file goes there).
-        let prewarmed = rendersValues && !detach ? await options.prewarmedRenderer(cacheDirectory: state.directory) : nil
-        let engine = try options.engine(store: store, cacheDirectory: state.directory, prewarmed: prewarmed)
+        let engine = try options.engine(store: store, cacheDirectory: state.directory, rendersOnce: rendersValues && !detach)
+        await engine.configuration.valuesRenderer?.prewarm()
         let created: Created
         do {
             created = try await request(engine)
         } catch {
-            await prewarmed?.shutdown()  // refused: nothing will render
+            await engine.configuration.valuesRenderer?.release()  // refused: nothing will render
             throw error.commandFailure
         }
         if detach {
@@ -60,9 +59,11 @@ enum RunWorker {
         }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        var line = "run \(final.id) \(final.status.rawValue) in \(ProgressPrinter.duration(milliseconds))"
-        if let error = RunSummary.errorText(final.errorJSON) { line += ": " + error }
-        if !final.status.isFinished {
+        var line: String
+        if final.status.isFinished {
+            line = "run \(final.id) \(final.status.rawValue) in \(ProgressPrinter.duration(milliseconds))"
+            if let error = RunSummary.errorText(final.errorJSON) { line += ": " + error }
+        } else {
             line = "run \(final.id) is still \(final.status.rawValue) after \(ProgressPrinter.duration(milliseconds)): this process stopped "
                 + "working it (its lease was lost or could not be renewed: was it paused?) and left it to recovery"
         }
